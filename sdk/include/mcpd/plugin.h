@@ -1,0 +1,436 @@
+/*
+ * mcpd/plugin.h -- the plugin ABI of mcpd, version 1.
+ *
+ * This is the only header a plugin includes. A plugin is a shared object that
+ * exports exactly one symbol, mcpd_plugin_v1(), returning a constant
+ * descriptor. mcpd loads it with dlopen(RTLD_NOW | RTLD_LOCAL), checks the
+ * descriptor, and calls its init() with a table of host functions through
+ * which the plugin registers tools, resources and resource templates.
+ *
+ * HOW THIS ABI GROWS (the rules that keep old plugins working):
+ *   - MCPD_ABI_MAJOR changes when anything is removed, reordered or changes
+ *     meaning. A host loads a plugin only if the majors are equal.
+ *   - MCPD_ABI_MINOR changes when something is appended. A host loads a
+ *     plugin whose minor is lower than or equal to its own.
+ *   - Structs only grow at the end. Every struct a plugin passes in starts
+ *     with struct_size (the plugin's sizeof); the host copies min(sizes) into
+ *     a zeroed struct, so a field the plugin does not know reads as 0/NULL.
+ *     A plugin struct larger than the host knows is accepted only if the
+ *     unknown tail is all zero bytes.
+ *   - The host table (mcpd_host) also only grows at the end; test for a
+ *     function added after 1.0 with MCPD_HOST_HAS(host, member).
+ *   - Unknown bits in any flags field are rejected with -EINVAL.
+ *
+ * CONVENTIONS used in the comments below:
+ *   borrowed  the callee may read it during the call only; the caller keeps it.
+ *   copied    the callee copies what it keeps; the caller may free it after.
+ *   stolen    the callee takes over the caller's reference (jansson's term).
+ *   new ref   the callee returns a reference the caller must json_decref().
+ *   LOOP      call only on the loop thread: from init(), a handler, a cancel
+ *             callback or an after_work callback.
+ *   ANY       thread-safe: call from any thread.
+ *   Errors are negative errno values (-EINVAL, -ENOMEM, ...); host->strerror()
+ *   turns one into text. MCPD_PENDING is the only positive return value.
+ *
+ * ABI HISTORY:
+ *   1.0  first version.
+ */
+#ifndef MCPD_PLUGIN_H
+#define MCPD_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#if !defined(JANSSON_THREAD_SAFE_REFCOUNT)
+#error "mcpd plugins need jansson >= 2.11 with atomic reference counts"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MCPD_ABI_MAJOR 1
+#define MCPD_ABI_MINOR 0
+
+#define MCPD__STR2(x) #x
+#define MCPD__STR(x)  MCPD__STR2(x)
+
+/* Build-configuration fingerprint: the host refuses a plugin whose signature
+ * differs (pointer size, jansson major version, jansson integer width). */
+#define MCPD_ABI_SIGNATURE                                                                         \
+  "mcpd" MCPD__STR(MCPD_ABI_MAJOR) ":ptr" MCPD__STR(__SIZEOF_POINTER__) ":jansson" MCPD__STR(      \
+      JANSSON_MAJOR_VERSION) ":jint" MCPD__STR(JSON_INTEGER_IS_LONG_LONG)
+
+#if defined(__GNUC__)
+#define MCPD_EXPORT        __attribute__((visibility("default")))
+#define MCPD__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MCPD_EXPORT
+#define MCPD__PRINTF(f, a)
+#endif
+
+/* Return values of handlers and host functions. */
+#define MCPD_OK      0 /* done; for a handler: *result is set */
+#define MCPD_PENDING 1 /* handler only: the call completes later, see complete() */
+
+/* Log levels, the eight of RFC 5424 as MCP names them, lowest first. They are
+ * used both for the daemon's log (host->log) and for notifications/message
+ * sent to the client (host->notify_log). */
+enum mcpd_log_level {
+  MCPD_LOG_DEBUG = 0,
+  MCPD_LOG_INFO = 1,
+  MCPD_LOG_NOTICE = 2,
+  MCPD_LOG_WARNING = 3,
+  MCPD_LOG_ERROR = 4,
+  MCPD_LOG_CRITICAL = 5,
+  MCPD_LOG_ALERT = 6,
+  MCPD_LOG_EMERGENCY = 7
+};
+
+/* One loaded instance of a plugin. Opaque; valid from init() until
+ * shutdown() returns. */
+typedef struct mcpd_ctx mcpd_ctx;
+
+/* One request in flight (a tools/call or a resources/read). Opaque; valid
+ * from the moment the handler is called until the plugin completes it
+ * (handler returns MCPD_OK or a negative error, or complete()/fail() is
+ * called). After that the plugin must not touch it again. */
+typedef struct mcpd_call mcpd_call;
+
+/* A tool handler. LOOP; must not block (use queue_work() for blocking work).
+ *   call       the call in flight; keep it to complete later.
+ *   args       borrowed, read-only: the "arguments" object, already checked
+ *              against the tool's input schema (an empty object when the
+ *              client sent none). Valid until the call completes;
+ *              json_incref() it to use it on another thread.
+ *   tool_data  the pointer given at registration, untouched by the host.
+ *   result     on MCPD_OK, set *result to a new ref to a CallToolResult
+ *              object ({"content":[...], "isError":false, ...}); the host
+ *              steals it. The mcpd_result_*() helpers below build one.
+ * Returns MCPD_OK (done), MCPD_PENDING (complete()/fail() follows, exactly
+ * once, from any thread), or a negative error which becomes a JSON-RPC error
+ * (-EINVAL: -32602 Invalid params; anything else: -32603 Internal error).
+ * A failure the model can act on (bad input, backend down) should be a result
+ * with "isError": true, not a negative return. */
+typedef int (*mcpd_tool_fn)(mcpd_call *call, const json_t *args, void *tool_data, json_t **result);
+
+/* A resource handler, for a resource or a resource template. LOOP; must not
+ * block. Same completion rules as a tool handler.
+ *   uri     borrowed: the URI the client asked for, valid until completion.
+ *   vars    borrowed: for a template, an object of the variables matched in
+ *           the URI (percent-decoded strings); for a plain resource, {}.
+ *   data    the pointer given at registration.
+ *   result  on MCPD_OK, a new ref to a ReadResourceResult object
+ *           ({"contents":[{"uri":..., "mimeType":..., "text"|"blob":...}]});
+ *           see mcpd_contents_text() and mcpd_contents_blob().
+ * Return -ENOENT when the URI matches the template but names nothing that
+ * exists: the client gets the MCP "Resource not found" error. */
+typedef int (*mcpd_resource_fn)(mcpd_call *call, const char *uri, const json_t *vars, void *data,
+                                json_t **result);
+
+/* Called once, LOOP, when a call is cancelled (notifications/cancelled from
+ * the client, the client went away, or the host's call deadline passed) and
+ * the plugin has not completed it yet. The plugin must still complete the
+ * call (its result is then dropped). */
+typedef void (*mcpd_cancel_fn)(mcpd_call *call, void *arg);
+
+/* queue_work() callbacks. work runs on a worker thread of the host's pool
+ * and may block; after_work runs afterwards on the loop thread (LOOP) with
+ * status 0, or -ECANCELED if the host cancelled the work before it started
+ * (at shutdown). */
+typedef void (*mcpd_work_fn)(void *arg);
+typedef void (*mcpd_after_work_fn)(void *arg, int status);
+
+/* A tool, passed to register_tool(). Zero-initialise, then fill. */
+typedef struct mcpd_tool {
+  uint32_t struct_size;        /* sizeof(mcpd_tool) */
+  uint32_t flags;              /* reserved: must be 0 */
+  const char *name;            /* copied; required; [A-Za-z0-9_.-], 1..128 chars, unique */
+  const char *title;           /* copied; optional display name */
+  const char *description;     /* copied; optional but strongly advised: the model reads it */
+  const json_t *input_schema;  /* borrowed, deep-copied; JSON Schema with "type":"object";
+                                  NULL means {"type":"object"} */
+  const json_t *output_schema; /* borrowed, deep-copied; optional; "type":"object" */
+  const json_t *annotations;   /* borrowed, deep-copied; optional ToolAnnotations object
+                                  (readOnlyHint, destructiveHint, ...) */
+  mcpd_tool_fn handler;        /* required */
+  void *tool_data;             /* passed to handler; owned by the plugin */
+} mcpd_tool;
+
+/* A resource with a fixed URI, passed to register_resource(). */
+typedef struct mcpd_resource {
+  uint32_t struct_size;      /* sizeof(mcpd_resource) */
+  uint32_t flags;            /* reserved: must be 0 */
+  const char *uri;           /* copied; required; unique among resources */
+  const char *name;          /* copied; required */
+  const char *title;         /* copied; optional */
+  const char *description;   /* copied; optional */
+  const char *mime_type;     /* copied; optional */
+  const json_t *annotations; /* borrowed, deep-copied; optional Annotations object */
+  mcpd_resource_fn handler;  /* required; vars is {} */
+  void *data;                /* passed to handler; owned by the plugin */
+} mcpd_resource;
+
+/* A family of resources described by an RFC 6570 URI template, passed to
+ * register_resource_template(). The host matches a requested URI against the
+ * template and passes the variables to the handler. Supported expressions:
+ * {var} (no '/', '?' or '#' in the value), {+var} (any characters), {/var},
+ * {.var}, {?a,b} and {&a,b} (query parameters, each optional). */
+typedef struct mcpd_resource_template {
+  uint32_t struct_size;      /* sizeof(mcpd_resource_template) */
+  uint32_t flags;            /* reserved: must be 0 */
+  const char *uri_template;  /* copied; required, e.g. "db://tables/{table}" */
+  const char *name;          /* copied; required */
+  const char *title;         /* copied; optional */
+  const char *description;   /* copied; optional */
+  const char *mime_type;     /* copied; optional */
+  const json_t *annotations; /* borrowed, deep-copied; optional */
+  mcpd_resource_fn handler;  /* required */
+  void *data;                /* passed to handler; owned by the plugin */
+} mcpd_resource_template;
+
+/* The host's services. The host owns this table; it lives as long as the
+ * mcpd_ctx it was given with. Plugins never write to it. */
+typedef struct mcpd_host {
+  uint32_t struct_size; /* sizeof(mcpd_host) in the host's build */
+  uint16_t abi_major;   /* MCPD_ABI_MAJOR of the host */
+  uint16_t abi_minor;   /* MCPD_ABI_MINOR of the host */
+
+  /* ---- 1.0 ---- */
+
+  /* Registers a tool. LOOP, during init() only. tool is borrowed; everything
+   * it points to is copied. Returns 0, -EINVAL (bad field, with a log line
+   * saying which), -EEXIST (a tool of that name exists, in this plugin or in
+   * another one), -EPERM (called outside init()). */
+  int (*register_tool)(mcpd_ctx *ctx, const mcpd_tool *tool);
+
+  /* Registers a resource. Same rules as register_tool(); -EEXIST when the
+   * URI is taken. */
+  int (*register_resource)(mcpd_ctx *ctx, const mcpd_resource *resource);
+
+  /* Registers a resource template. Same rules; -EINVAL for a template the
+   * host cannot parse; -EEXIST when the template string is taken. */
+  int (*register_resource_template)(mcpd_ctx *ctx, const mcpd_resource_template *tmpl);
+
+  /* Writes a line to the daemon's log, tagged with the plugin's name. ANY.
+   * level is an mcpd_log_level; fmt and its arguments are borrowed. */
+  void (*log)(mcpd_ctx *ctx, int level, const char *fmt, ...) MCPD__PRINTF(3, 4);
+
+  /* Completes a call that its handler left MCPD_PENDING. ANY, exactly once
+   * per call (complete() or fail(), not both). result is stolen: a
+   * CallToolResult for a tool, a ReadResourceResult for a resource. Returns 0,
+   * -EINVAL (call or result is NULL), -EALREADY (already completed; result
+   * is released). After it returns the plugin must not use call again. */
+  int (*complete)(mcpd_call *call, json_t *result);
+
+  /* Completes a pending call with a JSON-RPC error. ANY, exactly once.
+   * err: -EINVAL gives -32602 Invalid params, -ENOENT on a resource gives
+   * "Resource not found", anything else -32603 Internal error. message is
+   * copied; NULL means strerror(err). */
+  int (*fail)(mcpd_call *call, int err, const char *message);
+
+  /* Sends notifications/progress for the call to the client. ANY, before the
+   * call completes. progress must increase from one report to the next
+   * (a report that does not is dropped); total <= 0 means unknown; message
+   * is copied, may be NULL. Returns 0 also when the client did not ask for
+   * progress (no progressToken): the report is then dropped silently. The
+   * first report switches the HTTP response to an SSE stream. */
+  int (*progress)(mcpd_call *call, double progress, double total, const char *message);
+
+  /* Sends notifications/message (a log message for the client) about the
+   * call, on its response stream. ANY, before the call completes. level is
+   * an mcpd_log_level; messages below the session's logging/setLevel are
+   * dropped. logger is copied, may be NULL. data is stolen (any JSON value,
+   * typically a string); NULL is -EINVAL. */
+  int (*notify_log)(mcpd_call *call, int level, const char *logger, json_t *data);
+
+  /* Returns 1 if the call was cancelled, else 0. ANY. */
+  int (*is_cancelled)(const mcpd_call *call);
+
+  /* Sets the function called (LOOP, at most once) when the call is
+   * cancelled. LOOP. Replaces an earlier one; cb NULL removes it. If the call
+   * is already cancelled, cb runs before on_cancel() returns. Returns 0. */
+  int (*on_cancel)(mcpd_call *call, mcpd_cancel_fn cb, void *arg);
+
+  /* Runs work(arg) on a worker thread, then after_work(arg, status) on the
+   * loop thread. LOOP. The plugin stays loaded until after_work has run.
+   * Returns 0, or a negative error (then neither callback runs). */
+  int (*queue_work)(mcpd_ctx *ctx, mcpd_work_fn work, mcpd_after_work_fn after_work, void *arg);
+
+  /* Returns a static description of a negative error code. ANY. */
+  const char *(*strerror)(int err);
+
+  /* Returns the ctx a call belongs to (for queue_work from a handler). ANY. */
+  mcpd_ctx *(*call_ctx)(const mcpd_call *call);
+
+  /* ---- 1.1 and later: appended here, never inserted above ---- */
+} mcpd_host;
+
+/* True if the host table has function `member` (for functions added after
+ * 1.0). Example: if (MCPD_HOST_HAS(host, some_new_fn)) host->some_new_fn(...) */
+#define MCPD_HOST_HAS(h, member)                                                                   \
+  (offsetof(mcpd_host, member) + sizeof((h)->member) <= (h)->struct_size && (h)->member != NULL)
+
+/* The plugin descriptor, returned by the entry symbol. */
+typedef struct mcpd_plugin {
+  uint32_t struct_size;             /* sizeof(mcpd_plugin): use MCPD_PLUGIN_HEADER */
+  uint16_t abi_major;               /* MCPD_ABI_MAJOR the plugin was built with */
+  uint16_t abi_minor;               /* MCPD_ABI_MINOR the plugin was built with */
+  const char *abi_signature;        /* MCPD_ABI_SIGNATURE */
+  void (*jansson_delete)(json_t *); /* json_delete: proves the plugin uses the host's
+                                       shared libjansson, not a private copy */
+  const char *name;                 /* required: [a-z0-9_]{1,64}; the key of the plugin's
+                                       object in the "plugins" section of the config */
+  const char *version;              /* required: the plugin's own version, free form */
+  const char *description;          /* optional: one line for logs and --check */
+  uint32_t flags;                   /* reserved: must be 0 */
+
+  /* Called once, LOOP, after loading. Register tools and resources here.
+   *   host    the host table; valid until shutdown() returns; keep it.
+   *   config  borrowed: the plugin's object from the config file ({} when
+   *           absent); valid during init() only (json_deep_copy() to keep).
+   *   state   set *state to anything; it is passed to shutdown().
+   * Return 0, or a negative error: the plugin is then unloaded (shutdown() is
+   * still called, so free what init() made) and its registrations dropped. */
+  int (*init)(mcpd_ctx *ctx, const mcpd_host *host, const json_t *config, void **state);
+
+  /* Called once, LOOP, when the plugin is unloaded, after every call and
+   * queued work of this plugin has completed. Join every thread the plugin
+   * started and free everything; no plugin code may run after it returns.
+   * Optional (NULL). */
+  void (*shutdown)(mcpd_ctx *ctx, void *state);
+} mcpd_plugin;
+
+/* The smallest descriptor size a 1.x host accepts. */
+#define MCPD_PLUGIN_SIZE_V1_0 (offsetof(mcpd_plugin, shutdown) + sizeof(void (*)(void)))
+
+/* Fills the fixed fields of a descriptor:
+ *   static const mcpd_plugin desc = { MCPD_PLUGIN_HEADER, .name = "x", ... }; */
+#define MCPD_PLUGIN_HEADER                                                                         \
+  .struct_size = sizeof(mcpd_plugin), .abi_major = MCPD_ABI_MAJOR, .abi_minor = MCPD_ABI_MINOR,    \
+  .abi_signature = MCPD_ABI_SIGNATURE, .jansson_delete = json_delete
+
+/* The entry symbol. The ABI major is part of its name, so a host of another
+ * major never mistakes the plugin for one of its own. It must return the
+ * same pointer every time and have no side effects. */
+#define MCPD_ENTRY_SYMBOL "mcpd_plugin_v1"
+typedef const mcpd_plugin *(*mcpd_entry_fn)(void);
+
+/* Defines the entry symbol for a descriptor: MCPD_PLUGIN_DEFINE(desc) */
+#define MCPD_PLUGIN_DEFINE(desc)                                                                   \
+  MCPD_EXPORT const mcpd_plugin *mcpd_plugin_v1(void);                                             \
+  const mcpd_plugin *mcpd_plugin_v1(void) {                                                        \
+    return &(desc);                                                                                \
+  }
+
+/* ------------------------------------------------------------------------ */
+/* Result helpers. They use jansson only, and return a new ref (NULL when out
+ * of memory, which the host reports as -32603). */
+
+/* {"content":[{"type":"text","text":text}]}. text is copied (UTF-8). */
+static inline json_t *mcpd_result_text(const char *text) {
+  return json_pack("{s:[{s:s,s:s}]}", "content", "type", "text", "text", text ? text : "");
+}
+
+/* Like mcpd_result_text() with "isError": true: a failure the model sees. */
+static inline json_t *mcpd_result_error(const char *text) {
+  return json_pack("{s:[{s:s,s:s}],s:b}", "content", "type", "text", "text", text ? text : "",
+                   "isError", 1);
+}
+
+/* A structured result: "structuredContent": value (stolen; must be an object
+ * for clients before protocol 2026) and a text copy of it in "content" for
+ * clients that predate structured output (the host drops structuredContent
+ * for sessions older than 2025-06-18). */
+static inline json_t *mcpd_result_json(json_t *value) {
+  char *text;
+  json_t *r;
+  if (value == NULL)
+    return NULL;
+  text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+  if (text == NULL) {
+    json_decref(value);
+    return NULL;
+  }
+  r = json_pack("{s:[{s:s,s:s}],s:o}", "content", "type", "text", "text", text, "structuredContent",
+                value);
+  free(text);
+  return r;
+}
+
+/* Base64 (RFC 4648, with padding) of len bytes at data; a new string or NULL.
+ * The caller frees it with free(). */
+static inline char *mcpd_base64(const void *data, size_t len) {
+  static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const unsigned char *p = (const unsigned char *)data;
+  size_t i, o = 0;
+  char *out;
+  if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
+    return NULL;
+  out = (char *)malloc((len + 2) / 3 * 4 + 1);
+  if (out == NULL)
+    return NULL;
+  for (i = 0; i + 2 < len; i += 3) {
+    uint32_t v = ((uint32_t)p[i] << 16) | ((uint32_t)p[i + 1] << 8) | p[i + 2];
+    out[o++] = tab[v >> 18];
+    out[o++] = tab[(v >> 12) & 63];
+    out[o++] = tab[(v >> 6) & 63];
+    out[o++] = tab[v & 63];
+  }
+  if (i < len) {
+    uint32_t v = (uint32_t)p[i] << 16;
+    if (i + 1 < len)
+      v |= (uint32_t)p[i + 1] << 8;
+    out[o++] = tab[v >> 18];
+    out[o++] = tab[(v >> 12) & 63];
+    out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+    out[o++] = '=';
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* {"content":[{"type":"image","data":<base64>,"mimeType":mime}]}. data is
+ * borrowed (len bytes, encoded here); mime is copied, e.g. "image/png". */
+static inline json_t *mcpd_result_image(const void *data, size_t len, const char *mime) {
+  char *b64 = mcpd_base64(data, len);
+  json_t *r;
+  if (b64 == NULL)
+    return NULL;
+  r = json_pack("{s:[{s:s,s:s,s:s}]}", "content", "type", "image", "data", b64, "mimeType",
+                mime ? mime : "application/octet-stream");
+  free(b64);
+  return r;
+}
+
+/* {"contents":[{"uri":uri,"mimeType":mime,"text":text}]}: a text resource.
+ * All strings are copied; mime may be NULL. */
+static inline json_t *mcpd_contents_text(const char *uri, const char *mime, const char *text) {
+  json_t *item = json_pack("{s:s,s:s}", "uri", uri ? uri : "", "text", text ? text : "");
+  if (item != NULL && mime != NULL)
+    json_object_set_new(item, "mimeType", json_string(mime));
+  return item ? json_pack("{s:[o]}", "contents", item) : NULL;
+}
+
+/* {"contents":[{"uri":uri,"mimeType":mime,"blob":<base64>}]}: a binary
+ * resource. data is borrowed (len bytes); strings are copied. */
+static inline json_t *mcpd_contents_blob(const char *uri, const char *mime, const void *data,
+                                         size_t len) {
+  char *b64 = mcpd_base64(data, len);
+  json_t *item;
+  if (b64 == NULL)
+    return NULL;
+  item = json_pack("{s:s,s:s}", "uri", uri ? uri : "", "blob", b64);
+  free(b64);
+  if (item != NULL && mime != NULL)
+    json_object_set_new(item, "mimeType", json_string(mime));
+  return item ? json_pack("{s:[o]}", "contents", item) : NULL;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MCPD_PLUGIN_H */
