@@ -1,0 +1,325 @@
+/* config.c -- the daemon's configuration. */
+#include "config.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Numeric settings, table-driven so the file format, the checks and the
+ * README stay in step. */
+enum num_kind { NUM_UNSIGNED, NUM_SIZE };
+
+struct num_setting {
+  const char *section; /* "limits" or "timeouts" */
+  const char *key;
+  enum num_kind kind;
+  size_t offset;
+  unsigned long long min, max;
+};
+
+#define U(sec, key, field, lo, hi)                                                                 \
+  { sec, key, NUM_UNSIGNED, offsetof(config, field), lo, hi }
+#define Z(sec, key, field, lo, hi)                                                                 \
+  { sec, key, NUM_SIZE, offsetof(config, field), lo, hi }
+
+static const struct num_setting num_settings[] = {
+    Z("limits", "max_body_bytes", max_body_bytes, 1024, 1ULL << 31),
+    Z("limits", "max_header_bytes", max_header_bytes, 1024, 1 << 20),
+    U("limits", "max_headers", max_headers, 8, 1000),
+    U("limits", "max_connections", max_connections, 1, 1000000),
+    U("limits", "max_pipelined_requests", max_pipelined, 1, 1024),
+    U("limits", "max_sessions", max_sessions, 1, 10000000),
+    U("limits", "page_size", page_size, 1, 100000),
+    Z("limits", "max_write_queue_bytes", max_write_queue_bytes, 65536, 1ULL << 32),
+    U("timeouts", "header_ms", header_timeout_ms, 0, 86400000),
+    U("timeouts", "request_ms", request_timeout_ms, 0, 86400000),
+    U("timeouts", "keepalive_ms", keepalive_timeout_ms, 0, 86400000),
+    U("timeouts", "session_idle_ms", session_idle_ms, 0, 604800000),
+    U("timeouts", "call_ms", call_timeout_ms, 0, 86400000),
+    U("timeouts", "sse_keepalive_ms", sse_keepalive_ms, 0, 3600000),
+    U("timeouts", "shutdown_ms", shutdown_timeout_ms, 0, 3600000),
+};
+
+#undef U
+#undef Z
+
+int config_set_string(char **field, const char *value) {
+  char *copy = NULL;
+  if (value != NULL) {
+    copy = strdup(value);
+    if (copy == NULL)
+      return -ENOMEM;
+  }
+  free(*field);
+  *field = copy;
+  return 0;
+}
+
+int config_init(config *c) {
+  memset(c, 0, sizeof(*c));
+  c->listen_port = 8000;
+  c->log_level = LOG_INFO;
+  c->worker_threads = 4;
+  c->max_body_bytes = 4u << 20;
+  c->max_header_bytes = 16u << 10;
+  c->max_headers = 100;
+  c->max_connections = 1024;
+  c->max_pipelined = 16;
+  c->max_sessions = 10000;
+  c->page_size = 100;
+  c->max_write_queue_bytes = 8u << 20;
+  c->header_timeout_ms = 10000;
+  c->request_timeout_ms = 30000;
+  c->keepalive_timeout_ms = 60000;
+  c->session_idle_ms = 30 * 60 * 1000;
+  c->call_timeout_ms = 5 * 60 * 1000;
+  c->sse_keepalive_ms = 15000;
+  c->shutdown_timeout_ms = 10000;
+  c->plugins = json_object();
+  c->empty = json_object();
+  if (config_set_string(&c->listen_host, "127.0.0.1") < 0 || c->plugins == NULL ||
+      c->empty == NULL) {
+    config_free(c);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+static void free_list(char ***list, size_t *n) {
+  size_t i;
+  for (i = 0; i < *n; i++)
+    free((*list)[i]);
+  free(*list);
+  *list = NULL;
+  *n = 0;
+}
+
+void config_free(config *c) {
+  free(c->listen_host);
+  free(c->plugins_dir);
+  free(c->instructions);
+  free_list(&c->allowed_origins, &c->n_allowed_origins);
+  free_list(&c->allowed_hosts, &c->n_allowed_hosts);
+  json_decref(c->plugins);
+  json_decref(c->empty);
+  memset(c, 0, sizeof(*c));
+}
+
+int config_set_listen(config *c, const char *spec, char *err, size_t n) {
+  const char *colon, *host_start, *host_end;
+  char *end, *host;
+  long port;
+
+  if (spec[0] == '[') {
+    host_end = strchr(spec, ']');
+    if (host_end == NULL || host_end[1] != ':') {
+      snprintf(err, n, "listen address \"%s\": expected [IPv6]:PORT", spec);
+      return -EINVAL;
+    }
+    host_start = spec + 1;
+    colon = host_end + 1;
+  } else {
+    colon = strrchr(spec, ':');
+    if (colon == NULL) {
+      snprintf(err, n, "listen address \"%s\": expected HOST:PORT", spec);
+      return -EINVAL;
+    }
+    host_start = spec;
+    host_end = colon;
+    if (memchr(spec, ':', (size_t)(colon - spec)) != NULL) {
+      snprintf(err, n, "listen address \"%s\": write IPv6 addresses as [ADDR]:PORT", spec);
+      return -EINVAL;
+    }
+  }
+  errno = 0;
+  port = strtol(colon + 1, &end, 10);
+  if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 || port > 65535) {
+    snprintf(err, n, "listen address \"%s\": port must be a number from 0 to 65535", spec);
+    return -EINVAL;
+  }
+  if (host_end == host_start) {
+    host = strdup("0.0.0.0");
+  } else {
+    host = strndup(host_start, (size_t)(host_end - host_start));
+  }
+  if (host == NULL)
+    return -ENOMEM;
+  free(c->listen_host);
+  c->listen_host = host;
+  c->listen_port = (int)port;
+  return 0;
+}
+
+static int string_list(const json_t *v, const char *key, char ***out, size_t *out_n, char *err,
+                       size_t n) {
+  size_t i, count;
+  char **list;
+
+  if (!json_is_array(v)) {
+    snprintf(err, n, "\"%s\" must be an array of strings", key);
+    return -EINVAL;
+  }
+  count = json_array_size(v);
+  list = calloc(count ? count : 1, sizeof(*list));
+  if (list == NULL)
+    return -ENOMEM;
+  for (i = 0; i < count; i++) {
+    const json_t *s = json_array_get(v, i);
+    if (!json_is_string(s) || json_string_length(s) == 0) {
+      snprintf(err, n, "\"%s\"[%zu] must be a non-empty string", key, i);
+      free_list(&list, &i);
+      return -EINVAL;
+    }
+    list[i] = strdup(json_string_value(s));
+    if (list[i] == NULL) {
+      free_list(&list, &i);
+      return -ENOMEM;
+    }
+  }
+  free_list(out, out_n);
+  *out = list;
+  *out_n = count;
+  return 0;
+}
+
+static int apply_section(config *c, const json_t *obj, const char *section, char *err, size_t n) {
+  const char *key;
+  const json_t *v;
+  size_t i;
+
+  if (!json_is_object(obj)) {
+    snprintf(err, n, "\"%s\" must be an object", section);
+    return -EINVAL;
+  }
+  json_object_foreach((json_t *)obj, key, v) {
+    const struct num_setting *s = NULL;
+    json_int_t x;
+    for (i = 0; i < sizeof(num_settings) / sizeof(num_settings[0]); i++) {
+      if (strcmp(num_settings[i].section, section) == 0 && strcmp(num_settings[i].key, key) == 0) {
+        s = &num_settings[i];
+        break;
+      }
+    }
+    if (s == NULL) {
+      snprintf(err, n, "unknown setting \"%s.%s\"", section, key);
+      return -EINVAL;
+    }
+    if (!json_is_integer(v)) {
+      snprintf(err, n, "\"%s.%s\" must be an integer", section, key);
+      return -EINVAL;
+    }
+    x = json_integer_value(v);
+    if (x < 0 || (unsigned long long)x < s->min || (unsigned long long)x > s->max) {
+      snprintf(err, n, "\"%s.%s\" must be between %llu and %llu", section, key, s->min, s->max);
+      return -EINVAL;
+    }
+    if (s->kind == NUM_SIZE)
+      *(size_t *)((char *)c + s->offset) = (size_t)x;
+    else
+      *(unsigned *)((char *)c + s->offset) = (unsigned)x;
+  }
+  return 0;
+}
+
+int config_apply_json(config *c, const json_t *root, char *err, size_t n) {
+  const char *key;
+  const json_t *v;
+  int r;
+
+  if (!json_is_object(root)) {
+    snprintf(err, n, "the configuration must be a JSON object");
+    return -EINVAL;
+  }
+  json_object_foreach((json_t *)root, key, v) {
+    if (strcmp(key, "listen") == 0) {
+      if (!json_is_string(v)) {
+        snprintf(err, n, "\"listen\" must be a string like \"127.0.0.1:8000\"");
+        return -EINVAL;
+      }
+      r = config_set_listen(c, json_string_value(v), err, n);
+    } else if (strcmp(key, "plugins_dir") == 0 || strcmp(key, "instructions") == 0) {
+      if (!json_is_string(v) || json_string_length(v) == 0) {
+        snprintf(err, n, "\"%s\" must be a non-empty string", key);
+        return -EINVAL;
+      }
+      r = config_set_string(key[0] == 'p' ? &c->plugins_dir : &c->instructions,
+                            json_string_value(v));
+    } else if (strcmp(key, "log_level") == 0) {
+      int level = json_is_string(v) ? log_level_parse(json_string_value(v)) : -1;
+      if (level < 0) {
+        snprintf(err, n, "\"log_level\" must be one of \"debug\", \"info\", \"warn\", \"error\"");
+        return -EINVAL;
+      }
+      c->log_level = level;
+      r = 0;
+    } else if (strcmp(key, "allowed_origins") == 0) {
+      r = string_list(v, key, &c->allowed_origins, &c->n_allowed_origins, err, n);
+    } else if (strcmp(key, "allowed_hosts") == 0) {
+      r = string_list(v, key, &c->allowed_hosts, &c->n_allowed_hosts, err, n);
+    } else if (strcmp(key, "worker_threads") == 0) {
+      if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1024) {
+        snprintf(err, n, "\"worker_threads\" must be an integer between 1 and 1024");
+        return -EINVAL;
+      }
+      c->worker_threads = (unsigned)json_integer_value(v);
+      r = 0;
+    } else if (strcmp(key, "limits") == 0 || strcmp(key, "timeouts") == 0) {
+      r = apply_section(c, v, key, err, n);
+    } else if (strcmp(key, "plugins") == 0) {
+      const char *name;
+      const json_t *pc;
+      if (!json_is_object(v)) {
+        snprintf(err, n, "\"plugins\" must be an object of plugin name -> settings");
+        return -EINVAL;
+      }
+      json_object_foreach((json_t *)v, name, pc) {
+        if (!json_is_object(pc)) {
+          snprintf(err, n, "\"plugins.%s\" must be an object", name);
+          return -EINVAL;
+        }
+      }
+      json_decref(c->plugins);
+      c->plugins = json_deep_copy(v);
+      r = c->plugins ? 0 : -ENOMEM;
+    } else if (key[0] == '_' || strcmp(key, "comment") == 0) {
+      r = 0; /* "_comment"-style keys let users annotate a JSON file */
+    } else {
+      snprintf(err, n, "unknown setting \"%s\"", key);
+      return -EINVAL;
+    }
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
+int config_load_file(config *c, const char *path, char *err, size_t n) {
+  json_error_t je;
+  json_t *root;
+  char inner[256];
+  int r;
+
+  root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+  if (root == NULL) {
+    if (je.line < 0 || je.position == 0)
+      snprintf(err, n, "%s: %s", path, je.text);
+    else
+      snprintf(err, n, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    return -EINVAL;
+  }
+  inner[0] = '\0';
+  r = config_apply_json(c, root, inner, sizeof(inner));
+  json_decref(root);
+  if (r < 0)
+    snprintf(err, n, "%s: %s", path, r == -ENOMEM ? "out of memory" : inner);
+  return r;
+}
+
+const json_t *config_plugin(const config *c, const char *plugin_name) {
+  const json_t *pc = json_object_get(c->plugins, plugin_name);
+  return pc ? pc : c->empty;
+}
