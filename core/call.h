@@ -1,0 +1,149 @@
+/* call.h -- the life of one plugin call (a tools/call or resources/read
+ * handed to a plugin handler), and the thread-safe completion queue.
+ *
+ * A handler completes its call synchronously, or later from any thread via
+ * the host functions complete/fail/progress/notify_log. Those push events
+ * onto one mutex-protected queue and wake the loop with uv_async_send;
+ * the loop drains the whole queue (sends coalesce) and hands each event to
+ * the owner's callbacks, in the order they were pushed. A call is
+ * reference-counted: its owner holds one reference and every queued event
+ * one more, so no event ever points at freed memory. */
+#ifndef MCPD_CALL_H
+#define MCPD_CALL_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "log.h"
+#include "mcpd/plugin.h"
+
+#define CALL_MAGIC 0x6d63616cu /* "mcal" */
+
+enum call_kind { CALL_TOOL, CALL_RESOURCE };
+
+typedef struct call_engine call_engine;
+typedef struct call_event call_event;
+
+enum call_event_type { CALL_EV_DONE, CALL_EV_PROGRESS, CALL_EV_LOG };
+
+struct call_event {
+  call_event *next;
+  struct mcpd_call *call;
+  enum call_event_type type;
+  double progress, total;
+  int level;
+  char *text;   /* progress message or logger name; owned */
+  json_t *data; /* log data; owned */
+};
+
+struct mcpd_call {
+  uint32_t magic;
+  atomic_uint refs;
+  atomic_int completed; /* complete()/fail() or a synchronous return happened */
+  atomic_int cancelled;
+  call_engine *eng;
+  mcpd_ctx *ctx; /* the plugin; the owner keeps it loaded while the call lives */
+  enum call_kind kind;
+  uint64_t started;  /* loop time, ms */
+  uint64_t deadline; /* loop time, ms; 0 = none */
+
+  /* What the owner (the dispatcher) keeps about the request. */
+  json_t *id;                        /* owned */
+  json_t *progress_token;            /* owned or NULL */
+  json_t *args;                      /* owned: tool arguments, or template variables */
+  char *uri;                         /* owned: the resource URI */
+  char *name;                        /* owned: tool name or URI, for logs */
+  int version;                       /* negotiated protocol revision */
+  void *owner;                       /* the dispatcher's per-request state */
+  struct mcpd_call *s_prev, *s_next; /* in the session's list */
+  void *session;
+
+  /* Loop-thread state. */
+  struct mcpd_call *e_prev, *e_next; /* in the engine's list of unfinished calls */
+  double last_progress;
+  int progress_sent;
+  mcpd_cancel_fn cancel_cb;
+  void *cancel_arg;
+  int cancel_fired;
+  int finished; /* the completion has been processed */
+
+  /* The completion, written by the completing thread before it is queued. */
+  json_t *result;
+  int err;
+  char *err_msg;
+  call_event done_ev;
+};
+
+/* What the engine tells its owner, on the loop thread. */
+typedef struct call_handlers {
+  /* The call completed: call->result (stolen by the handler: set it NULL
+   * if kept) or call->err/err_msg. */
+  void (*on_done)(mcpd_call *call, void *arg);
+  /* A progress report or a log message for the client; message/logger and
+   * data are borrowed (data: json_incref to keep). */
+  void (*on_progress)(mcpd_call *call, double progress, double total, const char *message,
+                      void *arg);
+  void (*on_log)(mcpd_call *call, int level, const char *logger_name, json_t *data, void *arg);
+  /* The call's deadline passed before it completed. */
+  void (*on_timeout)(mcpd_call *call, void *arg);
+  /* The last reference is going: release what the owner attached (ctx). */
+  void (*on_free)(mcpd_call *call, void *arg);
+} call_handlers;
+
+struct call_engine {
+  uv_loop_t *loop;
+  uv_async_t async;
+  uv_timer_t deadline_timer;
+  uv_mutex_t lock;
+  call_event *head, *tail; /* guarded by lock */
+  const logger *log;
+  call_handlers h;
+  void *arg;
+  mcpd_call *live; /* unfinished calls */
+  unsigned n_live;
+  int closed;
+};
+
+/* Initialises the engine. Returns 0 or a negative libuv error. */
+int call_engine_init(call_engine *e, uv_loop_t *loop, const logger *lg, const call_handlers *h,
+                     void *arg);
+
+/* Creates a call with one reference (the owner's). NULL when out of memory. */
+mcpd_call *call_new(call_engine *e, enum call_kind kind, mcpd_ctx *ctx);
+
+/* Arms a deadline ms from now (0: none). */
+void call_set_deadline(mcpd_call *call, unsigned ms);
+
+/* Marks the call finished on the loop thread (the owner processed its
+ * completion, or it completed synchronously). Idempotent. */
+void call_finish(mcpd_call *call);
+
+/* Drops a reference; the last one frees the call. */
+void call_unref(mcpd_call *call);
+
+/* Cancels the call (loop thread): sets the flag and runs the plugin's
+ * cancel callback once, unless the plugin already completed the call. */
+void call_cancel(mcpd_call *call);
+
+/* The host functions behind mcpd_host (see mcpd/plugin.h for the rules). */
+int call_complete(mcpd_call *call, json_t *result);                                     /* ANY */
+int call_fail(mcpd_call *call, int err, const char *message);                           /* ANY */
+int call_progress(mcpd_call *call, double progress, double total, const char *message); /* ANY */
+int call_notify_log(mcpd_call *call, int level, const char *logger_name, json_t *data); /* ANY */
+int call_is_cancelled(const mcpd_call *call);                                           /* ANY */
+int call_on_cancel(mcpd_call *call, mcpd_cancel_fn cb, void *arg);                      /* LOOP */
+
+/* Claims the completion for a synchronous return. Returns 1 if the caller
+ * owns it, 0 if the plugin already called complete()/fail() (a plugin bug:
+ * the queued completion wins). */
+int call_claim_sync(mcpd_call *call);
+
+/* Cancels every unfinished call (shutdown). */
+void call_cancel_all(call_engine *e);
+
+/* Closes the engine's handles; call when no call is unfinished. */
+void call_engine_close(call_engine *e);
+
+#endif

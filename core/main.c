@@ -1,0 +1,132 @@
+/* main.c -- the command line of mcpd. */
+#include "config.h"
+#include "log.h"
+#include "mcpd/plugin.h"
+#include "server.h"
+#include "version.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "Usage: mcpd [OPTIONS]\n"
+          "Serve MCP (Model Context Protocol) tools and resources from plugins over HTTP.\n"
+          "\n"
+          "  -c, --config FILE       read settings from a JSON file (README: Configuration)\n"
+          "  -l, --listen HOST:PORT  address to listen on (default 127.0.0.1:8000;\n"
+          "                          port 0 picks a free port, logged at start)\n"
+          "  -p, --plugins DIR       directory of plugin .so files (default: plugins/ next\n"
+          "                          to the binary if it exists, else %s)\n"
+          "      --log-level LEVEL   debug, info, warn or error (default info)\n"
+          "      --check             load the configuration and every plugin, print what\n"
+          "                          would be served, exit 0 if all is well, 1 if not\n"
+          "  -V, --version           print the version and exit\n"
+          "  -h, --help              print this help and exit\n"
+          "\n"
+          "Options override the config file. Logs go to stderr, one line per event.\n"
+          "Endpoints: POST, GET and DELETE /mcp (MCP Streamable HTTP, protocol revisions\n"
+          "2024-11-05 to 2025-11-25); GET /healthz.\n"
+          "Signals: SIGTERM or SIGINT stop gracefully (in-flight calls finish first);\n"
+          "SIGHUP is logged and ignored (plugins load at start).\n",
+          MCPD_DEFAULT_PLUGIN_DIR);
+}
+
+int main(int argc, char **argv) {
+  enum { OPT_LOG_LEVEL = 256, OPT_CHECK };
+  static const struct option opts[] = {
+      {"config", required_argument, NULL, 'c'},
+      {"listen", required_argument, NULL, 'l'},
+      {"plugins", required_argument, NULL, 'p'},
+      {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+      {"check", no_argument, NULL, OPT_CHECK},
+      {"version", no_argument, NULL, 'V'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *config_file = NULL, *listen = NULL, *plugins = NULL, *level = NULL;
+  int check = 0, c, r, lv = -1;
+  char err[1024];
+  config cfg;
+  server *srv;
+
+  while ((c = getopt_long(argc, argv, "c:l:p:Vh", opts, NULL)) != -1) {
+    switch (c) {
+    case 'c':
+      config_file = optarg;
+      break;
+    case 'l':
+      listen = optarg;
+      break;
+    case 'p':
+      plugins = optarg;
+      break;
+    case OPT_LOG_LEVEL:
+      level = optarg;
+      break;
+    case OPT_CHECK:
+      check = 1;
+      break;
+    case 'V':
+      printf("mcpd %s (plugin ABI %d.%d)\n", MCPD_VERSION, MCPD_ABI_MAJOR, MCPD_ABI_MINOR);
+      return 0;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      fprintf(stderr, "Try 'mcpd --help'.\n");
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "mcpd: unexpected argument '%s'\nTry 'mcpd --help'.\n", argv[optind]);
+    return 2;
+  }
+  if (config_init(&cfg) < 0) {
+    fprintf(stderr, "mcpd: out of memory\n");
+    return 1;
+  }
+  err[0] = '\0';
+  if (config_file != NULL && config_load_file(&cfg, config_file, err, sizeof(err)) < 0) {
+    fprintf(stderr, "mcpd: config: %s\n", err);
+    config_free(&cfg);
+    return 2;
+  }
+  if (listen != NULL && config_set_listen(&cfg, listen, err, sizeof(err)) < 0) {
+    fprintf(stderr, "mcpd: --listen: %s\n", err);
+    config_free(&cfg);
+    return 2;
+  }
+  if (plugins != NULL && config_set_string(&cfg.plugins_dir, plugins) < 0) {
+    config_free(&cfg);
+    return 1;
+  }
+  if (level != NULL) {
+    lv = log_level_parse(level);
+    if (lv < 0) {
+      fprintf(stderr, "mcpd: --log-level: \"%s\" is not one of debug, info, warn, error\n", level);
+      config_free(&cfg);
+      return 2;
+    }
+    cfg.log_level = lv;
+  }
+  if (check)
+    return server_check(&cfg, stdout);
+  srv = calloc(1, sizeof(*srv));
+  if (srv == NULL) {
+    config_free(&cfg);
+    return 1;
+  }
+  r = server_init(srv, &cfg);
+  if (r < 0) {
+    /* The reason is logged. */
+    server_abort(srv);
+    free(srv);
+    return 1;
+  }
+  r = server_run(srv);
+  free(srv);
+  return r;
+}

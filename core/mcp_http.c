@@ -1,0 +1,652 @@
+/* mcp_http.c -- the Streamable HTTP transport at /mcp.
+ *
+ * A POST carries one JSON-RPC message (or, in a 2025-03-26 session, a
+ * batch). Notifications and client responses get 202. A request gets its
+ * response as application/json, unless the handler sends notifications
+ * (progress, log messages) first: the response then turns into an SSE
+ * stream carrying those and finally the response. A GET opens the
+ * session's standalone SSE stream for messages the server starts. */
+#include "mcp_http.h"
+
+#include "http_util.h"
+#include "jsonrpc.h"
+#include "protocol.h"
+
+#include <errno.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SSE_HEADERS                                                                                \
+  "Content-Type: text/event-stream\r\n"                                                            \
+  "Cache-Control: no-cache, no-transform\r\n"                                                      \
+  "X-Accel-Buffering: no\r\n"
+
+/* One POST waiting for responses that come later: a single request whose
+ * handler went asynchronous, or a batch. Each pending request has an
+ * item whose sink the dispatcher holds. */
+typedef struct mcp_reply mcp_reply;
+
+typedef struct reply_item {
+  mcp_sink sink; /* first: the dispatcher sees this */
+  mcp_reply *rep;
+  mcpd_call *call; /* NULL once its final message came */
+} reply_item;
+
+struct mcp_reply {
+  mcp_http *t;
+  http_req *req; /* NULL once the response is finished or the client is gone */
+  unsigned sse_ok : 1;
+  unsigned json_ok : 1;
+  unsigned streaming : 1;
+  unsigned batch : 1;
+  unsigned outstanding; /* items still waiting for their final message */
+  json_t *collected;    /* batch: responses for the JSON array */
+  char headers[256];    /* extra response headers (CORS) */
+  unsigned n_items;
+  reply_item items[];
+};
+
+/* The standalone GET stream of a session. */
+typedef struct mcp_stream {
+  mcp_http *t;
+  http_req *req;
+  session *s;
+  struct mcp_stream *prev, *next;
+} mcp_stream;
+
+/* ---- responses ---------------------------------------------------------- */
+
+/* Serialises msg into t->out; returns 0 or -ENOMEM. */
+static int serialise(mcp_http *t, const json_t *msg) {
+  buf_reset(&t->out);
+  if (json_dump_callback(msg, buf_json_writer, &t->out, JSON_COMPACT) < 0)
+    return -ENOMEM;
+  return 0;
+}
+
+static void respond_json(mcp_http *t, http_req *req, int status, const json_t *msg,
+                         const char *extra) {
+  char headers[512];
+  snprintf(headers, sizeof(headers), "Content-Type: application/json\r\n%s", extra ? extra : "");
+  if (msg == NULL || serialise(t, msg) < 0) {
+    http_respond(req, 500, "Content-Type: text/plain\r\n", "out of memory\n", 14);
+    return;
+  }
+  http_respond(req, status, headers, t->out.data, t->out.len);
+}
+
+/* An HTTP-level rejection with a JSON-RPC error body (no id). */
+static void reject(mcp_http *t, http_req *req, int status, int code, const char *extra,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void reject(mcp_http *t, http_req *req, int status, int code, const char *extra,
+                   const char *fmt, ...) {
+  char msg[512];
+  json_t *err;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  t->stats.rejected++;
+  log_msg(t->log, LOG_DEBUG, "mcp_rejected", "status=%d code=%d", status, code);
+  err = jsonrpc_error(NULL, code, msg, NULL);
+  respond_json(t, req, status, err, extra);
+  json_decref(err);
+}
+
+/* Writes one SSE event carrying msg. */
+static int send_event(mcp_http *t, http_req *req, const json_t *msg) {
+  static const char pre[] = "event: message\ndata: ";
+  buf_reset(&t->out);
+  if (buf_append(&t->out, pre, sizeof(pre) - 1) < 0 ||
+      json_dump_callback(msg, buf_json_writer, &t->out, JSON_COMPACT) < 0 ||
+      buf_append(&t->out, "\n\n", 2) < 0)
+    return -ENOMEM;
+  return http_stream_send(req, t->out.data, t->out.len);
+}
+
+static int start_stream(mcp_reply *rep) {
+  char headers[600];
+  size_t i;
+  snprintf(headers, sizeof(headers), SSE_HEADERS "%s", rep->headers);
+  if (http_stream_begin(rep->req, 200, headers) < 0)
+    return -1;
+  rep->streaming = 1;
+  rep->t->stats.sse_responses++;
+  /* A batch may already hold responses: they go first. */
+  for (i = 0; rep->collected != NULL && i < json_array_size(rep->collected); i++)
+    send_event(rep->t, rep->req, json_array_get(rep->collected, i));
+  json_array_clear(rep->collected);
+  return 0;
+}
+
+static void reply_free(mcp_reply *rep) {
+  json_decref(rep->collected);
+  free(rep);
+}
+
+/* All responses are in: finish the HTTP response. */
+static void reply_finish(mcp_reply *rep) {
+  mcp_http *t = rep->t;
+  http_req *req = rep->req;
+
+  rep->req = NULL;
+  if (req == NULL)
+    return;
+  if (rep->streaming) {
+    http_stream_end(req);
+  } else if (rep->batch && json_array_size(rep->collected) > 0) {
+    respond_json(t, req, 200, rep->collected, rep->headers);
+  } else if (rep->sse_ok) {
+    /* Every request was cancelled: an event stream with no events. */
+    char headers[600];
+    snprintf(headers, sizeof(headers), SSE_HEADERS "%s", rep->headers);
+    http_respond(req, 200, headers, "", 0);
+  } else {
+    http_respond(req, 202, rep->headers, "", 0);
+  }
+}
+
+static void item_send(mcp_sink *sink, const json_t *msg, int final) {
+  reply_item *item = (reply_item *)sink;
+  mcp_reply *rep = item->rep;
+
+  if (final) {
+    item->call = NULL;
+    rep->outstanding--;
+  }
+  if (rep->req != NULL && msg != NULL) {
+    if (!final) {
+      /* A notification about the request: only an SSE response has room. */
+      if (rep->sse_ok && (rep->streaming || start_stream(rep) == 0))
+        send_event(rep->t, rep->req, msg);
+    } else if (rep->streaming) {
+      send_event(rep->t, rep->req, msg);
+    } else if (rep->batch) {
+      json_array_append(rep->collected, (json_t *)msg);
+    } else {
+      http_req *req = rep->req;
+      rep->req = NULL;
+      respond_json(rep->t, req, 200, msg, rep->headers);
+    }
+  }
+  if (rep->outstanding == 0) {
+    reply_finish(rep);
+    reply_free(rep);
+  }
+}
+
+/* The client went away: the dispatcher must stop using our sinks. */
+static void reply_abort(http_req *req) {
+  mcp_reply *rep = req->user;
+  unsigned i;
+  rep->req = NULL;
+  for (i = 0; i < rep->n_items; i++) {
+    reply_item *item = &rep->items[i];
+    if (item->call != NULL) {
+      mcpd_call *call = item->call;
+      item->call = NULL;
+      rep->outstanding--;
+      dispatch_abandon(rep->t->disp, call);
+    }
+  }
+  reply_free(rep);
+}
+
+static mcp_reply *reply_new(mcp_http *t, http_req *req, unsigned n_items, const char *headers) {
+  mcp_reply *rep = calloc(1, sizeof(*rep) + n_items * sizeof(reply_item));
+  unsigned i;
+  size_t accept_len;
+  const char *accept;
+  if (rep == NULL)
+    return NULL;
+  rep->t = t;
+  rep->req = req;
+  rep->n_items = n_items;
+  accept = http_req_header(req, "accept", &accept_len);
+  rep->sse_ok = http_util_accepts(accept, accept_len, "text/event-stream");
+  rep->json_ok = http_util_accepts(accept, accept_len, "application/json");
+  snprintf(rep->headers, sizeof(rep->headers), "%s", headers ? headers : "");
+  for (i = 0; i < n_items; i++) {
+    rep->items[i].sink.send = item_send;
+    rep->items[i].rep = rep;
+  }
+  return rep;
+}
+
+/* ---- checks --------------------------------------------------------------- */
+
+static int origin_allowed(mcp_http *t, const char *origin, size_t len) {
+  const char *name;
+  size_t name_len, i;
+  for (i = 0; i < t->cfg->n_allowed_origins; i++) {
+    const char *a = t->cfg->allowed_origins[i];
+    if (strcmp(a, "*") == 0 || http_util_ieq(origin, len, a))
+      return 1;
+  }
+  if (http_util_origin_host(origin, len, &name, &name_len) < 0)
+    return 0;
+  return http_util_is_loopback_name(name, name_len);
+}
+
+static int host_allowed(mcp_http *t, const char *host, size_t len) {
+  const char *name;
+  size_t name_len, i;
+  if (!t->bound_loopback && t->cfg->n_allowed_hosts == 0)
+    return 1;
+  if (host == NULL)
+    return 1; /* HTTP/1.0 without Host: not a browser */
+  if (http_util_split_host(host, len, &name, &name_len) < 0)
+    return 0;
+  for (i = 0; i < t->cfg->n_allowed_hosts; i++) {
+    const char *a = t->cfg->allowed_hosts[i];
+    if (strcmp(a, "*") == 0 || http_util_ieq(name, name_len, a))
+      return 1;
+  }
+  return http_util_is_loopback_name(name, name_len);
+}
+
+/* Finds the request's session: 0 with *out, or -1 after answering. */
+static int need_session(mcp_http *t, http_req *req, const char *extra, session **out) {
+  size_t len;
+  const char *id = http_req_header(req, "mcp-session-id", &len);
+  if (id == NULL) {
+    reject(t, req, 400, MCP_ERROR_BAD_REQUEST, extra,
+           "Bad Request: the Mcp-Session-Id header is required (send initialize first)");
+    return -1;
+  }
+  *out = session_find(t->sessions, id, len);
+  if (*out == NULL) {
+    reject(t, req, 404, MCP_ERROR_SESSION_NOT_FOUND, extra,
+           "Session not found: it expired or was deleted; initialize a new one");
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- POST ----------------------------------------------------------------- */
+
+static void post_batch(mcp_http *t, http_req *req, json_t *body, session *s, const char *extra) {
+  size_t i, n = json_array_size(body), pending = 0, requests = 0;
+  mcp_reply *rep;
+  jsonrpc_msg m;
+
+  if (n == 0) {
+    reject(t, req, 400, JSONRPC_INVALID_REQUEST, extra, "Invalid Request: empty batch");
+    return;
+  }
+  if (s->version != PROTO_2025_03_26) {
+    reject(t, req, 400, JSONRPC_INVALID_REQUEST, extra,
+           "Invalid Request: JSON-RPC batches are only accepted in sessions that negotiated "
+           "2025-03-26 (this one uses %s)",
+           protocol_name(s->version));
+    return;
+  }
+  for (i = 0; i < n; i++) {
+    if (jsonrpc_classify(json_array_get(body, i), &m) == JSONRPC_REQUEST ||
+        m.kind == JSONRPC_INVALID)
+      requests++;
+  }
+  rep = reply_new(t, req, (unsigned)requests, extra);
+  if (rep == NULL || (rep->collected = json_array()) == NULL) {
+    if (rep != NULL)
+      reply_free(rep);
+    http_respond(req, 503, "Content-Type: text/plain\r\n", "out of memory\n", 14);
+    return;
+  }
+  rep->batch = 1;
+  req->user = rep;
+  req->on_abort = reply_abort;
+  for (i = 0; i < n; i++) {
+    json_t *resp = NULL;
+    mcpd_call *call = NULL;
+    jsonrpc_classify(json_array_get(body, i), &m);
+    if (m.kind == JSONRPC_REQUEST && strcmp(m.method, "initialize") == 0) {
+      resp = jsonrpc_error(m.id, JSONRPC_INVALID_REQUEST, "initialize cannot be part of a batch",
+                           NULL);
+    } else if (dispatch_message(t->disp, s, &m, &rep->items[pending].sink, &resp, &call) ==
+               DISPATCH_PENDING) {
+      rep->items[pending].call = call;
+      rep->outstanding++;
+      pending++;
+      continue;
+    }
+    if (resp != NULL) {
+      json_array_append_new(rep->collected, resp);
+    }
+  }
+  if (rep->outstanding == 0) {
+    req->on_abort = NULL;
+    if (json_array_size(rep->collected) == 0)
+      http_respond(req, 202, rep->headers, "", 0);
+    else
+      respond_json(t, req, 200, rep->collected, rep->headers);
+    rep->req = NULL;
+    reply_free(rep);
+  }
+}
+
+static void post_initialize(mcp_http *t, http_req *req, const jsonrpc_msg *m, const char *extra) {
+  session *s;
+  json_t *resp = NULL;
+  mcpd_call *call = NULL;
+  char headers[400];
+  int r;
+
+  if (http_req_header(req, "mcp-session-id", NULL) != NULL) {
+    reject(t, req, 400, JSONRPC_INVALID_REQUEST, extra,
+           "Invalid Request: initialize starts a new session and must not carry Mcp-Session-Id");
+    return;
+  }
+  if (m->kind != JSONRPC_REQUEST) {
+    reject(t, req, 400, JSONRPC_INVALID_REQUEST, extra,
+           "Invalid Request: initialize must be a request with an id");
+    return;
+  }
+  r = session_create(t->sessions, &s);
+  if (r < 0) {
+    log_msg(t->log, LOG_WARN, "session_refused", "reason=%s",
+            r == -EAGAIN ? "max_sessions" : "error");
+    reject(t, req, 503, JSONRPC_INTERNAL_ERROR, extra,
+           r == -EAGAIN ? "Service Unavailable: too many sessions; try again later"
+                        : "Service Unavailable: cannot create a session");
+    return;
+  }
+  dispatch_message(t->disp, s, m, NULL, &resp, &call);
+  if (resp == NULL || json_object_get(resp, "error") != NULL) {
+    session_remove(t->sessions, s, "failed_initialize");
+    respond_json(t, req, 200, resp, extra);
+    json_decref(resp);
+    return;
+  }
+  log_msg(t->log, LOG_INFO, "session_created", "session=%s protocol=%s", s->id,
+          protocol_name(s->version));
+  snprintf(headers, sizeof(headers), "Mcp-Session-Id: %s\r\n%s", s->id, extra);
+  respond_json(t, req, 200, resp, headers);
+  json_decref(resp);
+}
+
+static void post(mcp_http *t, http_req *req, const char *extra) {
+  const char *ct, *accept, *pv;
+  size_t ct_len, accept_len, pv_len;
+  json_error_t je;
+  json_t *body, *resp = NULL;
+  jsonrpc_msg m;
+  session *s;
+  mcp_reply *rep;
+  mcpd_call *call = NULL;
+
+  t->stats.posts++;
+  ct = http_req_header(req, "content-type", &ct_len);
+  if (ct == NULL || !http_util_media_type_is(ct, ct_len, "application/json")) {
+    reject(t, req, 415, MCP_ERROR_BAD_REQUEST, extra,
+           "Unsupported Media Type: the body must be Content-Type: application/json");
+    return;
+  }
+  accept = http_req_header(req, "accept", &accept_len);
+  if (!http_util_accepts(accept, accept_len, "application/json") &&
+      !http_util_accepts(accept, accept_len, "text/event-stream")) {
+    reject(t, req, 406, MCP_ERROR_BAD_REQUEST, extra,
+           "Not Acceptable: Accept must allow application/json and text/event-stream");
+    return;
+  }
+  pv = http_req_header(req, "mcp-protocol-version", &pv_len);
+  if (pv != NULL && protocol_parse(pv, pv_len) < 0) {
+    reject(t, req, 400, MCP_ERROR_BAD_REQUEST, extra,
+           "Bad Request: unsupported MCP-Protocol-Version \"%.*s\" (supported: 2025-11-25, "
+           "2025-06-18, 2025-03-26, 2024-11-05)",
+           (int)(pv_len > 40 ? 40 : pv_len), pv);
+    return;
+  }
+  if (req->body_len == 0) {
+    reject(t, req, 400, JSONRPC_PARSE_ERROR, extra, "Parse error: the request body is empty");
+    return;
+  }
+  body = json_loadb(req->body, req->body_len, 0, &je);
+  if (body == NULL) {
+    reject(t, req, 400, JSONRPC_PARSE_ERROR, extra, "Parse error: %s (line %d, column %d)", je.text,
+           je.line, je.column);
+    return;
+  }
+  if (json_is_array(body)) {
+    if (need_session(t, req, extra, &s) == 0)
+      post_batch(t, req, body, s, extra);
+    json_decref(body);
+    return;
+  }
+  jsonrpc_classify(body, &m);
+  if (m.kind == JSONRPC_INVALID) {
+    resp = jsonrpc_error(m.id, JSONRPC_INVALID_REQUEST, m.error_message, NULL);
+    respond_json(t, req, 400, resp, extra);
+    json_decref(resp);
+    json_decref(body);
+    return;
+  }
+  if (m.method != NULL && strcmp(m.method, "initialize") == 0) {
+    post_initialize(t, req, &m, extra);
+    json_decref(body);
+    return;
+  }
+  if (need_session(t, req, extra, &s) < 0) {
+    json_decref(body);
+    return;
+  }
+  if (m.kind != JSONRPC_REQUEST) {
+    dispatch_message(t->disp, s, &m, NULL, &resp, &call);
+    json_decref(resp);
+    http_respond(req, 202, extra, "", 0);
+    json_decref(body);
+    return;
+  }
+  rep = reply_new(t, req, 1, extra);
+  if (rep == NULL) {
+    http_respond(req, 503, "Content-Type: text/plain\r\n", "out of memory\n", 14);
+    json_decref(body);
+    return;
+  }
+  if (dispatch_message(t->disp, s, &m, &rep->items[0].sink, &resp, &call) == DISPATCH_PENDING) {
+    rep->items[0].call = call;
+    rep->outstanding = 1;
+    req->user = rep;
+    req->on_abort = reply_abort;
+  } else {
+    reply_free(rep);
+    respond_json(t, req, 200, resp, extra);
+    json_decref(resp);
+  }
+  json_decref(body);
+}
+
+/* ---- GET: the standalone stream --------------------------------------- */
+
+static void stream_unlink(mcp_stream *st) {
+  mcp_http *t = st->t;
+  if (st->prev != NULL)
+    st->prev->next = st->next;
+  else
+    t->streams = st->next;
+  if (st->next != NULL)
+    st->next->prev = st->prev;
+  t->n_streams--;
+  if (st->s != NULL) {
+    st->s->stream = NULL;
+    st->s->holds--;
+    st->s = NULL;
+  }
+}
+
+static void stream_abort(http_req *req) {
+  mcp_stream *st = req->user;
+  stream_unlink(st);
+  free(st);
+}
+
+static void keepalive_cb(uv_timer_t *timer) {
+  mcp_http *t = timer->data;
+  mcp_stream *st, *next;
+  for (st = t->streams; st != NULL; st = next) {
+    next = st->next;
+    http_stream_send(st->req, ": keep-alive\n\n", 14);
+  }
+}
+
+static void get(mcp_http *t, http_req *req, const char *extra) {
+  const char *accept;
+  size_t accept_len;
+  session *s;
+  mcp_stream *st;
+  char headers[600];
+
+  t->stats.gets++;
+  accept = http_req_header(req, "accept", &accept_len);
+  if (accept == NULL || !http_util_accepts(accept, accept_len, "text/event-stream")) {
+    reject(t, req, 406, MCP_ERROR_BAD_REQUEST, extra,
+           "Not Acceptable: GET /mcp opens an SSE stream; send Accept: text/event-stream");
+    return;
+  }
+  if (need_session(t, req, extra, &s) < 0)
+    return;
+  if (s->stream != NULL) {
+    reject(t, req, 409, MCP_ERROR_BAD_REQUEST, extra,
+           "Conflict: this session already has an open stream");
+    return;
+  }
+  st = calloc(1, sizeof(*st));
+  if (st == NULL) {
+    http_respond(req, 503, "Content-Type: text/plain\r\n", "out of memory\n", 14);
+    return;
+  }
+  st->t = t;
+  st->req = req;
+  st->s = s;
+  st->next = t->streams;
+  if (t->streams != NULL)
+    t->streams->prev = st;
+  t->streams = st;
+  t->n_streams++;
+  s->stream = st;
+  s->holds++;
+  req->user = st;
+  req->on_abort = stream_abort;
+  t->stats.streams_opened++;
+  snprintf(headers, sizeof(headers), SSE_HEADERS "%s", extra);
+  http_stream_begin(req, 200, headers);
+}
+
+/* ---- DELETE ---------------------------------------------------------------- */
+
+static void handle_delete(mcp_http *t, http_req *req, const char *extra) {
+  session *s;
+  t->stats.deletes++;
+  if (need_session(t, req, extra, &s) < 0)
+    return;
+  log_msg(t->log, LOG_INFO, "session_deleted", "session=%s", s->id);
+  session_remove(t->sessions, s, "deleted");
+  http_respond(req, 200, extra, "", 0);
+}
+
+void mcp_http_session_removed(mcp_http *t, session *s) {
+  mcp_stream *st = s->stream;
+  dispatch_session_closed(t->disp, s);
+  if (st != NULL) {
+    http_req *req = st->req;
+    stream_unlink(st);
+    free(st);
+    req->on_abort = NULL;
+    http_stream_end(req);
+  }
+}
+
+/* ---- entry ------------------------------------------------------------------ */
+
+void mcp_http_handle(mcp_http *t, http_req *req) {
+  const char *origin, *host;
+  size_t origin_len, host_len;
+  char extra[400];
+
+  extra[0] = '\0';
+  origin = http_req_header(req, "origin", &origin_len);
+  if (origin != NULL) {
+    if (!origin_allowed(t, origin, origin_len)) {
+      log_msg(t->log, LOG_WARN, "mcp_origin_refused", "origin=%.*s",
+              (int)(origin_len > 100 ? 100 : origin_len), origin);
+      reject(t, req, 403, MCP_ERROR_BAD_REQUEST, NULL, "Forbidden: Origin %.*s is not allowed",
+             (int)(origin_len > 100 ? 100 : origin_len), origin);
+      return;
+    }
+    /* A browser client may read our responses and the session header. */
+    snprintf(extra, sizeof(extra),
+             "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n"
+             "Access-Control-Expose-Headers: Mcp-Session-Id\r\n",
+             (int)(origin_len > 200 ? 200 : origin_len), origin);
+  }
+  host = http_req_header(req, "host", &host_len);
+  if (!host_allowed(t, host, host_len)) {
+    log_msg(t->log, LOG_WARN, "mcp_host_refused", "host=%.*s",
+            (int)(host_len > 100 ? 100 : host_len), host);
+    reject(t, req, 421, MCP_ERROR_BAD_REQUEST, NULL,
+           "Misdirected Request: Host %.*s is not allowed for this server",
+           (int)(host_len > 100 ? 100 : host_len), host);
+    return;
+  }
+  switch (req->method) {
+  case HTTP_POST:
+    post(t, req, extra);
+    return;
+  case HTTP_GET:
+    get(t, req, extra);
+    return;
+  case HTTP_DELETE:
+    handle_delete(t, req, extra);
+    return;
+  case HTTP_OPTIONS: {
+    char headers[700];
+    snprintf(headers, sizeof(headers),
+             "%sAccess-Control-Allow-Methods: GET, POST, DELETE, OPTIONS\r\n"
+             "Access-Control-Allow-Headers: Content-Type, Accept, Authorization, Mcp-Session-Id, "
+             "MCP-Protocol-Version, Last-Event-ID\r\n"
+             "Access-Control-Max-Age: 86400\r\n",
+             extra);
+    http_respond(req, 204, headers, "", 0);
+    return;
+  }
+  default:
+    reject(t, req, 405, MCP_ERROR_BAD_REQUEST, "Allow: GET, POST, DELETE, OPTIONS\r\n",
+           "Method Not Allowed: /mcp takes POST, GET and DELETE");
+    return;
+  }
+}
+
+int mcp_http_init(mcp_http *t, uv_loop_t *loop, dispatch *d, session_table *sessions,
+                  const config *cfg, const logger *lg, int bound_loopback) {
+  memset(t, 0, sizeof(*t));
+  t->disp = d;
+  t->sessions = sessions;
+  t->cfg = cfg;
+  t->log = lg;
+  t->bound_loopback = bound_loopback;
+  t->out.limit = 0;
+  uv_timer_init(loop, &t->keepalive);
+  t->keepalive.data = t;
+  if (cfg->sse_keepalive_ms > 0) {
+    uv_timer_start(&t->keepalive, keepalive_cb, cfg->sse_keepalive_ms, cfg->sse_keepalive_ms);
+    uv_unref((uv_handle_t *)&t->keepalive);
+  }
+  return 0;
+}
+
+void mcp_http_close(mcp_http *t) {
+  while (t->streams != NULL) {
+    mcp_stream *st = t->streams;
+    http_req *req = st->req;
+    stream_unlink(st);
+    free(st);
+    req->on_abort = NULL;
+    http_stream_end(req);
+  }
+  if (!uv_is_closing((uv_handle_t *)&t->keepalive))
+    uv_close((uv_handle_t *)&t->keepalive, NULL);
+  buf_free(&t->out);
+}

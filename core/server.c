@@ -1,0 +1,322 @@
+/* server.c -- wiring: the loop, the listener, routing, signals, and the
+ * graceful stop. */
+#include "server.h"
+
+#include "http_util.h"
+#include "protocol.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <llhttp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- routing ---------------------------------------------------------------- */
+
+static void healthz(server *srv, http_req *req) {
+  json_t *body, *plugins = json_array();
+  mcpd_ctx *ctx;
+  char *text;
+
+  if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+    http_respond(req, 405, "Allow: GET, HEAD\r\nContent-Type: text/plain\r\n",
+                 "405 Method Not Allowed: /healthz takes GET\n", 43);
+    return;
+  }
+  for (ctx = srv->plugins.head; ctx != NULL; ctx = ctx->next)
+    json_array_append_new(plugins,
+                          json_pack("{s:s,s:s}", "name", ctx->name, "version", ctx->version));
+  body = json_pack("{s:s,s:s,s:I,s:o,s:I,s:I,s:I,s:I}", "status", "ok", "version", MCPD_VERSION,
+                   "uptime_s", (json_int_t)((uv_now(&srv->loop) - srv->started_ms) / 1000),
+                   "plugins", plugins, "tools", (json_int_t)srv->reg.tools.count, "resources",
+                   (json_int_t)(srv->reg.resources.count + srv->reg.templates.count), "sessions",
+                   (json_int_t)srv->sessions.count, "connections", (json_int_t)srv->http.n_conns);
+  text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  if (text == NULL)
+    http_respond(req, 500, "Content-Type: text/plain\r\n", "out of memory\n", 14);
+  else
+    http_respond(req, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n", text,
+                 strlen(text));
+  free(text);
+  json_decref(body);
+}
+
+static void on_request(http_req *req, void *arg) {
+  server *srv = arg;
+  if (req->path_len == 4 && memcmp(req->path, "/mcp", 4) == 0) {
+    mcp_http_handle(&srv->mcp, req);
+  } else if (strcmp(req->path, "/healthz") == 0) {
+    healthz(srv, req);
+  } else {
+    static const char body[] = "404 Not Found: the MCP endpoint is /mcp\n";
+    http_respond(req, 404, "Content-Type: text/plain; charset=utf-8\r\n", body, sizeof(body) - 1);
+  }
+}
+
+static void on_session_removed(session_table *t, session *s, const char *why, void *arg) {
+  server *srv = arg;
+  (void)t;
+  if (strcmp(why, "expired") == 0)
+    log_msg(&srv->log, LOG_INFO, "session_expired", "session=%s", s->id);
+  mcp_http_session_removed(&srv->mcp, s);
+}
+
+/* ---- stopping --------------------------------------------------------------- */
+
+static void close_rest(server *srv) {
+  unsigned stuck;
+  session_table_close(&srv->sessions);
+  mcp_http_close(&srv->mcp);
+  call_cancel_all(&srv->calls);
+  stuck = plugin_unload_all(srv);
+  if (stuck > 0) {
+    /* A plugin thread may still complete a call: tearing the loop down
+     * under it would crash. Leave now instead. */
+    log_msg(&srv->log, LOG_WARN, "exit_with_calls_running", "plugins=%u", stuck);
+    _exit(srv->exit_code);
+  }
+  call_engine_close(&srv->calls);
+  uv_close((uv_handle_t *)&srv->sig_term, NULL);
+  uv_close((uv_handle_t *)&srv->sig_int, NULL);
+  uv_close((uv_handle_t *)&srv->sig_hup, NULL);
+  uv_close((uv_handle_t *)&srv->stop_timer, NULL);
+}
+
+static void http_closed(http_server *hs) {
+  server *srv = (server *)((char *)hs - offsetof(server, http));
+  close_rest(srv);
+}
+
+/* Polls until in-flight calls and open responses are done, or the
+ * deadline passes; then closes everything. */
+static void stop_tick(uv_timer_t *t) {
+  server *srv = t->data;
+  if (srv->calls.n_live > 0 && uv_now(&srv->loop) < srv->stop_deadline)
+    return;
+  if (srv->calls.n_live > 0) {
+    log_msg(&srv->log, LOG_WARN, "shutdown_deadline", "calls_cancelled=%u", srv->calls.n_live);
+    call_cancel_all(&srv->calls);
+  }
+  uv_timer_stop(t);
+  http_server_close(&srv->http, http_closed);
+}
+
+static void begin_stop(server *srv, const char *why) {
+  if (srv->stopping)
+    return;
+  srv->stopping = 1;
+  log_msg(&srv->log, LOG_INFO, "shutting_down", "signal=%s in_flight=%u connections=%u", why,
+          srv->calls.n_live, srv->http.n_conns);
+  http_server_stop_listening(&srv->http);
+  http_server_drain(&srv->http);
+  mcp_http_close(&srv->mcp);
+  srv->stop_deadline = uv_now(&srv->loop) + srv->cfg.shutdown_timeout_ms;
+  uv_timer_start(&srv->stop_timer, stop_tick, 0, 50);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  server *srv = h->data;
+  if (signum == SIGHUP) {
+    log_msg(&srv->log, LOG_WARN, "sighup_ignored",
+            "reason=\"reloading is not supported yet; restart mcpd to load new plugins\"");
+    return;
+  }
+  if (srv->stopping) {
+    log_msg(&srv->log, LOG_WARN, "shutdown_forced", "signal=%s", signum == SIGINT ? "INT" : "TERM");
+    _exit(1);
+  }
+  begin_stop(srv, signum == SIGINT ? "INT" : "TERM");
+}
+
+/* ---- start-up --------------------------------------------------------------- */
+
+/* The default plugin directory: ./plugins next to the binary when it runs
+ * from a build tree, else the installed location. */
+static void default_plugins_dir(char *out, size_t n) {
+  char exe[PATH_MAX];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  struct stat st;
+  if (len > 0) {
+    char *slash;
+    exe[len] = '\0';
+    slash = strrchr(exe, '/');
+    if (slash != NULL && (size_t)(slash - exe) + sizeof("/plugins") <= n) {
+      memcpy(out, exe, (size_t)(slash - exe));
+      memcpy(out + (slash - exe), "/plugins", sizeof("/plugins"));
+      if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+        return;
+    }
+  }
+  snprintf(out, n, "%s", MCPD_DEFAULT_PLUGIN_DIR);
+}
+
+static int is_loopback_host(const char *host) {
+  return http_util_is_loopback_name(host, strlen(host));
+}
+
+/* The parts both serving and --check need: loop, log, registry, calls,
+ * plugins. */
+static int init_core(server *srv, config *cfg) {
+  char dir[PATH_MAX], threads[16];
+  int r;
+
+  memset(srv, 0, sizeof(*srv));
+  srv->cfg = *cfg;
+  memset(cfg, 0, sizeof(*cfg));
+  log_init(&srv->log, srv->cfg.log_level, 2);
+  /* The worker pool is sized on first use, from the environment. */
+  snprintf(threads, sizeof(threads), "%u", srv->cfg.worker_threads);
+  setenv("UV_THREADPOOL_SIZE", threads, 1);
+  r = uv_loop_init(&srv->loop);
+  if (r < 0) {
+    log_msg(&srv->log, LOG_ERROR, "loop_init_failed", "error=%s", uv_strerror(r));
+    return r;
+  }
+  srv->have_loop = 1;
+  srv->started_ms = uv_now(&srv->loop);
+  registry_init(&srv->reg);
+  r = dispatch_init(&srv->disp, &srv->loop, &srv->reg, &srv->calls, &srv->cfg, &srv->log);
+  if (r < 0)
+    return r;
+  srv->have_calls = 1;
+  if (srv->cfg.plugins_dir == NULL) {
+    default_plugins_dir(dir, sizeof(dir));
+    if (config_set_string(&srv->cfg.plugins_dir, dir) < 0)
+      return -ENOMEM;
+  }
+  r = plugin_load_dir(srv, srv->cfg.plugins_dir);
+  if (r < 0)
+    return r;
+  return 0;
+}
+
+int server_init(server *srv, config *cfg) {
+  http_limits lim;
+  int r;
+
+  r = init_core(srv, cfg);
+  if (r < 0 && r != -ENOENT && r != -ENOTDIR && r != -EACCES)
+    return r;
+  log_msg(&srv->log, LOG_INFO, "plugins_ready",
+          "dir=%s loaded=%u failed=%u tools=%zu resources=%zu templates=%zu", srv->cfg.plugins_dir,
+          srv->plugins.count, srv->plugins.failed, srv->reg.tools.count, srv->reg.resources.count,
+          srv->reg.templates.count);
+  session_table_init(&srv->sessions, &srv->loop, srv->cfg.max_sessions, srv->cfg.session_idle_ms,
+                     on_session_removed, srv);
+  srv->have_sessions = 1;
+  mcp_http_init(&srv->mcp, &srv->loop, &srv->disp, &srv->sessions, &srv->cfg, &srv->log,
+                is_loopback_host(srv->cfg.listen_host));
+  srv->have_mcp = 1;
+  memset(&lim, 0, sizeof(lim));
+  lim.max_header_bytes = srv->cfg.max_header_bytes;
+  lim.max_headers = srv->cfg.max_headers;
+  lim.max_body_bytes = srv->cfg.max_body_bytes;
+  lim.max_connections = srv->cfg.max_connections;
+  lim.max_pipelined = srv->cfg.max_pipelined;
+  lim.max_write_queue_bytes = srv->cfg.max_write_queue_bytes;
+  lim.header_timeout_ms = srv->cfg.header_timeout_ms;
+  lim.request_timeout_ms = srv->cfg.request_timeout_ms;
+  lim.keepalive_timeout_ms = srv->cfg.keepalive_timeout_ms;
+  r = http_server_init(&srv->http, &srv->loop, &lim, &srv->log, on_request, srv);
+  if (r < 0)
+    return r;
+  srv->have_http = 1;
+  r = http_server_listen(&srv->http, srv->cfg.listen_host, srv->cfg.listen_port, srv->bound,
+                         sizeof(srv->bound));
+  if (r < 0) {
+    log_msg(&srv->log, LOG_ERROR, "listen_failed", "address=%s:%d error=%s", srv->cfg.listen_host,
+            srv->cfg.listen_port,
+            r == -EINVAL ? "not an IP address (use an IPv4/IPv6 literal or localhost)"
+                         : uv_strerror(r));
+    return r;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  uv_signal_init(&srv->loop, &srv->sig_term);
+  uv_signal_init(&srv->loop, &srv->sig_int);
+  uv_signal_init(&srv->loop, &srv->sig_hup);
+  srv->sig_term.data = srv->sig_int.data = srv->sig_hup.data = srv;
+  uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+  uv_signal_start(&srv->sig_int, on_signal, SIGINT);
+  uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
+  uv_timer_init(&srv->loop, &srv->stop_timer);
+  srv->stop_timer.data = srv;
+  log_msg(&srv->log, LOG_INFO, "listening", "address=%s endpoint=http://%s/mcp version=%s",
+          srv->bound, srv->bound, MCPD_VERSION);
+  return 0;
+}
+
+void server_abort(server *srv) {
+  if (srv->have_mcp)
+    mcp_http_close(&srv->mcp);
+  if (srv->have_sessions)
+    session_table_close(&srv->sessions);
+  plugin_unload_all(srv);
+  if (srv->have_calls)
+    call_engine_close(&srv->calls);
+  if (srv->have_http)
+    http_server_close(&srv->http, NULL);
+  if (srv->have_loop) {
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&srv->loop);
+  }
+  http_server_free(&srv->http);
+  registry_free(&srv->reg);
+  config_free(&srv->cfg);
+}
+
+int server_run(server *srv) {
+  int r;
+  uv_run(&srv->loop, UV_RUN_DEFAULT);
+  r = uv_loop_close(&srv->loop);
+  if (r < 0)
+    log_msg(&srv->log, LOG_WARN, "loop_close_busy", "error=%s", uv_strerror(r));
+  http_server_free(&srv->http);
+  registry_free(&srv->reg);
+  log_msg(&srv->log, LOG_INFO, "stopped", NULL);
+  config_free(&srv->cfg);
+  return srv->exit_code;
+}
+
+int server_check(config *cfg, FILE *out) {
+  server *srv = calloc(1, sizeof(*srv));
+  mcpd_ctx *ctx;
+  size_t i;
+  int r, ok;
+
+  if (srv == NULL)
+    return 1;
+  r = init_core(srv, cfg);
+  ok = r >= 0 && srv->plugins.failed == 0;
+  fprintf(out, "plugins directory: %s\n", srv->cfg.plugins_dir ? srv->cfg.plugins_dir : "?");
+  for (ctx = srv->plugins.head; ctx != NULL; ctx = ctx->next)
+    fprintf(out, "plugin %s %s (%s)\n", ctx->name, ctx->version, ctx->path);
+  for (i = 0; i < srv->reg.tools.count; i++) {
+    reg_tool *t = srv->reg.tools.items[i];
+    fprintf(out, "tool %s (plugin %s)\n", t->name, t->owner);
+  }
+  for (i = 0; i < srv->reg.resources.count; i++) {
+    reg_resource *res = srv->reg.resources.items[i];
+    fprintf(out, "resource %s (plugin %s)\n", res->uri, res->owner);
+  }
+  for (i = 0; i < srv->reg.templates.count; i++) {
+    reg_template *t = srv->reg.templates.items[i];
+    fprintf(out, "resource template %s (plugin %s)\n", t->uri_template, t->owner);
+  }
+  fprintf(out, "%s: %u plugin(s) loaded, %u failed\n", ok ? "ok" : "FAILED", srv->plugins.count,
+          srv->plugins.failed);
+  plugin_unload_all(srv);
+  if (srv->have_calls)
+    call_engine_close(&srv->calls);
+  if (srv->have_loop) {
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&srv->loop);
+  }
+  registry_free(&srv->reg);
+  config_free(&srv->cfg);
+  free(srv);
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,60 @@
+/* server.h -- the one server struct: every piece of mutable state of the
+ * daemon lives here, owned by the loop thread. */
+#ifndef MCPD_SERVER_H
+#define MCPD_SERVER_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "call.h"
+#include "config.h"
+#include "dispatch.h"
+#include "http_server.h"
+#include "log.h"
+#include "mcp_http.h"
+#include "plugin_loader.h"
+#include "registry.h"
+#include "session.h"
+
+#include "version.h"
+
+typedef struct server {
+  uv_loop_t loop;
+  config cfg;
+  logger log;
+  registry reg;
+  plugin_set plugins;
+  call_engine calls;
+  dispatch disp;
+  session_table sessions;
+  mcp_http mcp;
+  http_server http;
+  char bound[80]; /* "127.0.0.1:8000" */
+  uv_signal_t sig_term, sig_int, sig_hup;
+  uv_timer_t stop_timer;
+  uint64_t stop_deadline; /* loop time when in-flight calls get cancelled */
+  uint64_t started_ms;
+  int stopping;
+  int exit_code;
+  /* What server_init() got through, for server_abort(). */
+  unsigned have_loop : 1, have_calls : 1, have_sessions : 1, have_mcp : 1, have_http : 1;
+} server;
+
+/* Sets the server up from cfg (stolen: the server owns it from now on):
+ * loads the plugins, binds the listener. Returns 0, or a negative error
+ * that has been logged. */
+int server_init(server *srv, config *cfg);
+
+/* Undoes a server_init() that failed, freeing everything. */
+void server_abort(server *srv);
+
+/* Runs the loop until SIGTERM/SIGINT have finished a graceful stop.
+ * Returns the process exit code. */
+int server_run(server *srv);
+
+/* Loads the configuration's plugins without serving, prints what would be
+ * served to out, and returns 0 if everything loaded (for --check). */
+int server_check(config *cfg, FILE *out);
+
+#endif

@@ -1,0 +1,141 @@
+/* session.c -- MCP sessions. The table keeps sessions in least-recently-
+ * active order, so expiring idle ones looks only at the head of a list. */
+#include "session.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+static void lru_unlink(session_table *t, session *s) {
+  if (s->lru_prev != NULL)
+    s->lru_prev->lru_next = s->lru_next;
+  else
+    t->lru_head = s->lru_next;
+  if (s->lru_next != NULL)
+    s->lru_next->lru_prev = s->lru_prev;
+  else
+    t->lru_tail = s->lru_prev;
+  s->lru_prev = s->lru_next = NULL;
+}
+
+static void lru_push(session_table *t, session *s) {
+  s->lru_prev = t->lru_tail;
+  s->lru_next = NULL;
+  if (t->lru_tail != NULL)
+    t->lru_tail->lru_next = s;
+  else
+    t->lru_head = s;
+  t->lru_tail = s;
+}
+
+void session_touch(session_table *t, session *s) {
+  s->last_active = uv_now(t->loop);
+  if (t->lru_tail != s) {
+    lru_unlink(t, s);
+    lru_push(t, s);
+  }
+}
+
+static void sweep_cb(uv_timer_t *timer) {
+  session_table *t = timer->data;
+  uint64_t now = uv_now(t->loop);
+  session *s;
+
+  /* Each turn removes the head or moves it to the tail as active, so this
+   * ends after at most count turns. */
+  while ((s = t->lru_head) != NULL && now - s->last_active >= t->idle_ms) {
+    if (s->holds > 0) {
+      session_touch(t, s); /* an open stream or a call in flight is activity */
+    } else {
+      t->expired_total++;
+      session_remove(t, s, "expired");
+    }
+  }
+}
+
+int session_table_init(session_table *t, uv_loop_t *loop, unsigned max, uint64_t idle_ms,
+                       session_remove_cb on_remove, void *arg) {
+  uint64_t period;
+  memset(t, 0, sizeof(*t));
+  t->loop = loop;
+  t->max = max;
+  t->idle_ms = idle_ms;
+  t->on_remove = on_remove;
+  t->arg = arg;
+  uv_timer_init(loop, &t->sweep);
+  t->sweep.data = t;
+  if (idle_ms > 0) {
+    /* Check a few times per idle period, at most once a second. */
+    period = idle_ms / 4;
+    if (period < 100)
+      period = 100;
+    if (period > 1000)
+      period = 1000;
+    uv_timer_start(&t->sweep, sweep_cb, period, period);
+    uv_unref((uv_handle_t *)&t->sweep);
+  }
+  return 0;
+}
+
+int session_create(session_table *t, session **out) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char rnd[SESSION_ID_LEN / 2];
+  session *s;
+  size_t i;
+  ssize_t got;
+
+  if (t->count >= t->max)
+    return -EAGAIN;
+  do {
+    got = getrandom(rnd, sizeof(rnd), 0);
+  } while (got < 0 && errno == EINTR);
+  if (got != (ssize_t)sizeof(rnd))
+    return got < 0 ? -errno : -EIO;
+  s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    return -ENOMEM;
+  for (i = 0; i < sizeof(rnd); i++) {
+    s->id[2 * i] = hex[rnd[i] >> 4];
+    s->id[2 * i + 1] = hex[rnd[i] & 15];
+  }
+  s->version = -1;
+  s->client_capabilities = json_object();
+  if (s->client_capabilities == NULL || strmap_put(&t->map, s->id, SESSION_ID_LEN, s) < 0) {
+    json_decref(s->client_capabilities);
+    free(s);
+    return -ENOMEM;
+  }
+  t->count++;
+  t->created_total++;
+  s->last_active = uv_now(t->loop);
+  lru_push(t, s);
+  *out = s;
+  return 0;
+}
+
+session *session_find(session_table *t, const char *id, size_t len) {
+  session *s = strmap_get(&t->map, id, len);
+  if (s != NULL)
+    session_touch(t, s);
+  return s;
+}
+
+void session_remove(session_table *t, session *s, const char *why) {
+  if (t->on_remove != NULL)
+    t->on_remove(t, s, why, t->arg);
+  strmap_remove(&t->map, s->id, SESSION_ID_LEN);
+  lru_unlink(t, s);
+  t->count--;
+  json_decref(s->client_capabilities);
+  json_decref(s->client_info);
+  free(s);
+}
+
+void session_table_close(session_table *t) {
+  while (t->lru_head != NULL)
+    session_remove(t, t->lru_head, "shutdown");
+  strmap_free(&t->map);
+  if (!uv_is_closing((uv_handle_t *)&t->sweep))
+    uv_close((uv_handle_t *)&t->sweep, NULL);
+}

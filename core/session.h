@@ -1,0 +1,71 @@
+/* session.h -- MCP sessions: the table of live sessions keyed by their
+ * Mcp-Session-Id, each with the state of one client conversation
+ * (negotiated revision, client capabilities, log level, calls in flight).
+ * Idle sessions expire. Loop thread only. */
+#ifndef MCPD_SESSION_H
+#define MCPD_SESSION_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "strmap.h"
+
+struct mcpd_call;
+
+#define SESSION_ID_LEN 32 /* 128 random bits in hex */
+
+typedef struct session {
+  char id[SESSION_ID_LEN + 1];
+  int version;                 /* negotiated enum protocol_version; -1 before initialize */
+  int initialized;             /* notifications/initialized received */
+  int log_level;               /* notifications/message below it are dropped */
+  json_t *client_capabilities; /* owned; {} until initialize */
+  json_t *client_info;         /* owned; NULL until initialize */
+  uint64_t last_active;        /* loop time, ms */
+  struct session *lru_prev, *lru_next;
+  struct mcpd_call *calls; /* calls in flight (linked through the call) */
+  void *stream;            /* the transport's standalone stream, or NULL */
+  unsigned holds;          /* streams and calls that keep it from expiring */
+} session;
+
+typedef struct session_table session_table;
+
+/* Called when a session is removed (DELETE, expiry, shutdown), before it
+ * is freed, so the owners of streams and calls can let go of it. */
+typedef void (*session_remove_cb)(session_table *t, session *s, const char *why, void *arg);
+
+struct session_table {
+  strmap map;
+  session *lru_head, *lru_tail; /* head: least recently active */
+  unsigned count, max;
+  uint64_t idle_ms; /* 0: sessions never expire */
+  uv_loop_t *loop;
+  uv_timer_t sweep;
+  session_remove_cb on_remove;
+  void *arg;
+  uint64_t created_total, expired_total;
+};
+
+/* Initialises an empty table. Returns 0. */
+int session_table_init(session_table *t, uv_loop_t *loop, unsigned max, uint64_t idle_ms,
+                       session_remove_cb on_remove, void *arg);
+
+/* Creates a session with a fresh random id. Returns 0 and sets *out
+ * (owned by the table), -EAGAIN when the table is full, -ENOMEM, or the
+ * error of getrandom(2). */
+int session_create(session_table *t, session **out);
+
+/* Looks a session up by id and marks it active. NULL when unknown. */
+session *session_find(session_table *t, const char *id, size_t len);
+
+/* Removes and frees a session (on_remove runs first). */
+void session_remove(session_table *t, session *s, const char *why);
+
+/* Marks a session active now. */
+void session_touch(session_table *t, session *s);
+
+/* Removes every session and closes the sweep timer. */
+void session_table_close(session_table *t);
+
+#endif
