@@ -25,23 +25,12 @@ void call_unref(mcpd_call *call) {
     call_free(call);
 }
 
-static void live_unlink(mcpd_call *call) {
-  call_engine *e = call->eng;
-  if (call->e_prev != NULL)
-    call->e_prev->e_next = call->e_next;
-  else
-    e->live = call->e_next;
-  if (call->e_next != NULL)
-    call->e_next->e_prev = call->e_prev;
-  call->e_prev = call->e_next = NULL;
-  e->n_live--;
-}
-
 void call_finish(mcpd_call *call) {
   if (call->finished)
     return;
   call->finished = 1;
-  live_unlink(call);
+  list_remove(&call->e_link);
+  call->eng->n_live--;
 }
 
 /* Pushes an event (the caller took a reference for it) and wakes the loop. */
@@ -96,17 +85,19 @@ static void async_cb(uv_async_t *a) {
 static void deadline_cb(uv_timer_t *t) {
   call_engine *e = t->data;
   uint64_t now = uv_now(e->loop);
-  mcpd_call *call, *next;
+  list_node *n;
 
-  for (call = e->live; call != NULL; call = next) {
-    next = call->e_next;
+again:
+  for (n = e->live.next; n != &e->live; n = n->next) {
+    mcpd_call *call = list_entry(n, mcpd_call, e_link);
     if (call->deadline != 0 && call->deadline <= now) {
       call->deadline = 0;
-      /* The handler may finish the call; keep it alive through it. */
+      /* The owner's handler may change the list: hold the call, and scan
+       * again from the start (deadline is now 0, so no call is seen twice). */
       atomic_fetch_add(&call->refs, 1);
       e->h.on_timeout(call, e->arg);
-      next = call->e_next; /* the list may have changed */
       call_unref(call);
+      goto again;
     }
   }
 }
@@ -119,6 +110,7 @@ int call_engine_init(call_engine *e, uv_loop_t *loop, const logger *lg, const ca
   e->log = lg;
   e->h = *h;
   e->arg = arg;
+  list_init(&e->live);
   r = uv_mutex_init(&e->lock);
   if (r < 0)
     return r;
@@ -147,10 +139,8 @@ mcpd_call *call_new(call_engine *e, enum call_kind kind, mcpd_ctx *ctx) {
   call->ctx = ctx;
   call->kind = kind;
   call->started = uv_now(e->loop);
-  call->e_next = e->live;
-  if (e->live != NULL)
-    e->live->e_prev = call;
-  e->live = call;
+  list_init(&call->s_link);
+  list_insert_tail(&e->live, &call->e_link);
   e->n_live++;
   return call;
 }
@@ -294,10 +284,9 @@ int call_notify_log(mcpd_call *call, int level, const char *logger_name, json_t 
 }
 
 void call_cancel_all(call_engine *e) {
-  mcpd_call *call, *next;
-  for (call = e->live; call != NULL; call = next) {
-    next = call->e_next;
-    call_cancel(call);
+  list_node *n, *tmp;
+  list_foreach_safe(n, tmp, &e->live) {
+    call_cancel(list_entry(n, mcpd_call, e_link));
   }
 }
 

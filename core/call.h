@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "list.h"
 #include "log.h"
 #include "mcpd/plugin.h"
 
@@ -50,18 +51,18 @@ struct mcpd_call {
   uint64_t deadline; /* loop time, ms; 0 = none */
 
   /* What the owner (the dispatcher) keeps about the request. */
-  json_t *id;                        /* owned */
-  json_t *progress_token;            /* owned or NULL */
-  json_t *args;                      /* owned: tool arguments, or template variables */
-  char *uri;                         /* owned: the resource URI */
-  char *name;                        /* owned: tool name or URI, for logs */
-  int version;                       /* negotiated protocol revision */
-  void *owner;                       /* the dispatcher's per-request state */
-  struct mcpd_call *s_prev, *s_next; /* in the session's list */
+  json_t *id;             /* owned */
+  json_t *progress_token; /* owned or NULL */
+  json_t *args;           /* owned: tool arguments, or template variables */
+  char *uri;              /* owned: the resource URI */
+  char *name;             /* owned: tool name or URI, for logs */
+  int version;            /* negotiated protocol revision */
+  void *owner;            /* the dispatcher's per-request state */
+  list_node s_link;       /* in the session's list of calls */
   void *session;
 
   /* Loop-thread state. */
-  struct mcpd_call *e_prev, *e_next; /* in the engine's list of unfinished calls */
+  list_node e_link; /* in the engine's list of unfinished calls */
   double last_progress;
   int progress_sent;
   mcpd_cancel_fn cancel_cb;
@@ -101,7 +102,7 @@ struct call_engine {
   const logger *log;
   call_handlers h;
   void *arg;
-  mcpd_call *live; /* unfinished calls */
+  list_node live; /* unfinished calls (mcpd_call.e_link) */
   unsigned n_live;
   int closed;
 };

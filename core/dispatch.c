@@ -166,6 +166,13 @@ bad:
   return -1;
 }
 
+/* A whole number as a JSON integer (clients show 3, not 3.0). */
+static json_t *json_number(double v) {
+  if (v >= -9007199254740992.0 && v <= 9007199254740992.0 && v == (double)(json_int_t)v)
+    return json_integer((json_int_t)v);
+  return json_real(v);
+}
+
 typedef const json_t *(*list_json_fn)(void *entry, int version);
 
 static const json_t *tool_json(void *e, int v) {
@@ -226,11 +233,7 @@ static int m_templates_list(req_ctx *c, reply *r) {
 
 static void session_link(mcpd_call *call, session *s) {
   call->session = s;
-  call->s_prev = NULL;
-  call->s_next = s->calls;
-  if (s->calls != NULL)
-    s->calls->s_prev = call;
-  s->calls = call;
+  list_insert_tail(&s->calls, &call->s_link);
   s->holds++;
 }
 
@@ -238,13 +241,7 @@ static void session_unlink(mcpd_call *call) {
   session *s = call->session;
   if (s == NULL)
     return;
-  if (call->s_prev != NULL)
-    call->s_prev->s_next = call->s_next;
-  else
-    s->calls = call->s_next;
-  if (call->s_next != NULL)
-    call->s_next->s_prev = call->s_prev;
-  call->s_prev = call->s_next = NULL;
+  list_remove(&call->s_link);
   call->session = NULL;
   s->holds--;
 }
@@ -436,11 +433,12 @@ static void n_initialized(req_ctx *c) {
 
 static void n_cancelled(req_ctx *c) {
   const json_t *id = json_object_get(c->params, "requestId");
-  mcpd_call *call;
+  list_node *n;
 
   if (id == NULL)
     return;
-  for (call = c->s->calls; call != NULL; call = call->s_next) {
+  for (n = c->s->calls.next; n != &c->s->calls; n = n->next) {
+    mcpd_call *call = list_entry(n, mcpd_call, s_link);
     if (json_equal(call->id, (json_t *)id)) {
       c->d->stats.cancellations++;
       /* The cancelled request gets no response. */
@@ -554,8 +552,8 @@ void dispatch_abandon(dispatch *d, mcpd_call *call) {
 
 void dispatch_session_closed(dispatch *d, session *s) {
   (void)d;
-  while (s->calls != NULL)
-    session_unlink(s->calls);
+  while (!list_empty(&s->calls))
+    session_unlink(list_entry(s->calls.next, mcpd_call, s_link));
 }
 
 /* ---- completions from the call engine ------------------------------------ */
@@ -588,11 +586,12 @@ static void on_progress(mcpd_call *call, double progress, double total, const ch
     return;
   call->progress_sent = 1;
   call->last_progress = progress;
-  params = json_pack("{s:O,s:f}", "progressToken", call->progress_token, "progress", progress);
+  params = json_pack("{s:O,s:o}", "progressToken", call->progress_token, "progress",
+                     json_number(progress));
   if (params == NULL)
     return;
   if (total > 0)
-    json_object_set_new(params, "total", json_real(total));
+    json_object_set_new(params, "total", json_number(total));
   if (message != NULL && call->version >= PROTO_2025_03_26)
     json_object_set_new(params, "message", json_string(message));
   note = jsonrpc_notification("notifications/progress", params);

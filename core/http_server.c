@@ -33,9 +33,9 @@ struct http_conn {
   uv_shutdown_t shutdown_req;
   llhttp_t parser;
   http_server *hs;
-  http_conn *prev, *next; /* in hs->conns */
-  http_conn *resume_next; /* in hs->resume list */
-  http_req *head, *tail;  /* requests owed a response, in order */
+  list_node link;        /* in hs->conns */
+  list_node resume_link; /* in hs->resume while waiting to be resumed */
+  http_req *head, *tail; /* requests owed a response, in order */
   unsigned n_reqs;
   unsigned writes_in_flight;
 
@@ -372,8 +372,7 @@ static void schedule_resume(http_conn *c) {
   if (c->resume_queued || c->closing || hs->closing)
     return;
   c->resume_queued = 1;
-  c->resume_next = hs->resume;
-  hs->resume = c;
+  list_insert_tail(&hs->resume, &c->resume_link);
   uv_idle_start(&hs->resume_idle, idle_cb);
 }
 
@@ -433,24 +432,14 @@ static void conn_free(http_conn *c) {
   }
   if (c->cur != NULL)
     req_free(c->cur);
-  if (c->resume_queued) {
-    http_conn **pp = &hs->resume;
-    while (*pp != NULL && *pp != c)
-      pp = &(*pp)->resume_next;
-    if (*pp == c)
-      *pp = c->resume_next;
-  }
+  list_remove(&c->resume_link);
+
   buf_free(&c->arena);
   buf_free(&c->body);
   buf_free(&c->stash);
   free(c->hdr);
   free(c->headers);
-  if (c->prev != NULL)
-    c->prev->next = c->next;
-  else
-    hs->conns = c->next;
-  if (c->next != NULL)
-    c->next->prev = c->prev;
+  list_remove(&c->link);
   hs->n_conns--;
   free(c);
   check_closed(hs);
@@ -922,13 +911,13 @@ static void conn_resume(http_conn *c) {
 
 static void idle_cb(uv_idle_t *idle) {
   http_server *hs = idle->data;
-  http_conn *list = hs->resume;
 
-  hs->resume = NULL;
   uv_idle_stop(idle);
-  while (list != NULL) {
-    http_conn *c = list;
-    list = c->resume_next;
+  /* Resuming parses, and handlers may queue other connections: take one
+   * at a time off the front. */
+  while (!list_empty(&hs->resume)) {
+    http_conn *c = list_entry(hs->resume.next, http_conn, resume_link);
+    list_remove(&c->resume_link);
     c->resume_queued = 0;
     conn_resume(c);
   }
@@ -985,10 +974,8 @@ static void on_connection(uv_stream_t *server, int status) {
   uv_timer_init(hs->loop, &c->timer);
   c->tcp.data = c;
   c->timer.data = c;
-  c->next = hs->conns;
-  if (hs->conns != NULL)
-    hs->conns->prev = c;
-  hs->conns = c;
+  list_init(&c->resume_link);
+  list_insert_tail(&hs->conns, &c->link);
   hs->n_conns++;
   hs->stats.connections_total++;
   c->arena.limit = hs->limits.max_header_bytes + 4096;
@@ -1015,6 +1002,8 @@ int http_server_init(http_server *hs, uv_loop_t *loop, const http_limits *limits
   hs->on_request = on_request;
   hs->arg = arg;
   hs->read_buf_size = READ_BUF_SIZE;
+  list_init(&hs->conns);
+  list_init(&hs->resume);
   hs->read_buf = malloc(READ_BUF_SIZE);
   if (hs->read_buf == NULL)
     return -ENOMEM;
@@ -1076,9 +1065,9 @@ void http_server_stop_listening(http_server *hs) {
 }
 
 void http_server_drain(http_server *hs) {
-  http_conn *c, *next;
-  for (c = hs->conns; c != NULL; c = next) {
-    next = c->next;
+  list_node *n, *tmp;
+  list_foreach_safe(n, tmp, &hs->conns) {
+    http_conn *c = list_entry(n, http_conn, link);
     if (c->closing)
       continue;
     c->stop_parsing = 1;
@@ -1088,12 +1077,11 @@ void http_server_drain(http_server *hs) {
 }
 
 void http_server_close(http_server *hs, void (*on_closed)(http_server *hs)) {
-  http_conn *c, *next;
+  list_node *n, *tmp;
   hs->closing = 1;
   hs->on_closed = on_closed;
-  for (c = hs->conns; c != NULL; c = next) {
-    next = c->next;
-    conn_close(c);
+  list_foreach_safe(n, tmp, &hs->conns) {
+    conn_close(list_entry(n, http_conn, link));
   }
   if (!uv_is_closing((uv_handle_t *)&hs->listener)) {
     hs->listening = 0;

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "list.h"
 #include "log.h"
 
 typedef struct http_server http_server;
@@ -100,7 +101,7 @@ struct http_server {
   const logger *log;
   http_request_cb on_request;
   void *arg;
-  http_conn *conns; /* all open connections, doubly linked */
+  list_node conns; /* all open connections (http_conn.link) */
   unsigned n_conns;
   uint64_t next_req_id;
   http_stats stats;
@@ -112,7 +113,7 @@ struct http_server {
   int closing;
   int handles_open;      /* listener and resume_idle, until closed */
   uv_idle_t resume_idle; /* resumes paused connections on the next turn */
-  http_conn *resume;     /* connections waiting for resume_idle */
+  list_node resume;      /* connections waiting for resume_idle */
   unsigned n_rejecting;  /* sockets closing after a 503 */
 };
 

@@ -53,7 +53,7 @@ typedef struct mcp_stream {
   mcp_http *t;
   http_req *req;
   session *s;
-  struct mcp_stream *prev, *next;
+  list_node link; /* in t->streams */
 } mcp_stream;
 
 /* ---- responses ---------------------------------------------------------- */
@@ -462,14 +462,8 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
 /* ---- GET: the standalone stream --------------------------------------- */
 
 static void stream_unlink(mcp_stream *st) {
-  mcp_http *t = st->t;
-  if (st->prev != NULL)
-    st->prev->next = st->next;
-  else
-    t->streams = st->next;
-  if (st->next != NULL)
-    st->next->prev = st->prev;
-  t->n_streams--;
+  list_remove(&st->link);
+  st->t->n_streams--;
   if (st->s != NULL) {
     st->s->stream = NULL;
     st->s->holds--;
@@ -485,10 +479,10 @@ static void stream_abort(http_req *req) {
 
 static void keepalive_cb(uv_timer_t *timer) {
   mcp_http *t = timer->data;
-  mcp_stream *st, *next;
-  for (st = t->streams; st != NULL; st = next) {
-    next = st->next;
-    http_stream_send(st->req, ": keep-alive\n\n", 14);
+  list_node *n, *tmp;
+  /* A failed send only marks its connection closing; the list stays. */
+  list_foreach_safe(n, tmp, &t->streams) {
+    http_stream_send(list_entry(n, mcp_stream, link)->req, ": keep-alive\n\n", 14);
   }
 }
 
@@ -521,10 +515,7 @@ static void get(mcp_http *t, http_req *req, const char *extra) {
   st->t = t;
   st->req = req;
   st->s = s;
-  st->next = t->streams;
-  if (t->streams != NULL)
-    t->streams->prev = st;
-  t->streams = st;
+  list_insert_tail(&t->streams, &st->link);
   t->n_streams++;
   s->stream = st;
   s->holds++;
@@ -627,7 +618,7 @@ int mcp_http_init(mcp_http *t, uv_loop_t *loop, dispatch *d, session_table *sess
   t->cfg = cfg;
   t->log = lg;
   t->bound_loopback = bound_loopback;
-  t->out.limit = 0;
+  list_init(&t->streams);
   uv_timer_init(loop, &t->keepalive);
   t->keepalive.data = t;
   if (cfg->sse_keepalive_ms > 0) {
@@ -638,8 +629,8 @@ int mcp_http_init(mcp_http *t, uv_loop_t *loop, dispatch *d, session_table *sess
 }
 
 void mcp_http_close(mcp_http *t) {
-  while (t->streams != NULL) {
-    mcp_stream *st = t->streams;
+  while (!list_empty(&t->streams)) {
+    mcp_stream *st = list_entry(t->streams.next, mcp_stream, link);
     http_req *req = st->req;
     stream_unlink(st);
     free(st);

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "dispatch.h"
 #include "http_server.h"
+#include "list.h"
 #include "log.h"
 #include "session.h"
 
@@ -27,10 +28,10 @@ typedef struct mcp_http {
   session_table *sessions;
   const config *cfg;
   const logger *log;
-  int bound_loopback;         /* validate Host (DNS rebinding) */
-  buf out;                    /* scratch for serialising responses */
-  uv_timer_t keepalive;       /* comments on idle SSE streams */
-  struct mcp_stream *streams; /* open GET streams */
+  int bound_loopback;   /* validate Host (DNS rebinding) */
+  buf out;              /* scratch for serialising responses */
+  uv_timer_t keepalive; /* comments on idle SSE streams */
+  list_node streams;    /* open GET streams (mcp_stream.link) */
   unsigned n_streams;
   mcp_http_stats stats;
 } mcp_http;

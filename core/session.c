@@ -7,34 +7,10 @@
 #include <string.h>
 #include <sys/random.h>
 
-static void lru_unlink(session_table *t, session *s) {
-  if (s->lru_prev != NULL)
-    s->lru_prev->lru_next = s->lru_next;
-  else
-    t->lru_head = s->lru_next;
-  if (s->lru_next != NULL)
-    s->lru_next->lru_prev = s->lru_prev;
-  else
-    t->lru_tail = s->lru_prev;
-  s->lru_prev = s->lru_next = NULL;
-}
-
-static void lru_push(session_table *t, session *s) {
-  s->lru_prev = t->lru_tail;
-  s->lru_next = NULL;
-  if (t->lru_tail != NULL)
-    t->lru_tail->lru_next = s;
-  else
-    t->lru_head = s;
-  t->lru_tail = s;
-}
-
 void session_touch(session_table *t, session *s) {
   s->last_active = uv_now(t->loop);
-  if (t->lru_tail != s) {
-    lru_unlink(t, s);
-    lru_push(t, s);
-  }
+  list_remove(&s->lru);
+  list_insert_tail(&t->lru, &s->lru);
 }
 
 static void sweep_cb(uv_timer_t *timer) {
@@ -44,7 +20,10 @@ static void sweep_cb(uv_timer_t *timer) {
 
   /* Each turn removes the head or moves it to the tail as active, so this
    * ends after at most count turns. */
-  while ((s = t->lru_head) != NULL && now - s->last_active >= t->idle_ms) {
+  while (!list_empty(&t->lru)) {
+    s = list_entry(t->lru.next, session, lru);
+    if (now - s->last_active < t->idle_ms)
+      break;
     if (s->holds > 0) {
       session_touch(t, s); /* an open stream or a call in flight is activity */
     } else {
@@ -63,6 +42,7 @@ int session_table_init(session_table *t, uv_loop_t *loop, unsigned max, uint64_t
   t->idle_ms = idle_ms;
   t->on_remove = on_remove;
   t->arg = arg;
+  list_init(&t->lru);
   uv_timer_init(loop, &t->sweep);
   t->sweep.data = t;
   if (idle_ms > 0) {
@@ -100,6 +80,8 @@ int session_create(session_table *t, session **out) {
     s->id[2 * i + 1] = hex[rnd[i] & 15];
   }
   s->version = -1;
+  list_init(&s->lru);
+  list_init(&s->calls);
   s->client_capabilities = json_object();
   if (s->client_capabilities == NULL || strmap_put(&t->map, s->id, SESSION_ID_LEN, s) < 0) {
     json_decref(s->client_capabilities);
@@ -109,7 +91,7 @@ int session_create(session_table *t, session **out) {
   t->count++;
   t->created_total++;
   s->last_active = uv_now(t->loop);
-  lru_push(t, s);
+  list_insert_tail(&t->lru, &s->lru);
   *out = s;
   return 0;
 }
@@ -125,7 +107,7 @@ void session_remove(session_table *t, session *s, const char *why) {
   if (t->on_remove != NULL)
     t->on_remove(t, s, why, t->arg);
   strmap_remove(&t->map, s->id, SESSION_ID_LEN);
-  lru_unlink(t, s);
+  list_remove(&s->lru);
   t->count--;
   json_decref(s->client_capabilities);
   json_decref(s->client_info);
@@ -133,8 +115,8 @@ void session_remove(session_table *t, session *s, const char *why) {
 }
 
 void session_table_close(session_table *t) {
-  while (t->lru_head != NULL)
-    session_remove(t, t->lru_head, "shutdown");
+  while (!list_empty(&t->lru))
+    session_remove(t, list_entry(t->lru.next, session, lru), "shutdown");
   strmap_free(&t->map);
   if (!uv_is_closing((uv_handle_t *)&t->sweep))
     uv_close((uv_handle_t *)&t->sweep, NULL);

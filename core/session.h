@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "list.h"
 #include "strmap.h"
 
 struct mcpd_call;
@@ -23,10 +24,10 @@ typedef struct session {
   json_t *client_capabilities; /* owned; {} until initialize */
   json_t *client_info;         /* owned; NULL until initialize */
   uint64_t last_active;        /* loop time, ms */
-  struct session *lru_prev, *lru_next;
-  struct mcpd_call *calls; /* calls in flight (linked through the call) */
-  void *stream;            /* the transport's standalone stream, or NULL */
-  unsigned holds;          /* streams and calls that keep it from expiring */
+  list_node lru;               /* in the table's list, least recently active first */
+  list_node calls;             /* calls in flight (mcpd_call.s_link) */
+  void *stream;                /* the transport's standalone stream, or NULL */
+  unsigned holds;              /* streams and calls that keep it from expiring */
 } session;
 
 typedef struct session_table session_table;
@@ -37,7 +38,7 @@ typedef void (*session_remove_cb)(session_table *t, session *s, const char *why,
 
 struct session_table {
   strmap map;
-  session *lru_head, *lru_tail; /* head: least recently active */
+  list_node lru; /* sessions, least recently active first */
   unsigned count, max;
   uint64_t idle_ms; /* 0: sessions never expire */
   uv_loop_t *loop;
