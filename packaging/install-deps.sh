@@ -1,0 +1,25 @@
+#!/bin/sh
+# install-deps.sh -- installs what building (and, with --test, testing) mcpd
+# needs on Debian 12, skipping what is already there.
+#   packaging/install-deps.sh          build dependencies
+#   packaging/install-deps.sh --test   build and test dependencies
+set -eu
+
+pkgs="gcc make cmake pkg-config libuv1-dev libjansson-dev node-llhttp"
+if [ "${1:-}" = "--test" ]; then
+  # Node.js runs the official MCP SDK client in the integration tests.
+  command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+fi
+
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

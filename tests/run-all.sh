@@ -1,0 +1,33 @@
+#!/bin/sh
+# run-all.sh -- the whole test suite, from a clean clone on Debian 12:
+# installs what is missing, builds, runs the unit tests (ctest) and the
+# integration tests (the real mcpd driven by the official MCP SDK client),
+# then builds again with ASan+UBSan and runs everything once more.
+# Exits non-zero on the first failure.
+set -eu
+cd "$(dirname "$0")/.."
+root=$(pwd)
+start=$(date +%s)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "dependencies"
+packaging/install-deps.sh --test
+(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+
+run_suite() { # $1 = build directory, $2 = extra cmake arguments
+  step "build $1 $2"
+  # shellcheck disable=SC2086
+  cmake -S . -B "$1" $2 >/dev/null
+  cmake --build "$1" -j2 >/dev/null
+  step "unit tests ($1)"
+  ctest --test-dir "$1" --output-on-failure
+  step "integration tests ($1)"
+  (cd tests && MCPD_BUILD_DIR="$root/$1" node --test --test-concurrency=1 --test-reporter=spec \
+    integration/)
+}
+
+run_suite build "-DCMAKE_BUILD_TYPE=RelWithDebInfo"
+run_suite build-asan "-DCMAKE_BUILD_TYPE=Debug -DMCPD_SANITIZE=ON"
+
+step "all tests passed in $(( $(date +%s) - start )) s"
