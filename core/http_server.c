@@ -210,6 +210,8 @@ static size_t format_head(http_req *req, int status, const char *headers, int ch
     conn_hdr = "Connection: keep-alive\r\n";
   if (chunked)
     snprintf(len_hdr, sizeof(len_hdr), "%s", req->http10 ? "" : "Transfer-Encoding: chunked\r\n");
+  else if (status == 204 || status == 304)
+    len_hdr[0] = '\0'; /* RFC 9110 8.6: no Content-Length on these */
   else
     snprintf(len_hdr, sizeof(len_hdr), "Content-Length: %zu\r\n", content_length);
   k = snprintf(out, n, "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%s%s\r\n", status,
@@ -607,8 +609,24 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   return arena_add(c, at, len);
 }
 
+/* RFC 9110 tchar: what a field name is made of. */
+static int is_tchar(unsigned char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+         (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
 static int on_header_field_complete(llhttp_t *p) {
-  return arena_add(p->data, "", 1);
+  http_conn *c = p->data;
+  const struct hdr_off *h = &c->hdr[c->n_hdr - 1];
+  uint32_t i;
+  /* llhttp lets "Bad Header:" and "Name :" through; RFC 9112 5.1 wants 400. */
+  for (i = 0; i < h->name_len; i++) {
+    if (!is_tchar((unsigned char)c->arena.data[h->name + i]))
+      return fail_parse(c, 400, "invalid character in a header field name");
+  }
+  if (h->name_len == 0)
+    return fail_parse(c, 400, "empty header field name");
+  return arena_add(c, "", 1);
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
@@ -674,7 +692,7 @@ static int on_headers_complete(llhttp_t *p) {
   http_conn *c = p->data;
   http_req *req = c->cur;
   const char *expect;
-  size_t expect_len;
+  size_t expect_len, i, hosts;
 
   if (finish_head(c, req) < 0)
     return -1;
@@ -686,6 +704,12 @@ static int on_headers_complete(llhttp_t *p) {
   if (llhttp_get_http_major(p) != 1) {
     return fail_parse(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
   }
+  /* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in 1.0. */
+  for (i = 0, hosts = 0; i < req->n_headers; i++)
+    hosts += http_util_ieq(req->headers[i].name, req->headers[i].name_len, "host");
+  if (hosts > 1 || (hosts == 0 && !req->http10))
+    return fail_parse(
+        c, 400, hosts ? "more than one Host header" : "an HTTP/1.1 request needs a Host header");
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->hs->limits.max_body_bytes)
     return fail_parse(c, 413, "the request body is larger than the limit");
   expect = http_req_header(req, "expect", &expect_len);
@@ -869,15 +893,14 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
       conn_close(c);
       return;
     }
-    /* The client closed its side: finish what it asked for, then close.
-     * A half-received request cannot be answered, and a stream's reader is
-     * gone. */
+    /* The client closed its side. Like nginx, take that as the client
+     * being gone: what it still waits for is aborted (its calls are
+     * cancelled). Only a connection that is already ending lets its
+     * queued writes drain first. */
     c->eof = 1;
     c->stop_parsing = 1;
     uv_read_stop(s);
-    if (c->finishing)
-      return; /* shutdown_cb closes */
-    if (c->reading || c->head == NULL || (c->head->stream && !c->head->done))
+    if (!c->finishing)
       conn_close(c);
     return;
   }

@@ -181,7 +181,11 @@ int plugin_load_file(server *srv, const char *path, char *err, size_t n) {
   r = desc.init(ctx, host_api_table(), config_plugin(&srv->cfg, ctx->name), &ctx->state);
   ctx->in_init = 0;
   if (r < 0) {
-    snprintf(err, n, "init() failed: %s (%d)", host_api_table()->strerror(r), r);
+    if (ctx->last_refusal[0] != '\0')
+      snprintf(err, n, "init() failed: %s (%d) after a refused registration: %s",
+               host_api_table()->strerror(r), r, ctx->last_refusal);
+    else
+      snprintf(err, n, "init() failed: %s (%d)", host_api_table()->strerror(r), r);
     ctx_unload(ctx);
     return r;
   }

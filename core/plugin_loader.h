@@ -18,12 +18,13 @@ struct mcpd_ctx {
   char *name; /* owned copies of the descriptor's strings */
   char *version;
   char *description;
-  char *path;       /* the file it was loaded from */
-  void *dl;         /* dlopen handle */
-  mcpd_plugin desc; /* the descriptor, normalised to the host's size */
-  void *state;      /* what init() returned */
-  int in_init;      /* registrations are allowed */
-  unsigned refs;    /* 1 while loaded, +1 per call and per queued work */
+  char *path;             /* the file it was loaded from */
+  void *dl;               /* dlopen handle */
+  mcpd_plugin desc;       /* the descriptor, normalised to the host's size */
+  void *state;            /* what init() returned */
+  int in_init;            /* registrations are allowed */
+  char last_refusal[256]; /* why the last registration was refused, for the log */
+  unsigned refs;          /* 1 while loaded, +1 per call and per queued work */
   unsigned n_tools, n_resources, n_templates;
   struct mcpd_ctx *next;
 };
