@@ -85,19 +85,16 @@ static void async_cb(uv_async_t *a) {
 static void deadline_cb(uv_timer_t *t) {
   call_engine *e = t->data;
   uint64_t now = uv_now(e->loop);
-  list_node *n;
+  list_node *n, *tmp;
 
-again:
-  for (n = e->live.next; n != &e->live; n = n->next) {
+  /* on_timeout answers the client and cancels the call; a call leaves this
+   * list only when its completion is processed (in async_cb), so the list
+   * does not change while it is walked. */
+  list_foreach_safe(n, tmp, &e->live) {
     mcpd_call *call = list_entry(n, mcpd_call, e_link);
     if (call->deadline != 0 && call->deadline <= now) {
       call->deadline = 0;
-      /* The owner's handler may change the list: hold the call, and scan
-       * again from the start (deadline is now 0, so no call is seen twice). */
-      atomic_fetch_add(&call->refs, 1);
       e->h.on_timeout(call, e->arg);
-      call_unref(call);
-      goto again;
     }
   }
 }
@@ -288,6 +285,10 @@ void call_cancel_all(call_engine *e) {
   list_foreach_safe(n, tmp, &e->live) {
     call_cancel(list_entry(n, mcpd_call, e_link));
   }
+}
+
+void call_engine_drain(call_engine *e) {
+  async_cb(&e->async);
 }
 
 void call_engine_close(call_engine *e) {

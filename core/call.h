@@ -144,6 +144,9 @@ int call_claim_sync(mcpd_call *call);
 /* Cancels every unfinished call (shutdown). */
 void call_cancel_all(call_engine *e);
 
+/* Processes the completion queue now (it normally runs from uv_async). */
+void call_engine_drain(call_engine *e);
+
 /* Closes the engine's handles; call when no call is unfinished. */
 void call_engine_close(call_engine *e);
 

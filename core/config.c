@@ -35,9 +35,11 @@ static const struct num_setting num_settings[] = {
     U("limits", "max_sessions", max_sessions, 1, 10000000),
     U("limits", "page_size", page_size, 1, 100000),
     Z("limits", "max_write_queue_bytes", max_write_queue_bytes, 65536, 1ULL << 32),
+    U("limits", "max_calls_per_session", max_calls_per_session, 1, 100000),
     U("timeouts", "header_ms", header_timeout_ms, 0, 86400000),
     U("timeouts", "request_ms", request_timeout_ms, 0, 86400000),
     U("timeouts", "keepalive_ms", keepalive_timeout_ms, 0, 86400000),
+    U("timeouts", "send_ms", send_timeout_ms, 0, 86400000),
     U("timeouts", "session_idle_ms", session_idle_ms, 0, 604800000),
     U("timeouts", "call_ms", call_timeout_ms, 0, 86400000),
     U("timeouts", "sse_keepalive_ms", sse_keepalive_ms, 0, 3600000),
@@ -72,9 +74,11 @@ int config_init(config *c) {
   c->max_sessions = 10000;
   c->page_size = 100;
   c->max_write_queue_bytes = 8u << 20;
+  c->max_calls_per_session = 128;
   c->header_timeout_ms = 10000;
   c->request_timeout_ms = 30000;
   c->keepalive_timeout_ms = 60000;
+  c->send_timeout_ms = 30000;
   c->session_idle_ms = 30 * 60 * 1000;
   c->call_timeout_ms = 5 * 60 * 1000;
   c->sse_keepalive_ms = 15000;

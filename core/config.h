@@ -28,11 +28,13 @@ typedef struct config {
   unsigned max_sessions;
   unsigned page_size;
   size_t max_write_queue_bytes;
+  unsigned max_calls_per_session;
 
   /* timeouts, in milliseconds; 0 disables one */
   unsigned header_timeout_ms;
   unsigned request_timeout_ms;
   unsigned keepalive_timeout_ms;
+  unsigned send_timeout_ms;
   unsigned session_idle_ms;
   unsigned call_timeout_ms;
   unsigned sse_keepalive_ms;

@@ -235,6 +235,7 @@ static void session_link(mcpd_call *call, session *s) {
   call->session = s;
   list_insert_tail(&s->calls, &call->s_link);
   s->holds++;
+  s->n_calls++;
 }
 
 static void session_unlink(mcpd_call *call) {
@@ -244,6 +245,7 @@ static void session_unlink(mcpd_call *call) {
   list_remove(&call->s_link);
   call->session = NULL;
   s->holds--;
+  s->n_calls--;
 }
 
 /* Checks a plugin's result and fits it to the session's revision; steals
@@ -327,6 +329,17 @@ static int run_call(req_ctx *c, reply *r, mcpd_call *call, int rc, json_t *resul
   return DISPATCH_DONE;
 }
 
+/* A session may have only so many calls in flight (a batch can ask for
+ * thousands). */
+static int too_many_calls(req_ctx *c, reply *r) {
+  unsigned limit = c->d->cfg->max_calls_per_session;
+  if (c->s->n_calls < limit)
+    return 0;
+  fail(r, JSONRPC_INTERNAL_ERROR,
+       "too many calls in flight in this session (limit %u); wait for some to finish", limit);
+  return 1;
+}
+
 static mcpd_call *new_call(req_ctx *c, enum call_kind kind, mcpd_ctx *ctx, const char *name) {
   const json_t *meta = json_object_get(c->params, "_meta");
   const json_t *token = json_object_get(meta, "progressToken");
@@ -363,6 +376,8 @@ static int m_tools_call(req_ctx *c, reply *r) {
     args = NULL;
   if (args != NULL && !json_is_object(args))
     return fail(r, JSONRPC_INVALID_PARAMS, "tools/call params.arguments must be an object");
+  if (too_many_calls(c, r))
+    return DISPATCH_DONE;
   call = new_call(c, CALL_TOOL, tool->ctx, tool->name);
   if (call == NULL)
     return fail(r, JSONRPC_INTERNAL_ERROR, "out of memory");
@@ -411,6 +426,10 @@ static int m_resources_read(req_ctx *c, reply *r) {
     ctx = tpl->ctx;
     handler = tpl->handler;
     data = tpl->data;
+  }
+  if (too_many_calls(c, r)) {
+    json_decref(vars);
+    return DISPATCH_DONE;
   }
   call = new_call(c, CALL_RESOURCE, ctx, json_string_value(uri));
   if (call == NULL) {

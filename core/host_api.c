@@ -187,6 +187,9 @@ static int h_queue_work(mcpd_ctx *ctx, mcpd_work_fn work, mcpd_after_work_fn aft
   int r;
   if (!ctx_ok(ctx) || work == NULL)
     return -EINVAL;
+  /* A failed init() unloads the plugin at once: no work may be pending. */
+  if (ctx->in_init)
+    return -EPERM;
   if (ctx->srv->stopping)
     return -ESHUTDOWN;
   w = calloc(1, sizeof(*w));

@@ -62,6 +62,8 @@ struct http_conn {
   unsigned closing : 1;       /* uv_close called */
   unsigned lingering : 1;     /* reading and discarding until EOF */
   unsigned eof : 1;           /* the client closed its side */
+  unsigned in_trailers : 1;   /* chunked trailer fields: counted, not kept */
+  size_t trailer_bytes;
   int handles_open;
 };
 
@@ -82,6 +84,7 @@ static void conn_parse_error(http_conn *c, llhttp_errno_t err);
 static void idle_cb(uv_idle_t *idle);
 
 static void check_closed(http_server *hs);
+static void arm(http_conn *c, unsigned ms);
 
 /* ---- dates ------------------------------------------------------------ */
 
@@ -107,13 +110,20 @@ static void write_cb(uv_write_t *req, int status) {
     conn_close(c);
     return;
   }
-  if (c->finishing && !c->shut && c->writes_in_flight == 0)
-    conn_finish(c);
+  if (c->finishing && !c->shut) {
+    if (c->writes_in_flight == 0)
+      conn_finish(c);
+    else
+      arm(c, c->hs->limits.send_timeout_ms); /* it reads: give it more time */
+  }
 }
 
 /* Writes bufs to the socket: at once if the socket takes them, else queued
- * as one copy. Returns 0 or -ECONNRESET (the connection is closing). */
-static int conn_write(http_conn *c, uv_buf_t *bufs, unsigned n) {
+ * as one copy. bounded: the bytes belong to a stream, whose queue may not
+ * grow past max_write_queue_bytes (a client that stops reading a stream is
+ * closed; a single large response is written whole). Returns 0 or
+ * -ECONNRESET (the connection is closing). */
+static int conn_write(http_conn *c, uv_buf_t *bufs, unsigned n, int bounded) {
   size_t total = 0, skip, off;
   unsigned i;
   struct write_req *wr;
@@ -166,8 +176,8 @@ static int conn_write(http_conn *c, uv_buf_t *bufs, unsigned n) {
     return -ECONNRESET;
   }
   c->writes_in_flight++;
-  if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >
-      c->hs->limits.max_write_queue_bytes) {
+  if (bounded && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >
+                     c->hs->limits.max_write_queue_bytes) {
     log_msg(c->hs->log, LOG_WARN, "http_slow_client", "queued=%zu limit=%zu action=close",
             uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp),
             c->hs->limits.max_write_queue_bytes);
@@ -185,7 +195,7 @@ static int req_emit(http_req *req, uv_buf_t *bufs, unsigned n) {
   if (c->closing || c->shut)
     return -ECONNRESET;
   if (req == c->head && req->out.len == 0)
-    return conn_write(c, bufs, n);
+    return conn_write(c, bufs, n, req->stream);
   for (i = 0; i < n; i++) {
     if (buf_append(&req->out, bufs[i].base, bufs[i].len) < 0) {
       conn_close(c);
@@ -204,6 +214,11 @@ static size_t format_head(http_req *req, int status, const char *headers, int ch
   int k;
   char len_hdr[48];
 
+  if (headers != NULL && *headers != '\0') {
+    size_t hl = strlen(headers);
+    if (hl < 2 || headers[hl - 2] != '\r' || headers[hl - 1] != '\n')
+      return 0; /* a cut header line would break the framing */
+  }
   if (req->close)
     conn_hdr = "Connection: close\r\n";
   else if (req->http10)
@@ -235,8 +250,15 @@ static int respond_internal(http_req *req, int status, const char *headers, cons
   uv_buf_t bufs[2];
   int r;
 
-  if (req->done || req->started)
+  if (req->done)
     return -EALREADY;
+  if (req->started) {
+    /* A stream was begun: its framing is broken now. Finish the request
+     * anyway (the contract) and drop the connection. */
+    req->close = 1;
+    req_done(req);
+    return -EALREADY;
+  }
   req->started = 1;
   if (req->conn->stop_parsing && req->next == NULL && !req->conn->reading)
     req->close = 1;
@@ -265,26 +287,35 @@ int http_respond(http_req *req, int status, const char *headers, const char *bod
 }
 
 int http_stream_begin(http_req *req, int status, const char *headers) {
+  http_conn *c = req->conn;
   char stack[2048];
   size_t hlen;
   uv_buf_t b;
 
   if (req->done || req->started)
     return -EALREADY;
-  req->started = 1;
-  req->stream = 1;
   /* HTTP/1.0 has no chunked encoding: the end of the stream is the end of
-   * the connection. */
-  if (req->http10)
+   * the connection, and no later request can be answered on it. */
+  if (req->http10) {
     req->close = 1;
+    c->stop_parsing = 1;
+  }
   hlen = format_head(req, status, headers, 1, 0, stack, sizeof(stack));
   if (hlen == 0)
     return -E2BIG;
+  req->started = 1;
+  req->stream = 1;
+  /* While queued behind earlier responses, a stream may buffer no more than
+   * a stream may queue on the socket. */
+  req->out.limit = c->hs->limits.max_write_queue_bytes;
   b = uv_buf_init(stack, (unsigned)hlen);
   /* A stream has no end in sight: no timeout applies to it. */
-  if (req == req->conn->head && !req->conn->reading)
-    uv_timer_stop(&req->conn->timer);
-  return req_emit(req, &b, 1);
+  if (req == c->head && !c->reading)
+    uv_timer_stop(&c->timer);
+  /* A failed write means the connection is going: the stream counts as
+   * begun, and on_abort follows. */
+  req_emit(req, &b, 1);
+  return 0;
 }
 
 int http_stream_send(http_req *req, const char *data, size_t len) {
@@ -319,6 +350,7 @@ int http_stream_end(http_req *req) {
 
 void http_req_close_after(http_req *req) {
   req->close = 1;
+  req->conn->stop_parsing = 1; /* nothing after it could be answered */
 }
 
 void http_req_peer(const http_req *req, char *out, size_t n) {
@@ -385,15 +417,13 @@ static void conn_advance(http_conn *c) {
   while ((req = c->head) != NULL) {
     if (req->out.len > 0) {
       uv_buf_t b = uv_buf_init(req->out.data, (unsigned)req->out.len);
-      int r = conn_write(c, &b, 1);
+      int r = conn_write(c, &b, 1, req->stream);
       buf_free(&req->out);
       if (r < 0)
         return;
-      if (req->stream && !req->done && req->conn->reading == 0)
-        uv_timer_stop(&c->timer);
     }
     if (!req->done)
-      return;
+      break;
     c->head = req->next;
     if (c->head == NULL)
       c->tail = NULL;
@@ -408,7 +438,7 @@ static void conn_advance(http_conn *c) {
   }
   if (c->closing || c->finishing)
     return;
-  if ((c->eof || c->stop_parsing) && !c->reading) {
+  if (c->head == NULL && (c->eof || c->stop_parsing) && !c->reading) {
     conn_finish(c);
     return;
   }
@@ -489,8 +519,13 @@ static void conn_finish(http_conn *c) {
     return;
   c->finishing = 1;
   c->stop_parsing = 1;
-  if (c->writes_in_flight > 0 || c->shut)
+  if (c->shut)
     return;
+  if (c->writes_in_flight > 0) {
+    /* A client that never reads would hold the connection forever. */
+    arm(c, c->hs->limits.send_timeout_ms);
+    return;
+  }
   c->shut = 1;
   c->shutdown_req.data = c;
   r = uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, shutdown_cb);
@@ -553,6 +588,8 @@ static int on_message_begin(llhttp_t *p) {
   req->id = ++c->hs->next_req_id;
   c->cur = req;
   c->reading = 1;
+  c->in_trailers = 0;
+  c->trailer_bytes = 0;
   buf_reset(&c->arena);
   c->n_hdr = 0;
   c->hdr_state = 0;
@@ -564,6 +601,15 @@ static int on_message_begin(llhttp_t *p) {
 }
 
 static int arena_add(http_conn *c, const char *at, size_t len) {
+  if (c->in_trailers) {
+    /* Trailer fields come after the request was set up: keeping them would
+     * move the arena under the request's pointers, and none of them may
+     * act as a header. Count them against the limit and drop them. */
+    c->trailer_bytes += len;
+    if (c->arena.len + c->trailer_bytes > c->hs->limits.max_header_bytes)
+      return fail_parse(c, 431, "the request trailer fields are larger than the limit");
+    return 0;
+  }
   if (c->arena.len + len > c->hs->limits.max_header_bytes)
     return fail_parse(c, 431, "the request header block is larger than the limit");
   if (buf_append(&c->arena, at, len) < 0)
@@ -584,6 +630,8 @@ static int on_url_complete(llhttp_t *p) {
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   http_conn *c = p->data;
+  if (c->in_trailers)
+    return arena_add(c, at, len);
   if (c->hdr_state != 1) {
     if (c->n_hdr >= c->hs->limits.max_headers)
       return fail_parse(c, 431, "the request has too many header fields");
@@ -617,8 +665,11 @@ static int is_tchar(unsigned char ch) {
 
 static int on_header_field_complete(llhttp_t *p) {
   http_conn *c = p->data;
-  const struct hdr_off *h = &c->hdr[c->n_hdr - 1];
+  const struct hdr_off *h;
   uint32_t i;
+  if (c->in_trailers)
+    return 0;
+  h = &c->hdr[c->n_hdr - 1];
   /* llhttp lets "Bad Header:" and "Name :" through; RFC 9112 5.1 wants 400. */
   for (i = 0; i < h->name_len; i++) {
     if (!is_tchar((unsigned char)c->arena.data[h->name + i]))
@@ -631,6 +682,8 @@ static int on_header_field_complete(llhttp_t *p) {
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   http_conn *c = p->data;
+  if (c->in_trailers)
+    return arena_add(c, at, len);
   if (c->hdr_state != 2) {
     c->hdr[c->n_hdr - 1].value = (uint32_t)c->arena.len;
     c->hdr_state = 2;
@@ -641,7 +694,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_value_complete(llhttp_t *p) {
   http_conn *c = p->data;
-  struct hdr_off *h = &c->hdr[c->n_hdr - 1];
+  struct hdr_off *h;
+  if (c->in_trailers)
+    return 0;
+  h = &c->hdr[c->n_hdr - 1];
   if (c->hdr_state != 2) {
     h->value = (uint32_t)c->arena.len; /* empty value */
     h->value_len = 0;
@@ -719,10 +775,11 @@ static int on_headers_complete(llhttp_t *p) {
     /* Interim responses may only go out when nothing is owed before it. */
     if (c->head == NULL && !req->http10) {
       uv_buf_t b = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
-      conn_write(c, &b, 1);
+      conn_write(c, &b, 1, 0);
     }
   }
   arm(c, c->hs->limits.request_timeout_ms);
+  c->in_trailers = 1; /* any field from here on is a trailer */
   return 0;
 }
 
@@ -775,7 +832,7 @@ static int on_message_complete(llhttp_t *p) {
     buf_free(&c->body);
   else
     buf_reset(&c->body);
-  if (c->closing)
+  if (c->closing || c->finishing || c->stop_parsing)
     return HPE_PAUSED;
   if (close) {
     c->stop_parsing = 1;
@@ -904,8 +961,10 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
       conn_close(c);
     return;
   }
-  if (c->lingering || c->stop_parsing)
-    return; /* discard */
+  /* Discard what comes after the last request we will answer; a request
+   * already half in is still read to its end. */
+  if (c->lingering || (c->stop_parsing && !c->reading))
+    return;
   if (c->paused) {
     /* Should not happen (reading is stopped while paused); keep it. */
     if (buf_append(&c->stash, b->base, (size_t)nread) < 0)
@@ -990,8 +1049,10 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   }
   c = calloc(1, sizeof(*c));
-  if (c == NULL)
+  if (c == NULL) {
+    reject(hs); /* accept and close, or libuv stops watching the listener */
     return;
+  }
   c->hs = hs;
   uv_tcp_init(hs->loop, &c->tcp);
   uv_timer_init(hs->loop, &c->timer);

@@ -83,6 +83,7 @@ typedef struct http_limits {
   unsigned header_timeout_ms;
   unsigned request_timeout_ms;
   unsigned keepalive_timeout_ms;
+  unsigned send_timeout_ms; /* a finished response the client does not read */
 } http_limits;
 
 /* Counters, for logs and /healthz. */
@@ -155,7 +156,9 @@ const char *http_req_header(const http_req *req, const char *name, size_t *len);
 int http_respond(http_req *req, int status, const char *headers, const char *body, size_t len);
 
 /* Starts a streaming response (chunked; for HTTP/1.0 the connection is
- * closed at the end instead). headers as for http_respond(). */
+ * closed at the end instead). headers as for http_respond(). Returns 0 (also
+ * when the connection is already going: on_abort follows), -EALREADY when
+ * a response was started, -E2BIG when headers do not fit. */
 int http_stream_begin(http_req *req, int status, const char *headers);
 
 /* Sends len bytes of a streaming response as one chunk (borrowed; copied if

@@ -41,9 +41,9 @@ struct mcp_reply {
   unsigned json_ok : 1;
   unsigned streaming : 1;
   unsigned batch : 1;
-  unsigned outstanding; /* items still waiting for their final message */
+  unsigned outstanding; /* final messages still to come, +1 while dispatching */
   json_t *collected;    /* batch: responses for the JSON array */
-  char headers[256];    /* extra response headers (CORS) */
+  char headers[512];    /* extra response headers (CORS; at most ~300 bytes) */
   unsigned n_items;
   reply_item items[];
 };
@@ -108,12 +108,12 @@ static int send_event(mcp_http *t, http_req *req, const json_t *msg) {
 }
 
 static int start_stream(mcp_reply *rep) {
-  char headers[600];
+  char headers[700];
   size_t i;
   snprintf(headers, sizeof(headers), SSE_HEADERS "%s", rep->headers);
   if (http_stream_begin(rep->req, 200, headers) < 0)
     return -1;
-  rep->streaming = 1;
+  rep->streaming = 1; /* even if the connection is going: on_abort follows */
   rep->t->stats.sse_responses++;
   /* A batch may already hold responses: they go first. */
   for (i = 0; rep->collected != NULL && i < json_array_size(rep->collected); i++)
@@ -127,25 +127,53 @@ static void reply_free(mcp_reply *rep) {
   free(rep);
 }
 
-/* All responses are in: finish the HTTP response. */
+/* All responses are in: finish the HTTP response, free the reply. */
 static void reply_finish(mcp_reply *rep) {
   mcp_http *t = rep->t;
   http_req *req = rep->req;
 
   rep->req = NULL;
-  if (req == NULL)
+  if (req != NULL) {
+    req->on_abort = NULL;
+    if (rep->streaming) {
+      http_stream_end(req);
+    } else if (rep->batch) {
+      if (json_array_size(rep->collected) > 0)
+        respond_json(t, req, 200, rep->collected, rep->headers);
+      else
+        http_respond(req, 202, rep->headers, "", 0); /* only notifications, or all cancelled */
+    } else if (rep->sse_ok) {
+      /* The request was cancelled: an event stream with no events. */
+      char headers[700];
+      snprintf(headers, sizeof(headers), SSE_HEADERS "%s", rep->headers);
+      http_respond(req, 200, headers, "", 0);
+    } else {
+      http_respond(req, 202, rep->headers, "", 0);
+    }
+  }
+  reply_free(rep);
+}
+
+/* Drops one expected final message (or the dispatching hold); the last
+ * one finishes the reply. */
+static void reply_release(mcp_reply *rep) {
+  if (--rep->outstanding == 0)
+    reply_finish(rep);
+}
+
+/* Delivers one response of the reply. */
+static void reply_deliver(mcp_reply *rep, const json_t *msg) {
+  if (rep->req == NULL || msg == NULL)
     return;
   if (rep->streaming) {
-    http_stream_end(req);
-  } else if (rep->batch && json_array_size(rep->collected) > 0) {
-    respond_json(t, req, 200, rep->collected, rep->headers);
-  } else if (rep->sse_ok) {
-    /* Every request was cancelled: an event stream with no events. */
-    char headers[600];
-    snprintf(headers, sizeof(headers), SSE_HEADERS "%s", rep->headers);
-    http_respond(req, 200, headers, "", 0);
+    send_event(rep->t, rep->req, msg);
+  } else if (rep->batch) {
+    json_array_append(rep->collected, (json_t *)msg);
   } else {
-    http_respond(req, 202, rep->headers, "", 0);
+    http_req *req = rep->req;
+    rep->req = NULL;
+    req->on_abort = NULL;
+    respond_json(rep->t, req, 200, msg, rep->headers);
   }
 }
 
@@ -153,29 +181,16 @@ static void item_send(mcp_sink *sink, const json_t *msg, int final) {
   reply_item *item = (reply_item *)sink;
   mcp_reply *rep = item->rep;
 
-  if (final) {
-    item->call = NULL;
-    rep->outstanding--;
-  }
-  if (rep->req != NULL && msg != NULL) {
-    if (!final) {
-      /* A notification about the request: only an SSE response has room. */
-      if (rep->sse_ok && (rep->streaming || start_stream(rep) == 0))
-        send_event(rep->t, rep->req, msg);
-    } else if (rep->streaming) {
+  if (!final) {
+    /* A notification about the request: only an SSE response has room. */
+    if (rep->req != NULL && msg != NULL && rep->sse_ok &&
+        (rep->streaming || start_stream(rep) == 0))
       send_event(rep->t, rep->req, msg);
-    } else if (rep->batch) {
-      json_array_append(rep->collected, (json_t *)msg);
-    } else {
-      http_req *req = rep->req;
-      rep->req = NULL;
-      respond_json(rep->t, req, 200, msg, rep->headers);
-    }
+    return;
   }
-  if (rep->outstanding == 0) {
-    reply_finish(rep);
-    reply_free(rep);
-  }
+  item->call = NULL;
+  reply_deliver(rep, msg);
+  reply_release(rep);
 }
 
 /* The client went away: the dispatcher must stop using our sinks. */
@@ -192,6 +207,7 @@ static void reply_abort(http_req *req) {
       dispatch_abandon(rep->t->disp, call);
     }
   }
+  /* Only pending items were left: nothing else holds the reply. */
   reply_free(rep);
 }
 
@@ -285,8 +301,7 @@ static void post_batch(mcp_http *t, http_req *req, json_t *body, session *s, con
     return;
   }
   for (i = 0; i < n; i++) {
-    if (jsonrpc_classify(json_array_get(body, i), &m) == JSONRPC_REQUEST ||
-        m.kind == JSONRPC_INVALID)
+    if (jsonrpc_classify(json_array_get(body, i), &m) == JSONRPC_REQUEST)
       requests++;
   }
   rep = reply_new(t, req, (unsigned)requests, extra);
@@ -297,35 +312,33 @@ static void post_batch(mcp_http *t, http_req *req, json_t *body, session *s, con
     return;
   }
   rep->batch = 1;
+  /* Held while dispatching: an element may finish another one (a cancel),
+   * and the reply must outlive this loop. */
+  rep->outstanding = 1;
   req->user = rep;
   req->on_abort = reply_abort;
-  for (i = 0; i < n; i++) {
+  for (i = 0; i < n && rep->req != NULL; i++) {
     json_t *resp = NULL;
     mcpd_call *call = NULL;
     jsonrpc_classify(json_array_get(body, i), &m);
     if (m.kind == JSONRPC_REQUEST && strcmp(m.method, "initialize") == 0) {
       resp = jsonrpc_error(m.id, JSONRPC_INVALID_REQUEST, "initialize cannot be part of a batch",
                            NULL);
-    } else if (dispatch_message(t->disp, s, &m, &rep->items[pending].sink, &resp, &call) ==
-               DISPATCH_PENDING) {
-      rep->items[pending].call = call;
-      rep->outstanding++;
-      pending++;
-      continue;
+    } else if (m.kind == JSONRPC_REQUEST && pending < requests) {
+      if (dispatch_message(t->disp, s, &m, &rep->items[pending].sink, &resp, &call) ==
+          DISPATCH_PENDING) {
+        rep->items[pending].call = call;
+        rep->outstanding++;
+        pending++;
+        continue;
+      }
+    } else {
+      dispatch_message(t->disp, s, &m, NULL, &resp, &call);
     }
-    if (resp != NULL) {
-      json_array_append_new(rep->collected, resp);
-    }
+    reply_deliver(rep, resp);
+    json_decref(resp);
   }
-  if (rep->outstanding == 0) {
-    req->on_abort = NULL;
-    if (json_array_size(rep->collected) == 0)
-      http_respond(req, 202, rep->headers, "", 0);
-    else
-      respond_json(t, req, 200, rep->collected, rep->headers);
-    rep->req = NULL;
-    reply_free(rep);
-  }
+  reply_release(rep);
 }
 
 static void post_initialize(mcp_http *t, http_req *req, const jsonrpc_msg *m, const char *extra) {
@@ -446,16 +459,17 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
     json_decref(body);
     return;
   }
+  rep->outstanding = 1; /* held while dispatching */
+  req->user = rep;
+  req->on_abort = reply_abort;
   if (dispatch_message(t->disp, s, &m, &rep->items[0].sink, &resp, &call) == DISPATCH_PENDING) {
     rep->items[0].call = call;
-    rep->outstanding = 1;
-    req->user = rep;
-    req->on_abort = reply_abort;
+    rep->outstanding++;
   } else {
-    reply_free(rep);
-    respond_json(t, req, 200, resp, extra);
+    reply_deliver(rep, resp);
     json_decref(resp);
   }
+  reply_release(rep);
   json_decref(body);
 }
 
@@ -491,7 +505,7 @@ static void get(mcp_http *t, http_req *req, const char *extra) {
   size_t accept_len;
   session *s;
   mcp_stream *st;
-  char headers[600];
+  char headers[700];
 
   t->stats.gets++;
   accept = http_req_header(req, "accept", &accept_len);

@@ -60,8 +60,10 @@ static void on_request(http_req *req, void *arg) {
 static void on_session_removed(session_table *t, session *s, const char *why, void *arg) {
   server *srv = arg;
   (void)t;
-  if (strcmp(why, "expired") == 0)
-    log_msg(&srv->log, LOG_INFO, "session_expired", "session=%s", s->id);
+  if (strcmp(why, "expired") == 0 || strcmp(why, "evicted") == 0)
+    log_msg(&srv->log, LOG_INFO,
+            why[0] == 'e' && why[1] == 'x' ? "session_expired" : "session_evicted", "session=%s",
+            s->id);
   mcp_http_session_removed(&srv->mcp, s);
 }
 
@@ -72,6 +74,8 @@ static void close_rest(server *srv) {
   session_table_close(&srv->sessions);
   mcp_http_close(&srv->mcp);
   call_cancel_all(&srv->calls);
+  /* A plugin may have completed from its cancel callback: process it. */
+  call_engine_drain(&srv->calls);
   stuck = plugin_unload_all(srv);
   if (stuck > 0) {
     /* A plugin thread may still complete a call: tearing the loop down
@@ -95,7 +99,9 @@ static void http_closed(http_server *hs) {
  * deadline passes; then closes everything. */
 static void stop_tick(uv_timer_t *t) {
   server *srv = t->data;
-  if (srv->calls.n_live > 0 && uv_now(&srv->loop) < srv->stop_deadline)
+  /* Wait for calls in flight and for responses still being written (drain
+   * closes each connection once its last response is out). */
+  if ((srv->calls.n_live > 0 || srv->http.n_conns > 0) && uv_now(&srv->loop) < srv->stop_deadline)
     return;
   if (srv->calls.n_live > 0) {
     log_msg(&srv->log, LOG_WARN, "shutdown_deadline", "calls_cancelled=%u", srv->calls.n_live);
@@ -221,6 +227,7 @@ int server_init(server *srv, config *cfg) {
   lim.header_timeout_ms = srv->cfg.header_timeout_ms;
   lim.request_timeout_ms = srv->cfg.request_timeout_ms;
   lim.keepalive_timeout_ms = srv->cfg.keepalive_timeout_ms;
+  lim.send_timeout_ms = srv->cfg.send_timeout_ms;
   r = http_server_init(&srv->http, &srv->loop, &lim, &srv->log, on_request, srv);
   if (r < 0)
     return r;

@@ -58,6 +58,23 @@ int session_table_init(session_table *t, uv_loop_t *loop, unsigned max, uint64_t
   return 0;
 }
 
+/* Makes room when the table is full: the least recently active session
+ * with no stream and no call goes (its client gets 404 and initializes
+ * again), so idle sessions cannot lock new clients out. */
+static int evict_one(session_table *t) {
+  list_node *n;
+  unsigned looked = 0;
+  for (n = t->lru.next; n != &t->lru && looked < 64; n = n->next, looked++) {
+    session *s = list_entry(n, session, lru);
+    if (s->holds == 0) {
+      t->evicted_total++;
+      session_remove(t, s, "evicted");
+      return 0;
+    }
+  }
+  return -1;
+}
+
 int session_create(session_table *t, session **out) {
   static const char hex[] = "0123456789abcdef";
   unsigned char rnd[SESSION_ID_LEN / 2];
@@ -65,7 +82,7 @@ int session_create(session_table *t, session **out) {
   size_t i;
   ssize_t got;
 
-  if (t->count >= t->max)
+  if (t->count >= t->max && evict_one(t) < 0)
     return -EAGAIN;
   do {
     got = getrandom(rnd, sizeof(rnd), 0);

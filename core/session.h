@@ -28,6 +28,7 @@ typedef struct session {
   list_node calls;             /* calls in flight (mcpd_call.s_link) */
   void *stream;                /* the transport's standalone stream, or NULL */
   unsigned holds;              /* streams and calls that keep it from expiring */
+  unsigned n_calls;            /* calls in flight */
 } session;
 
 typedef struct session_table session_table;
@@ -45,7 +46,7 @@ struct session_table {
   uv_timer_t sweep;
   session_remove_cb on_remove;
   void *arg;
-  uint64_t created_total, expired_total;
+  uint64_t created_total, expired_total, evicted_total;
 };
 
 /* Initialises an empty table. Returns 0. */

@@ -125,18 +125,33 @@ test('DELETE /mcp ends the session; DELETE without a session header is 400', asy
   assert.equal(body.id, null);
 });
 
-test('limits.max_sessions: a third initialize gets 503 until a session ends', async () => {
+test('limits.max_sessions: a full table evicts the least recently active idle session; 503 when all are busy', async () => {
   const t = await startMcpd({ plugins: ['hello'], config: { limits: { max_sessions: 2 } } });
   try {
     const a = await initSession(t.url);
-    await initSession(t.url);
-    const r = await post(t.url, initBody());
-    assertRejected(r, 503, -32603, /too many sessions/);
-    assert.equal(r.headers.get('mcp-session-id'), null);
-    await (await del(a.sid, t.url)).arrayBuffer();
-    const ok = await post(t.url, initBody());
-    assert.equal(ok.status, 200);
-    assert.match(ok.headers.get('mcp-session-id'), /^[0-9a-f]{32}$/);
+    const b = await initSession(t.url);
+    // b is now the more recently active one; a third session evicts a.
+    assert.equal((await sPost(b.sid, rpc(1, 'ping'), {}, t.url)).status, 200);
+    const c = await post(t.url, initBody());
+    assert.equal(c.status, 200);
+    const cSid = c.headers.get('mcp-session-id');
+    assert.match(cSid, /^[0-9a-f]{32}$/);
+    await t.waitForLog(new RegExp(`event=session_evicted session=${a.sid}`));
+    assert.equal((await sPost(a.sid, rpc(2, 'ping'), {}, t.url)).status, 404);
+    assert.equal((await sPost(b.sid, rpc(3, 'ping'), {}, t.url)).status, 200);
+
+    // With both sessions busy (an open GET stream each), nothing can be evicted: 503.
+    const streams = [];
+    for (const sid of [b.sid, cSid]) {
+      const ac = new AbortController();
+      const res = await fetch(t.url, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid }, signal: ac.signal });
+      assert.equal(res.status, 200);
+      streams.push(ac);
+    }
+    const full = await post(t.url, initBody());
+    assertRejected(full, 503, -32603, /too many sessions/);
+    assert.equal(full.headers.get('mcp-session-id'), null);
+    for (const ac of streams) ac.abort();
   } finally {
     await t.stop();
   }

@@ -256,8 +256,9 @@ typedef struct mcpd_host {
   int (*on_cancel)(mcpd_call *call, mcpd_cancel_fn cb, void *arg);
 
   /* Runs work(arg) on a worker thread, then after_work(arg, status) on the
-   * loop thread. LOOP. The plugin stays loaded until after_work has run.
-   * Returns 0, or a negative error (then neither callback runs). */
+   * loop thread. LOOP, but not from init() (-EPERM there). The plugin stays
+   * loaded until after_work has run. Returns 0, or a negative error (then
+   * neither callback runs; -ESHUTDOWN while mcpd stops). */
   int (*queue_work)(mcpd_ctx *ctx, mcpd_work_fn work, mcpd_after_work_fn after_work, void *arg);
 
   /* Returns a static description of a negative error code. ANY. */
