@@ -1,11 +1,11 @@
-// A plugin author's path: write a plugin against sdk/include/mcpd/plugin.h
-// outside this tree, build it with the README's plain cc line and with the
-// SDK's CMake helper, drop the .so into a plugins directory, start mcpd:
-// the tool and the resource are there.
+// A plugin author's path: take the README's tutorial plugin, build it outside
+// this tree with the README's plain cc line and with the SDK's CMake helper,
+// drop the .so into a plugins directory, start mcpd: the tools and the
+// resource are there, progress and schema checks included.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync, copyFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, copyFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,45 +16,24 @@ import { startMcpd } from './lib/mcpd.mjs';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const sdkInclude = join(repo, 'sdk/include');
 
-const source = `
-#include <mcpd/plugin.h>
-#include <stdio.h>
-
-static const mcpd_host *host;
-
-static int forecast(mcpd_call *call, const json_t *args, void *data, json_t **result) {
-  char text[128];
-  snprintf(text, sizeof text, "Sunny in %s", json_string_value(json_object_get(args, "city")));
-  *result = mcpd_result_text(text);
-  return MCPD_OK;
+// The README's tutorial, verbatim: the fenced C block after the marker.
+function tutorialSource() {
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+  const at = readme.indexOf('<!-- tutorial: weather.c -->');
+  assert.ok(at >= 0, 'README has the tutorial marker');
+  const m = readme.slice(at).match(/```c\n([\s\S]*?)```/);
+  assert.ok(m, 'README has the tutorial code block');
+  return m[1];
 }
 
-static int stations(mcpd_call *call, const char *uri, const json_t *vars, void *data, json_t **result) {
-  *result = mcpd_contents_text(uri, "text/plain", "Oslo, Lima, Perth");
-  return MCPD_OK;
+// The README's plugin under another name, so two builds can coexist.
+function renamed(prefix) {
+  return tutorialSource()
+    .replaceAll('"weather"', `"${prefix}"`)
+    .replaceAll('weather://', `${prefix}://`)
+    .replaceAll('"forecast"', `"${prefix}_forecast"`)
+    .replaceAll('"outlook"', `"${prefix}_outlook"`);
 }
-
-static int init(mcpd_ctx *ctx, const mcpd_host *h, const json_t *config, void **state) {
-  json_t *schema = json_pack("{s:s, s:{s:{s:s}}, s:[s]}", "type", "object",
-                             "properties", "city", "type", "string", "required", "city");
-  mcpd_tool tool = {.struct_size = sizeof tool, .name = "PREFIX_forecast",
-                    .description = "Weather forecast for a city",
-                    .input_schema = schema, .handler = forecast};
-  mcpd_resource res = {.struct_size = sizeof res, .uri = "PREFIX://stations",
-                       .name = "stations", .mime_type = "text/plain", .handler = stations};
-  int r;
-  host = h;
-  r = host->register_tool(ctx, &tool);
-  if (r == 0)
-    r = host->register_resource(ctx, &res);
-  json_decref(schema);
-  return r;
-}
-
-static const mcpd_plugin plugin = {MCPD_PLUGIN_HEADER, .name = "PREFIX", .version = "1.0",
-                                   .init = init};
-MCPD_PLUGIN_DEFINE(plugin)
-`;
 
 async function listAndCall(pluginsDir, prefix) {
   const d = await startMcpd({ pluginsDir });
@@ -65,6 +44,13 @@ async function listAndCall(pluginsDir, prefix) {
     assert.ok(tools.some((t) => t.name === `${prefix}_forecast`), `tool ${prefix}_forecast listed`);
     const r = await client.callTool({ name: `${prefix}_forecast`, arguments: { city: 'Oslo' } });
     assert.equal(r.content[0].text, 'Sunny in Oslo');
+    const progress = [];
+    const slow = await client.callTool({ name: `${prefix}_outlook`, arguments: { days: 3 } }, undefined, {
+      onprogress: (p) => progress.push(p.progress),
+    });
+    assert.equal(slow.content[0].text, '3-day outlook: sunny');
+    assert.deepEqual(progress, [1, 2, 3]);
+    await assert.rejects(client.callTool({ name: `${prefix}_outlook`, arguments: { days: 99 } }), /must be <= 14/);
     const res = await client.readResource({ uri: `${prefix}://stations` });
     assert.equal(res.contents[0].text, 'Oslo, Lima, Perth');
     await client.close();
@@ -74,11 +60,11 @@ async function listAndCall(pluginsDir, prefix) {
   }
 }
 
-test('a plugin built with the plain cc line loads and serves its tool and resource', async () => {
+test('the README tutorial, built with its plain cc line, loads and serves its tools and resource', async () => {
   const work = mkdtempSync(join(tmpdir(), 'mcpd-author-cc-'));
   const plugins = join(work, 'plugins');
   mkdirSync(plugins);
-  writeFileSync(join(work, 'weather.c'), source.replaceAll('PREFIX', 'weather'));
+  writeFileSync(join(work, 'weather.c'), renamed('weather'));
   // The README's command line, verbatim apart from the paths.
   execFileSync('cc', ['-shared', '-fPIC', '-fvisibility=hidden', '-I', sdkInclude,
     '-o', join(plugins, 'weather.so'), join(work, 'weather.c'), '-ljansson'], { stdio: 'pipe' });
@@ -86,11 +72,11 @@ test('a plugin built with the plain cc line loads and serves its tool and resour
   rmSync(work, { recursive: true, force: true });
 });
 
-test('a plugin built with the SDK CMake helper loads, exporting only the entry symbol', async () => {
+test('the README tutorial, built with the SDK CMake helper, loads and exports only the entry symbol', async () => {
   const work = mkdtempSync(join(tmpdir(), 'mcpd-author-cmake-'));
   const plugins = join(work, 'plugins');
   mkdirSync(plugins);
-  writeFileSync(join(work, 'tides.c'), source.replaceAll('PREFIX', 'tides'));
+  writeFileSync(join(work, 'tides.c'), renamed('tides'));
   writeFileSync(join(work, 'CMakeLists.txt'), [
     'cmake_minimum_required(VERSION 3.18)',
     'project(tides C)',
