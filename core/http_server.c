@@ -1155,8 +1155,14 @@ void http_server_drain(http_server *hs) {
     if (c->closing)
       continue;
     c->stop_parsing = 1;
-    if (c->n_reqs == 0 && !c->reading)
-      conn_close(c);
+    /* Idle connections go now; one whose last response is still being
+     * written closes gracefully once it is out. */
+    if (c->n_reqs == 0 && !c->reading) {
+      if (c->writes_in_flight > 0)
+        conn_finish(c);
+      else
+        conn_close(c);
+    }
   }
 }
 

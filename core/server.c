@@ -18,7 +18,7 @@
 /* ---- routing ---------------------------------------------------------------- */
 
 static void healthz(server *srv, http_req *req) {
-  json_t *body, *plugins = json_array();
+  json_t *body, *plugins;
   mcpd_ctx *ctx;
   char *text;
 
@@ -27,6 +27,7 @@ static void healthz(server *srv, http_req *req) {
                  "405 Method Not Allowed: /healthz takes GET\n", 43);
     return;
   }
+  plugins = json_array();
   for (ctx = srv->plugins.head; ctx != NULL; ctx = ctx->next)
     json_array_append_new(plugins,
                           json_pack("{s:s,s:s}", "name", ctx->name, "version", ctx->version));
