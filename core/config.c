@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Numeric settings, table-driven so the file format, the checks and the
  * README stay in step. */
@@ -44,6 +45,7 @@ static const struct num_setting num_settings[] = {
     U("timeouts", "call_ms", call_timeout_ms, 0, 86400000),
     U("timeouts", "sse_keepalive_ms", sse_keepalive_ms, 0, 3600000),
     U("timeouts", "shutdown_ms", shutdown_timeout_ms, 0, 3600000),
+    U("timeouts", "drain_ms", drain_timeout_ms, 0, 86400000),
 };
 
 #undef U
@@ -83,6 +85,7 @@ int config_init(config *c) {
   c->call_timeout_ms = 5 * 60 * 1000;
   c->sse_keepalive_ms = 15000;
   c->shutdown_timeout_ms = 10000;
+  c->drain_timeout_ms = 60000;
   c->plugins = json_object();
   c->empty = json_object();
   if (config_set_string(&c->listen_host, "127.0.0.1") < 0 || c->plugins == NULL ||
@@ -105,6 +108,7 @@ static void free_list(char ***list, size_t *n) {
 void config_free(config *c) {
   free(c->listen_host);
   free(c->plugins_dir);
+  free(c->runtime_dir);
   free(c->instructions);
   free_list(&c->allowed_origins, &c->n_allowed_origins);
   free_list(&c->allowed_hosts, &c->n_allowed_hosts);
@@ -245,12 +249,15 @@ int config_apply_json(config *c, const json_t *root, char *err, size_t n) {
         return -EINVAL;
       }
       r = config_set_listen(c, json_string_value(v), err, n);
-    } else if (strcmp(key, "plugins_dir") == 0 || strcmp(key, "instructions") == 0) {
+    } else if (strcmp(key, "plugins_dir") == 0 || strcmp(key, "instructions") == 0 ||
+               strcmp(key, "runtime_dir") == 0) {
       if (!json_is_string(v) || json_string_length(v) == 0) {
         snprintf(err, n, "\"%s\" must be a non-empty string", key);
         return -EINVAL;
       }
-      r = config_set_string(key[0] == 'p' ? &c->plugins_dir : &c->instructions,
+      r = config_set_string(key[0] == 'p'   ? &c->plugins_dir
+                            : key[0] == 'r' ? &c->runtime_dir
+                                            : &c->instructions,
                             json_string_value(v));
     } else if (strcmp(key, "log_level") == 0) {
       int level = json_is_string(v) ? log_level_parse(json_string_value(v)) : -1;
@@ -321,6 +328,20 @@ int config_load_file(config *c, const char *path, char *err, size_t n) {
   if (r < 0)
     snprintf(err, n, "%s: %s", path, r == -ENOMEM ? "out of memory" : inner);
   return r;
+}
+
+void config_runtime_dir(const config *c, char *out, size_t n) {
+  const char *env;
+  if (c->runtime_dir != NULL) {
+    snprintf(out, n, "%s", c->runtime_dir);
+  } else if ((env = getenv("RUNTIME_DIRECTORY")) != NULL && *env == '/') {
+    /* systemd's RuntimeDirectory= may list several, colon-separated. */
+    snprintf(out, n, "%.*s", (int)strcspn(env, ":"), env);
+  } else if ((env = getenv("XDG_RUNTIME_DIR")) != NULL && *env == '/') {
+    snprintf(out, n, "%s/mcpd", env);
+  } else {
+    snprintf(out, n, "/tmp/mcpd-%u", (unsigned)getuid());
+  }
 }
 
 const json_t *config_plugin(const config *c, const char *plugin_name) {

@@ -10,6 +10,7 @@ typedef struct config {
   char *listen_host;  /* owned; "127.0.0.1", "::1", "0.0.0.0", "localhost" */
   int listen_port;    /* 0 = an ephemeral port (logged at start) */
   char *plugins_dir;  /* owned; NULL = the built-in default */
+  char *runtime_dir;  /* owned; NULL = the default (see config_runtime_dir) */
   int log_level;      /* enum log_level */
   char *instructions; /* owned; NULL = none; sent in the initialize result */
 
@@ -39,6 +40,7 @@ typedef struct config {
   unsigned call_timeout_ms;
   unsigned sse_keepalive_ms;
   unsigned shutdown_timeout_ms;
+  unsigned drain_timeout_ms;
 
   json_t *plugins; /* owned ref: object, plugin name -> its config object */
   json_t *empty;   /* owned ref: {} handed to plugins that have no config */
@@ -66,6 +68,11 @@ int config_set_string(char **field, const char *value);
 /* Returns the plugin's config object (borrowed; an empty object when the
  * config has none for it). Never NULL. */
 const json_t *config_plugin(const config *c, const char *plugin_name);
+
+/* The directory for plugin copies: runtime_dir, else $RUNTIME_DIRECTORY
+ * (systemd), else $XDG_RUNTIME_DIR/mcpd, else /tmp/mcpd-<uid>. Writes it
+ * into out (size n). */
+void config_runtime_dir(const config *c, char *out, size_t n);
 
 /* Frees everything c owns. */
 void config_free(config *c);

@@ -102,9 +102,9 @@ static int m_initialize(req_ctx *c, reply *r) {
   server_info = json_pack("{s:s,s:s}", "name", "mcpd", "version", MCPD_VERSION);
   if (server_info != NULL && version >= PROTO_2025_06_18)
     json_object_set_new(server_info, "title", json_string("mcpd"));
-  /* No list changes happen yet, so listChanged is false. */
-  capabilities = json_pack("{s:{s:b},s:{s:b,s:b},s:{}}", "tools", "listChanged", 0, "resources",
-                           "subscribe", 0, "listChanged", 0, "logging");
+  /* Plugins can change on SIGHUP: clients with a stream are told. */
+  capabilities = json_pack("{s:{s:b},s:{s:b,s:b},s:{}}", "tools", "listChanged", 1, "resources",
+                           "subscribe", 0, "listChanged", 1, "logging");
   r->result = json_pack("{s:s,s:o,s:o}", "protocolVersion", protocol_name(version), "capabilities",
                         capabilities, "serverInfo", server_info);
   if (r->result != NULL && cfg->instructions != NULL)

@@ -84,7 +84,11 @@ static int h_register_tool(mcpd_ctx *ctx, const mcpd_tool *tool) {
   int r = begin_register(ctx, tool, "tool");
   if (r < 0 || (r = norm(ctx, &t, sizeof(t), tool, "tool")) < 0)
     return r;
-  r = registry_add_tool(&ctx->srv->reg, ctx, ctx->name, &t, err, sizeof(err));
+  r = t.name != NULL
+          ? registry_check_free(&ctx->srv->reg, REG_TOOL, t.name, ctx->replaces, err, sizeof(err))
+          : 0;
+  if (r == 0)
+    r = registry_add_tool(&ctx->staged, ctx, ctx->name, &t, err, sizeof(err));
   if (r == 0)
     ctx->n_tools++;
   return reg_result(ctx, r, "tool", err);
@@ -96,7 +100,11 @@ static int h_register_resource(mcpd_ctx *ctx, const mcpd_resource *res) {
   int r = begin_register(ctx, res, "resource");
   if (r < 0 || (r = norm(ctx, &t, sizeof(t), res, "resource")) < 0)
     return r;
-  r = registry_add_resource(&ctx->srv->reg, ctx, ctx->name, &t, err, sizeof(err));
+  r = t.uri != NULL ? registry_check_free(&ctx->srv->reg, REG_RESOURCE, t.uri, ctx->replaces, err,
+                                          sizeof(err))
+                    : 0;
+  if (r == 0)
+    r = registry_add_resource(&ctx->staged, ctx, ctx->name, &t, err, sizeof(err));
   if (r == 0)
     ctx->n_resources++;
   return reg_result(ctx, r, "resource", err);
@@ -108,7 +116,11 @@ static int h_register_template(mcpd_ctx *ctx, const mcpd_resource_template *tmpl
   int r = begin_register(ctx, tmpl, "resource_template");
   if (r < 0 || (r = norm(ctx, &t, sizeof(t), tmpl, "resource_template")) < 0)
     return r;
-  r = registry_add_template(&ctx->srv->reg, ctx, ctx->name, &t, err, sizeof(err));
+  r = t.uri_template != NULL ? registry_check_free(&ctx->srv->reg, REG_TEMPLATE, t.uri_template,
+                                                   ctx->replaces, err, sizeof(err))
+                             : 0;
+  if (r == 0)
+    r = registry_add_template(&ctx->staged, ctx, ctx->name, &t, err, sizeof(err));
   if (r == 0)
     ctx->n_templates++;
   return reg_result(ctx, r, "resource_template", err);

@@ -30,7 +30,8 @@ static void usage(FILE *out) {
           "Endpoints: POST, GET and DELETE /mcp (MCP Streamable HTTP, protocol revisions\n"
           "2024-11-05 to 2025-11-25); GET /healthz.\n"
           "Signals: SIGTERM or SIGINT stop gracefully (in-flight calls finish first);\n"
-          "SIGHUP is logged and ignored (plugins load at start).\n",
+          "SIGHUP re-reads the config file and reloads changed plugins without\n"
+          "dropping a connection or a call in flight.\n",
           MCPD_DEFAULT_PLUGIN_DIR);
 }
 
@@ -47,8 +48,9 @@ int main(int argc, char **argv) {
       {NULL, 0, NULL, 0},
   };
   const char *config_file = NULL, *listen = NULL, *plugins = NULL, *level = NULL;
-  int check = 0, c, r, lv = -1;
+  int check = 0, c, r;
   char err[1024];
+  reload_args args;
   config cfg;
   server *srv;
 
@@ -84,33 +86,21 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mcpd: unexpected argument '%s'\nTry 'mcpd --help'.\n", argv[optind]);
     return 2;
   }
-  if (config_init(&cfg) < 0) {
-    fprintf(stderr, "mcpd: out of memory\n");
-    return 1;
-  }
-  err[0] = '\0';
-  if (config_file != NULL && config_load_file(&cfg, config_file, err, sizeof(err)) < 0) {
-    fprintf(stderr, "mcpd: config: %s\n", err);
-    config_free(&cfg);
-    return 2;
-  }
-  if (listen != NULL && config_set_listen(&cfg, listen, err, sizeof(err)) < 0) {
-    fprintf(stderr, "mcpd: --listen: %s\n", err);
-    config_free(&cfg);
-    return 2;
-  }
-  if (plugins != NULL && config_set_string(&cfg.plugins_dir, plugins) < 0) {
-    config_free(&cfg);
-    return 1;
-  }
+  args.config_file = config_file;
+  args.listen = listen;
+  args.plugins_dir = plugins;
+  args.log_level = -1;
   if (level != NULL) {
-    lv = log_level_parse(level);
-    if (lv < 0) {
+    args.log_level = log_level_parse(level);
+    if (args.log_level < 0) {
       fprintf(stderr, "mcpd: --log-level: \"%s\" is not one of debug, info, warn, error\n", level);
-      config_free(&cfg);
       return 2;
     }
-    cfg.log_level = lv;
+  }
+  err[0] = '\0';
+  if (reload_read_config(&args, &cfg, err, sizeof(err)) < 0) {
+    fprintf(stderr, "mcpd: %s\n", err);
+    return 2;
   }
   if (check)
     return server_check(&cfg, stdout);
@@ -119,7 +109,7 @@ int main(int argc, char **argv) {
     config_free(&cfg);
     return 1;
   }
-  r = server_init(srv, &cfg);
+  r = server_init(srv, &cfg, &args);
   if (r < 0) {
     /* The reason is logged. */
     server_abort(srv);

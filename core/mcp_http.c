@@ -642,6 +642,28 @@ int mcp_http_init(mcp_http *t, uv_loop_t *loop, dispatch *d, session_table *sess
   return 0;
 }
 
+void mcp_http_notify_all(mcp_http *t, const char *method) {
+  json_t *note = jsonrpc_notification(method, NULL);
+  list_node *n, *tmp;
+  if (note == NULL)
+    return;
+  /* A failed send only marks its connection closing; the list stays. */
+  list_foreach_safe(n, tmp, &t->streams) {
+    send_event(t, list_entry(n, mcp_stream, link)->req, note);
+  }
+  json_decref(note);
+}
+
+void mcp_http_apply_config(mcp_http *t) {
+  unsigned ms = t->cfg->sse_keepalive_ms;
+  if (ms == 0) {
+    uv_timer_stop(&t->keepalive);
+  } else if (uv_timer_get_repeat(&t->keepalive) != ms) {
+    uv_timer_start(&t->keepalive, keepalive_cb, ms, ms);
+    uv_unref((uv_handle_t *)&t->keepalive);
+  }
+}
+
 void mcp_http_close(mcp_http *t) {
   while (!list_empty(&t->streams)) {
     mcp_stream *st = list_entry(t->streams.next, mcp_stream, link);

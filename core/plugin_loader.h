@@ -1,56 +1,99 @@
-/* plugin_loader.h -- loading plugins: dlopen, descriptor checks, init(),
- * and unloading once nothing of a plugin is in flight. Loop thread only. */
+/* plugin_loader.h -- plugin versions: loading one from a private copy of its
+ * file (dlopen, descriptor checks, init() into a staging registry), putting
+ * it in service, retiring it, and unloading it once its last call and its
+ * last queued work are done. Loop thread only. */
 #ifndef MCPD_PLUGIN_LOADER_H
 #define MCPD_PLUGIN_LOADER_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <uv.h>
 
+#include "list.h"
 #include "mcpd/plugin.h"
+#include "registry.h"
 
 struct server;
 
 #define CTX_MAGIC 0x6d637478u /* "mctx" */
 
-/* One loaded plugin (the opaque mcpd_ctx of the SDK). */
+/* The identity of a plugin file: a change of any of these is a new version. */
+typedef struct plugin_file_id {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+} plugin_file_id;
+
+/* One loaded version of a plugin (the opaque mcpd_ctx of the SDK). */
 struct mcpd_ctx {
   uint32_t magic;
   struct server *srv;
   char *name; /* owned copies of the descriptor's strings */
   char *version;
   char *description;
-  char *path;             /* the file it was loaded from */
-  void *dl;               /* dlopen handle */
-  mcpd_plugin desc;       /* the descriptor, normalised to the host's size */
-  void *state;            /* what init() returned */
-  int in_init;            /* registrations are allowed */
-  char last_refusal[256]; /* why the last registration was refused, for the log */
-  unsigned refs;          /* 1 while loaded, +1 per call and per queued work */
+  char *path;      /* the file in the plugins directory */
+  char *copy_path; /* the private copy it was loaded from */
+  uint64_t gen;    /* load number: in the copy's name and in logs */
+  plugin_file_id file;
+  json_t *config;                  /* owned: the settings it got in init() */
+  void *dl;                        /* dlopen handle of the copy */
+  mcpd_plugin desc;                /* the descriptor, normalised to the host's size */
+  void *state;                     /* what init() returned */
+  int in_init;                     /* registrations are allowed */
+  char last_refusal[256];          /* why the last registration was refused */
+  const struct mcpd_ctx *replaces; /* during init: the version it replaces */
+  registry staged;                 /* its registrations until it is put in service */
+  unsigned refs;                   /* 1 while serving, +1 per call and per queued work */
+  int retired;                     /* out of service, unloading when refs reaches 0 */
+  uint64_t retired_at;             /* loop time, ms */
+  int drain_cancelled;             /* its calls were cancelled at the drain deadline */
   unsigned n_tools, n_resources, n_templates;
-  struct mcpd_ctx *next;
+  list_node link; /* in plugin_set.active, .draining or .reap */
 };
 
 typedef struct plugin_set {
-  mcpd_ctx *head; /* in load order */
-  unsigned count;
-  unsigned failed; /* files that failed to load */
+  list_node active;   /* serving, in file-name order */
+  list_node draining; /* retired, waiting for their calls and work */
+  list_node reap;     /* retired and idle: unloaded on the next loop turn */
+  unsigned count;     /* active */
+  unsigned failed;    /* files that failed in the last scan */
+  uint64_t next_gen;
+  char *runtime_dir; /* where the private copies live */
+  unsigned drain_ms; /* after it, a retired version's calls are cancelled */
+  uv_idle_t reaper;
+  uv_timer_t drain_timer;
+  int handles_open;
 } plugin_set;
 
-/* Loads every *.so in dir, in name order. A file that fails is logged with
- * its path and the reason and skipped. Returns the number loaded, or a
- * negative error when dir cannot be read. */
-int plugin_load_dir(struct server *srv, const char *dir);
+/* What one scan of the plugins directory did. */
+typedef struct plugin_scan_result {
+  unsigned loaded, replaced, removed, unchanged, failed;
+} plugin_scan_result;
 
-/* Loads one file. Returns 0, or a negative error with the reason in err
- * (size n); nothing of the plugin stays loaded then. */
-int plugin_load_file(struct server *srv, const char *path, char *err, size_t n);
+/* Sets the set up: creates runtime_dir (0700) and removes copies left
+ * there by processes that no longer run. runtime_dir is copied. Returns 0
+ * or a negative error (logged). */
+int plugin_set_init(struct server *srv, const char *runtime_dir, unsigned drain_ms);
 
-/* Keeps a plugin loaded while something of it is in flight. */
+/* Brings the set in line with dir: new files load, changed files (their
+ * plugin_file_id, or their settings in the config) load as a new version
+ * that replaces the old one only if it loads, removed files retire. A file
+ * that fails is logged with its path and reason; the version serving
+ * before it (if any) goes on serving. Returns 0, or a negative error when
+ * dir cannot be read (nothing changes then). */
+int plugin_scan(struct server *srv, const char *dir, plugin_scan_result *res);
+
+/* Keeps a version loaded while a call or queued work of it is in flight. */
 void plugin_ref(mcpd_ctx *ctx);
 void plugin_unref(mcpd_ctx *ctx);
 
-/* Unloads every plugin with nothing in flight (shutdown() then dlclose()).
- * Returns how many could not be unloaded because calls or work are still
- * running (they stay mapped; logged). */
+/* Retires every serving version and unloads each with nothing in flight.
+ * Returns how many versions are still loaded (calls or work running). */
 unsigned plugin_unload_all(struct server *srv);
+
+/* Closes the set's handles; call after plugin_unload_all() returned 0. */
+void plugin_set_close(plugin_set *set);
 
 #endif

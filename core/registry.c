@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *entry_key(const reg_list *l, enum reg_kind k, size_t i);
+static void free_tool(reg_tool *e);
+static void free_resource(reg_resource *e);
+static void free_template(reg_template *e);
+
 void registry_init(registry *r) {
   memset(r, 0, sizeof(*r));
 }
@@ -303,39 +308,50 @@ static void free_template(reg_template *e) {
   free(e);
 }
 
-void registry_remove_ctx(registry *r, mcpd_ctx *ctx) {
+/* Moves the entries of ctx in list l (keyed in map) to list to. */
+static void take(reg_list *l, strmap *map, enum reg_kind k, mcpd_ctx *ctx, reg_list *to,
+                 strmap *to_map) {
   size_t i, o;
+  for (i = o = 0; i < l->count; i++) {
+    void *e = l->items[i];
+    mcpd_ctx *owner = k == REG_TOOL       ? ((reg_tool *)e)->ctx
+                      : k == REG_RESOURCE ? ((reg_resource *)e)->ctx
+                                          : ((reg_template *)e)->ctx;
+    const char *key = entry_key(l, k, i);
+    if (owner != ctx) {
+      l->items[o++] = e;
+      continue;
+    }
+    strmap_remove(map, key, strlen(key));
+    /* Moving out never fails the caller: an entry that cannot be kept in
+     * `to` is freed instead. */
+    if (list_push(to, e) < 0 || strmap_put(to_map, key, strlen(key), e) < 0) {
+      if (to->count > 0 && to->items[to->count - 1] == e)
+        to->count--;
+      if (k == REG_TOOL)
+        free_tool(e);
+      else if (k == REG_RESOURCE)
+        free_resource(e);
+      else
+        free_template(e);
+    }
+  }
+  l->count = o;
+}
 
-  for (i = o = 0; i < r->tools.count; i++) {
-    reg_tool *e = r->tools.items[i];
-    if (e->ctx == ctx) {
-      strmap_remove(&r->tool_by_name, e->name, strlen(e->name));
-      free_tool(e);
-    } else {
-      r->tools.items[o++] = e;
-    }
-  }
-  r->tools.count = o;
-  for (i = o = 0; i < r->resources.count; i++) {
-    reg_resource *e = r->resources.items[i];
-    if (e->ctx == ctx) {
-      strmap_remove(&r->resource_by_uri, e->uri, strlen(e->uri));
-      free_resource(e);
-    } else {
-      r->resources.items[o++] = e;
-    }
-  }
-  r->resources.count = o;
-  for (i = o = 0; i < r->templates.count; i++) {
-    reg_template *e = r->templates.items[i];
-    if (e->ctx == ctx) {
-      strmap_remove(&r->template_by_text, e->uri_template, strlen(e->uri_template));
-      free_template(e);
-    } else {
-      r->templates.items[o++] = e;
-    }
-  }
-  r->templates.count = o;
+void registry_take_ctx(registry *r, mcpd_ctx *ctx, registry *into) {
+  take(&r->tools, &r->tool_by_name, REG_TOOL, ctx, &into->tools, &into->tool_by_name);
+  take(&r->resources, &r->resource_by_uri, REG_RESOURCE, ctx, &into->resources,
+       &into->resource_by_uri);
+  take(&r->templates, &r->template_by_text, REG_TEMPLATE, ctx, &into->templates,
+       &into->template_by_text);
+}
+
+void registry_remove_ctx(registry *r, mcpd_ctx *ctx) {
+  registry gone;
+  registry_init(&gone);
+  registry_take_ctx(r, ctx, &gone);
+  registry_free(&gone);
 }
 
 reg_tool *registry_tool(const registry *r, const char *name, size_t len) {
@@ -389,6 +405,159 @@ const json_t *registry_resource_json(reg_resource *res, int version) {
 
 const json_t *registry_template_json(reg_template *t, int version) {
   return listed(t->listed, t->def, version);
+}
+
+int registry_check_free(const registry *r, enum reg_kind kind, const char *key,
+                        const mcpd_ctx *ignore, char *err, size_t n) {
+  size_t len = strlen(key);
+  const mcpd_ctx *ctx = NULL;
+  const char *owner = NULL, *what = "";
+
+  switch (kind) {
+  case REG_TOOL: {
+    const reg_tool *e = strmap_get(&r->tool_by_name, key, len);
+    if (e != NULL)
+      ctx = e->ctx, owner = e->owner, what = "tool";
+    break;
+  }
+  case REG_RESOURCE: {
+    const reg_resource *e = strmap_get(&r->resource_by_uri, key, len);
+    if (e != NULL)
+      ctx = e->ctx, owner = e->owner, what = "resource";
+    break;
+  }
+  case REG_TEMPLATE: {
+    const reg_template *e = strmap_get(&r->template_by_text, key, len);
+    if (e != NULL)
+      ctx = e->ctx, owner = e->owner, what = "resource template";
+    break;
+  }
+  }
+  if (ctx == NULL || ctx == ignore)
+    return 0;
+  snprintf(err, n, "%s \"%s\" is already registered by plugin \"%s\"", what, key, owner);
+  return -EEXIST;
+}
+
+/* Grows a list to hold extra more items. */
+static int list_reserve(reg_list *l, size_t extra) {
+  size_t cap = l->cap ? l->cap : 16;
+  void **items;
+  while (cap < l->count + extra)
+    cap *= 2;
+  if (cap == l->cap)
+    return 0;
+  items = realloc(l->items, cap * sizeof(*items));
+  if (items == NULL)
+    return -ENOMEM;
+  l->items = items;
+  l->cap = cap;
+  return 0;
+}
+
+/* The key of entry i of a list of kind k. */
+static const char *entry_key(const reg_list *l, enum reg_kind k, size_t i) {
+  switch (k) {
+  case REG_TOOL:
+    return ((const reg_tool *)l->items[i])->name;
+  case REG_RESOURCE:
+    return ((const reg_resource *)l->items[i])->uri;
+  default:
+    return ((const reg_template *)l->items[i])->uri_template;
+  }
+}
+
+/* Puts the keys of src's list into map, undoing them all on failure. */
+static int map_all(strmap *map, const reg_list *src, enum reg_kind k) {
+  size_t i, j;
+  for (i = 0; i < src->count; i++) {
+    const char *key = entry_key(src, k, i);
+    int r = strmap_put(map, key, strlen(key), src->items[i]);
+    if (r < 0) {
+      for (j = 0; j < i; j++) {
+        key = entry_key(src, k, j);
+        strmap_remove(map, key, strlen(key));
+      }
+      return r;
+    }
+  }
+  return 0;
+}
+
+static void unmap_all(strmap *map, const reg_list *src, enum reg_kind k) {
+  size_t i;
+  for (i = 0; i < src->count; i++) {
+    const char *key = entry_key(src, k, i);
+    strmap_remove(map, key, strlen(key));
+  }
+}
+
+static void append_all(reg_list *dst, reg_list *src) {
+  if (src->count == 0)
+    return; /* src->items may be NULL, which memcpy may not get */
+  memcpy(dst->items + dst->count, src->items, src->count * sizeof(*src->items));
+  dst->count += src->count;
+  src->count = 0;
+}
+
+int registry_merge(registry *dst, registry *src) {
+  char err[256];
+  size_t i;
+  int r;
+
+  for (i = 0; i < src->tools.count; i++)
+    if (registry_check_free(dst, REG_TOOL, entry_key(&src->tools, REG_TOOL, i), NULL, err,
+                            sizeof(err)) < 0)
+      return -EEXIST;
+  for (i = 0; i < src->resources.count; i++)
+    if (registry_check_free(dst, REG_RESOURCE, entry_key(&src->resources, REG_RESOURCE, i), NULL,
+                            err, sizeof(err)) < 0)
+      return -EEXIST;
+  for (i = 0; i < src->templates.count; i++)
+    if (registry_check_free(dst, REG_TEMPLATE, entry_key(&src->templates, REG_TEMPLATE, i), NULL,
+                            err, sizeof(err)) < 0)
+      return -EEXIST;
+  if (list_reserve(&dst->tools, src->tools.count) < 0 ||
+      list_reserve(&dst->resources, src->resources.count) < 0 ||
+      list_reserve(&dst->templates, src->templates.count) < 0)
+    return -ENOMEM;
+  r = map_all(&dst->tool_by_name, &src->tools, REG_TOOL);
+  if (r == 0) {
+    r = map_all(&dst->resource_by_uri, &src->resources, REG_RESOURCE);
+    if (r == 0) {
+      r = map_all(&dst->template_by_text, &src->templates, REG_TEMPLATE);
+      if (r < 0)
+        unmap_all(&dst->resource_by_uri, &src->resources, REG_RESOURCE);
+    }
+    if (r < 0)
+      unmap_all(&dst->tool_by_name, &src->tools, REG_TOOL);
+  }
+  if (r < 0)
+    return r;
+  append_all(&dst->tools, &src->tools);
+  append_all(&dst->resources, &src->resources);
+  append_all(&dst->templates, &src->templates);
+  strmap_free(&src->tool_by_name);
+  strmap_free(&src->resource_by_uri);
+  strmap_free(&src->template_by_text);
+  return 0;
+}
+
+json_t *registry_snapshot(const registry *r, enum reg_kind kind) {
+  json_t *arr = json_array();
+  size_t i;
+  if (arr == NULL)
+    return NULL;
+  if (kind == REG_TOOL) {
+    for (i = 0; i < r->tools.count; i++)
+      json_array_append(arr, ((reg_tool *)r->tools.items[i])->def);
+  } else {
+    for (i = 0; i < r->resources.count; i++)
+      json_array_append(arr, ((reg_resource *)r->resources.items[i])->def);
+    for (i = 0; i < r->templates.count; i++)
+      json_array_append(arr, ((reg_template *)r->templates.items[i])->def);
+  }
+  return arr;
 }
 
 void registry_free(registry *r) {

@@ -73,6 +73,28 @@ int registry_add_resource(registry *r, mcpd_ctx *ctx, const char *owner, const m
 int registry_add_template(registry *r, mcpd_ctx *ctx, const char *owner,
                           const mcpd_resource_template *t, char *err, size_t n);
 
+/* What kind of entry a key names. */
+enum reg_kind { REG_TOOL, REG_RESOURCE, REG_TEMPLATE };
+
+/* Returns 0 if key (a tool name, a resource URI or a template text) is free
+ * in r, or held only by ignore (the version being replaced); else -EEXIST
+ * with a message naming the owner in err (size n). */
+int registry_check_free(const registry *r, enum reg_kind kind, const char *key,
+                        const mcpd_ctx *ignore, char *err, size_t n);
+
+/* Moves every entry of src into dst, after dst's own, in src's order, and
+ * leaves src empty. All or nothing: returns 0, -EEXIST (a key of src is
+ * taken in dst) or -ENOMEM, and then nothing moved. */
+int registry_merge(registry *dst, registry *src);
+
+/* A JSON array of the listing objects of r's tools (REG_TOOL) or of its
+ * resources and templates (REG_RESOURCE), in order: compare two snapshots
+ * to know whether a list changed. New ref; NULL when out of memory. */
+json_t *registry_snapshot(const registry *r, enum reg_kind kind);
+
+/* Moves every entry of ctx from r into into (appended). */
+void registry_take_ctx(registry *r, mcpd_ctx *ctx, registry *into);
+
 /* Removes (and frees) every entry of ctx. */
 void registry_remove_ctx(registry *r, mcpd_ctx *ctx);
 

@@ -20,6 +20,7 @@
 static void healthz(server *srv, http_req *req) {
   json_t *body, *plugins;
   mcpd_ctx *ctx;
+  list_node *n;
   char *text;
 
   if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
@@ -28,9 +29,11 @@ static void healthz(server *srv, http_req *req) {
     return;
   }
   plugins = json_array();
-  for (ctx = srv->plugins.head; ctx != NULL; ctx = ctx->next)
+  for (n = srv->plugins.active.next; n != &srv->plugins.active; n = n->next) {
+    ctx = list_entry(n, mcpd_ctx, link);
     json_array_append_new(plugins,
                           json_pack("{s:s,s:s}", "name", ctx->name, "version", ctx->version));
+  }
   body = json_pack("{s:s,s:s,s:I,s:o,s:I,s:I,s:I,s:I}", "status", "ok", "version", MCPD_VERSION,
                    "uptime_s", (json_int_t)((uv_now(&srv->loop) - srv->started_ms) / 1000),
                    "plugins", plugins, "tools", (json_int_t)srv->reg.tools.count, "resources",
@@ -84,6 +87,7 @@ static void close_rest(server *srv) {
     log_msg(&srv->log, LOG_WARN, "exit_with_calls_running", "plugins=%u", stuck);
     _exit(srv->exit_code);
   }
+  plugin_set_close(&srv->plugins);
   call_engine_close(&srv->calls);
   uv_close((uv_handle_t *)&srv->sig_term, NULL);
   uv_close((uv_handle_t *)&srv->sig_int, NULL);
@@ -128,8 +132,8 @@ static void begin_stop(server *srv, const char *why) {
 static void on_signal(uv_signal_t *h, int signum) {
   server *srv = h->data;
   if (signum == SIGHUP) {
-    log_msg(&srv->log, LOG_WARN, "sighup_ignored",
-            "reason=\"reloading is not supported yet; restart mcpd to load new plugins\"");
+    if (!srv->stopping)
+      reload_run(srv);
     return;
   }
   if (srv->stopping) {
@@ -169,6 +173,7 @@ static int is_loopback_host(const char *host) {
  * plugins. */
 static int init_core(server *srv, config *cfg) {
   char dir[PATH_MAX], threads[16];
+  plugin_scan_result scan;
   int r;
 
   memset(srv, 0, sizeof(*srv));
@@ -195,17 +200,46 @@ static int init_core(server *srv, config *cfg) {
     if (config_set_string(&srv->cfg.plugins_dir, dir) < 0)
       return -ENOMEM;
   }
-  r = plugin_load_dir(srv, srv->cfg.plugins_dir);
+  config_runtime_dir(&srv->cfg, dir, sizeof(dir));
+  if (config_set_string(&srv->cfg.runtime_dir, dir) < 0)
+    return -ENOMEM;
+  r = plugin_set_init(srv, srv->cfg.runtime_dir, srv->cfg.drain_timeout_ms);
   if (r < 0)
     return r;
-  return 0;
+  srv->have_plugins = 1;
+  return plugin_scan(srv, srv->cfg.plugins_dir, &scan);
 }
 
-int server_init(server *srv, config *cfg) {
+/* The HTTP limits as the config says. */
+static void http_limits_from(const config *c, http_limits *lim) {
+  memset(lim, 0, sizeof(*lim));
+  lim->max_header_bytes = c->max_header_bytes;
+  lim->max_headers = c->max_headers;
+  lim->max_body_bytes = c->max_body_bytes;
+  lim->max_connections = c->max_connections;
+  lim->max_pipelined = c->max_pipelined;
+  lim->max_write_queue_bytes = c->max_write_queue_bytes;
+  lim->header_timeout_ms = c->header_timeout_ms;
+  lim->request_timeout_ms = c->request_timeout_ms;
+  lim->keepalive_timeout_ms = c->keepalive_timeout_ms;
+  lim->send_timeout_ms = c->send_timeout_ms;
+}
+
+void server_apply_config(server *srv) {
+  atomic_store(&srv->log.level, srv->cfg.log_level);
+  http_limits_from(&srv->cfg, &srv->http.limits);
+  srv->sessions.max = srv->cfg.max_sessions;
+  srv->sessions.idle_ms = srv->cfg.session_idle_ms;
+  srv->plugins.drain_ms = srv->cfg.drain_timeout_ms;
+  mcp_http_apply_config(&srv->mcp);
+}
+
+int server_init(server *srv, config *cfg, const reload_args *args) {
   http_limits lim;
   int r;
 
   r = init_core(srv, cfg);
+  srv->args = *args;
   if (r < 0 && r != -ENOENT && r != -ENOTDIR && r != -EACCES)
     return r;
   log_msg(&srv->log, LOG_INFO, "plugins_ready",
@@ -218,17 +252,7 @@ int server_init(server *srv, config *cfg) {
   mcp_http_init(&srv->mcp, &srv->loop, &srv->disp, &srv->sessions, &srv->cfg, &srv->log,
                 is_loopback_host(srv->cfg.listen_host));
   srv->have_mcp = 1;
-  memset(&lim, 0, sizeof(lim));
-  lim.max_header_bytes = srv->cfg.max_header_bytes;
-  lim.max_headers = srv->cfg.max_headers;
-  lim.max_body_bytes = srv->cfg.max_body_bytes;
-  lim.max_connections = srv->cfg.max_connections;
-  lim.max_pipelined = srv->cfg.max_pipelined;
-  lim.max_write_queue_bytes = srv->cfg.max_write_queue_bytes;
-  lim.header_timeout_ms = srv->cfg.header_timeout_ms;
-  lim.request_timeout_ms = srv->cfg.request_timeout_ms;
-  lim.keepalive_timeout_ms = srv->cfg.keepalive_timeout_ms;
-  lim.send_timeout_ms = srv->cfg.send_timeout_ms;
+  http_limits_from(&srv->cfg, &lim);
   r = http_server_init(&srv->http, &srv->loop, &lim, &srv->log, on_request, srv);
   if (r < 0)
     return r;
@@ -262,7 +286,10 @@ void server_abort(server *srv) {
     mcp_http_close(&srv->mcp);
   if (srv->have_sessions)
     session_table_close(&srv->sessions);
-  plugin_unload_all(srv);
+  if (srv->have_plugins) {
+    plugin_unload_all(srv);
+    plugin_set_close(&srv->plugins);
+  }
   if (srv->have_calls)
     call_engine_close(&srv->calls);
   if (srv->have_http)
@@ -292,6 +319,7 @@ int server_run(server *srv) {
 int server_check(config *cfg, FILE *out) {
   server *srv = calloc(1, sizeof(*srv));
   mcpd_ctx *ctx;
+  list_node *n;
   size_t i;
   int r, ok;
 
@@ -300,8 +328,10 @@ int server_check(config *cfg, FILE *out) {
   r = init_core(srv, cfg);
   ok = r >= 0 && srv->plugins.failed == 0;
   fprintf(out, "plugins directory: %s\n", srv->cfg.plugins_dir ? srv->cfg.plugins_dir : "?");
-  for (ctx = srv->plugins.head; ctx != NULL; ctx = ctx->next)
+  for (n = srv->plugins.active.next; n != &srv->plugins.active; n = n->next) {
+    ctx = list_entry(n, mcpd_ctx, link);
     fprintf(out, "plugin %s %s (%s)\n", ctx->name, ctx->version, ctx->path);
+  }
   for (i = 0; i < srv->reg.tools.count; i++) {
     reg_tool *t = srv->reg.tools.items[i];
     fprintf(out, "tool %s (plugin %s)\n", t->name, t->owner);
@@ -316,7 +346,10 @@ int server_check(config *cfg, FILE *out) {
   }
   fprintf(out, "%s: %u plugin(s) loaded, %u failed\n", ok ? "ok" : "FAILED", srv->plugins.count,
           srv->plugins.failed);
-  plugin_unload_all(srv);
+  if (srv->have_plugins) {
+    plugin_unload_all(srv);
+    plugin_set_close(&srv->plugins);
+  }
   if (srv->have_calls)
     call_engine_close(&srv->calls);
   if (srv->have_loop) {

@@ -15,6 +15,7 @@
 #include "mcp_http.h"
 #include "plugin_loader.h"
 #include "registry.h"
+#include "reload.h"
 #include "session.h"
 
 #include "version.h"
@@ -22,6 +23,7 @@
 typedef struct server {
   uv_loop_t loop;
   config cfg;
+  reload_args args; /* the command line, re-applied on each reload */
   logger log;
   registry reg;
   plugin_set plugins;
@@ -35,16 +37,23 @@ typedef struct server {
   uv_timer_t stop_timer;
   uint64_t stop_deadline; /* loop time when in-flight calls get cancelled */
   uint64_t started_ms;
+  uint64_t reloads, reload_failures;
   int stopping;
   int exit_code;
   /* What server_init() got through, for server_abort(). */
-  unsigned have_loop : 1, have_calls : 1, have_sessions : 1, have_mcp : 1, have_http : 1;
+  unsigned have_loop : 1, have_calls : 1, have_plugins : 1, have_sessions : 1, have_mcp : 1,
+      have_http : 1;
 } server;
 
 /* Sets the server up from cfg (stolen: the server owns it from now on):
- * loads the plugins, binds the listener. Returns 0, or a negative error
- * that has been logged. */
-int server_init(server *srv, config *cfg);
+ * loads the plugins, binds the listener. args (borrowed, must outlive the
+ * server) is how SIGHUP rebuilds the configuration. Returns 0, or a
+ * negative error that has been logged. */
+int server_init(server *srv, config *cfg, const reload_args *args);
+
+/* Pushes the settings in srv->cfg that can change while running (log level,
+ * limits, timeouts) into the modules that copied them. */
+void server_apply_config(server *srv);
 
 /* Undoes a server_init() that failed, freeing everything. */
 void server_abort(server *srv);

@@ -1,0 +1,117 @@
+/* reload.c -- SIGHUP. The new configuration is read and checked first; a
+ * bad one changes nothing. Settings that need a new socket or thread pool
+ * (listen, worker_threads, runtime_dir) keep their old values until a
+ * restart, with a log line. Then the plugins directory is scanned (see
+ * plugin_scan()), and sessions with a stream get list_changed for each list
+ * whose contents changed. */
+#include "reload.h"
+
+#include "config.h"
+#include "error.h"
+#include "log.h"
+#include "mcp_http.h"
+#include "plugin_loader.h"
+#include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int reload_read_config(const reload_args *args, config *out, char *err, size_t n) {
+  char why[1024];
+  int r = config_init(out);
+  if (r < 0) {
+    snprintf(err, n, "out of memory");
+    return r;
+  }
+  if (args->config_file != NULL &&
+      (r = config_load_file(out, args->config_file, why, sizeof(why))) < 0) {
+    snprintf(err, n, "config: %s", why);
+    goto fail;
+  }
+  if (args->listen != NULL && (r = config_set_listen(out, args->listen, why, sizeof(why))) < 0) {
+    snprintf(err, n, "--listen: %s", why);
+    goto fail;
+  }
+  if (args->plugins_dir != NULL &&
+      (r = config_set_string(&out->plugins_dir, args->plugins_dir)) < 0)
+    goto fail;
+  if (args->log_level >= 0)
+    out->log_level = args->log_level;
+  return 0;
+fail:
+  config_free(out);
+  return r;
+}
+
+/* Keeps a setting that cannot change without a restart, saying so. */
+static void keep_str(server *srv, const char *key, char **now, char **next) {
+  if ((*now == NULL) != (*next == NULL) || (*now != NULL && strcmp(*now, *next) != 0)) {
+    log_msg(&srv->log, LOG_WARN, "reload_setting_ignored",
+            "setting=%s reason=\"takes effect at the next restart\"", key);
+    free(*next);
+    *next = *now ? strdup(*now) : NULL;
+  }
+}
+
+int reload_run(server *srv) {
+  config next;
+  char err[1024], esc[1100];
+  plugin_scan_result res;
+  json_t *tools_before, *res_before, *tools_after, *res_after;
+  uint64_t t0 = uv_hrtime();
+  int r, tools_changed, resources_changed;
+
+  srv->reloads++;
+  r = reload_read_config(&srv->args, &next, err, sizeof(err));
+  if (r < 0) {
+    srv->reload_failures++;
+    log_msg(&srv->log, LOG_ERROR, "reload_failed", "reason=%s kept=previous_configuration",
+            log_escape(err, esc, sizeof(esc)));
+    return r;
+  }
+  /* Keep what needs a restart. */
+  keep_str(srv, "listen", &srv->cfg.listen_host, &next.listen_host);
+  if (next.listen_port != srv->cfg.listen_port) {
+    log_msg(&srv->log, LOG_WARN, "reload_setting_ignored",
+            "setting=listen reason=\"takes effect at the next restart\"");
+    next.listen_port = srv->cfg.listen_port;
+  }
+  keep_str(srv, "runtime_dir", &srv->cfg.runtime_dir, &next.runtime_dir);
+  if (next.worker_threads != srv->cfg.worker_threads) {
+    log_msg(&srv->log, LOG_WARN, "reload_setting_ignored",
+            "setting=worker_threads reason=\"takes effect at the next restart\"");
+    next.worker_threads = srv->cfg.worker_threads;
+  }
+  if (next.plugins_dir == NULL)
+    config_set_string(&next.plugins_dir, srv->cfg.plugins_dir);
+  /* Swap: every module reads the settings through &srv->cfg. */
+  config_free(&srv->cfg);
+  srv->cfg = next;
+  server_apply_config(srv);
+
+  tools_before = registry_snapshot(&srv->reg, REG_TOOL);
+  res_before = registry_snapshot(&srv->reg, REG_RESOURCE);
+  r = plugin_scan(srv, srv->cfg.plugins_dir, &res);
+  tools_after = registry_snapshot(&srv->reg, REG_TOOL);
+  res_after = registry_snapshot(&srv->reg, REG_RESOURCE);
+  tools_changed = !json_equal(tools_before, tools_after);
+  resources_changed = !json_equal(res_before, res_after);
+  json_decref(tools_before);
+  json_decref(res_before);
+  json_decref(tools_after);
+  json_decref(res_after);
+  if (tools_changed)
+    mcp_http_notify_all(&srv->mcp, "notifications/tools/list_changed");
+  if (resources_changed)
+    mcp_http_notify_all(&srv->mcp, "notifications/resources/list_changed");
+  if (r < 0 || res.failed > 0)
+    srv->reload_failures++;
+  log_msg(&srv->log, r < 0 || res.failed ? LOG_WARN : LOG_INFO, "reload_done",
+          "duration_ms=%.3f loaded=%u replaced=%u removed=%u unchanged=%u failed=%u "
+          "plugins=%u tools=%zu tools_changed=%d resources_changed=%d",
+          (double)(uv_hrtime() - t0) / 1e6, res.loaded, res.replaced, res.removed, res.unchanged,
+          res.failed, srv->plugins.count, srv->reg.tools.count, tools_changed, resources_changed);
+  return 0;
+}

@@ -1,0 +1,30 @@
+/* reload.h -- SIGHUP: re-read the configuration, bring the plugins in line
+ * with their directory, and tell clients when the lists changed. Loop
+ * thread only; one reload runs to its end before the next starts (signals
+ * that arrive meanwhile are delivered afterwards, coalesced). */
+#ifndef MCPD_RELOAD_H
+#define MCPD_RELOAD_H
+
+#include <stddef.h>
+
+struct server;
+struct config;
+
+/* What the command line said, re-applied over the config file each time. */
+typedef struct reload_args {
+  const char *config_file; /* NULL: no file */
+  const char *listen;      /* NULL: from the file */
+  const char *plugins_dir;
+  int log_level; /* -1: from the file */
+} reload_args;
+
+/* Builds the configuration from the file and the command line into *out
+ * (initialised here; the caller frees it). Returns 0, or a negative error
+ * with a message in err (size n). */
+int reload_read_config(const reload_args *args, struct config *out, char *err, size_t n);
+
+/* Runs one reload. Returns 0, or a negative error (logged) when the new
+ * configuration is unusable: then nothing changed. */
+int reload_run(struct server *srv);
+
+#endif
