@@ -38,7 +38,7 @@ export function makePluginsDir(names) {
 
 const SANITIZER = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|AddressSanitizer:DEADLYSIGNAL/;
 
-export async function startMcpd({ plugins = ['hello'], pluginsDir, config, args = [], env = {} } = {}) {
+export async function startMcpd({ plugins = ['hello'], pluginsDir, config, args = [], env = {}, bin = mcpdBin } = {}) {
   const work = mkdtempSync(join(tmpdir(), 'mcpd-run-'));
   const dir = pluginsDir ?? makePluginsDir(plugins);
   const argv = ['--listen', '127.0.0.1:0', '--plugins', dir];
@@ -48,7 +48,7 @@ export async function startMcpd({ plugins = ['hello'], pluginsDir, config, args 
     argv.push('--config', file);
   }
   argv.push(...args);
-  const proc = spawn(mcpdBin, argv, {
+  const proc = spawn(bin, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', ...env },
   });
