@@ -2,7 +2,8 @@
 # run-all.sh -- the whole test suite, from a clean clone on Debian 12:
 # installs what is missing, builds, runs the unit tests (ctest) and the
 # integration tests (the real mcpd driven by the official MCP SDK client),
-# then builds again with ASan+UBSan and runs everything once more.
+# then builds again with ASan+UBSan and runs everything once more, and once
+# more with ThreadSanitizer (plugin threads, the worker pool, reloads).
 # Exits non-zero on the first failure.
 set -eu
 cd "$(dirname "$0")/.."
@@ -29,5 +30,6 @@ run_suite() { # $1 = build directory, $2 = extra cmake arguments
 
 run_suite build "-DCMAKE_BUILD_TYPE=RelWithDebInfo"
 run_suite build-asan "-DCMAKE_BUILD_TYPE=Debug -DMCPD_SANITIZE=ON"
+run_suite build-tsan "-DCMAKE_BUILD_TYPE=Debug -DMCPD_TSAN=ON"
 
 step "all tests passed in $(( $(date +%s) - start )) s"

@@ -36,7 +36,7 @@ export function makePluginsDir(names) {
   return dir;
 }
 
-const SANITIZER = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|AddressSanitizer:DEADLYSIGNAL/;
+const SANITIZER = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|AddressSanitizer:DEADLYSIGNAL|WARNING: ThreadSanitizer/;
 
 export async function startMcpd({ plugins = ['hello'], pluginsDir, config, args = [], env = {}, bin = mcpdBin } = {}) {
   const work = mkdtempSync(join(tmpdir(), 'mcpd-run-'));
