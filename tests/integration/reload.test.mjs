@@ -4,7 +4,7 @@
 // and leave no copies or mappings behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, renameSync, rmSync, readdirSync, mkdtempSync, writeFileSync, unlinkSync } from 'node:fs';
+import { copyFileSync, renameSync, rmSync, readdirSync, mkdtempSync, writeFileSync, unlinkSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -141,6 +141,13 @@ test('a broken file keeps the previous version serving; a removed plugin goes, a
     await reload(d);
     assert.equal(await call(d.url, sid, 'which'), 'v1');
 
+    // A new version that registers a name another plugin owns is refused too.
+    install(dir, pluginPath('bad_dup_tool'));
+    await reload(d);
+    assert.match(d.log(), /event=plugin_skipped file=\S*\/versioned\.so reason="init\(\) failed[^\n]*tool \\"echo\\" is already registered by plugin \\"hello\\"[^\n]*kept=previous_version/);
+    assert.equal(await call(d.url, sid, 'which'), 'v1');
+    assert.equal(await call(d.url, sid, 'echo', { text: 'the real one' }), 'the real one');
+
     unlinkSync(join(dir, 'versioned.so'));
     await reload(d);
     assert.match(d.log(), /event=plugin_retired plugin=versioned version=v1 gen=\d+ reason=removed/);
@@ -243,6 +250,28 @@ test('a plugin that exports nothing is refused with a reason', async () => {
     await d.waitForLog(/event=plugin_skipped file=\S*\/empty\.so reason="no entry symbol mcpd_plugin_v1/);
     const { sid } = await initSession(d.url);
     assert.equal(await call(d.url, sid, 'which'), 'v1');
+  } finally {
+    await d.stop();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(runtime, { recursive: true, force: true });
+  }
+});
+
+test('a call completed later from the plugin\'s own thread finishes on the version it started on', async () => {
+  const { dir, runtime, config } = setup();
+  install(dir, pluginPath('testkit'), 'testkit.so');
+  const d = await startMcpd({ pluginsDir: dir, config });
+  try {
+    const { sid } = await initSession(d.url);
+    const pending = call(d.url, sid, 'sleep', { ms: 600 }, 3);
+    await sleep(100);
+    const t = new Date(Date.now() + 5000);
+    utimesSync(join(dir, 'testkit.so'), t, t); // same bytes, new mtime: a new version
+    await reload(d);
+    assert.match(d.log(), /event=plugin_retired plugin=testkit version=0\.0\.1 gen=\d+ reason=replaced in_flight=1/);
+    assert.equal(await pending, 'slept');
+    await d.waitForLog(/event=plugin_unloaded plugin=testkit/);
+    assert.equal(await call(d.url, sid, 'sleep', { ms: 1 }, 4), 'slept', 'the new version serves');
   } finally {
     await d.stop();
     rmSync(dir, { recursive: true, force: true });
