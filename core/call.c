@@ -57,6 +57,13 @@ static void async_cb(uv_async_t *a) {
   for (; ev != NULL; ev = next) {
     mcpd_call *call = ev->call;
     next = ev->next;
+    if (ev->type == CALL_EV_RESOURCE_UPDATED) {
+      if (!e->closed && e->h.on_resource_updated != NULL)
+        e->h.on_resource_updated(ev->text, e->arg);
+      free(ev->text);
+      free(ev);
+      continue;
+    }
     switch (ev->type) {
     case CALL_EV_DONE:
       if (!call->finished) {
@@ -71,6 +78,8 @@ static void async_cb(uv_async_t *a) {
     case CALL_EV_LOG:
       if (!call->finished)
         e->h.on_log(call, ev->level, ev->text, ev->data, e->arg);
+      break;
+    default:
       break;
     }
     if (ev != &call->done_ev) {
@@ -160,6 +169,8 @@ void call_set_deadline(mcpd_call *call, unsigned ms) {
 void call_cancel(mcpd_call *call) {
   if (call->finished || atomic_exchange(&call->cancelled, 1))
     return;
+  if (call->eng->h.on_cancel != NULL)
+    call->eng->h.on_cancel(call, call->eng->arg);
   if (atomic_load(&call->completed))
     return;
   if (call->cancel_cb != NULL && !call->cancel_fired) {
@@ -278,6 +289,17 @@ int call_notify_log(mcpd_call *call, int level, const char *logger_name, json_t 
     return -ENOMEM;
   }
   return push_event(call, ev);
+}
+
+int call_engine_resource_updated(call_engine *e, const char *uri) {
+  call_event *ev = calloc(1, sizeof(*ev));
+  if (ev == NULL || (ev->text = strdup(uri)) == NULL) {
+    free(ev);
+    return -ENOMEM;
+  }
+  ev->type = CALL_EV_RESOURCE_UPDATED;
+  push(e, ev);
+  return 0;
 }
 
 void call_cancel_all(call_engine *e) {

@@ -22,20 +22,20 @@
 
 #define CALL_MAGIC 0x6d63616cu /* "mcal" */
 
-enum call_kind { CALL_TOOL, CALL_RESOURCE };
+enum call_kind { CALL_TOOL, CALL_RESOURCE, CALL_PROMPT, CALL_COMPLETE };
 
 typedef struct call_engine call_engine;
 typedef struct call_event call_event;
 
-enum call_event_type { CALL_EV_DONE, CALL_EV_PROGRESS, CALL_EV_LOG };
+enum call_event_type { CALL_EV_DONE, CALL_EV_PROGRESS, CALL_EV_LOG, CALL_EV_RESOURCE_UPDATED };
 
 struct call_event {
   call_event *next;
-  struct mcpd_call *call;
+  struct mcpd_call *call; /* NULL for CALL_EV_RESOURCE_UPDATED */
   enum call_event_type type;
   double progress, total;
   int level;
-  char *text;   /* progress message or logger name; owned */
+  char *text;   /* progress message, logger name or resource URI; owned */
   json_t *data; /* log data; owned */
 };
 
@@ -89,6 +89,10 @@ typedef struct call_handlers {
   void (*on_log)(mcpd_call *call, int level, const char *logger_name, json_t *data, void *arg);
   /* The call's deadline passed before it completed. */
   void (*on_timeout)(mcpd_call *call, void *arg);
+  /* The call was just cancelled (before the plugin's own cancel callback). */
+  void (*on_cancel)(mcpd_call *call, void *arg);
+  /* A plugin announced that a resource changed; uri is borrowed. */
+  void (*on_resource_updated)(const char *uri, void *arg);
   /* The last reference is going: release what the owner attached (ctx). */
   void (*on_free)(mcpd_call *call, void *arg);
 } call_handlers;
@@ -140,6 +144,10 @@ int call_on_cancel(mcpd_call *call, mcpd_cancel_fn cb, void *arg);              
  * owns it, 0 if the plugin already called complete()/fail() (a plugin bug:
  * the queued completion wins). */
 int call_claim_sync(mcpd_call *call);
+
+/* Queues notify_resource_updated(uri) for the loop. ANY. uri is copied.
+ * Returns 0 or -ENOMEM. */
+int call_engine_resource_updated(call_engine *e, const char *uri);
 
 /* Cancels every unfinished call (shutdown). */
 void call_cancel_all(call_engine *e);

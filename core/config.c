@@ -46,6 +46,7 @@ static const struct num_setting num_settings[] = {
     U("timeouts", "sse_keepalive_ms", sse_keepalive_ms, 0, 3600000),
     U("timeouts", "shutdown_ms", shutdown_timeout_ms, 0, 3600000),
     U("timeouts", "drain_ms", drain_timeout_ms, 0, 86400000),
+    U("timeouts", "client_request_ms", client_request_ms, 1, 86400000),
 };
 
 #undef U
@@ -86,6 +87,7 @@ int config_init(config *c) {
   c->sse_keepalive_ms = 15000;
   c->shutdown_timeout_ms = 10000;
   c->drain_timeout_ms = 60000;
+  c->client_request_ms = 60000;
   c->plugins = json_object();
   c->empty = json_object();
   if (config_set_string(&c->listen_host, "127.0.0.1") < 0 || c->plugins == NULL ||

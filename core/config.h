@@ -41,6 +41,7 @@ typedef struct config {
   unsigned sse_keepalive_ms;
   unsigned shutdown_timeout_ms;
   unsigned drain_timeout_ms;
+  unsigned client_request_ms;
 
   json_t *plugins; /* owned ref: object, plugin name -> its config object */
   json_t *empty;   /* owned ref: {} handed to plugins that have no config */

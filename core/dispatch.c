@@ -13,14 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CURSOR_PREFIX "mcpd1:"
+#define CURSOR_PREFIX         "mcpd1:"
+#define MAX_COMPLETION_VALUES 100
+#define MAX_SUBSCRIPTIONS     1000
 
 static const char *const mcp_levels[] = {"debug", "info",     "notice", "warning",
                                          "error", "critical", "alert",  "emergency"};
 
-/* What a method handler returns: a result (new ref) or an error. */
+/* What a method handler produces: a result (new ref), an error, or a
+ * whole response message. */
 typedef struct reply {
-  json_t *whole; /* a complete response message, when the handler built one */
+  json_t *whole;
   json_t *result;
   int code;
   char message[512];
@@ -38,10 +41,6 @@ static int fail(reply *r, int code, const char *fmt, ...) {
   return DISPATCH_DONE;
 }
 
-json_t *dispatch_error(const json_t *id, int code, const char *message) {
-  return jsonrpc_error(id, code, message, NULL);
-}
-
 static json_t *finish_reply(dispatch *d, const json_t *id, reply *r) {
   if (r->code != 0) {
     d->stats.errors++;
@@ -52,6 +51,13 @@ static json_t *finish_reply(dispatch *d, const json_t *id, reply *r) {
     return jsonrpc_error(id, JSONRPC_INTERNAL_ERROR, "out of memory", NULL);
   }
   return jsonrpc_result(id, r->result);
+}
+
+/* A whole number as a JSON integer (clients show 3, not 3.0). */
+static json_t *json_number(double v) {
+  if (v >= -9007199254740992.0 && v <= 9007199254740992.0 && v == (double)(json_int_t)v)
+    return json_integer((json_int_t)v);
+  return json_real(v);
 }
 
 /* ---- request context --------------------------------------------------- */
@@ -67,6 +73,16 @@ typedef struct req_ctx {
 
 static int version_of(const session *s) {
   return s != NULL && s->version >= 0 ? s->version : PROTO_LATEST;
+}
+
+/* A required string parameter, or a -32602 naming it. */
+static const char *need_string(req_ctx *c, reply *r, const char *method, const char *field) {
+  const json_t *v = json_object_get(c->params, field);
+  if (!json_is_string(v)) {
+    fail(r, JSONRPC_INVALID_PARAMS, "%s needs params.%s, a string", method, field);
+    return NULL;
+  }
+  return json_string_value(v);
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -103,8 +119,11 @@ static int m_initialize(req_ctx *c, reply *r) {
   if (server_info != NULL && version >= PROTO_2025_06_18)
     json_object_set_new(server_info, "title", json_string("mcpd"));
   /* Plugins can change on SIGHUP: clients with a stream are told. */
-  capabilities = json_pack("{s:{s:b},s:{s:b,s:b},s:{}}", "tools", "listChanged", 1, "resources",
-                           "subscribe", 0, "listChanged", 1, "logging");
+  capabilities =
+      json_pack("{s:{s:b},s:{s:b,s:b},s:{s:b},s:{}}", "tools", "listChanged", 1, "resources",
+                "subscribe", 1, "listChanged", 1, "prompts", "listChanged", 1, "logging");
+  if (capabilities != NULL && version >= PROTO_2025_03_26)
+    json_object_set_new(capabilities, "completions", json_object());
   r->result = json_pack("{s:s,s:o,s:o}", "protocolVersion", protocol_name(version), "capabilities",
                         capabilities, "serverInfo", server_info);
   if (r->result != NULL && cfg->instructions != NULL)
@@ -162,30 +181,12 @@ static int cursor_offset(req_ctx *c, size_t count, size_t *offset, reply *r) {
   *offset = (size_t)v;
   return 0;
 bad:
-  fail(r, JSONRPC_INVALID_PARAMS, "invalid cursor: pass back a nextCursor from a listing");
+  fail(r, JSONRPC_INVALID_PARAMS, "invalid params.cursor: pass back a nextCursor from a listing");
   return -1;
 }
 
-/* A whole number as a JSON integer (clients show 3, not 3.0). */
-static json_t *json_number(double v) {
-  if (v >= -9007199254740992.0 && v <= 9007199254740992.0 && v == (double)(json_int_t)v)
-    return json_integer((json_int_t)v);
-  return json_real(v);
-}
-
-typedef const json_t *(*list_json_fn)(void *entry, int version);
-
-static const json_t *tool_json(void *e, int v) {
-  return registry_tool_json(e, v);
-}
-static const json_t *resource_json(void *e, int v) {
-  return registry_resource_json(e, v);
-}
-static const json_t *template_json(void *e, int v) {
-  return registry_template_json(e, v);
-}
-
-static int list(req_ctx *c, reply *r, const reg_list *l, const char *key, list_json_fn fn) {
+static int list(req_ctx *c, reply *r, enum reg_kind kind, const char *key) {
+  const reg_list *l = &c->d->reg->lists[kind];
   size_t offset, end, i, page = c->d->cfg->page_size;
   int version = version_of(c->s);
   json_t *arr;
@@ -200,7 +201,7 @@ static int list(req_ctx *c, reply *r, const reg_list *l, const char *key, list_j
     return DISPATCH_DONE;
   }
   for (i = offset; i < end; i++) {
-    const json_t *item = fn(l->items[i], version);
+    const json_t *item = registry_listing(l->items[i], version);
     if (item == NULL || json_array_append(arr, (json_t *)item) < 0) {
       json_decref(arr);
       json_decref(r->result);
@@ -218,15 +219,19 @@ static int list(req_ctx *c, reply *r, const reg_list *l, const char *key, list_j
 }
 
 static int m_tools_list(req_ctx *c, reply *r) {
-  return list(c, r, &c->d->reg->tools, "tools", tool_json);
+  return list(c, r, REG_TOOL, "tools");
 }
 
 static int m_resources_list(req_ctx *c, reply *r) {
-  return list(c, r, &c->d->reg->resources, "resources", resource_json);
+  return list(c, r, REG_RESOURCE, "resources");
 }
 
 static int m_templates_list(req_ctx *c, reply *r) {
-  return list(c, r, &c->d->reg->templates, "resourceTemplates", template_json);
+  return list(c, r, REG_TEMPLATE, "resourceTemplates");
+}
+
+static int m_prompts_list(req_ctx *c, reply *r) {
+  return list(c, r, REG_PROMPT, "prompts");
 }
 
 /* ---- plugin calls ------------------------------------------------------- */
@@ -248,23 +253,53 @@ static void session_unlink(mcpd_call *call) {
   s->n_calls--;
 }
 
+static const char *kind_name(enum call_kind k) {
+  switch (k) {
+  case CALL_TOOL:
+    return "tool";
+  case CALL_RESOURCE:
+    return "resource";
+  case CALL_PROMPT:
+    return "prompt";
+  default:
+    return "completion";
+  }
+}
+
 /* Checks a plugin's result and fits it to the session's revision; steals
- * result. Returns the result, or NULL with r filled in. */
+ * result. Returns the result to send, or NULL with r filled in. */
 static json_t *check_result(dispatch *d, mcpd_call *call, json_t *result, reply *r) {
+  static const char *const need[] = {"content", "contents", "messages", "values"};
+  const char *want = need[call->kind];
   char esc[200];
-  const char *want = call->kind == CALL_TOOL ? "content" : "contents";
+  json_t *values;
+
   if (!json_is_object(result) || !json_is_array(json_object_get(result, want))) {
     log_msg(d->log, LOG_ERROR, "plugin_bad_result",
-            "plugin=%s call=%s reason=\"result is not an object with a %s array\"", call->ctx->name,
-            log_escape(call->name, esc, sizeof(esc)), want);
+            "plugin=%s %s=%s reason=\"result is not an object with a %s array\"", call->ctx->name,
+            kind_name(call->kind), log_escape(call->name, esc, sizeof(esc)), want);
     json_decref(result);
     fail(r, JSONRPC_INTERNAL_ERROR, "the plugin returned a malformed result");
     return NULL;
   }
-  /* structuredContent arrived in 2025-06-18. */
-  if (call->kind == CALL_TOOL && call->version < PROTO_2025_06_18)
-    json_object_del(result, "structuredContent");
-  return result;
+  switch (call->kind) {
+  case CALL_TOOL:
+    /* structuredContent arrived in 2025-06-18. */
+    if (call->version < PROTO_2025_06_18)
+      json_object_del(result, "structuredContent");
+    return result;
+  case CALL_COMPLETE:
+    /* At most 100 values; more are cut and flagged. */
+    values = json_object_get(result, "values");
+    if (json_array_size(values) > MAX_COMPLETION_VALUES) {
+      while (json_array_size(values) > MAX_COMPLETION_VALUES)
+        json_array_remove(values, MAX_COMPLETION_VALUES);
+      json_object_set_new(result, "hasMore", json_true());
+    }
+    return json_pack("{s:o}", "completion", result);
+  default:
+    return result;
+  }
 }
 
 /* Turns a plugin's completion (result or error) into a response. Steals
@@ -293,10 +328,9 @@ static json_t *completion_response(dispatch *d, mcpd_call *call, json_t *result,
   return finish_reply(d, call->id, &r);
 }
 
-/* Runs a handler and sorts out sync, async and error returns. */
+/* Sorts out a handler's return: synchronous, asynchronous or error. */
 static int run_call(req_ctx *c, reply *r, mcpd_call *call, int rc, json_t *result) {
   dispatch *d = c->d;
-  json_t *resp;
 
   if (rc == MCPD_PENDING) {
     json_decref(result);
@@ -317,15 +351,16 @@ static int run_call(req_ctx *c, reply *r, mcpd_call *call, int rc, json_t *resul
   }
   if (rc > 0) {
     log_msg(d->log, LOG_ERROR, "plugin_bad_return", "plugin=%s rc=%d", call->ctx->name, rc);
-    json_decref(result);
-    result = NULL;
     rc = -EIO;
   }
-  resp = completion_response(d, call, rc == 0 ? result : (json_decref(result), NULL), rc, NULL);
+  if (rc != 0) {
+    json_decref(result);
+    result = NULL;
+  }
+  r->whole = completion_response(d, call, result, rc, NULL);
   call_finish(call);
   session_unlink(call);
   call_unref(call);
-  r->whole = resp;
   return DISPATCH_DONE;
 }
 
@@ -340,25 +375,31 @@ static int too_many_calls(req_ctx *c, reply *r) {
   return 1;
 }
 
-static mcpd_call *new_call(req_ctx *c, enum call_kind kind, mcpd_ctx *ctx, const char *name) {
+/* A call for ctx, linked to the session, holding args (stolen). NULL when
+ * out of memory (args released). */
+static mcpd_call *new_call(req_ctx *c, enum call_kind kind, mcpd_ctx *ctx, const char *name,
+                           json_t *args) {
   const json_t *meta = json_object_get(c->params, "_meta");
   const json_t *token = json_object_get(meta, "progressToken");
   mcpd_call *call = call_new(c->d->calls, kind, ctx);
-  if (call == NULL)
+  if (call == NULL) {
+    json_decref(args);
     return NULL;
+  }
   plugin_ref(ctx);
   call->id = json_incref((json_t *)c->m->id);
   if (json_is_string(token) || json_is_integer(token))
     call->progress_token = json_incref((json_t *)token);
   call->version = version_of(c->s);
   call->name = strdup(name);
+  call->args = args;
   session_link(call, c->s);
   return call;
 }
 
 static int m_tools_call(req_ctx *c, reply *r) {
   dispatch *d = c->d;
-  const json_t *name = json_object_get(c->params, "name");
+  const char *name = need_string(c, r, "tools/call", "name");
   const json_t *args = json_object_get(c->params, "arguments");
   reg_tool *tool;
   mcpd_call *call;
@@ -367,39 +408,34 @@ static int m_tools_call(req_ctx *c, reply *r) {
   int rc;
 
   d->stats.tool_calls++;
-  if (!json_is_string(name))
-    return fail(r, JSONRPC_INVALID_PARAMS, "tools/call needs params.name, a string");
-  tool = registry_tool(d->reg, json_string_value(name), json_string_length(name));
+  if (name == NULL)
+    return DISPATCH_DONE;
+  tool = (reg_tool *)registry_get(d->reg, REG_TOOL, name, strlen(name));
   if (tool == NULL)
-    return fail(r, JSONRPC_INVALID_PARAMS, "Unknown tool: %s", json_string_value(name));
+    return fail(r, JSONRPC_INVALID_PARAMS, "Unknown tool: %s", name);
   if (args != NULL && json_is_null(args))
     args = NULL;
   if (args != NULL && !json_is_object(args))
     return fail(r, JSONRPC_INVALID_PARAMS, "tools/call params.arguments must be an object");
+  if (schema_validate(tool->input_schema, args ? args : d->empty, why, sizeof(why)) < 0)
+    return fail(r, JSONRPC_INVALID_PARAMS, "Invalid arguments for tool %s: %s", tool->e.key, why);
   if (too_many_calls(c, r))
     return DISPATCH_DONE;
-  call = new_call(c, CALL_TOOL, tool->ctx, tool->name);
+  call = new_call(c, CALL_TOOL, tool->e.ctx, tool->e.key,
+                  args ? json_incref((json_t *)args) : json_object());
   if (call == NULL)
     return fail(r, JSONRPC_INTERNAL_ERROR, "out of memory");
-  call->args = args != NULL ? json_incref((json_t *)args) : json_object();
   if (call->args == NULL || call->name == NULL)
     return run_call(c, r, call, -ENOMEM, NULL);
-  if (schema_validate(tool->input_schema, call->args, why, sizeof(why)) < 0) {
-    call_claim_sync(call);
-    call_finish(call);
-    session_unlink(call);
-    call_unref(call);
-    return fail(r, JSONRPC_INVALID_PARAMS, "Invalid arguments for tool %s: %s", tool->name, why);
-  }
   rc = tool->handler(call, call->args, tool->data, &result);
   return run_call(c, r, call, rc, result);
 }
 
 static int m_resources_read(req_ctx *c, reply *r) {
   dispatch *d = c->d;
-  const json_t *uri = json_object_get(c->params, "uri");
+  const char *uri = need_string(c, r, "resources/read", "uri");
   reg_resource *res;
-  reg_template *tpl = NULL;
+  reg_template *tpl;
   json_t *vars = NULL, *result = NULL;
   mcpd_call *call;
   mcpd_ctx *ctx;
@@ -408,22 +444,22 @@ static int m_resources_read(req_ctx *c, reply *r) {
   int rc;
 
   d->stats.resource_reads++;
-  if (!json_is_string(uri))
-    return fail(r, JSONRPC_INVALID_PARAMS, "resources/read needs params.uri, a string");
-  res = registry_resource(d->reg, json_string_value(uri), json_string_length(uri));
+  if (uri == NULL)
+    return DISPATCH_DONE;
+  res = (reg_resource *)registry_get(d->reg, REG_RESOURCE, uri, strlen(uri));
   if (res != NULL) {
-    ctx = res->ctx;
+    ctx = res->e.ctx;
     handler = res->handler;
     data = res->data;
     vars = json_object();
   } else {
-    tpl = registry_match_template(d->reg, json_string_value(uri), &vars);
+    tpl = registry_match_template(d->reg, uri, &vars);
     if (tpl == NULL) {
-      fail(r, MCP_ERROR_RESOURCE_NOT_FOUND, "Resource not found: %s", json_string_value(uri));
-      r->data = json_pack("{s:O}", "uri", (json_t *)uri);
+      fail(r, MCP_ERROR_RESOURCE_NOT_FOUND, "Resource not found: %s", uri);
+      r->data = json_pack("{s:s}", "uri", uri);
       return DISPATCH_DONE;
     }
-    ctx = tpl->ctx;
+    ctx = tpl->e.ctx;
     handler = tpl->handler;
     data = tpl->data;
   }
@@ -431,17 +467,344 @@ static int m_resources_read(req_ctx *c, reply *r) {
     json_decref(vars);
     return DISPATCH_DONE;
   }
-  call = new_call(c, CALL_RESOURCE, ctx, json_string_value(uri));
-  if (call == NULL) {
-    json_decref(vars);
+  call = new_call(c, CALL_RESOURCE, ctx, uri, vars);
+  if (call == NULL)
     return fail(r, JSONRPC_INTERNAL_ERROR, "out of memory");
-  }
-  call->args = vars;
-  call->uri = strdup(json_string_value(uri));
+  call->uri = strdup(uri);
   if (call->uri == NULL || call->args == NULL || call->name == NULL)
     return run_call(c, r, call, -ENOMEM, NULL);
   rc = handler(call, call->uri, call->args, data, &result);
   return run_call(c, r, call, rc, result);
+}
+
+/* Checks prompt arguments against the prompt's declared ones. */
+static int check_prompt_args(const reg_prompt *p, const json_t *args, reply *r) {
+  const char *key;
+  const json_t *v;
+  size_t i;
+
+  json_object_foreach((json_t *)args, key, v) {
+    int known = 0;
+    for (i = 0; i < json_array_size(p->arguments) && !known; i++)
+      known =
+          strcmp(key,
+                 json_string_value(json_object_get(json_array_get(p->arguments, i), "name"))) == 0;
+    if (!known) {
+      fail(r, JSONRPC_INVALID_PARAMS, "prompt %s has no argument \"%s\"", p->e.key, key);
+      return -1;
+    }
+    if (!json_is_string(v)) {
+      fail(r, JSONRPC_INVALID_PARAMS, "prompts/get params.arguments.%s must be a string", key);
+      return -1;
+    }
+  }
+  for (i = 0; i < json_array_size(p->arguments); i++) {
+    const json_t *a = json_array_get(p->arguments, i);
+    const char *name = json_string_value(json_object_get(a, "name"));
+    if (json_is_true(json_object_get(a, "required")) && json_object_get(args, name) == NULL) {
+      fail(r, JSONRPC_INVALID_PARAMS, "prompt %s needs the argument \"%s\"", p->e.key, name);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int m_prompts_get(req_ctx *c, reply *r) {
+  dispatch *d = c->d;
+  const char *name = need_string(c, r, "prompts/get", "name");
+  const json_t *args = json_object_get(c->params, "arguments");
+  reg_prompt *p;
+  mcpd_call *call;
+  json_t *result = NULL;
+  int rc;
+
+  d->stats.prompt_gets++;
+  if (name == NULL)
+    return DISPATCH_DONE;
+  p = (reg_prompt *)registry_get(d->reg, REG_PROMPT, name, strlen(name));
+  if (p == NULL)
+    return fail(r, JSONRPC_INVALID_PARAMS, "Unknown prompt: %s", name);
+  if (args != NULL && json_is_null(args))
+    args = NULL;
+  if (args != NULL && !json_is_object(args))
+    return fail(r, JSONRPC_INVALID_PARAMS, "prompts/get params.arguments must be an object");
+  if (check_prompt_args(p, args ? args : d->empty, r) < 0 || too_many_calls(c, r))
+    return DISPATCH_DONE;
+  call = new_call(c, CALL_PROMPT, p->e.ctx, p->e.key,
+                  args ? json_incref((json_t *)args) : json_object());
+  if (call == NULL)
+    return fail(r, JSONRPC_INTERNAL_ERROR, "out of memory");
+  if (call->args == NULL || call->name == NULL)
+    return run_call(c, r, call, -ENOMEM, NULL);
+  rc = p->handler(call, call->args, p->data, &result);
+  return run_call(c, r, call, rc, result);
+}
+
+static int m_complete(req_ctx *c, reply *r) {
+  dispatch *d = c->d;
+  const json_t *ref = json_object_get(c->params, "ref");
+  const json_t *arg = json_object_get(c->params, "argument");
+  const json_t *type = json_object_get(ref, "type");
+  const json_t *name = json_object_get(arg, "name"), *value = json_object_get(arg, "value");
+  const json_t *ctx_args = json_object_get(json_object_get(c->params, "context"), "arguments");
+  const char *key = NULL;
+  mcpd_complete_fn complete = NULL;
+  void *data = NULL;
+  mcpd_ctx *owner;
+  mcpd_call *call;
+  json_t *result = NULL;
+  int rc;
+
+  d->stats.completions++;
+  if (!json_is_object(ref) || !json_is_string(type))
+    return fail(r, JSONRPC_INVALID_PARAMS,
+                "completion/complete needs params.ref with a type (\"ref/prompt\" or "
+                "\"ref/resource\")");
+  if (!json_is_string(name) || !json_is_string(value))
+    return fail(r, JSONRPC_INVALID_PARAMS,
+                "completion/complete needs params.argument with a name and a value (strings)");
+  if (ctx_args != NULL && !json_is_object(ctx_args))
+    return fail(r, JSONRPC_INVALID_PARAMS,
+                "completion/complete params.context.arguments must be an object");
+  if (strcmp(json_string_value(type), "ref/prompt") == 0) {
+    const reg_prompt *p;
+    key = json_string_value(json_object_get(ref, "name"));
+    if (key == NULL)
+      return fail(r, JSONRPC_INVALID_PARAMS, "params.ref.name must be a string");
+    p = (const reg_prompt *)registry_get(d->reg, REG_PROMPT, key, strlen(key));
+    if (p == NULL)
+      return fail(r, JSONRPC_INVALID_PARAMS, "Unknown prompt: %s", key);
+    complete = p->complete, data = p->complete_data, owner = p->e.ctx;
+  } else if (strcmp(json_string_value(type), "ref/resource") == 0) {
+    const reg_template *t;
+    key = json_string_value(json_object_get(ref, "uri"));
+    if (key == NULL)
+      return fail(r, JSONRPC_INVALID_PARAMS, "params.ref.uri must be a string");
+    t = (const reg_template *)registry_get(d->reg, REG_TEMPLATE, key, strlen(key));
+    if (t == NULL)
+      return fail(r, JSONRPC_INVALID_PARAMS, "Unknown resource template: %s", key);
+    complete = t->complete, data = t->complete_data, owner = t->e.ctx;
+  } else {
+    return fail(r, JSONRPC_INVALID_PARAMS,
+                "params.ref.type \"%s\" is not ref/prompt or ref/resource",
+                json_string_value(type));
+  }
+  if (complete == NULL) {
+    /* Nothing to suggest is an answer, not an error. */
+    r->result = json_pack("{s:{s:[],s:b}}", "completion", "values", "hasMore", 0);
+    return DISPATCH_DONE;
+  }
+  if (too_many_calls(c, r))
+    return DISPATCH_DONE;
+  call = new_call(c, CALL_COMPLETE, owner, key,
+                  ctx_args ? json_incref((json_t *)ctx_args) : json_object());
+  if (call == NULL)
+    return fail(r, JSONRPC_INTERNAL_ERROR, "out of memory");
+  if (call->args == NULL || call->name == NULL)
+    return run_call(c, r, call, -ENOMEM, NULL);
+  /* The handler sets result: call it before reading result. */
+  rc = complete(call, json_string_value(name), json_string_value(value), call->args, data, &result);
+  return run_call(c, r, call, rc, result);
+}
+
+/* ---- subscriptions ------------------------------------------------------- */
+
+static int m_subscribe(req_ctx *c, reply *r) {
+  const char *uri = need_string(c, r, "resources/subscribe", "uri");
+  json_t *vars = NULL;
+  if (uri == NULL)
+    return DISPATCH_DONE;
+  if (registry_get(c->d->reg, REG_RESOURCE, uri, strlen(uri)) == NULL &&
+      registry_match_template(c->d->reg, uri, &vars) == NULL) {
+    fail(r, MCP_ERROR_RESOURCE_NOT_FOUND, "Resource not found: %s", uri);
+    r->data = json_pack("{s:s}", "uri", uri);
+    return DISPATCH_DONE;
+  }
+  json_decref(vars);
+  if (json_object_get(c->s->subscriptions, uri) == NULL &&
+      json_object_size(c->s->subscriptions) >= MAX_SUBSCRIPTIONS)
+    return fail(r, JSONRPC_INVALID_PARAMS, "too many subscriptions in this session (limit %d)",
+                MAX_SUBSCRIPTIONS);
+  json_object_set_new(c->s->subscriptions, uri, json_true());
+  r->result = json_object();
+  return DISPATCH_DONE;
+}
+
+static int m_unsubscribe(req_ctx *c, reply *r) {
+  const char *uri = need_string(c, r, "resources/unsubscribe", "uri");
+  if (uri == NULL)
+    return DISPATCH_DONE;
+  json_object_del(c->s->subscriptions, uri); /* not subscribed is fine */
+  r->result = json_object();
+  return DISPATCH_DONE;
+}
+
+/* ---- requests to the client ------------------------------------------------ */
+
+/* One request mcpd sent to a client on behalf of a call. */
+typedef struct client_req {
+  list_node link;   /* in dispatch.requests */
+  list_node s_link; /* in session.requests */
+  session *s;
+  mcpd_call *call; /* holds a reference */
+  json_t *id;
+  uint64_t deadline;
+  mcpd_response_fn cb;
+  void *arg;
+} client_req;
+
+static dispatch *dispatch_of(const mcpd_call *call) {
+  return call->eng->arg;
+}
+
+/* Answers a request (status, result borrowed) and forgets it. */
+static void client_req_finish(client_req *q, int status, const json_t *result) {
+  mcpd_call *call = q->call;
+  list_remove(&q->link);
+  list_remove(&q->s_link);
+  q->cb(call, status, result, q->arg);
+  json_decref(q->id);
+  free(q);
+  call_unref(call);
+}
+
+static void req_timer_cb(uv_timer_t *t) {
+  dispatch *d = t->data;
+  uint64_t now = uv_now(t->loop);
+  list_node *n, *tmp;
+  list_foreach_safe(n, tmp, &d->requests) {
+    client_req *q = list_entry(n, client_req, link);
+    if (q->deadline <= now) {
+      d->stats.client_request_timeouts++;
+      log_msg(d->log, LOG_WARN, "client_request_timeout", "plugin=%s session=%s",
+              q->call->ctx->name, q->s->id);
+      client_req_finish(q, -ETIMEDOUT, NULL);
+      /* The callback may answer or send others: start over. */
+      tmp = d->requests.next;
+    }
+  }
+  if (list_empty(&d->requests))
+    uv_timer_stop(t);
+}
+
+/* Which client capability a method needs; NULL for none. */
+static const char *capability_for(const char *method) {
+  if (strcmp(method, "sampling/createMessage") == 0)
+    return "sampling";
+  if (strcmp(method, "elicitation/create") == 0)
+    return "elicitation";
+  if (strcmp(method, "roots/list") == 0)
+    return "roots";
+  return NULL;
+}
+
+int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,
+                            unsigned timeout_ms, mcpd_response_fn cb, void *arg) {
+  dispatch *d;
+  session *s;
+  mcp_sink *sink;
+  const char *cap;
+  client_req *q;
+  json_t *msg;
+  char id[48];
+
+  if (call == NULL || call->magic != CALL_MAGIC || method == NULL || cb == NULL) {
+    json_decref(params);
+    return -EINVAL;
+  }
+  d = dispatch_of(call);
+  s = call->session;
+  sink = call->owner;
+  if (call->finished || atomic_load(&call->completed)) {
+    json_decref(params);
+    return -EALREADY;
+  }
+  if (strcmp(method, "ping") != 0 && capability_for(method) == NULL) {
+    json_decref(params);
+    return -EINVAL;
+  }
+  cap = capability_for(method);
+  if (s == NULL || sink == NULL ||
+      (cap != NULL && json_object_get(s->client_capabilities, cap) == NULL)) {
+    /* Offer only what the client declared; and with no way back, nothing. */
+    json_decref(params);
+    return s == NULL || sink == NULL ? -ECANCELED : -ENOTSUP;
+  }
+  q = calloc(1, sizeof(*q));
+  if (q == NULL) {
+    json_decref(params);
+    return -ENOMEM;
+  }
+  snprintf(id, sizeof(id), "mcpd-%llu", (unsigned long long)++s->next_request_id);
+  q->id = json_string(id);
+  msg = json_pack("{s:s,s:O,s:s}", "jsonrpc", "2.0", "id", q->id, "method", method);
+  if (q->id == NULL || msg == NULL) {
+    json_decref(q->id);
+    json_decref(msg);
+    json_decref(params);
+    free(q);
+    return -ENOMEM;
+  }
+  if (params != NULL)
+    json_object_set_new(msg, "params", params);
+  q->s = s;
+  q->call = call;
+  q->cb = cb;
+  q->arg = arg;
+  q->deadline = uv_now(d->req_timer.loop) + (timeout_ms ? timeout_ms : d->cfg->client_request_ms);
+  atomic_fetch_add(&call->refs, 1);
+  list_insert_tail(&d->requests, &q->link);
+  list_insert_tail(&s->requests, &q->s_link);
+  if (!uv_is_active((uv_handle_t *)&d->req_timer)) {
+    uv_timer_start(&d->req_timer, req_timer_cb, 50, 50);
+    uv_unref((uv_handle_t *)&d->req_timer);
+  }
+  d->stats.client_requests++;
+  /* It travels with the call's other messages (an SSE response stream). */
+  sink->send(sink, msg, 0);
+  json_decref(msg);
+  return 0;
+}
+
+const json_t *dispatch_client_capabilities(const mcpd_call *call) {
+  const session *s;
+  if (call == NULL || call->magic != CALL_MAGIC)
+    return NULL;
+  s = call->session;
+  return s != NULL && s->client_capabilities != NULL ? s->client_capabilities
+                                                     : dispatch_of(call)->empty;
+}
+
+/* A client's answer to one of our requests. */
+static void client_response(dispatch *d, session *s, const jsonrpc_msg *m) {
+  list_node *n;
+  for (n = s->requests.next; n != &s->requests; n = n->next) {
+    client_req *q = list_entry(n, client_req, s_link);
+    if (json_equal(q->id, (json_t *)m->id)) {
+      const json_t *error = json_object_get(m->root, "error");
+      if (error != NULL)
+        client_req_finish(q, -EPROTO, error);
+      else
+        client_req_finish(q, 0, json_object_get(m->root, "result"));
+      return;
+    }
+  }
+  d->stats.client_responses_ignored++;
+  log_msg(d->log, LOG_INFO, "client_response_ignored",
+          "session=%s reason=\"no request of ours has this id\"", s->id);
+}
+
+/* Answers -ECANCELED to the requests of a call (it was cancelled) or of a
+ * session (it is going away). */
+static void cancel_requests(dispatch *d, const mcpd_call *call, session *s) {
+  list_node *n, *tmp;
+  list_foreach_safe(n, tmp, &d->requests) {
+    client_req *q = list_entry(n, client_req, link);
+    if ((call != NULL && q->call == call) || (s != NULL && q->s == s)) {
+      client_req_finish(q, -ECANCELED, NULL);
+      tmp = d->requests.next; /* the callback may change the list */
+    }
+  }
 }
 
 /* ---- notifications ------------------------------------------------------ */
@@ -486,6 +849,11 @@ static const struct {
     {"resources/read", m_resources_read},
     {"resources/list", m_resources_list},
     {"resources/templates/list", m_templates_list},
+    {"resources/subscribe", m_subscribe},
+    {"resources/unsubscribe", m_unsubscribe},
+    {"prompts/list", m_prompts_list},
+    {"prompts/get", m_prompts_get},
+    {"completion/complete", m_complete},
     {"ping", m_ping},
     {"initialize", m_initialize},
     {"logging/setLevel", m_set_level},
@@ -515,8 +883,10 @@ int dispatch_message(dispatch *d, session *s, const jsonrpc_msg *m, mcp_sink *si
   c.sink = sink;
   c.params = json_is_object(m->params) ? m->params : NULL;
 
-  if (m->kind == JSONRPC_RESPONSE)
-    return DISPATCH_DONE; /* mcpd sends no requests to clients yet */
+  if (m->kind == JSONRPC_RESPONSE) {
+    client_response(d, s, m);
+    return DISPATCH_DONE;
+  }
   if (m->kind == JSONRPC_INVALID) {
     d->stats.errors++;
     *response = jsonrpc_error(m->id, JSONRPC_INVALID_REQUEST, m->error_message, NULL);
@@ -555,11 +925,7 @@ int dispatch_message(dispatch *d, session *s, const jsonrpc_msg *m, mcp_sink *si
     *pending = c.pending;
     return DISPATCH_PENDING;
   }
-  if (r.whole != NULL) {
-    *response = r.whole;
-    return DISPATCH_DONE;
-  }
-  *response = finish_reply(d, m->id, &r);
+  *response = r.whole != NULL ? r.whole : finish_reply(d, m->id, &r);
   return DISPATCH_DONE;
 }
 
@@ -570,12 +936,32 @@ void dispatch_abandon(dispatch *d, mcpd_call *call) {
 }
 
 void dispatch_session_closed(dispatch *d, session *s) {
-  (void)d;
+  cancel_requests(d, NULL, s);
   while (!list_empty(&s->calls))
     session_unlink(list_entry(s->calls.next, mcpd_call, s_link));
 }
 
-/* ---- completions from the call engine ------------------------------------ */
+void dispatch_notify_all(dispatch *d, const char *method) {
+  json_t *note = jsonrpc_notification(method, NULL);
+  list_node *n, *tmp;
+  if (note == NULL)
+    return;
+  list_foreach_safe(n, tmp, &d->sessions->lru) {
+    session *s = list_entry(n, session, lru);
+    if (s->out != NULL)
+      s->out->send(s->out, note, 0);
+  }
+  json_decref(note);
+}
+
+void dispatch_close(dispatch *d) {
+  json_decref(d->empty);
+  d->empty = NULL;
+  if (!uv_is_closing((uv_handle_t *)&d->req_timer))
+    uv_close((uv_handle_t *)&d->req_timer, NULL);
+}
+
+/* ---- events from the call engine ------------------------------------------ */
 
 static void on_done(mcpd_call *call, void *arg) {
   dispatch *d = arg;
@@ -651,8 +1037,7 @@ static void on_timeout(mcpd_call *call, void *arg) {
   call->owner = NULL;
   if (sink != NULL) {
     json_t *resp;
-    snprintf(msg, sizeof(msg), "%s timed out after %u ms",
-             call->kind == CALL_TOOL ? "The tool call" : "Reading the resource", ms);
+    snprintf(msg, sizeof(msg), "The %s call timed out after %u ms", kind_name(call->kind), ms);
     if (call->kind == CALL_TOOL) /* a failure the model can see and act on */
       resp = jsonrpc_result(call->id, mcpd_result_error(msg));
     else
@@ -663,24 +1048,53 @@ static void on_timeout(mcpd_call *call, void *arg) {
   call_cancel(call);
 }
 
+static void on_cancel(mcpd_call *call, void *arg) {
+  cancel_requests(arg, call, NULL);
+}
+
+/* A plugin's resource changed: tell the sessions subscribed to it. */
+static void on_resource_updated(const char *uri, void *arg) {
+  dispatch *d = arg;
+  list_node *n, *tmp;
+  json_t *note =
+      jsonrpc_notification("notifications/resources/updated", json_pack("{s:s}", "uri", uri));
+  if (note == NULL)
+    return;
+  list_foreach_safe(n, tmp, &d->sessions->lru) {
+    session *s = list_entry(n, session, lru);
+    if (s->out != NULL && json_object_get(s->subscriptions, uri) != NULL)
+      s->out->send(s->out, note, 0);
+  }
+  json_decref(note);
+}
+
 static void on_free(mcpd_call *call, void *arg) {
   (void)arg;
   plugin_unref(call->ctx);
 }
 
 int dispatch_init(dispatch *d, uv_loop_t *loop, registry *reg, call_engine *calls,
-                  const config *cfg, const logger *lg) {
+                  session_table *sessions, const config *cfg, const logger *lg) {
   static const call_handlers handlers = {
       .on_done = on_done,
       .on_progress = on_progress,
       .on_log = on_log,
       .on_timeout = on_timeout,
+      .on_cancel = on_cancel,
+      .on_resource_updated = on_resource_updated,
       .on_free = on_free,
   };
   memset(d, 0, sizeof(*d));
   d->reg = reg;
   d->calls = calls;
+  d->sessions = sessions;
   d->cfg = cfg;
   d->log = lg;
+  d->empty = json_object();
+  list_init(&d->requests);
+  uv_timer_init(loop, &d->req_timer);
+  d->req_timer.data = d;
+  if (d->empty == NULL)
+    return -ENOMEM;
   return call_engine_init(calls, loop, lg, &handlers, d);
 }

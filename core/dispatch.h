@@ -1,26 +1,31 @@
 /* dispatch.h -- the MCP method dispatcher: initialize and version
- * negotiation, ping, tools, resources, logging/setLevel, cancellation, and
- * the completion of plugin calls into JSON-RPC responses. Transports hand
- * it classified JSON-RPC messages with the session they belong to; it never
- * sees HTTP. Loop thread only. */
+ * negotiation, ping, tools, resources (and subscriptions), prompts,
+ * completion, logging/setLevel, cancellation, requests the server sends to
+ * clients (sampling, elicitation, roots), and the completion of plugin calls
+ * into JSON-RPC responses. Transports hand it classified JSON-RPC messages
+ * with the session they belong to; it never sees HTTP. Loop thread only. */
 #ifndef MCPD_DISPATCH_H
 #define MCPD_DISPATCH_H
 
 #include <jansson.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "call.h"
 #include "config.h"
 #include "jsonrpc.h"
+#include "list.h"
 #include "log.h"
 #include "registry.h"
 #include "session.h"
 
-/* Where a request's later messages go: the transport's side of one pending
- * request. send() gets each notification about the request (progress, log
- * messages; final = 0), then exactly one final message (final = 1): the
- * response, or NULL when the request was cancelled and gets none. msg is
- * borrowed. After the final message the dispatcher forgets the sink. */
+/* Where messages for a client go: the transport's side of one pending
+ * request, or of a session's channel for messages the server starts.
+ * send() gets each message (borrowed). For a request: its notifications and
+ * requests to the client (final = 0), then exactly one final message
+ * (final = 1): the response, or NULL when the request was cancelled and gets
+ * none; after the final message the dispatcher forgets the sink. For a
+ * session channel, final is always 0. */
 typedef struct mcp_sink mcp_sink;
 struct mcp_sink {
   void (*send)(mcp_sink *sink, const json_t *msg, int final);
@@ -28,15 +33,20 @@ struct mcp_sink {
 
 typedef struct dispatch_stats {
   uint64_t requests, notifications, errors;
-  uint64_t tool_calls, tool_errors, resource_reads;
+  uint64_t tool_calls, tool_errors, resource_reads, prompt_gets, completions;
   uint64_t timeouts, cancellations;
+  uint64_t client_requests, client_request_timeouts, client_responses_ignored;
 } dispatch_stats;
 
 typedef struct dispatch {
   registry *reg;
   call_engine *calls;
+  session_table *sessions;
   const config *cfg;
   const logger *log;
+  json_t *empty;        /* {} for callers that need one to borrow */
+  uv_timer_t req_timer; /* deadlines of requests to clients */
+  list_node requests;   /* all requests to clients awaiting an answer */
   dispatch_stats stats;
 } dispatch;
 
@@ -45,7 +55,7 @@ enum { DISPATCH_DONE = 0, DISPATCH_PENDING = 1 };
 /* Initialises the dispatcher and the call engine whose events it handles.
  * Everything is borrowed. Returns 0 or a negative error. */
 int dispatch_init(dispatch *d, uv_loop_t *loop, registry *reg, call_engine *calls,
-                  const config *cfg, const logger *lg);
+                  session_table *sessions, const config *cfg, const logger *lg);
 
 /* Handles one message of session s (borrowed; for initialize, a fresh
  * session the transport made). Returns DISPATCH_DONE with *response set to
@@ -60,11 +70,22 @@ int dispatch_message(dispatch *d, session *s, const jsonrpc_msg *m, mcp_sink *si
  * client went away): forget the sink and cancel the call. */
 void dispatch_abandon(dispatch *d, mcpd_call *pending);
 
-/* A session is going away: its calls go on, but no longer belong to it. */
+/* A session is going away: its calls go on without it, and its requests to
+ * the client are answered -ECANCELED. */
 void dispatch_session_closed(dispatch *d, session *s);
 
-/* A JSON-RPC error response for a message the transport rejects before
- * dispatching (parse errors, bad envelopes). New ref. */
-json_t *dispatch_error(const json_t *id, int code, const char *message);
+/* Sends the notification `method` (no params) on the channel of every
+ * session that has one (list_changed after a reload). */
+void dispatch_notify_all(dispatch *d, const char *method);
+
+/* host->request(): see mcpd/plugin.h. */
+int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,
+                            unsigned timeout_ms, mcpd_response_fn cb, void *arg);
+
+/* host->call_client_capabilities(): see mcpd/plugin.h. */
+const json_t *dispatch_client_capabilities(const mcpd_call *call);
+
+/* Closes the dispatcher's timer. */
+void dispatch_close(dispatch *d);
 
 #endif

@@ -4,6 +4,7 @@
 #include "host_api.h"
 
 #include "call.h"
+#include "dispatch.h"
 #include "error.h"
 #include "log.h"
 #include "plugin_loader.h"
@@ -63,11 +64,12 @@ static int reg_result(mcpd_ctx *ctx, int r, const char *what, const char *err) {
   return r;
 }
 
-static int norm(mcpd_ctx *ctx, void *dst, size_t dst_size, const void *src, const char *what) {
+static int norm(mcpd_ctx *ctx, void *dst, size_t dst_size, size_t min_size, const void *src,
+                const char *what) {
   uint32_t size, flags;
   int r;
   memcpy(&size, src, sizeof(size));
-  r = host_api_normalize(dst, dst_size, src, size, dst_size);
+  r = host_api_normalize(dst, dst_size, src, size, min_size);
   if (r < 0)
     return reg_result(ctx, r, what,
                       r == -EINVAL ? "struct_size is smaller than any known version of the struct"
@@ -82,7 +84,7 @@ static int h_register_tool(mcpd_ctx *ctx, const mcpd_tool *tool) {
   mcpd_tool t;
   char err[512];
   int r = begin_register(ctx, tool, "tool");
-  if (r < 0 || (r = norm(ctx, &t, sizeof(t), tool, "tool")) < 0)
+  if (r < 0 || (r = norm(ctx, &t, sizeof(t), MCPD_TOOL_SIZE_V1_0, tool, "tool")) < 0)
     return r;
   r = t.name != NULL
           ? registry_check_free(&ctx->srv->reg, REG_TOOL, t.name, ctx->replaces, err, sizeof(err))
@@ -98,7 +100,7 @@ static int h_register_resource(mcpd_ctx *ctx, const mcpd_resource *res) {
   mcpd_resource t;
   char err[512];
   int r = begin_register(ctx, res, "resource");
-  if (r < 0 || (r = norm(ctx, &t, sizeof(t), res, "resource")) < 0)
+  if (r < 0 || (r = norm(ctx, &t, sizeof(t), MCPD_RESOURCE_SIZE_V1_0, res, "resource")) < 0)
     return r;
   r = t.uri != NULL ? registry_check_free(&ctx->srv->reg, REG_RESOURCE, t.uri, ctx->replaces, err,
                                           sizeof(err))
@@ -114,7 +116,8 @@ static int h_register_template(mcpd_ctx *ctx, const mcpd_resource_template *tmpl
   mcpd_resource_template t;
   char err[512];
   int r = begin_register(ctx, tmpl, "resource_template");
-  if (r < 0 || (r = norm(ctx, &t, sizeof(t), tmpl, "resource_template")) < 0)
+  if (r < 0 || (r = norm(ctx, &t, sizeof(t), MCPD_RESOURCE_TEMPLATE_SIZE_V1_0, tmpl,
+                         "resource_template")) < 0)
     return r;
   r = t.uri_template != NULL ? registry_check_free(&ctx->srv->reg, REG_TEMPLATE, t.uri_template,
                                                    ctx->replaces, err, sizeof(err))
@@ -124,6 +127,22 @@ static int h_register_template(mcpd_ctx *ctx, const mcpd_resource_template *tmpl
   if (r == 0)
     ctx->n_templates++;
   return reg_result(ctx, r, "resource_template", err);
+}
+
+static int h_register_prompt(mcpd_ctx *ctx, const mcpd_prompt *prompt) {
+  mcpd_prompt t;
+  char err[512];
+  int r = begin_register(ctx, prompt, "prompt");
+  if (r < 0 || (r = norm(ctx, &t, sizeof(t), MCPD_PROMPT_SIZE_V1_1, prompt, "prompt")) < 0)
+    return r;
+  r = t.name != NULL
+          ? registry_check_free(&ctx->srv->reg, REG_PROMPT, t.name, ctx->replaces, err, sizeof(err))
+          : 0;
+  if (r == 0)
+    r = registry_add_prompt(&ctx->staged, ctx, ctx->name, &t, err, sizeof(err));
+  if (r == 0)
+    ctx->n_prompts++;
+  return reg_result(ctx, r, "prompt", err);
 }
 
 static void h_log(mcpd_ctx *ctx, int level, const char *fmt, ...) {
@@ -221,6 +240,21 @@ static int h_queue_work(mcpd_ctx *ctx, mcpd_work_fn work, mcpd_after_work_fn aft
   return 0;
 }
 
+static int h_notify_resource_updated(mcpd_ctx *ctx, const char *uri) {
+  if (!ctx_ok(ctx) || uri == NULL)
+    return -EINVAL;
+  return call_engine_resource_updated(&ctx->srv->calls, uri);
+}
+
+static int h_request(mcpd_call *call, const char *method, json_t *params, unsigned timeout_ms,
+                     mcpd_response_fn cb, void *arg) {
+  return dispatch_client_request(call, method, params, timeout_ms, cb, arg);
+}
+
+static const json_t *h_call_client_capabilities(const mcpd_call *call) {
+  return dispatch_client_capabilities(call);
+}
+
 static const char *h_strerror(int err) {
   return error_strerror(err);
 }
@@ -248,6 +282,11 @@ static const mcpd_host host_table = {
     .queue_work = h_queue_work,
     .strerror = h_strerror,
     .call_ctx = h_call_ctx,
+    /* 1.1 */
+    .register_prompt = h_register_prompt,
+    .notify_resource_updated = h_notify_resource_updated,
+    .request = h_request,
+    .call_client_capabilities = h_call_client_capabilities,
 };
 
 const mcpd_host *host_api_table(void) {

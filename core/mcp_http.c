@@ -50,6 +50,7 @@ struct mcp_reply {
 
 /* The standalone GET stream of a session. */
 typedef struct mcp_stream {
+  mcp_sink sink; /* first: the session's channel (session.out) */
   mcp_http *t;
   http_req *req;
   session *s;
@@ -480,6 +481,7 @@ static void stream_unlink(mcp_stream *st) {
   st->t->n_streams--;
   if (st->s != NULL) {
     st->s->stream = NULL;
+    st->s->out = NULL;
     st->s->holds--;
     st->s = NULL;
   }
@@ -489,6 +491,13 @@ static void stream_abort(http_req *req) {
   mcp_stream *st = req->user;
   stream_unlink(st);
   free(st);
+}
+
+/* A message the server starts, for the session of this stream. */
+static void stream_send(mcp_sink *sink, const json_t *msg, int final) {
+  mcp_stream *st = (mcp_stream *)sink;
+  (void) final;
+  send_event(st->t, st->req, msg);
 }
 
 static void keepalive_cb(uv_timer_t *timer) {
@@ -526,9 +535,11 @@ static void get(mcp_http *t, http_req *req, const char *extra) {
     http_respond(req, 503, "Content-Type: text/plain\r\n", "out of memory\n", 14);
     return;
   }
+  st->sink.send = stream_send;
   st->t = t;
   st->req = req;
   st->s = s;
+  s->out = &st->sink;
   list_insert_tail(&t->streams, &st->link);
   t->n_streams++;
   s->stream = st;
@@ -640,18 +651,6 @@ int mcp_http_init(mcp_http *t, uv_loop_t *loop, dispatch *d, session_table *sess
     uv_unref((uv_handle_t *)&t->keepalive);
   }
   return 0;
-}
-
-void mcp_http_notify_all(mcp_http *t, const char *method) {
-  json_t *note = jsonrpc_notification(method, NULL);
-  list_node *n, *tmp;
-  if (note == NULL)
-    return;
-  /* A failed send only marks its connection closing; the list stays. */
-  list_foreach_safe(n, tmp, &t->streams) {
-    send_event(t, list_entry(n, mcp_stream, link)->req, note);
-  }
-  json_decref(note);
 }
 
 void mcp_http_apply_config(mcp_http *t) {

@@ -47,9 +47,6 @@ void mcp_http_handle(mcp_http *t, http_req *req);
  * on_remove (the server wires both). */
 void mcp_http_session_removed(mcp_http *t, session *s);
 
-/* Sends the notification `method` (no params) on every open stream. */
-void mcp_http_notify_all(mcp_http *t, const char *method);
-
 /* Re-reads the settings it uses from cfg (after a reload). */
 void mcp_http_apply_config(mcp_http *t);
 

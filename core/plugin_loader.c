@@ -420,9 +420,10 @@ static int commit(server *srv, mcpd_ctx *ctx, mcpd_ctx *old) {
   registry_free(&old_entries);
   activate(&srv->plugins, ctx);
   log_msg(&srv->log, LOG_INFO, "plugin_loaded",
-          "plugin=%s version=%s gen=%llu file=%s tools=%u resources=%u templates=%u%s", ctx->name,
-          ctx->version, (unsigned long long)ctx->gen, ctx->path, ctx->n_tools, ctx->n_resources,
-          ctx->n_templates, old != NULL ? " replaces_previous=1" : "");
+          "plugin=%s version=%s gen=%llu file=%s tools=%u resources=%u templates=%u prompts=%u%s",
+          ctx->name, ctx->version, (unsigned long long)ctx->gen, ctx->path, ctx->n_tools,
+          ctx->n_resources, ctx->n_templates, ctx->n_prompts,
+          old != NULL ? " replaces_previous=1" : "");
   if (old != NULL)
     retire(srv, old, "replaced");
   return 0;

@@ -49,7 +49,7 @@ struct mcpd_ctx {
   int retired;                     /* out of service, unloading when refs reaches 0 */
   uint64_t retired_at;             /* loop time, ms */
   int drain_cancelled;             /* its calls were cancelled at the drain deadline */
-  unsigned n_tools, n_resources, n_templates;
+  unsigned n_tools, n_resources, n_templates, n_prompts;
   list_node link; /* in plugin_set.active, .draining or .reap */
 };
 

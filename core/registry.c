@@ -1,4 +1,6 @@
-/* registry.c -- the tools, resources and resource templates of plugins. */
+/* registry.c -- the tools, resources, templates and prompts of plugins.
+ * All four kinds share the entry header and the list/map machinery; only
+ * building an entry and freeing its extras differ. */
 #include "registry.h"
 
 #include "schema.h"
@@ -9,40 +11,91 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *entry_key(const reg_list *l, enum reg_kind k, size_t i);
-static void free_tool(reg_tool *e);
-static void free_resource(reg_resource *e);
-static void free_template(reg_template *e);
+static const char *const kind_names[REG_KINDS] = {"tool", "resource", "resource template",
+                                                  "prompt"};
 
 void registry_init(registry *r) {
   memset(r, 0, sizeof(*r));
 }
 
-static int list_push(reg_list *l, void *item) {
-  if (l->count == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 16;
-    void **items = realloc(l->items, cap * sizeof(*items));
-    if (items == NULL)
-      return -ENOMEM;
-    l->items = items;
-    l->cap = cap;
-  }
-  l->items[l->count++] = item;
+static int list_reserve(reg_list *l, size_t extra) {
+  size_t cap = l->cap ? l->cap : 16;
+  reg_entry **items;
+  while (cap < l->count + extra)
+    cap *= 2;
+  if (cap == l->cap)
+    return 0;
+  items = realloc(l->items, cap * sizeof(*items));
+  if (items == NULL)
+    return -ENOMEM;
+  l->items = items;
+  l->cap = cap;
   return 0;
 }
 
-static int valid_tool_name(const char *s) {
-  size_t i;
-  for (i = 0; s[i] != '\0'; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-          c == '-' || c == '.'))
-      return 0;
+static void entry_free(reg_entry *e) {
+  int i;
+  if (e == NULL)
+    return;
+  for (i = 0; i < PROTO_COUNT; i++)
+    json_decref(e->listed[i]);
+  json_decref(e->def);
+  free(e->key);
+  switch (e->kind) {
+  case REG_TOOL:
+    json_decref(((reg_tool *)e)->input_schema);
+    break;
+  case REG_TEMPLATE:
+    uritpl_free(((reg_template *)e)->tpl);
+    break;
+  case REG_PROMPT:
+    json_decref(((reg_prompt *)e)->arguments);
+    break;
+  default:
+    break;
   }
-  return i >= 1 && i <= 128;
+  free(e);
 }
 
-/* Sets key to a copy of s when s is non-empty. */
+/* Puts a built entry into r: key free, map and list updated. */
+static int insert(registry *r, reg_entry *e, char *err, size_t n) {
+  strmap *map = &r->maps[e->kind];
+  reg_list *l = &r->lists[e->kind];
+  const reg_entry *other = strmap_get(map, e->key, strlen(e->key));
+  if (other != NULL) {
+    snprintf(err, n, "%s \"%s\" is already registered by plugin \"%s\"", kind_names[e->kind],
+             e->key, other->owner);
+    entry_free(e);
+    return -EEXIST;
+  }
+  if (list_reserve(l, 1) < 0 || strmap_put(map, e->key, strlen(e->key), e) < 0) {
+    snprintf(err, n, "out of memory");
+    entry_free(e);
+    return -ENOMEM;
+  }
+  l->items[l->count++] = e;
+  return 0;
+}
+
+/* A new entry of kind with its header filled (key copied, def empty). */
+static reg_entry *entry_new(size_t size, enum reg_kind kind, const char *key, mcpd_ctx *ctx,
+                            const char *owner) {
+  reg_entry *e = calloc(1, size);
+  if (e == NULL)
+    return NULL;
+  e->kind = kind;
+  e->ctx = ctx;
+  e->owner = owner;
+  e->key = strdup(key);
+  e->def = json_object();
+  if (e->key == NULL || e->def == NULL) {
+    entry_free(e);
+    return NULL;
+  }
+  return e;
+}
+
+/* Sets key to a copy of s when s is non-empty; -EINVAL for invalid UTF-8. */
 static int set_str(json_t *obj, const char *key, const char *s) {
   if (s == NULL || *s == '\0')
     return 0;
@@ -59,19 +112,37 @@ static int set_json(json_t *obj, const char *key, const json_t *v) {
   return json_object_set_new(obj, key, copy) < 0 ? -ENOMEM : 0;
 }
 
-static void clear_listed(json_t **listed) {
-  int i;
-  for (i = 0; i < PROTO_COUNT; i++)
-    json_decref(listed[i]);
+static int valid_name(const char *s) {
+  size_t i;
+  for (i = 0; s[i] != '\0'; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-' || c == '.'))
+      return 0;
+  }
+  return i >= 1 && i <= 128;
+}
+
+static int is_object_schema(const json_t *s) {
+  const json_t *type = json_object_get(s, "type");
+  return json_is_object(s) && json_is_string(type) &&
+         strcmp(json_string_value(type), "object") == 0;
+}
+
+/* Fills the display fields all kinds share; -EINVAL for invalid UTF-8. */
+static int describe(reg_entry *e, const char *name, const char *title, const char *description) {
+  return set_str(e->def, "name", name) < 0 || set_str(e->def, "title", title) < 0 ||
+                 set_str(e->def, "description", description) < 0
+             ? -EINVAL
+             : 0;
 }
 
 int registry_add_tool(registry *r, mcpd_ctx *ctx, const char *owner, const mcpd_tool *t, char *err,
                       size_t n) {
-  reg_tool *e, *other;
-  json_t *def = NULL;
+  reg_tool *e;
   char why[256];
 
-  if (t->name == NULL || !valid_tool_name(t->name)) {
+  if (t->name == NULL || !valid_name(t->name)) {
     snprintf(err, n, "tool name \"%s\" is not 1 to 128 characters of A-Z a-z 0-9 _ - .",
              t->name ? t->name : "(null)");
     return -EINVAL;
@@ -84,10 +155,7 @@ int registry_add_tool(registry *r, mcpd_ctx *ctx, const char *owner, const mcpd_
     snprintf(err, n, "tool \"%s\": %s", t->name, why);
     return -EINVAL;
   }
-  if (t->output_schema != NULL &&
-      (!json_is_object(t->output_schema) ||
-       !json_is_string(json_object_get(t->output_schema, "type")) ||
-       strcmp(json_string_value(json_object_get(t->output_schema, "type")), "object") != 0)) {
+  if (t->output_schema != NULL && !is_object_schema(t->output_schema)) {
     snprintf(err, n, "tool \"%s\": outputSchema must be an object with \"type\": \"object\"",
              t->name);
     return -EINVAL;
@@ -96,82 +164,45 @@ int registry_add_tool(registry *r, mcpd_ctx *ctx, const char *owner, const mcpd_
     snprintf(err, n, "tool \"%s\": annotations must be an object", t->name);
     return -EINVAL;
   }
-  other = strmap_get(&r->tool_by_name, t->name, strlen(t->name));
-  if (other != NULL) {
-    snprintf(err, n, "tool \"%s\" is already registered by plugin \"%s\"", t->name, other->owner);
-    return -EEXIST;
-  }
-  e = calloc(1, sizeof(*e));
-  def = json_object();
-  if (e == NULL || def == NULL)
+  e = (reg_tool *)entry_new(sizeof(*e), REG_TOOL, t->name, ctx, owner);
+  if (e == NULL)
     goto nomem;
-  e->def = def;
-  if (set_str(def, "name", t->name) < 0 || set_str(def, "title", t->title) < 0 ||
-      set_str(def, "description", t->description) < 0)
-    goto bad_utf8;
-  if (t->input_schema != NULL) {
-    if (set_json(def, "inputSchema", t->input_schema) < 0)
-      goto nomem;
-  } else if (json_object_set_new(def, "inputSchema", json_pack("{s:s}", "type", "object")) < 0) {
+  if (describe(&e->e, t->name, t->title, t->description) < 0) {
+    entry_free(&e->e);
+    snprintf(err, n, "tool \"%s\": title and description must be valid UTF-8", t->name);
+    return -EINVAL;
+  }
+  if ((t->input_schema != NULL ? set_json(e->e.def, "inputSchema", t->input_schema)
+                               : json_object_set_new(e->e.def, "inputSchema",
+                                                     json_pack("{s:s}", "type", "object"))) < 0 ||
+      set_json(e->e.def, "outputSchema", t->output_schema) < 0 ||
+      set_json(e->e.def, "annotations", t->annotations) < 0) {
+    entry_free(&e->e);
     goto nomem;
   }
-  if (set_json(def, "outputSchema", t->output_schema) < 0 ||
-      set_json(def, "annotations", t->annotations) < 0)
-    goto nomem;
-  e->input_schema = json_incref(json_object_get(def, "inputSchema"));
-  e->name = strdup(t->name);
-  if (e->name == NULL)
-    goto nomem;
+  e->input_schema = json_incref(json_object_get(e->e.def, "inputSchema"));
   e->handler = t->handler;
   e->data = t->tool_data;
-  e->ctx = ctx;
-  e->owner = owner;
-  if (strmap_put(&r->tool_by_name, e->name, strlen(e->name), e) < 0)
-    goto nomem;
-  if (list_push(&r->tools, e) < 0) {
-    strmap_remove(&r->tool_by_name, e->name, strlen(e->name));
-    goto nomem;
-  }
-  return 0;
-
-bad_utf8:
-  snprintf(err, n, "tool \"%s\": title and description must be valid UTF-8", t->name);
-  if (e != NULL) {
-    json_decref(e->def);
-    free(e);
-  }
-  return -EINVAL;
+  return insert(r, &e->e, err, n);
 nomem:
-  if (e != NULL) {
-    json_decref(e->input_schema);
-    json_decref(e->def);
-    free(e->name);
-    free(e);
-  } else {
-    json_decref(def);
-  }
   snprintf(err, n, "out of memory");
   return -ENOMEM;
 }
 
-/* The common part of resources and templates. */
-static json_t *resource_def(const char *key, const char *value, const char *name, const char *title,
-                            const char *description, const char *mime, const json_t *annotations) {
-  json_t *def = json_object();
-  if (def == NULL)
-    return NULL;
-  if (set_str(def, key, value) < 0 || set_str(def, "name", name) < 0 ||
-      set_str(def, "title", title) < 0 || set_str(def, "description", description) < 0 ||
-      set_str(def, "mimeType", mime) < 0 || set_json(def, "annotations", annotations) < 0) {
-    json_decref(def);
-    return NULL;
-  }
-  return def;
+/* The fields resources and templates share. */
+static int describe_resource(reg_entry *e, const char *key_field, const char *name,
+                             const char *title, const char *description, const char *mime,
+                             const json_t *annotations) {
+  if (set_str(e->def, key_field, e->key) < 0 || describe(e, name, title, description) < 0 ||
+      set_str(e->def, "mimeType", mime) < 0)
+    return -EINVAL;
+  return set_json(e->def, "annotations", annotations);
 }
 
 int registry_add_resource(registry *r, mcpd_ctx *ctx, const char *owner, const mcpd_resource *res,
                           char *err, size_t n) {
-  reg_resource *e, *other;
+  reg_resource *e;
+  int rc;
 
   if (res->uri == NULL || res->uri[0] == '\0' || res->name == NULL || res->name[0] == '\0') {
     snprintf(err, n, "a resource needs a uri and a name");
@@ -185,47 +216,27 @@ int registry_add_resource(registry *r, mcpd_ctx *ctx, const char *owner, const m
     snprintf(err, n, "resource \"%s\": annotations must be an object", res->uri);
     return -EINVAL;
   }
-  other = strmap_get(&r->resource_by_uri, res->uri, strlen(res->uri));
-  if (other != NULL) {
-    snprintf(err, n, "resource \"%s\" is already registered by plugin \"%s\"", res->uri,
-             other->owner);
-    return -EEXIST;
+  e = (reg_resource *)entry_new(sizeof(*e), REG_RESOURCE, res->uri, ctx, owner);
+  if (e == NULL) {
+    snprintf(err, n, "out of memory");
+    return -ENOMEM;
   }
-  e = calloc(1, sizeof(*e));
-  if (e == NULL)
-    goto nomem;
-  e->def = resource_def("uri", res->uri, res->name, res->title, res->description, res->mime_type,
-                        res->annotations);
-  if (e->def == NULL) {
-    free(e);
-    snprintf(err, n, "resource \"%s\": strings must be valid UTF-8", res->uri);
-    return -EINVAL;
+  rc = describe_resource(&e->e, "uri", res->name, res->title, res->description, res->mime_type,
+                         res->annotations);
+  if (rc < 0) {
+    entry_free(&e->e);
+    snprintf(err, n, "resource \"%s\": %s", res->uri,
+             rc == -EINVAL ? "strings must be valid UTF-8" : "out of memory");
+    return rc;
   }
-  e->uri = strdup(res->uri);
   e->handler = res->handler;
   e->data = res->data;
-  e->ctx = ctx;
-  e->owner = owner;
-  if (e->uri == NULL || strmap_put(&r->resource_by_uri, e->uri, strlen(e->uri), e) < 0)
-    goto nomem_e;
-  if (list_push(&r->resources, e) < 0) {
-    strmap_remove(&r->resource_by_uri, e->uri, strlen(e->uri));
-    goto nomem_e;
-  }
-  return 0;
-nomem_e:
-  json_decref(e->def);
-  free(e->uri);
-  free(e);
-nomem:
-  snprintf(err, n, "out of memory");
-  return -ENOMEM;
+  return insert(r, &e->e, err, n);
 }
 
 int registry_add_template(registry *r, mcpd_ctx *ctx, const char *owner,
                           const mcpd_resource_template *t, char *err, size_t n) {
-  reg_template *e, *other;
-  struct uritpl *tpl = NULL;
+  reg_template *e;
   char why[200];
   int rc;
 
@@ -242,109 +253,171 @@ int registry_add_template(registry *r, mcpd_ctx *ctx, const char *owner,
     snprintf(err, n, "resource template \"%s\": annotations must be an object", t->uri_template);
     return -EINVAL;
   }
-  other = strmap_get(&r->template_by_text, t->uri_template, strlen(t->uri_template));
-  if (other != NULL) {
-    snprintf(err, n, "resource template \"%s\" is already registered by plugin \"%s\"",
-             t->uri_template, other->owner);
-    return -EEXIST;
-  }
-  rc = uritpl_parse(t->uri_template, &tpl, why, sizeof(why));
-  if (rc < 0) {
-    snprintf(err, n, "resource template \"%s\": %s", t->uri_template,
-             rc == -ENOMEM ? "out of memory" : why);
-    return rc;
-  }
-  e = calloc(1, sizeof(*e));
+  e = (reg_template *)entry_new(sizeof(*e), REG_TEMPLATE, t->uri_template, ctx, owner);
   if (e == NULL) {
-    uritpl_free(tpl);
     snprintf(err, n, "out of memory");
     return -ENOMEM;
   }
-  e->tpl = tpl;
-  e->def = resource_def("uriTemplate", t->uri_template, t->name, t->title, t->description,
-                        t->mime_type, t->annotations);
-  e->uri_template = strdup(t->uri_template);
+  rc = uritpl_parse(t->uri_template, &e->tpl, why, sizeof(why));
+  if (rc == 0)
+    rc = describe_resource(&e->e, "uriTemplate", t->name, t->title, t->description, t->mime_type,
+                           t->annotations);
+  if (rc < 0) {
+    snprintf(err, n, "resource template \"%s\": %s", t->uri_template,
+             rc == -ENOMEM ? "out of memory" : (e->tpl ? "strings must be valid UTF-8" : why));
+    entry_free(&e->e);
+    return rc;
+  }
   e->handler = t->handler;
   e->data = t->data;
-  e->ctx = ctx;
-  e->owner = owner;
-  if (e->def == NULL || e->uri_template == NULL ||
-      strmap_put(&r->template_by_text, e->uri_template, strlen(e->uri_template), e) < 0)
-    goto fail;
-  if (list_push(&r->templates, e) < 0) {
-    strmap_remove(&r->template_by_text, e->uri_template, strlen(e->uri_template));
-    goto fail;
+  e->complete = t->complete;
+  e->complete_data = t->complete_data;
+  return insert(r, &e->e, err, n);
+}
+
+/* Checks a prompt's argument array: objects with a unique string name. */
+static int check_prompt_args(const json_t *args, char *why, size_t n) {
+  size_t i, j;
+  if (!json_is_array(args)) {
+    snprintf(why, n, "arguments must be an array");
+    return -EINVAL;
+  }
+  for (i = 0; i < json_array_size(args); i++) {
+    const json_t *a = json_array_get(args, i), *name = json_object_get(a, "name");
+    const json_t *req = json_object_get(a, "required");
+    if (!json_is_object(a) || !json_is_string(name) || json_string_length(name) == 0) {
+      snprintf(why, n, "arguments[%zu] needs a \"name\" string", i);
+      return -EINVAL;
+    }
+    if (req != NULL && !json_is_boolean(req)) {
+      snprintf(why, n, "arguments[%zu].required must be a boolean", i);
+      return -EINVAL;
+    }
+    for (j = 0; j < i; j++) {
+      if (json_equal(name, json_object_get(json_array_get(args, j), "name"))) {
+        snprintf(why, n, "argument \"%s\" appears twice", json_string_value(name));
+        return -EINVAL;
+      }
+    }
   }
   return 0;
-fail:
-  json_decref(e->def);
-  free(e->uri_template);
-  uritpl_free(e->tpl);
-  free(e);
-  snprintf(err, n, "out of memory or invalid UTF-8");
-  return -ENOMEM;
 }
 
-static void free_tool(reg_tool *e) {
-  clear_listed(e->listed);
-  json_decref(e->input_schema);
-  json_decref(e->def);
-  free(e->name);
-  free(e);
+int registry_add_prompt(registry *r, mcpd_ctx *ctx, const char *owner, const mcpd_prompt *p,
+                        char *err, size_t n) {
+  reg_prompt *e;
+  char why[200];
+
+  if (p->name == NULL || !valid_name(p->name)) {
+    snprintf(err, n, "prompt name \"%s\" is not 1 to 128 characters of A-Z a-z 0-9 _ - .",
+             p->name ? p->name : "(null)");
+    return -EINVAL;
+  }
+  if (p->handler == NULL) {
+    snprintf(err, n, "prompt \"%s\" has no handler", p->name);
+    return -EINVAL;
+  }
+  if (p->arguments != NULL && check_prompt_args(p->arguments, why, sizeof(why)) < 0) {
+    snprintf(err, n, "prompt \"%s\": %s", p->name, why);
+    return -EINVAL;
+  }
+  e = (reg_prompt *)entry_new(sizeof(*e), REG_PROMPT, p->name, ctx, owner);
+  if (e == NULL) {
+    snprintf(err, n, "out of memory");
+    return -ENOMEM;
+  }
+  e->arguments = p->arguments ? json_deep_copy(p->arguments) : json_array();
+  if (describe(&e->e, p->name, p->title, p->description) < 0 || e->arguments == NULL ||
+      (json_array_size(e->arguments) > 0 &&
+       json_object_set(e->e.def, "arguments", e->arguments) < 0)) {
+    entry_free(&e->e);
+    snprintf(err, n, "prompt \"%s\": out of memory or invalid UTF-8", p->name);
+    return -EINVAL;
+  }
+  e->handler = p->handler;
+  e->data = p->data;
+  e->complete = p->complete;
+  e->complete_data = p->complete_data;
+  return insert(r, &e->e, err, n);
 }
 
-static void free_resource(reg_resource *e) {
-  clear_listed(e->listed);
-  json_decref(e->def);
-  free(e->uri);
-  free(e);
+int registry_check_free(const registry *r, enum reg_kind kind, const char *key,
+                        const mcpd_ctx *ignore, char *err, size_t n) {
+  const reg_entry *e = strmap_get(&r->maps[kind], key, strlen(key));
+  if (e == NULL || e->ctx == ignore)
+    return 0;
+  snprintf(err, n, "%s \"%s\" is already registered by plugin \"%s\"", kind_names[kind], key,
+           e->owner);
+  return -EEXIST;
 }
 
-static void free_template(reg_template *e) {
-  clear_listed(e->listed);
-  json_decref(e->def);
-  free(e->uri_template);
-  uritpl_free(e->tpl);
-  free(e);
-}
+int registry_merge(registry *dst, registry *src) {
+  char err[256];
+  size_t i;
+  int k, j, r = 0;
 
-/* Moves the entries of ctx in list l (keyed in map) to list to. */
-static void take(reg_list *l, strmap *map, enum reg_kind k, mcpd_ctx *ctx, reg_list *to,
-                 strmap *to_map) {
-  size_t i, o;
-  for (i = o = 0; i < l->count; i++) {
-    void *e = l->items[i];
-    mcpd_ctx *owner = k == REG_TOOL       ? ((reg_tool *)e)->ctx
-                      : k == REG_RESOURCE ? ((reg_resource *)e)->ctx
-                                          : ((reg_template *)e)->ctx;
-    const char *key = entry_key(l, k, i);
-    if (owner != ctx) {
-      l->items[o++] = e;
-      continue;
+  for (k = 0; k < REG_KINDS; k++) {
+    for (i = 0; i < src->lists[k].count; i++) {
+      if (registry_check_free(dst, k, src->lists[k].items[i]->key, NULL, err, sizeof(err)) < 0)
+        return -EEXIST;
     }
-    strmap_remove(map, key, strlen(key));
-    /* Moving out never fails the caller: an entry that cannot be kept in
-     * `to` is freed instead. */
-    if (list_push(to, e) < 0 || strmap_put(to_map, key, strlen(key), e) < 0) {
-      if (to->count > 0 && to->items[to->count - 1] == e)
-        to->count--;
-      if (k == REG_TOOL)
-        free_tool(e);
-      else if (k == REG_RESOURCE)
-        free_resource(e);
-      else
-        free_template(e);
+    if (list_reserve(&dst->lists[k], src->lists[k].count) < 0)
+      return -ENOMEM;
+  }
+  /* Map every key, undoing them all if one fails. */
+  for (k = 0; k < REG_KINDS && r == 0; k++) {
+    for (i = 0; i < src->lists[k].count; i++) {
+      reg_entry *e = src->lists[k].items[i];
+      r = strmap_put(&dst->maps[k], e->key, strlen(e->key), e);
+      if (r < 0) {
+        size_t m;
+        for (m = 0; m < i; m++)
+          strmap_remove(&dst->maps[k], src->lists[k].items[m]->key,
+                        strlen(src->lists[k].items[m]->key));
+        for (j = 0; j < k; j++)
+          for (m = 0; m < src->lists[j].count; m++)
+            strmap_remove(&dst->maps[j], src->lists[j].items[m]->key,
+                          strlen(src->lists[j].items[m]->key));
+        break;
+      }
     }
   }
-  l->count = o;
+  if (r < 0)
+    return r;
+  for (k = 0; k < REG_KINDS; k++) {
+    reg_list *d = &dst->lists[k], *s = &src->lists[k];
+    if (s->count > 0) /* s->items may be NULL, which memcpy may not get */
+      memcpy(d->items + d->count, s->items, s->count * sizeof(*s->items));
+    d->count += s->count;
+    s->count = 0;
+    strmap_free(&src->maps[k]);
+  }
+  return 0;
 }
 
 void registry_take_ctx(registry *r, mcpd_ctx *ctx, registry *into) {
-  take(&r->tools, &r->tool_by_name, REG_TOOL, ctx, &into->tools, &into->tool_by_name);
-  take(&r->resources, &r->resource_by_uri, REG_RESOURCE, ctx, &into->resources,
-       &into->resource_by_uri);
-  take(&r->templates, &r->template_by_text, REG_TEMPLATE, ctx, &into->templates,
-       &into->template_by_text);
+  size_t i, o;
+  int k;
+  for (k = 0; k < REG_KINDS; k++) {
+    reg_list *l = &r->lists[k];
+    for (i = o = 0; i < l->count; i++) {
+      reg_entry *e = l->items[i];
+      if (e->ctx != ctx) {
+        l->items[o++] = e;
+        continue;
+      }
+      strmap_remove(&r->maps[k], e->key, strlen(e->key));
+      /* Moving out never fails the caller: an entry `into` cannot take is
+       * freed instead. */
+      if (list_reserve(&into->lists[k], 1) < 0 ||
+          strmap_put(&into->maps[k], e->key, strlen(e->key), e) < 0) {
+        entry_free(e);
+        continue;
+      }
+      into->lists[k].items[into->lists[k].count++] = e;
+    }
+    l->count = o;
+  }
 }
 
 void registry_remove_ctx(registry *r, mcpd_ctx *ctx) {
@@ -354,18 +427,15 @@ void registry_remove_ctx(registry *r, mcpd_ctx *ctx) {
   registry_free(&gone);
 }
 
-reg_tool *registry_tool(const registry *r, const char *name, size_t len) {
-  return strmap_get(&r->tool_by_name, name, len);
-}
-
-reg_resource *registry_resource(const registry *r, const char *uri, size_t len) {
-  return strmap_get(&r->resource_by_uri, uri, len);
+reg_entry *registry_get(const registry *r, enum reg_kind kind, const char *key, size_t len) {
+  return strmap_get(&r->maps[kind], key, len);
 }
 
 reg_template *registry_match_template(const registry *r, const char *uri, json_t **vars) {
+  const reg_list *l = &r->lists[REG_TEMPLATE];
   size_t i;
-  for (i = 0; i < r->templates.count; i++) {
-    reg_template *e = r->templates.items[i];
+  for (i = 0; i < l->count; i++) {
+    reg_template *e = (reg_template *)l->items[i];
     if (uritpl_match(e->tpl, uri, vars) == 1)
       return e;
   }
@@ -387,192 +457,37 @@ static json_t *gate(const json_t *def, int version) {
   return v;
 }
 
-static const json_t *listed(json_t **cache, const json_t *def, int version) {
+const json_t *registry_listing(reg_entry *e, int version) {
   if (version < 0 || version >= PROTO_COUNT)
     version = PROTO_LATEST;
-  if (cache[version] == NULL)
-    cache[version] = gate(def, version);
-  return cache[version];
+  if (e->listed[version] == NULL)
+    e->listed[version] = gate(e->def, version);
+  return e->listed[version];
 }
 
-const json_t *registry_tool_json(reg_tool *t, int version) {
-  return listed(t->listed, t->def, version);
-}
-
-const json_t *registry_resource_json(reg_resource *res, int version) {
-  return listed(res->listed, res->def, version);
-}
-
-const json_t *registry_template_json(reg_template *t, int version) {
-  return listed(t->listed, t->def, version);
-}
-
-int registry_check_free(const registry *r, enum reg_kind kind, const char *key,
-                        const mcpd_ctx *ignore, char *err, size_t n) {
-  size_t len = strlen(key);
-  const mcpd_ctx *ctx = NULL;
-  const char *owner = NULL, *what = "";
-
-  switch (kind) {
-  case REG_TOOL: {
-    const reg_tool *e = strmap_get(&r->tool_by_name, key, len);
-    if (e != NULL)
-      ctx = e->ctx, owner = e->owner, what = "tool";
-    break;
-  }
-  case REG_RESOURCE: {
-    const reg_resource *e = strmap_get(&r->resource_by_uri, key, len);
-    if (e != NULL)
-      ctx = e->ctx, owner = e->owner, what = "resource";
-    break;
-  }
-  case REG_TEMPLATE: {
-    const reg_template *e = strmap_get(&r->template_by_text, key, len);
-    if (e != NULL)
-      ctx = e->ctx, owner = e->owner, what = "resource template";
-    break;
-  }
-  }
-  if (ctx == NULL || ctx == ignore)
-    return 0;
-  snprintf(err, n, "%s \"%s\" is already registered by plugin \"%s\"", what, key, owner);
-  return -EEXIST;
-}
-
-/* Grows a list to hold extra more items. */
-static int list_reserve(reg_list *l, size_t extra) {
-  size_t cap = l->cap ? l->cap : 16;
-  void **items;
-  while (cap < l->count + extra)
-    cap *= 2;
-  if (cap == l->cap)
-    return 0;
-  items = realloc(l->items, cap * sizeof(*items));
-  if (items == NULL)
-    return -ENOMEM;
-  l->items = items;
-  l->cap = cap;
-  return 0;
-}
-
-/* The key of entry i of a list of kind k. */
-static const char *entry_key(const reg_list *l, enum reg_kind k, size_t i) {
-  switch (k) {
-  case REG_TOOL:
-    return ((const reg_tool *)l->items[i])->name;
-  case REG_RESOURCE:
-    return ((const reg_resource *)l->items[i])->uri;
-  default:
-    return ((const reg_template *)l->items[i])->uri_template;
-  }
-}
-
-/* Puts the keys of src's list into map, undoing them all on failure. */
-static int map_all(strmap *map, const reg_list *src, enum reg_kind k) {
-  size_t i, j;
-  for (i = 0; i < src->count; i++) {
-    const char *key = entry_key(src, k, i);
-    int r = strmap_put(map, key, strlen(key), src->items[i]);
-    if (r < 0) {
-      for (j = 0; j < i; j++) {
-        key = entry_key(src, k, j);
-        strmap_remove(map, key, strlen(key));
-      }
-      return r;
-    }
-  }
-  return 0;
-}
-
-static void unmap_all(strmap *map, const reg_list *src, enum reg_kind k) {
-  size_t i;
-  for (i = 0; i < src->count; i++) {
-    const char *key = entry_key(src, k, i);
-    strmap_remove(map, key, strlen(key));
-  }
-}
-
-static void append_all(reg_list *dst, reg_list *src) {
-  if (src->count == 0)
-    return; /* src->items may be NULL, which memcpy may not get */
-  memcpy(dst->items + dst->count, src->items, src->count * sizeof(*src->items));
-  dst->count += src->count;
-  src->count = 0;
-}
-
-int registry_merge(registry *dst, registry *src) {
-  char err[256];
-  size_t i;
-  int r;
-
-  for (i = 0; i < src->tools.count; i++)
-    if (registry_check_free(dst, REG_TOOL, entry_key(&src->tools, REG_TOOL, i), NULL, err,
-                            sizeof(err)) < 0)
-      return -EEXIST;
-  for (i = 0; i < src->resources.count; i++)
-    if (registry_check_free(dst, REG_RESOURCE, entry_key(&src->resources, REG_RESOURCE, i), NULL,
-                            err, sizeof(err)) < 0)
-      return -EEXIST;
-  for (i = 0; i < src->templates.count; i++)
-    if (registry_check_free(dst, REG_TEMPLATE, entry_key(&src->templates, REG_TEMPLATE, i), NULL,
-                            err, sizeof(err)) < 0)
-      return -EEXIST;
-  if (list_reserve(&dst->tools, src->tools.count) < 0 ||
-      list_reserve(&dst->resources, src->resources.count) < 0 ||
-      list_reserve(&dst->templates, src->templates.count) < 0)
-    return -ENOMEM;
-  r = map_all(&dst->tool_by_name, &src->tools, REG_TOOL);
-  if (r == 0) {
-    r = map_all(&dst->resource_by_uri, &src->resources, REG_RESOURCE);
-    if (r == 0) {
-      r = map_all(&dst->template_by_text, &src->templates, REG_TEMPLATE);
-      if (r < 0)
-        unmap_all(&dst->resource_by_uri, &src->resources, REG_RESOURCE);
-    }
-    if (r < 0)
-      unmap_all(&dst->tool_by_name, &src->tools, REG_TOOL);
-  }
-  if (r < 0)
-    return r;
-  append_all(&dst->tools, &src->tools);
-  append_all(&dst->resources, &src->resources);
-  append_all(&dst->templates, &src->templates);
-  strmap_free(&src->tool_by_name);
-  strmap_free(&src->resource_by_uri);
-  strmap_free(&src->template_by_text);
-  return 0;
-}
-
-json_t *registry_snapshot(const registry *r, enum reg_kind kind) {
+json_t *registry_snapshot(const registry *r, unsigned kinds) {
   json_t *arr = json_array();
   size_t i;
+  int k;
   if (arr == NULL)
     return NULL;
-  if (kind == REG_TOOL) {
-    for (i = 0; i < r->tools.count; i++)
-      json_array_append(arr, ((reg_tool *)r->tools.items[i])->def);
-  } else {
-    for (i = 0; i < r->resources.count; i++)
-      json_array_append(arr, ((reg_resource *)r->resources.items[i])->def);
-    for (i = 0; i < r->templates.count; i++)
-      json_array_append(arr, ((reg_template *)r->templates.items[i])->def);
+  for (k = 0; k < REG_KINDS; k++) {
+    if (!(kinds & (1u << k)))
+      continue;
+    for (i = 0; i < r->lists[k].count; i++)
+      json_array_append(arr, r->lists[k].items[i]->def);
   }
   return arr;
 }
 
 void registry_free(registry *r) {
   size_t i;
-  for (i = 0; i < r->tools.count; i++)
-    free_tool(r->tools.items[i]);
-  for (i = 0; i < r->resources.count; i++)
-    free_resource(r->resources.items[i]);
-  for (i = 0; i < r->templates.count; i++)
-    free_template(r->templates.items[i]);
-  free(r->tools.items);
-  free(r->resources.items);
-  free(r->templates.items);
-  strmap_free(&r->tool_by_name);
-  strmap_free(&r->resource_by_uri);
-  strmap_free(&r->template_by_text);
+  int k;
+  for (k = 0; k < REG_KINDS; k++) {
+    for (i = 0; i < r->lists[k].count; i++)
+      entry_free(r->lists[k].items[i]);
+    free(r->lists[k].items);
+    strmap_free(&r->maps[k]);
+  }
   memset(r, 0, sizeof(*r));
 }

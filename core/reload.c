@@ -9,7 +9,7 @@
 #include "config.h"
 #include "error.h"
 #include "log.h"
-#include "mcp_http.h"
+#include "dispatch.h"
 #include "plugin_loader.h"
 #include "server.h"
 
@@ -59,9 +59,17 @@ int reload_run(server *srv) {
   config next;
   char err[1024], esc[1100];
   plugin_scan_result res;
-  json_t *tools_before, *res_before, *tools_after, *res_after;
+  static const struct {
+    unsigned kinds;
+    const char *method;
+  } lists[3] = {
+      {1u << REG_TOOL, "notifications/tools/list_changed"},
+      {(1u << REG_RESOURCE) | (1u << REG_TEMPLATE), "notifications/resources/list_changed"},
+      {1u << REG_PROMPT, "notifications/prompts/list_changed"},
+  };
+  json_t *before[3];
+  int changed[3], k, r;
   uint64_t t0 = uv_hrtime();
-  int r, tools_changed, resources_changed;
 
   srv->reloads++;
   r = reload_read_config(&srv->args, &next, err, sizeof(err));
@@ -91,27 +99,24 @@ int reload_run(server *srv) {
   srv->cfg = next;
   server_apply_config(srv);
 
-  tools_before = registry_snapshot(&srv->reg, REG_TOOL);
-  res_before = registry_snapshot(&srv->reg, REG_RESOURCE);
+  for (k = 0; k < 3; k++)
+    before[k] = registry_snapshot(&srv->reg, lists[k].kinds);
   r = plugin_scan(srv, srv->cfg.plugins_dir, &res);
-  tools_after = registry_snapshot(&srv->reg, REG_TOOL);
-  res_after = registry_snapshot(&srv->reg, REG_RESOURCE);
-  tools_changed = !json_equal(tools_before, tools_after);
-  resources_changed = !json_equal(res_before, res_after);
-  json_decref(tools_before);
-  json_decref(res_before);
-  json_decref(tools_after);
-  json_decref(res_after);
-  if (tools_changed)
-    mcp_http_notify_all(&srv->mcp, "notifications/tools/list_changed");
-  if (resources_changed)
-    mcp_http_notify_all(&srv->mcp, "notifications/resources/list_changed");
+  for (k = 0; k < 3; k++) {
+    json_t *after = registry_snapshot(&srv->reg, lists[k].kinds);
+    changed[k] = !json_equal(before[k], after);
+    json_decref(before[k]);
+    json_decref(after);
+    if (changed[k])
+      dispatch_notify_all(&srv->disp, lists[k].method);
+  }
   if (r < 0 || res.failed > 0)
     srv->reload_failures++;
   log_msg(&srv->log, r < 0 || res.failed ? LOG_WARN : LOG_INFO, "reload_done",
           "duration_ms=%.3f loaded=%u replaced=%u removed=%u unchanged=%u failed=%u "
-          "plugins=%u tools=%zu tools_changed=%d resources_changed=%d",
+          "plugins=%u tools=%zu tools_changed=%d resources_changed=%d prompts_changed=%d",
           (double)(uv_hrtime() - t0) / 1e6, res.loaded, res.replaced, res.removed, res.unchanged,
-          res.failed, srv->plugins.count, srv->reg.tools.count, tools_changed, resources_changed);
+          res.failed, srv->plugins.count, srv->reg.lists[REG_TOOL].count, changed[0], changed[1],
+          changed[2]);
   return 0;
 }

@@ -34,11 +34,12 @@ static void healthz(server *srv, http_req *req) {
     json_array_append_new(plugins,
                           json_pack("{s:s,s:s}", "name", ctx->name, "version", ctx->version));
   }
-  body = json_pack("{s:s,s:s,s:I,s:o,s:I,s:I,s:I,s:I}", "status", "ok", "version", MCPD_VERSION,
-                   "uptime_s", (json_int_t)((uv_now(&srv->loop) - srv->started_ms) / 1000),
-                   "plugins", plugins, "tools", (json_int_t)srv->reg.tools.count, "resources",
-                   (json_int_t)(srv->reg.resources.count + srv->reg.templates.count), "sessions",
-                   (json_int_t)srv->sessions.count, "connections", (json_int_t)srv->http.n_conns);
+  body = json_pack(
+      "{s:s,s:s,s:I,s:o,s:I,s:I,s:I,s:I}", "status", "ok", "version", MCPD_VERSION, "uptime_s",
+      (json_int_t)((uv_now(&srv->loop) - srv->started_ms) / 1000), "plugins", plugins, "tools",
+      (json_int_t)srv->reg.lists[REG_TOOL].count, "resources",
+      (json_int_t)(srv->reg.lists[REG_RESOURCE].count + srv->reg.lists[REG_TEMPLATE].count),
+      "sessions", (json_int_t)srv->sessions.count, "connections", (json_int_t)srv->http.n_conns);
   text = body ? json_dumps(body, JSON_COMPACT) : NULL;
   if (text == NULL)
     http_respond(req, 500, "Content-Type: text/plain\r\n", "out of memory\n", 14);
@@ -88,6 +89,7 @@ static void close_rest(server *srv) {
     _exit(srv->exit_code);
   }
   plugin_set_close(&srv->plugins);
+  dispatch_close(&srv->disp);
   call_engine_close(&srv->calls);
   uv_close((uv_handle_t *)&srv->sig_term, NULL);
   uv_close((uv_handle_t *)&srv->sig_int, NULL);
@@ -191,7 +193,12 @@ static int init_core(server *srv, config *cfg) {
   srv->have_loop = 1;
   srv->started_ms = uv_now(&srv->loop);
   registry_init(&srv->reg);
-  r = dispatch_init(&srv->disp, &srv->loop, &srv->reg, &srv->calls, &srv->cfg, &srv->log);
+  /* Sessions come first: the dispatcher walks them for notifications. */
+  session_table_init(&srv->sessions, &srv->loop, srv->cfg.max_sessions, srv->cfg.session_idle_ms,
+                     on_session_removed, srv);
+  srv->have_sessions = 1;
+  r = dispatch_init(&srv->disp, &srv->loop, &srv->reg, &srv->calls, &srv->sessions, &srv->cfg,
+                    &srv->log);
   if (r < 0)
     return r;
   srv->have_calls = 1;
@@ -244,11 +251,8 @@ int server_init(server *srv, config *cfg, const reload_args *args) {
     return r;
   log_msg(&srv->log, LOG_INFO, "plugins_ready",
           "dir=%s loaded=%u failed=%u tools=%zu resources=%zu templates=%zu", srv->cfg.plugins_dir,
-          srv->plugins.count, srv->plugins.failed, srv->reg.tools.count, srv->reg.resources.count,
-          srv->reg.templates.count);
-  session_table_init(&srv->sessions, &srv->loop, srv->cfg.max_sessions, srv->cfg.session_idle_ms,
-                     on_session_removed, srv);
-  srv->have_sessions = 1;
+          srv->plugins.count, srv->plugins.failed, srv->reg.lists[REG_TOOL].count,
+          srv->reg.lists[REG_RESOURCE].count, srv->reg.lists[REG_TEMPLATE].count);
   mcp_http_init(&srv->mcp, &srv->loop, &srv->disp, &srv->sessions, &srv->cfg, &srv->log,
                 is_loopback_host(srv->cfg.listen_host));
   srv->have_mcp = 1;
@@ -281,17 +285,25 @@ int server_init(server *srv, config *cfg, const reload_args *args) {
   return 0;
 }
 
-void server_abort(server *srv) {
-  if (srv->have_mcp)
-    mcp_http_close(&srv->mcp);
+/* Closes what init_core() opened (the loop must run afterwards to finish
+ * closing the handles). */
+static void close_core(server *srv) {
   if (srv->have_sessions)
     session_table_close(&srv->sessions);
   if (srv->have_plugins) {
     plugin_unload_all(srv);
     plugin_set_close(&srv->plugins);
   }
-  if (srv->have_calls)
+  if (srv->have_calls) {
+    dispatch_close(&srv->disp);
     call_engine_close(&srv->calls);
+  }
+}
+
+void server_abort(server *srv) {
+  if (srv->have_mcp)
+    mcp_http_close(&srv->mcp);
+  close_core(srv);
   if (srv->have_http)
     http_server_close(&srv->http, NULL);
   if (srv->have_loop) {
@@ -321,7 +333,7 @@ int server_check(config *cfg, FILE *out) {
   mcpd_ctx *ctx;
   list_node *n;
   size_t i;
-  int r, ok;
+  int r, ok, k;
 
   if (srv == NULL)
     return 1;
@@ -332,26 +344,16 @@ int server_check(config *cfg, FILE *out) {
     ctx = list_entry(n, mcpd_ctx, link);
     fprintf(out, "plugin %s %s (%s)\n", ctx->name, ctx->version, ctx->path);
   }
-  for (i = 0; i < srv->reg.tools.count; i++) {
-    reg_tool *t = srv->reg.tools.items[i];
-    fprintf(out, "tool %s (plugin %s)\n", t->name, t->owner);
-  }
-  for (i = 0; i < srv->reg.resources.count; i++) {
-    reg_resource *res = srv->reg.resources.items[i];
-    fprintf(out, "resource %s (plugin %s)\n", res->uri, res->owner);
-  }
-  for (i = 0; i < srv->reg.templates.count; i++) {
-    reg_template *t = srv->reg.templates.items[i];
-    fprintf(out, "resource template %s (plugin %s)\n", t->uri_template, t->owner);
+  for (k = 0; k < REG_KINDS; k++) {
+    static const char *const what[REG_KINDS] = {"tool", "resource", "resource template", "prompt"};
+    for (i = 0; i < srv->reg.lists[k].count; i++) {
+      const reg_entry *e = srv->reg.lists[k].items[i];
+      fprintf(out, "%s %s (plugin %s)\n", what[k], e->key, e->owner);
+    }
   }
   fprintf(out, "%s: %u plugin(s) loaded, %u failed\n", ok ? "ok" : "FAILED", srv->plugins.count,
           srv->plugins.failed);
-  if (srv->have_plugins) {
-    plugin_unload_all(srv);
-    plugin_set_close(&srv->plugins);
-  }
-  if (srv->have_calls)
-    call_engine_close(&srv->calls);
+  close_core(srv);
   if (srv->have_loop) {
     uv_run(&srv->loop, UV_RUN_DEFAULT);
     uv_loop_close(&srv->loop);

@@ -99,9 +99,13 @@ int session_create(session_table *t, session **out) {
   s->version = -1;
   list_init(&s->lru);
   list_init(&s->calls);
+  list_init(&s->requests);
   s->client_capabilities = json_object();
-  if (s->client_capabilities == NULL || strmap_put(&t->map, s->id, SESSION_ID_LEN, s) < 0) {
+  s->subscriptions = json_object();
+  if (s->client_capabilities == NULL || s->subscriptions == NULL ||
+      strmap_put(&t->map, s->id, SESSION_ID_LEN, s) < 0) {
     json_decref(s->client_capabilities);
+    json_decref(s->subscriptions);
     free(s);
     return -ENOMEM;
   }
@@ -128,6 +132,7 @@ void session_remove(session_table *t, session *s, const char *why) {
   t->count--;
   json_decref(s->client_capabilities);
   json_decref(s->client_info);
+  json_decref(s->subscriptions);
   free(s);
 }
 

@@ -13,6 +13,7 @@
 #include "strmap.h"
 
 struct mcpd_call;
+struct mcp_sink;
 
 #define SESSION_ID_LEN 32 /* 128 random bits in hex */
 
@@ -26,6 +27,12 @@ typedef struct session {
   uint64_t last_active;        /* loop time, ms */
   list_node lru;               /* in the table's list, least recently active first */
   list_node calls;             /* calls in flight (mcpd_call.s_link) */
+  list_node requests;          /* our requests to the client awaiting an answer */
+  json_t *subscriptions;       /* owned: resources/subscribe URIs, as an object set */
+  struct mcp_sink *out;        /* the transport's channel for messages the server
+                                  starts (a GET stream, an HTTP+SSE stream, stdout);
+                                  NULL when there is none */
+  uint64_t next_request_id;    /* for our requests to the client */
   void *stream;                /* the transport's standalone stream, or NULL */
   unsigned holds;              /* streams and calls that keep it from expiring */
   unsigned n_calls;            /* calls in flight */

@@ -210,7 +210,7 @@ describe('testkit plugin', () => {
       assert.match(e.message, /malformed result/);
       return true;
     });
-    assert.match(logSince(d, mark), /event=plugin_bad_result plugin=testkit call=bad_result/);
+    assert.match(logSince(d, mark), /event=plugin_bad_result plugin=testkit tool=bad_result/);
     await assert.rejects(client.readResource({ uri: 'testkit://missing/abc' }), (e) => {
       assert.equal(e.code, -32002);
       assert.match(e.message, /Resource not found/);
@@ -279,7 +279,7 @@ const BAD = {
   bad_dup_tool: /init\(\) failed: already exists \(-17\)/,
   bad_init_fails: /init\(\) failed: input\/output error \(-5\)/,
   bad_major: /built for plugin ABI 2 \(exports mcpd_plugin_v2\)/,
-  bad_newer_minor: /ABI 1\.99, newer than this mcpd's 1\.0/,
+  bad_newer_minor: /ABI 1\.99, newer than this mcpd's 1\.\d+/,
   bad_signature: /build signature \\"mcpd1:ptr4:jansson2:jint0\\" differs/,
   bad_no_entry: /no entry symbol mcpd_plugin_v1/,
   bad_size: /descriptor struct_size 8 is smaller than the ABI 1\.0 size/,
@@ -369,7 +369,7 @@ describe('command line', () => {
   test('--version and --help', async () => {
     const v = await runMcpd(['--version']);
     assert.equal(v.code, 0);
-    assert.match(v.stdout, /^mcpd \d+\.\d+\.\d+ \(plugin ABI 1\.0\)\n$/);
+    assert.match(v.stdout, /^mcpd \d+\.\d+\.\d+ \(plugin ABI 1\.\d+\)\n$/);
     const h = await runMcpd(['--help']);
     assert.equal(h.code, 0);
     for (const opt of ['--listen', '--plugins', '--config', '--log-level', '--check'])
@@ -440,4 +440,25 @@ test('SIGTERM lets an in-flight call finish, then the daemon exits 0', async () 
   assert.match(d.log(), /event=shutting_down signal=TERM in_flight=1/);
   assert.match(d.log(), /event=stopped/);
   await client.close();
+});
+
+test('a plugin built against the ABI 1.0 header loads into this newer host', async () => {
+  const d = await startMcpd({ plugins: ['hello', 'old_minor'] });
+  try {
+    const client = new Client({ name: 'old-minor-test', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(d.url)));
+    const r = await client.callTool({ name: 'old_tool', arguments: {} });
+    assert.match(r.content[0].text, /^old plugin on host ABI 1\.[1-9]\d*$/);
+    const { resourceTemplates } = await client.listResourceTemplates();
+    assert.ok(resourceTemplates.some((t) => t.uriTemplate === 'old://item/{id}'));
+    const item = await client.readResource({ uri: 'old://item/42' });
+    assert.equal(item.contents[0].text, '42');
+    // Its 1.0 template has no completion provider: completing gives no values.
+    const c = await client.complete({ ref: { type: 'ref/resource', uri: 'old://item/{id}' }, argument: { name: 'id', value: '4' } });
+    assert.deepEqual(c.completion.values, []);
+    await client.close();
+    assert.match(d.log(), /event=plugin_loaded plugin=old_minor version=1\.0 /);
+  } finally {
+    await d.stop();
+  }
 });

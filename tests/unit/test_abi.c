@@ -49,7 +49,23 @@ _Static_assert(sizeof(mcpd_resource) == 72, "mcpd_resource size");
 _Static_assert(offsetof(mcpd_resource_template, uri_template) == 8, "template layout");
 _Static_assert(offsetof(mcpd_resource_template, handler) == 56, "template layout");
 _Static_assert(offsetof(mcpd_resource_template, data) == 64, "template layout");
-_Static_assert(sizeof(mcpd_resource_template) == 72, "template size");
+_Static_assert(MCPD_RESOURCE_TEMPLATE_SIZE_V1_0 == 72, "template size at 1.0");
+/* 1.1 appended the completion provider. */
+_Static_assert(offsetof(mcpd_resource_template, complete) == 72, "template layout (1.1)");
+_Static_assert(offsetof(mcpd_resource_template, complete_data) == 80, "template layout (1.1)");
+_Static_assert(sizeof(mcpd_resource_template) == 88, "template size (1.1)");
+_Static_assert(MCPD_TOOL_SIZE_V1_0 == 72 && MCPD_RESOURCE_SIZE_V1_0 == 72, "1.0 sizes");
+
+/* mcpd_prompt, new in 1.1. */
+_Static_assert(offsetof(mcpd_prompt, name) == 8, "mcpd_prompt layout");
+_Static_assert(offsetof(mcpd_prompt, title) == 16, "mcpd_prompt layout");
+_Static_assert(offsetof(mcpd_prompt, description) == 24, "mcpd_prompt layout");
+_Static_assert(offsetof(mcpd_prompt, arguments) == 32, "mcpd_prompt layout");
+_Static_assert(offsetof(mcpd_prompt, handler) == 40, "mcpd_prompt layout");
+_Static_assert(offsetof(mcpd_prompt, data) == 48, "mcpd_prompt layout");
+_Static_assert(offsetof(mcpd_prompt, complete) == 56, "mcpd_prompt layout");
+_Static_assert(offsetof(mcpd_prompt, complete_data) == 64, "mcpd_prompt layout");
+_Static_assert(sizeof(mcpd_prompt) == 72 && MCPD_PROMPT_SIZE_V1_1 == 72, "mcpd_prompt size");
 
 _Static_assert(offsetof(mcpd_host, struct_size) == 0, "mcpd_host layout");
 _Static_assert(offsetof(mcpd_host, abi_major) == 4, "mcpd_host layout");
@@ -67,7 +83,12 @@ _Static_assert(offsetof(mcpd_host, on_cancel) == 80, "mcpd_host layout");
 _Static_assert(offsetof(mcpd_host, queue_work) == 88, "mcpd_host layout");
 _Static_assert(offsetof(mcpd_host, strerror) == 96, "mcpd_host layout");
 _Static_assert(offsetof(mcpd_host, call_ctx) == 104, "mcpd_host layout");
-_Static_assert(sizeof(mcpd_host) == 112, "mcpd_host size (1.0)");
+/* 1.1 appended four functions after the 1.0 table (112 bytes). */
+_Static_assert(offsetof(mcpd_host, register_prompt) == 112, "mcpd_host layout (1.1)");
+_Static_assert(offsetof(mcpd_host, notify_resource_updated) == 120, "mcpd_host layout (1.1)");
+_Static_assert(offsetof(mcpd_host, request) == 128, "mcpd_host layout (1.1)");
+_Static_assert(offsetof(mcpd_host, call_client_capabilities) == 136, "mcpd_host layout (1.1)");
+_Static_assert(sizeof(mcpd_host) == 144, "mcpd_host size (1.1)");
 #endif
 
 static void test_host_table(void) {
@@ -76,6 +97,8 @@ static void test_host_table(void) {
   CHECK_EQ_INT(h->abi_major, MCPD_ABI_MAJOR);
   CHECK_EQ_INT(h->abi_minor, MCPD_ABI_MINOR);
   CHECK(MCPD_HOST_HAS(h, call_ctx));
+  CHECK(MCPD_HOST_HAS(h, register_prompt) && MCPD_HOST_HAS(h, notify_resource_updated) &&
+        MCPD_HOST_HAS(h, request) && MCPD_HOST_HAS(h, call_client_capabilities));
   CHECK(MCPD_HOST_HAS(h, register_tool));
   CHECK(h->register_tool && h->register_resource && h->register_resource_template && h->log &&
         h->complete && h->fail && h->progress && h->notify_log && h->is_cancelled &&
@@ -84,11 +107,15 @@ static void test_host_table(void) {
 }
 
 static void test_host_has_older_host(void) {
-  /* A plugin built against a newer header sees a smaller, older table. */
+  /* A plugin built against a newer header sees a smaller, older table: a
+   * 1.0 host's table ends after call_ctx. */
   mcpd_host old = *host_api_table();
+  old.struct_size = (uint32_t)(offsetof(mcpd_host, call_ctx) + sizeof(old.call_ctx));
+  CHECK(MCPD_HOST_HAS(&old, call_ctx));
+  CHECK(!MCPD_HOST_HAS(&old, register_prompt));
+  CHECK(!MCPD_HOST_HAS(&old, request));
   old.struct_size = (uint32_t)offsetof(mcpd_host, strerror);
   CHECK(!MCPD_HOST_HAS(&old, strerror));
-  CHECK(!MCPD_HOST_HAS(&old, call_ctx));
   CHECK(MCPD_HOST_HAS(&old, queue_work));
 }
 

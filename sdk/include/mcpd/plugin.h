@@ -34,6 +34,12 @@
  *
  * ABI HISTORY:
  *   1.0  first version.
+ *   1.1  prompts (mcpd_prompt, register_prompt); completion providers for
+ *        prompt and resource-template arguments (mcpd_prompt.complete,
+ *        mcpd_resource_template.complete, appended); resource update
+ *        notifications (notify_resource_updated); requests to the client
+ *        from inside a handler (request: sampling, elicitation, roots);
+ *        call_client_capabilities.
  */
 #ifndef MCPD_PLUGIN_H
 #define MCPD_PLUGIN_H
@@ -53,7 +59,7 @@ extern "C" {
 #endif
 
 #define MCPD_ABI_MAJOR 1
-#define MCPD_ABI_MINOR 0
+#define MCPD_ABI_MINOR 1
 
 #define MCPD__STR2(x) #x
 #define MCPD__STR(x)  MCPD__STR2(x)
@@ -144,6 +150,29 @@ typedef void (*mcpd_cancel_fn)(mcpd_call *call, void *arg);
 typedef void (*mcpd_work_fn)(void *arg);
 typedef void (*mcpd_after_work_fn)(void *arg, int status);
 
+/* A completion provider (1.1): suggests values for one argument of a
+ * prompt or a resource template, for completion/complete. LOOP; same
+ * completion rules as a tool handler.
+ *   argument  borrowed: the argument's name.
+ *   value     borrowed: what the user typed so far (may be "").
+ *   context   borrowed: an object of the arguments already resolved
+ *             (name -> string); {} when the client sent none.
+ *   data      the pointer given at registration (complete_data).
+ *   result    on MCPD_OK, a new ref to the completion object
+ *             {"values": ["..."], "total": n, "hasMore": bool} (at most 100
+ *             values; total and hasMore optional). */
+typedef int (*mcpd_complete_fn)(mcpd_call *call, const char *argument, const char *value,
+                                const json_t *context, void *data, json_t **result);
+
+/* The client's answer to a request made with host->request() (1.1). LOOP.
+ *   status  0: result is the client's result object (borrowed, valid
+ *           during the callback); -EPROTO: the client answered with a
+ *           JSON-RPC error, result is that error object; -ETIMEDOUT: no
+ *           answer in time; -ECANCELED: the call was cancelled or its
+ *           session ended first (result is NULL for these two).
+ *   arg     the pointer given to request(). */
+typedef void (*mcpd_response_fn)(mcpd_call *call, int status, const json_t *result, void *arg);
+
 /* A tool, passed to register_tool(). Zero-initialise, then fill. */
 typedef struct mcpd_tool {
   uint32_t struct_size;        /* sizeof(mcpd_tool) */
@@ -190,7 +219,31 @@ typedef struct mcpd_resource_template {
   const json_t *annotations; /* borrowed, deep-copied; optional */
   mcpd_resource_fn handler;  /* required */
   void *data;                /* passed to handler; owned by the plugin */
+  /* ---- 1.1 ---- */
+  mcpd_complete_fn complete; /* optional: completes the template's variables */
+  void *complete_data;       /* passed to complete */
 } mcpd_resource_template;
+
+/* A prompt (1.1), passed to register_prompt(): a message template the user
+ * picks in the client, filled with arguments by the handler.
+ * The handler (an mcpd_tool_fn) gets the arguments as an object of strings,
+ * already checked: every required argument present, every value a string,
+ * no unknown name. On MCPD_OK it sets a GetPromptResult
+ * ({"description": "...", "messages": [{"role": "user", "content":
+ * {"type": "text", "text": "..."}}]}). */
+typedef struct mcpd_prompt {
+  uint32_t struct_size;      /* sizeof(mcpd_prompt) */
+  uint32_t flags;            /* reserved: must be 0 */
+  const char *name;          /* copied; required; unique among prompts */
+  const char *title;         /* copied; optional */
+  const char *description;   /* copied; optional */
+  const json_t *arguments;   /* borrowed, deep-copied; optional array of
+                                {"name", "title"?, "description"?, "required"?} */
+  mcpd_tool_fn handler;      /* required */
+  void *data;                /* passed to handler */
+  mcpd_complete_fn complete; /* optional: completes the arguments */
+  void *complete_data;       /* passed to complete */
+} mcpd_prompt;
 
 /* The host's services. The host owns this table; it lives as long as the
  * mcpd_ctx it was given with. Plugins never write to it. */
@@ -267,7 +320,34 @@ typedef struct mcpd_host {
   /* Returns the ctx a call belongs to (for queue_work from a handler). ANY. */
   mcpd_ctx *(*call_ctx)(const mcpd_call *call);
 
-  /* ---- 1.1 and later: appended here, never inserted above ---- */
+  /* ---- 1.1 ---- */
+
+  /* Registers a prompt. LOOP, during init() only; like register_tool().
+   * -EEXIST when the name is taken. */
+  int (*register_prompt)(mcpd_ctx *ctx, const mcpd_prompt *prompt);
+
+  /* Tells every session subscribed to uri (resources/subscribe) that the
+   * resource changed: notifications/resources/updated {uri}. ANY. uri is
+   * copied. Returns 0 (also when nobody is subscribed). */
+  int (*notify_resource_updated)(mcpd_ctx *ctx, const char *uri);
+
+  /* Sends a request to the client from inside a call (before it completes),
+   * and calls cb with the client's answer later. LOOP. method is one of
+   * "sampling/createMessage", "elicitation/create", "roots/list" (or
+   * "ping"); params is stolen (may be NULL). timeout_ms 0 means the host's
+   * default (timeouts.client_request_ms). cb runs exactly once, unless this
+   * returns an error. Returns 0; -ENOTSUP when the client did not declare
+   * the capability the method needs (sampling, elicitation, roots) or its
+   * transport cannot carry requests; -EINVAL for another method; -EALREADY
+   * when the call has completed. The call stays valid until cb has run. */
+  int (*request)(mcpd_call *call, const char *method, json_t *params, unsigned timeout_ms,
+                 mcpd_response_fn cb, void *arg);
+
+  /* Returns the capabilities the client declared in initialize (borrowed,
+   * read-only, valid until the call completes; {} when unknown). LOOP. */
+  const json_t *(*call_client_capabilities)(const mcpd_call *call);
+
+  /* ---- 1.2 and later: appended here, never inserted above ---- */
 } mcpd_host;
 
 /* True if the host table has function `member` (for functions added after
@@ -304,6 +384,13 @@ typedef struct mcpd_plugin {
    * Optional (NULL). */
   void (*shutdown)(mcpd_ctx *ctx, void *state);
 } mcpd_plugin;
+
+/* The size each struct had when it was first published: a host accepts
+ * nothing smaller. */
+#define MCPD_TOOL_SIZE_V1_0              (offsetof(mcpd_tool, tool_data) + sizeof(void *))
+#define MCPD_RESOURCE_SIZE_V1_0          (offsetof(mcpd_resource, data) + sizeof(void *))
+#define MCPD_RESOURCE_TEMPLATE_SIZE_V1_0 (offsetof(mcpd_resource_template, data) + sizeof(void *))
+#define MCPD_PROMPT_SIZE_V1_1            (offsetof(mcpd_prompt, complete_data) + sizeof(void *))
 
 /* The smallest descriptor size a 1.x host accepts. */
 #define MCPD_PLUGIN_SIZE_V1_0 (offsetof(mcpd_plugin, shutdown) + sizeof(void (*)(void)))
