@@ -37,6 +37,7 @@ static const struct num_setting num_settings[] = {
     U("limits", "page_size", page_size, 1, 100000),
     Z("limits", "max_write_queue_bytes", max_write_queue_bytes, 65536, 1ULL << 32),
     U("limits", "max_calls_per_session", max_calls_per_session, 1, 100000),
+    U("limits", "sse_replay_events", sse_replay_events, 1, 100000),
     U("timeouts", "header_ms", header_timeout_ms, 0, 86400000),
     U("timeouts", "request_ms", request_timeout_ms, 0, 86400000),
     U("timeouts", "keepalive_ms", keepalive_timeout_ms, 0, 86400000),
@@ -47,6 +48,9 @@ static const struct num_setting num_settings[] = {
     U("timeouts", "shutdown_ms", shutdown_timeout_ms, 0, 3600000),
     U("timeouts", "drain_ms", drain_timeout_ms, 0, 86400000),
     U("timeouts", "client_request_ms", client_request_ms, 1, 86400000),
+    U("timeouts", "sse_retry_ms", sse_retry_ms, 0, 3600000),
+    U("timeouts", "sse_poll_ms", sse_poll_ms, 0, 3600000),
+    U("timeouts", "sse_resume_ms", sse_resume_ms, 0, 86400000),
 };
 
 #undef U
@@ -88,6 +92,10 @@ int config_init(config *c) {
   c->shutdown_timeout_ms = 10000;
   c->drain_timeout_ms = 60000;
   c->client_request_ms = 60000;
+  c->sse_retry_ms = 1000;
+  c->sse_poll_ms = 0;
+  c->sse_resume_ms = 60000;
+  c->sse_replay_events = 64;
   c->plugins = json_object();
   c->empty = json_object();
   if (config_set_string(&c->listen_host, "127.0.0.1") < 0 || c->plugins == NULL ||

@@ -30,6 +30,7 @@ typedef struct config {
   unsigned page_size;
   size_t max_write_queue_bytes;
   unsigned max_calls_per_session;
+  unsigned sse_replay_events;
 
   /* timeouts, in milliseconds; 0 disables one */
   unsigned header_timeout_ms;
@@ -42,6 +43,9 @@ typedef struct config {
   unsigned shutdown_timeout_ms;
   unsigned drain_timeout_ms;
   unsigned client_request_ms;
+  unsigned sse_retry_ms;
+  unsigned sse_poll_ms;
+  unsigned sse_resume_ms;
 
   json_t *plugins; /* owned ref: object, plugin name -> its config object */
   json_t *empty;   /* owned ref: {} handed to plugins that have no config */

@@ -2,10 +2,12 @@
  *
  * A POST carries one JSON-RPC message (or, in a 2025-03-26 session, a
  * batch). Notifications and client responses get 202. A request gets its
- * response as application/json, unless the handler sends notifications
- * (progress, log messages) first: the response then turns into an SSE
- * stream carrying those and finally the response. A GET opens the
- * session's standalone SSE stream for messages the server starts. */
+ * response as application/json, unless the handler sends something first
+ * (progress, a log message, a request to the client): the response then
+ * turns into an SSE stream carrying those and finally the response. Such a
+ * stream is resumable (sse.c): if the connection drops, the call goes on
+ * and the client picks the stream up with GET + Last-Event-ID. A plain GET
+ * opens the session's standalone stream for messages the server starts. */
 #include "mcp_http.h"
 
 #include "http_util.h"
@@ -18,14 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SSE_HEADERS                                                                                \
-  "Content-Type: text/event-stream\r\n"                                                            \
-  "Cache-Control: no-cache, no-transform\r\n"                                                      \
-  "X-Accel-Buffering: no\r\n"
-
 /* One POST waiting for responses that come later: a single request whose
- * handler went asynchronous, or a batch. Each pending request has an
- * item whose sink the dispatcher holds. */
+ * handler went asynchronous, or a batch. Each pending request has an item
+ * whose sink the dispatcher holds. */
 typedef struct mcp_reply mcp_reply;
 
 typedef struct reply_item {
@@ -36,10 +33,9 @@ typedef struct reply_item {
 
 struct mcp_reply {
   mcp_http *t;
-  http_req *req; /* NULL once the response is finished or the client is gone */
+  http_req *req;      /* while the answer is JSON: NULL once sent or the client is gone */
+  sse_stream *stream; /* once the answer is SSE */
   unsigned sse_ok : 1;
-  unsigned json_ok : 1;
-  unsigned streaming : 1;
   unsigned batch : 1;
   unsigned outstanding; /* final messages still to come, +1 while dispatching */
   json_t *collected;    /* batch: responses for the JSON array */
@@ -48,30 +44,14 @@ struct mcp_reply {
   reply_item items[];
 };
 
-/* The standalone GET stream of a session. */
-typedef struct mcp_stream {
-  mcp_sink sink; /* first: the session's channel (session.out) */
-  mcp_http *t;
-  http_req *req;
-  session *s;
-  list_node link; /* in t->streams */
-} mcp_stream;
-
 /* ---- responses ---------------------------------------------------------- */
-
-/* Serialises msg into t->out; returns 0 or -ENOMEM. */
-static int serialise(mcp_http *t, const json_t *msg) {
-  buf_reset(&t->out);
-  if (json_dump_callback(msg, buf_json_writer, &t->out, JSON_COMPACT) < 0)
-    return -ENOMEM;
-  return 0;
-}
 
 static void respond_json(mcp_http *t, http_req *req, int status, const json_t *msg,
                          const char *extra) {
-  char headers[512];
+  char headers[600];
   snprintf(headers, sizeof(headers), "Content-Type: application/json\r\n%s", extra ? extra : "");
-  if (msg == NULL || serialise(t, msg) < 0) {
+  buf_reset(&t->out);
+  if (msg == NULL || json_dump_callback(msg, buf_json_writer, &t->out, JSON_COMPACT) < 0) {
     http_respond(req, 500, "Content-Type: text/plain\r\n", "out of memory\n", 14);
     return;
   }
@@ -97,31 +77,7 @@ static void reject(mcp_http *t, http_req *req, int status, int code, const char 
   json_decref(err);
 }
 
-/* Writes one SSE event carrying msg. */
-static int send_event(mcp_http *t, http_req *req, const json_t *msg) {
-  static const char pre[] = "event: message\ndata: ";
-  buf_reset(&t->out);
-  if (buf_append(&t->out, pre, sizeof(pre) - 1) < 0 ||
-      json_dump_callback(msg, buf_json_writer, &t->out, JSON_COMPACT) < 0 ||
-      buf_append(&t->out, "\n\n", 2) < 0)
-    return -ENOMEM;
-  return http_stream_send(req, t->out.data, t->out.len);
-}
-
-static int start_stream(mcp_reply *rep) {
-  char headers[700];
-  size_t i;
-  snprintf(headers, sizeof(headers), SSE_HEADERS "%s", rep->headers);
-  if (http_stream_begin(rep->req, 200, headers) < 0)
-    return -1;
-  rep->streaming = 1; /* even if the connection is going: on_abort follows */
-  rep->t->stats.sse_responses++;
-  /* A batch may already hold responses: they go first. */
-  for (i = 0; rep->collected != NULL && i < json_array_size(rep->collected); i++)
-    send_event(rep->t, rep->req, json_array_get(rep->collected, i));
-  json_array_clear(rep->collected);
-  return 0;
-}
+/* ---- replies -------------------------------------------------------------- */
 
 static void reply_free(mcp_reply *rep) {
   json_decref(rep->collected);
@@ -134,40 +90,87 @@ static void reply_finish(mcp_reply *rep) {
   http_req *req = rep->req;
 
   rep->req = NULL;
-  if (req != NULL) {
+  if (rep->stream != NULL) {
+    sse_stream *st = rep->stream;
+    rep->stream = NULL;
+    st->owner = NULL;
+    st->on_expire = NULL;
+    sse_finish(st); /* ends the response, or waits to be resumed */
+  } else if (req != NULL) {
     req->on_abort = NULL;
-    if (rep->streaming) {
-      http_stream_end(req);
-    } else if (rep->batch) {
-      if (json_array_size(rep->collected) > 0)
-        respond_json(t, req, 200, rep->collected, rep->headers);
-      else
-        http_respond(req, 202, rep->headers, "", 0); /* only notifications, or all cancelled */
-    } else if (rep->sse_ok) {
+    if (rep->batch && json_array_size(rep->collected) > 0) {
+      respond_json(t, req, 200, rep->collected, rep->headers);
+    } else if (rep->batch || !rep->sse_ok) {
+      http_respond(req, 202, rep->headers, "", 0); /* notifications only, or all cancelled */
+    } else {
       /* The request was cancelled: an event stream with no events. */
       char headers[700];
-      snprintf(headers, sizeof(headers), SSE_HEADERS "%s", rep->headers);
+      snprintf(headers, sizeof(headers),
+               "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n%s", rep->headers);
       http_respond(req, 200, headers, "", 0);
-    } else {
-      http_respond(req, 202, rep->headers, "", 0);
     }
   }
   reply_free(rep);
 }
 
-/* Drops one expected final message (or the dispatching hold); the last
- * one finishes the reply. */
+/* Drops one expected final message (or the dispatching hold); the last one
+ * finishes the reply. */
 static void reply_release(mcp_reply *rep) {
   if (--rep->outstanding == 0)
     reply_finish(rep);
 }
 
+/* Lets go of every call still pending in the reply (they are cancelled). */
+static void reply_abandon(mcp_reply *rep) {
+  unsigned i;
+  for (i = 0; i < rep->n_items; i++) {
+    reply_item *item = &rep->items[i];
+    if (item->call != NULL) {
+      mcpd_call *call = item->call;
+      item->call = NULL;
+      rep->outstanding--;
+      dispatch_abandon(rep->t->disp, call);
+    }
+  }
+}
+
+/* The stream of a reply is ended by force before its calls finished
+ * (never resumed, session gone, shutdown). */
+static void reply_expire(sse_stream *st) {
+  mcp_reply *rep = st->owner;
+  reply_abandon(rep);
+  rep->outstanding++; /* reply_release() below drops it */
+  reply_release(rep);
+}
+
+/* The answer becomes an SSE stream (of session s). */
+static int start_stream(mcp_reply *rep, session *s) {
+  http_req *req = rep->req;
+  size_t i;
+  if (req == NULL || s == NULL)
+    return -1;
+  rep->req = NULL;
+  rep->stream = sse_open(&rep->t->hub, s, req, 0, rep->headers);
+  if (rep->stream == NULL)
+    return -1;
+  rep->stream->owner = rep;
+  rep->stream->on_expire = reply_expire;
+  rep->t->stats.sse_responses++;
+  /* A batch may already hold responses: they go first. */
+  for (i = 0; rep->collected != NULL && i < json_array_size(rep->collected); i++)
+    sse_send(rep->stream, json_array_get(rep->collected, i));
+  json_array_clear(rep->collected);
+  return 0;
+}
+
 /* Delivers one response of the reply. */
 static void reply_deliver(mcp_reply *rep, const json_t *msg) {
-  if (rep->req == NULL || msg == NULL)
+  if (msg == NULL)
     return;
-  if (rep->streaming) {
-    send_event(rep->t, rep->req, msg);
+  if (rep->stream != NULL) {
+    sse_send(rep->stream, msg);
+  } else if (rep->req == NULL) {
+    return; /* the client is gone */
   } else if (rep->batch) {
     json_array_append(rep->collected, (json_t *)msg);
   } else {
@@ -183,10 +186,11 @@ static void item_send(mcp_sink *sink, const json_t *msg, int final) {
   mcp_reply *rep = item->rep;
 
   if (!final) {
-    /* A notification about the request: only an SSE response has room. */
-    if (rep->req != NULL && msg != NULL && rep->sse_ok &&
-        (rep->streaming || start_stream(rep) == 0))
-      send_event(rep->t, rep->req, msg);
+    /* A notification or a request to the client: only SSE has room. */
+    if (msg != NULL && rep->sse_ok &&
+        (rep->stream != NULL ||
+         start_stream(rep, item->call != NULL ? item->call->session : NULL) == 0))
+      sse_send(rep->stream, msg);
     return;
   }
   item->call = NULL;
@@ -194,20 +198,12 @@ static void item_send(mcp_sink *sink, const json_t *msg, int final) {
   reply_release(rep);
 }
 
-/* The client went away: the dispatcher must stop using our sinks. */
+/* The client went away before the answer started: nothing can be resumed,
+ * so the calls are cancelled. */
 static void reply_abort(http_req *req) {
   mcp_reply *rep = req->user;
-  unsigned i;
   rep->req = NULL;
-  for (i = 0; i < rep->n_items; i++) {
-    reply_item *item = &rep->items[i];
-    if (item->call != NULL) {
-      mcpd_call *call = item->call;
-      item->call = NULL;
-      rep->outstanding--;
-      dispatch_abandon(rep->t->disp, call);
-    }
-  }
+  reply_abandon(rep);
   /* Only pending items were left: nothing else holds the reply. */
   reply_free(rep);
 }
@@ -224,12 +220,16 @@ static mcp_reply *reply_new(mcp_http *t, http_req *req, unsigned n_items, const 
   rep->n_items = n_items;
   accept = http_req_header(req, "accept", &accept_len);
   rep->sse_ok = http_util_accepts(accept, accept_len, "text/event-stream");
-  rep->json_ok = http_util_accepts(accept, accept_len, "application/json");
   snprintf(rep->headers, sizeof(rep->headers), "%s", headers ? headers : "");
   for (i = 0; i < n_items; i++) {
     rep->items[i].sink.send = item_send;
     rep->items[i].rep = rep;
   }
+  /* Held while dispatching: an element may finish another one (a cancel),
+   * and the reply must outlive the dispatching. */
+  rep->outstanding = 1;
+  req->user = rep;
+  req->on_abort = reply_abort;
   return rep;
 }
 
@@ -309,16 +309,12 @@ static void post_batch(mcp_http *t, http_req *req, json_t *body, session *s, con
   if (rep == NULL || (rep->collected = json_array()) == NULL) {
     if (rep != NULL)
       reply_free(rep);
+    req->on_abort = NULL;
     http_respond(req, 503, "Content-Type: text/plain\r\n", "out of memory\n", 14);
     return;
   }
   rep->batch = 1;
-  /* Held while dispatching: an element may finish another one (a cancel),
-   * and the reply must outlive this loop. */
-  rep->outstanding = 1;
-  req->user = rep;
-  req->on_abort = reply_abort;
-  for (i = 0; i < n && rep->req != NULL; i++) {
+  for (i = 0; i < n && (rep->req != NULL || rep->stream != NULL); i++) {
     json_t *resp = NULL;
     mcpd_call *call = NULL;
     jsonrpc_classify(json_array_get(body, i), &m);
@@ -346,7 +342,7 @@ static void post_initialize(mcp_http *t, http_req *req, const jsonrpc_msg *m, co
   session *s;
   json_t *resp = NULL;
   mcpd_call *call = NULL;
-  char headers[400];
+  char headers[600];
   int r;
 
   if (http_req_header(req, "mcp-session-id", NULL) != NULL) {
@@ -375,8 +371,8 @@ static void post_initialize(mcp_http *t, http_req *req, const jsonrpc_msg *m, co
     json_decref(resp);
     return;
   }
-  log_msg(t->log, LOG_INFO, "session_created", "session=%s protocol=%s", s->id,
-          protocol_name(s->version));
+  log_msg(t->log, LOG_INFO, "session_created", "session=%s protocol=%s transport=streamable_http",
+          s->id, protocol_name(s->version));
   snprintf(headers, sizeof(headers), "Mcp-Session-Id: %s\r\n%s", s->id, extra);
   respond_json(t, req, 200, resp, headers);
   json_decref(resp);
@@ -460,12 +456,13 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
     json_decref(body);
     return;
   }
-  rep->outstanding = 1; /* held while dispatching */
-  req->user = rep;
-  req->on_abort = reply_abort;
   if (dispatch_message(t->disp, s, &m, &rep->items[0].sink, &resp, &call) == DISPATCH_PENDING) {
     rep->items[0].call = call;
     rep->outstanding++;
+    /* With polling on, a call that runs on answers as a stream at once, so
+     * the stream can be closed and polled back (Last-Event-ID). */
+    if (t->cfg->sse_poll_ms > 0 && rep->sse_ok && s->version >= PROTO_2025_11_25)
+      start_stream(rep, s);
   } else {
     reply_deliver(rep, resp);
     json_decref(resp);
@@ -474,47 +471,20 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
   json_decref(body);
 }
 
-/* ---- GET: the standalone stream --------------------------------------- */
+/* ---- GET: the standalone stream, or a resumption ------------------------- */
 
-static void stream_unlink(mcp_stream *st) {
-  list_remove(&st->link);
-  st->t->n_streams--;
-  if (st->s != NULL) {
-    st->s->stream = NULL;
-    st->s->out = NULL;
-    st->s->holds--;
-    st->s = NULL;
-  }
-}
-
-static void stream_abort(http_req *req) {
-  mcp_stream *st = req->user;
-  stream_unlink(st);
-  free(st);
-}
-
-/* A message the server starts, for the session of this stream. */
-static void stream_send(mcp_sink *sink, const json_t *msg, int final) {
-  mcp_stream *st = (mcp_stream *)sink;
+/* A message the server starts, on the session's standalone stream. */
+static void standalone_send(mcp_sink *sink, const json_t *msg, int final) {
   (void) final;
-  send_event(st->t, st->req, msg);
-}
-
-static void keepalive_cb(uv_timer_t *timer) {
-  mcp_http *t = timer->data;
-  list_node *n, *tmp;
-  /* A failed send only marks its connection closing; the list stays. */
-  list_foreach_safe(n, tmp, &t->streams) {
-    http_stream_send(list_entry(n, mcp_stream, link)->req, ": keep-alive\n\n", 14);
-  }
+  sse_send((sse_stream *)sink, msg);
 }
 
 static void get(mcp_http *t, http_req *req, const char *extra) {
-  const char *accept;
-  size_t accept_len;
+  const char *accept, *last;
+  size_t accept_len, last_len;
   session *s;
-  mcp_stream *st;
-  char headers[700];
+  sse_stream *st;
+  uint64_t event;
 
   t->stats.gets++;
   accept = http_req_header(req, "accept", &accept_len);
@@ -523,32 +493,41 @@ static void get(mcp_http *t, http_req *req, const char *extra) {
            "Not Acceptable: GET /mcp opens an SSE stream; send Accept: text/event-stream");
     return;
   }
+  if (http_req_header(req, "mcp-session-id", NULL) == NULL && t->legacy_get != NULL) {
+    /* A 2024-11-05 client (HTTP+SSE) pointed at /mcp. */
+    t->legacy_get(t->legacy_arg, req, extra);
+    return;
+  }
   if (need_session(t, req, extra, &s) < 0)
     return;
-  if (s->stream != NULL) {
+  last = http_req_header(req, "last-event-id", &last_len);
+  if (last != NULL) {
+    /* A resumption is not a second standalone stream: no 409 for it. */
+    st = sse_find(s, last, last_len, &event);
+    if (st != NULL) {
+      log_msg(t->log, LOG_DEBUG, "sse_resumed", "session=%s stream=%u after=%.*s", s->id, st->no,
+              (int)(last_len > 40 ? 40 : last_len), last);
+      sse_resume(st, req, event);
+      return;
+    }
+    log_msg(t->log, LOG_INFO, "sse_resume_unknown",
+            "session=%s last_event_id=%.*s action=new_stream", s->id,
+            (int)(last_len > 40 ? 40 : last_len), last);
+  }
+  st = s->standalone;
+  if (st != NULL && st->req != NULL) {
     reject(t, req, 409, MCP_ERROR_BAD_REQUEST, extra,
            "Conflict: this session already has an open stream");
     return;
   }
-  st = calloc(1, sizeof(*st));
-  if (st == NULL) {
-    http_respond(req, 503, "Content-Type: text/plain\r\n", "out of memory\n", 14);
-    return;
-  }
-  st->sink.send = stream_send;
-  st->t = t;
-  st->req = req;
-  st->s = s;
-  s->out = &st->sink;
-  list_insert_tail(&t->streams, &st->link);
-  t->n_streams++;
-  s->stream = st;
-  s->holds++;
-  req->user = st;
-  req->on_abort = stream_abort;
+  if (st != NULL)
+    sse_finish(st); /* a detached one is replaced */
   t->stats.streams_opened++;
-  snprintf(headers, sizeof(headers), SSE_HEADERS "%s", extra);
-  http_stream_begin(req, 200, headers);
+  st = sse_open(&t->hub, s, req, 1, extra);
+  if (st != NULL) {
+    st->sink.send = standalone_send;
+    s->out = &st->sink;
+  }
 }
 
 /* ---- DELETE ---------------------------------------------------------------- */
@@ -564,23 +543,15 @@ static void handle_delete(mcp_http *t, http_req *req, const char *extra) {
 }
 
 void mcp_http_session_removed(mcp_http *t, session *s) {
-  mcp_stream *st = s->stream;
   dispatch_session_closed(t->disp, s);
-  if (st != NULL) {
-    http_req *req = st->req;
-    stream_unlink(st);
-    free(st);
-    req->on_abort = NULL;
-    http_stream_end(req);
-  }
+  sse_session_closed(&t->hub, s);
 }
 
 /* ---- entry ------------------------------------------------------------------ */
 
-void mcp_http_handle(mcp_http *t, http_req *req) {
+int mcp_http_guard(mcp_http *t, http_req *req, char *extra, size_t n) {
   const char *origin, *host;
   size_t origin_len, host_len;
-  char extra[400];
 
   extra[0] = '\0';
   origin = http_req_header(req, "origin", &origin_len);
@@ -590,10 +561,10 @@ void mcp_http_handle(mcp_http *t, http_req *req) {
               (int)(origin_len > 100 ? 100 : origin_len), origin);
       reject(t, req, 403, MCP_ERROR_BAD_REQUEST, NULL, "Forbidden: Origin %.*s is not allowed",
              (int)(origin_len > 100 ? 100 : origin_len), origin);
-      return;
+      return -1;
     }
     /* A browser client may read our responses and the session header. */
-    snprintf(extra, sizeof(extra),
+    snprintf(extra, n,
              "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n"
              "Access-Control-Expose-Headers: Mcp-Session-Id\r\n",
              (int)(origin_len > 200 ? 200 : origin_len), origin);
@@ -605,8 +576,16 @@ void mcp_http_handle(mcp_http *t, http_req *req) {
     reject(t, req, 421, MCP_ERROR_BAD_REQUEST, NULL,
            "Misdirected Request: Host %.*s is not allowed for this server",
            (int)(host_len > 100 ? 100 : host_len), host);
-    return;
+    return -1;
   }
+  return 0;
+}
+
+void mcp_http_handle(mcp_http *t, http_req *req) {
+  char extra[400];
+
+  if (mcp_http_guard(t, req, extra, sizeof(extra)) < 0)
+    return;
   switch (req->method) {
   case HTTP_POST:
     post(t, req, extra);
@@ -643,36 +622,14 @@ int mcp_http_init(mcp_http *t, uv_loop_t *loop, dispatch *d, session_table *sess
   t->cfg = cfg;
   t->log = lg;
   t->bound_loopback = bound_loopback;
-  list_init(&t->streams);
-  uv_timer_init(loop, &t->keepalive);
-  t->keepalive.data = t;
-  if (cfg->sse_keepalive_ms > 0) {
-    uv_timer_start(&t->keepalive, keepalive_cb, cfg->sse_keepalive_ms, cfg->sse_keepalive_ms);
-    uv_unref((uv_handle_t *)&t->keepalive);
-  }
-  return 0;
+  return sse_hub_init(&t->hub, loop, cfg, lg);
 }
 
 void mcp_http_apply_config(mcp_http *t) {
-  unsigned ms = t->cfg->sse_keepalive_ms;
-  if (ms == 0) {
-    uv_timer_stop(&t->keepalive);
-  } else if (uv_timer_get_repeat(&t->keepalive) != ms) {
-    uv_timer_start(&t->keepalive, keepalive_cb, ms, ms);
-    uv_unref((uv_handle_t *)&t->keepalive);
-  }
+  sse_hub_apply_config(&t->hub);
 }
 
 void mcp_http_close(mcp_http *t) {
-  while (!list_empty(&t->streams)) {
-    mcp_stream *st = list_entry(t->streams.next, mcp_stream, link);
-    http_req *req = st->req;
-    stream_unlink(st);
-    free(st);
-    req->on_abort = NULL;
-    http_stream_end(req);
-  }
-  if (!uv_is_closing((uv_handle_t *)&t->keepalive))
-    uv_close((uv_handle_t *)&t->keepalive, NULL);
+  sse_hub_close(&t->hub);
   buf_free(&t->out);
 }

@@ -1,9 +1,10 @@
 /* mcp_http.h -- the Streamable HTTP transport at /mcp (protocol revisions
  * 2024-11-05 through 2025-11-25): sessions by Mcp-Session-Id, header
  * checks (Origin, Host, Accept, Content-Type, MCP-Protocol-Version),
- * JSON or SSE responses, the standalone GET stream, DELETE. It turns HTTP
- * requests into JSON-RPC messages for the dispatcher and the dispatcher's
- * answers back into HTTP. Loop thread only. */
+ * JSON or resumable SSE responses, the standalone GET stream and its
+ * resumption, DELETE. It turns HTTP requests into JSON-RPC messages for the
+ * dispatcher and the dispatcher's answers back into HTTP. Loop thread
+ * only. */
 #ifndef MCPD_MCP_HTTP_H
 #define MCPD_MCP_HTTP_H
 
@@ -14,9 +15,9 @@
 #include "config.h"
 #include "dispatch.h"
 #include "http_server.h"
-#include "list.h"
 #include "log.h"
 #include "session.h"
+#include "sse.h"
 
 typedef struct mcp_http_stats {
   uint64_t posts, gets, deletes, rejected;
@@ -28,11 +29,13 @@ typedef struct mcp_http {
   session_table *sessions;
   const config *cfg;
   const logger *log;
-  int bound_loopback;   /* validate Host (DNS rebinding) */
-  buf out;              /* scratch for serialising responses */
-  uv_timer_t keepalive; /* comments on idle SSE streams */
-  list_node streams;    /* open GET streams (mcp_stream.link) */
-  unsigned n_streams;
+  int bound_loopback; /* validate Host (DNS rebinding) */
+  buf out;            /* scratch for serialising responses */
+  sse_hub hub;        /* the SSE streams of every session */
+  /* A GET /mcp without a session that accepts SSE is a 2024-11-05 client:
+   * handed to the HTTP+SSE transport when there is one. */
+  void (*legacy_get)(void *arg, http_req *req, const char *extra);
+  void *legacy_arg;
   mcp_http_stats stats;
 } mcp_http;
 
@@ -43,14 +46,18 @@ int mcp_http_init(mcp_http *t, uv_loop_t *loop, dispatch *d, session_table *sess
 /* Handles a request for the MCP endpoint (any method). */
 void mcp_http_handle(mcp_http *t, http_req *req);
 
-/* A session is being removed: close its stream. For session_table's
- * on_remove (the server wires both). */
+/* The Origin and Host checks every MCP endpoint makes. Returns 0 and writes
+ * the CORS response headers for an allowed origin into extra (size n), or
+ * -1 after answering 403 or 421. */
+int mcp_http_guard(mcp_http *t, http_req *req, char *extra, size_t n);
+
+/* A session is being removed: close its streams, let go of its calls. */
 void mcp_http_session_removed(mcp_http *t, session *s);
 
 /* Re-reads the settings it uses from cfg (after a reload). */
 void mcp_http_apply_config(mcp_http *t);
 
-/* Ends every open stream politely and stops the keep-alive timer. */
+/* Ends every open stream politely and stops its timer. */
 void mcp_http_close(mcp_http *t);
 
 #endif

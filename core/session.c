@@ -100,6 +100,7 @@ int session_create(session_table *t, session **out) {
   list_init(&s->lru);
   list_init(&s->calls);
   list_init(&s->requests);
+  list_init(&s->streams);
   s->client_capabilities = json_object();
   s->subscriptions = json_object();
   if (s->client_capabilities == NULL || s->subscriptions == NULL ||

@@ -33,9 +33,11 @@ typedef struct session {
                                   starts (a GET stream, an HTTP+SSE stream, stdout);
                                   NULL when there is none */
   uint64_t next_request_id;    /* for our requests to the client */
-  void *stream;                /* the transport's standalone stream, or NULL */
-  unsigned holds;              /* streams and calls that keep it from expiring */
-  unsigned n_calls;            /* calls in flight */
+  list_node streams;           /* the transport's SSE streams (sse_stream.s_link) */
+  void *standalone;            /* the standalone (GET) stream, or NULL */
+  unsigned next_stream_no;
+  unsigned holds;   /* streams and calls that keep it from expiring */
+  unsigned n_calls; /* calls in flight */
 } session;
 
 typedef struct session_table session_table;
