@@ -334,7 +334,6 @@ static int run_call(req_ctx *c, reply *r, mcpd_call *call, int rc, json_t *resul
 
   if (rc == MCPD_PENDING) {
     json_decref(result);
-    call->owner = c->sink;
     call_set_deadline(call, d->cfg->call_timeout_ms);
     c->pending = call;
     return DISPATCH_PENDING;
@@ -345,10 +344,10 @@ static int run_call(req_ctx *c, reply *r, mcpd_call *call, int rc, json_t *resul
     log_msg(d->log, LOG_WARN, "plugin_double_completion",
             "plugin=%s reason=\"handler completed the call and returned %d\"", call->ctx->name, rc);
     json_decref(result);
-    call->owner = c->sink;
     c->pending = call;
     return DISPATCH_PENDING;
   }
+  call->owner = NULL; /* the response goes back through the return value */
   if (rc > 0) {
     log_msg(d->log, LOG_ERROR, "plugin_bad_return", "plugin=%s rc=%d", call->ctx->name, rc);
     rc = -EIO;
@@ -387,6 +386,9 @@ static mcpd_call *new_call(req_ctx *c, enum call_kind kind, mcpd_ctx *ctx, const
     return NULL;
   }
   plugin_ref(ctx);
+  /* From the start: a handler may send to the client (a request) before it
+   * returns. */
+  call->owner = c->sink;
   call->id = json_incref((json_t *)c->m->id);
   if (json_is_string(token) || json_is_integer(token))
     call->progress_token = json_incref((json_t *)token);
@@ -761,7 +763,7 @@ int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,
   }
   d->stats.client_requests++;
   /* It travels with the call's other messages (an SSE response stream). */
-  sink->send(sink, msg, 0);
+  sink->send(sink, s, msg, 0);
   json_decref(msg);
   return 0;
 }
@@ -827,7 +829,7 @@ static void n_cancelled(req_ctx *c) {
       if (call->owner != NULL) {
         mcp_sink *sink = call->owner;
         call->owner = NULL;
-        sink->send(sink, NULL, 1);
+        sink->send(sink, c->s, NULL, 1);
       }
       call_cancel(call);
       return;
@@ -949,7 +951,7 @@ void dispatch_notify_all(dispatch *d, const char *method) {
   list_foreach_safe(n, tmp, &d->sessions->lru) {
     session *s = list_entry(n, session, lru);
     if (s->out != NULL)
-      s->out->send(s->out, note, 0);
+      s->out->send(s->out, s, note, 0);
   }
   json_decref(note);
 }
@@ -972,7 +974,7 @@ static void on_done(mcpd_call *call, void *arg) {
   if (sink != NULL) {
     resp = completion_response(d, call, call->result, call->err, call->err_msg);
     call->result = NULL;
-    sink->send(sink, resp, 1);
+    sink->send(sink, call->session, resp, 1);
     json_decref(resp);
   }
   session_unlink(call);
@@ -1001,7 +1003,7 @@ static void on_progress(mcpd_call *call, double progress, double total, const ch
     json_object_set_new(params, "message", json_string(message));
   note = jsonrpc_notification("notifications/progress", params);
   if (note != NULL) {
-    sink->send(sink, note, 0);
+    sink->send(sink, call->session, note, 0);
     json_decref(note);
   }
 }
@@ -1020,7 +1022,7 @@ static void on_log(mcpd_call *call, int level, const char *logger_name, json_t *
     json_object_set_new(params, "logger", json_string(logger_name));
   note = jsonrpc_notification("notifications/message", params);
   if (note != NULL) {
-    sink->send(sink, note, 0);
+    sink->send(sink, call->session, note, 0);
     json_decref(note);
   }
 }
@@ -1042,7 +1044,7 @@ static void on_timeout(mcpd_call *call, void *arg) {
       resp = jsonrpc_result(call->id, mcpd_result_error(msg));
     else
       resp = jsonrpc_error(call->id, JSONRPC_INTERNAL_ERROR, msg, NULL);
-    sink->send(sink, resp, 1);
+    sink->send(sink, call->session, resp, 1);
     json_decref(resp);
   }
   call_cancel(call);
@@ -1063,7 +1065,7 @@ static void on_resource_updated(const char *uri, void *arg) {
   list_foreach_safe(n, tmp, &d->sessions->lru) {
     session *s = list_entry(n, session, lru);
     if (s->out != NULL && json_object_get(s->subscriptions, uri) != NULL)
-      s->out->send(s->out, note, 0);
+      s->out->send(s->out, s, note, 0);
   }
   json_decref(note);
 }

@@ -21,14 +21,15 @@
 
 /* Where messages for a client go: the transport's side of one pending
  * request, or of a session's channel for messages the server starts.
- * send() gets each message (borrowed). For a request: its notifications and
- * requests to the client (final = 0), then exactly one final message
- * (final = 1): the response, or NULL when the request was cancelled and gets
- * none; after the final message the dispatcher forgets the sink. For a
- * session channel, final is always 0. */
+ * send() gets each message (borrowed) with the session it belongs to (NULL
+ * once the session is gone). For a request: its notifications and requests
+ * to the client (final = 0; they may come while its handler still runs),
+ * then exactly one final message (final = 1): the response, or NULL when the
+ * request was cancelled and gets none; after the final message the
+ * dispatcher forgets the sink. For a session channel, final is always 0. */
 typedef struct mcp_sink mcp_sink;
 struct mcp_sink {
-  void (*send)(mcp_sink *sink, const json_t *msg, int final);
+  void (*send)(mcp_sink *sink, session *s, const json_t *msg, int final);
 };
 
 typedef struct dispatch_stats {

@@ -181,15 +181,13 @@ static void reply_deliver(mcp_reply *rep, const json_t *msg) {
   }
 }
 
-static void item_send(mcp_sink *sink, const json_t *msg, int final) {
+static void item_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
   reply_item *item = (reply_item *)sink;
   mcp_reply *rep = item->rep;
 
   if (!final) {
     /* A notification or a request to the client: only SSE has room. */
-    if (msg != NULL && rep->sse_ok &&
-        (rep->stream != NULL ||
-         start_stream(rep, item->call != NULL ? item->call->session : NULL) == 0))
+    if (msg != NULL && rep->sse_ok && (rep->stream != NULL || start_stream(rep, s) == 0))
       sse_send(rep->stream, msg);
     return;
   }
@@ -473,12 +471,6 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
 
 /* ---- GET: the standalone stream, or a resumption ------------------------- */
 
-/* A message the server starts, on the session's standalone stream. */
-static void standalone_send(mcp_sink *sink, const json_t *msg, int final) {
-  (void) final;
-  sse_send((sse_stream *)sink, msg);
-}
-
 static void get(mcp_http *t, http_req *req, const char *extra) {
   const char *accept, *last;
   size_t accept_len, last_len;
@@ -523,11 +515,7 @@ static void get(mcp_http *t, http_req *req, const char *extra) {
   if (st != NULL)
     sse_finish(st); /* a detached one is replaced */
   t->stats.streams_opened++;
-  st = sse_open(&t->hub, s, req, 1, extra);
-  if (st != NULL) {
-    st->sink.send = standalone_send;
-    s->out = &st->sink;
-  }
+  sse_open(&t->hub, s, req, 1, extra);
 }
 
 /* ---- DELETE ---------------------------------------------------------------- */
@@ -627,6 +615,10 @@ int mcp_http_init(mcp_http *t, uv_loop_t *loop, dispatch *d, session_table *sess
 
 void mcp_http_apply_config(mcp_http *t) {
   sse_hub_apply_config(&t->hub);
+}
+
+void mcp_http_drain(mcp_http *t) {
+  sse_hub_end_standalone(&t->hub);
 }
 
 void mcp_http_close(mcp_http *t) {

@@ -57,7 +57,11 @@ void mcp_http_session_removed(mcp_http *t, session *s);
 /* Re-reads the settings it uses from cfg (after a reload). */
 void mcp_http_apply_config(mcp_http *t);
 
-/* Ends every open stream politely and stops its timer. */
+/* Ends the standalone streams (GET /mcp, /sse) politely; answers still
+ * being streamed go on (for a graceful stop). */
+void mcp_http_drain(mcp_http *t);
+
+/* Ends every stream and stops the timer. */
 void mcp_http_close(mcp_http *t);
 
 #endif

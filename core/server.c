@@ -54,10 +54,14 @@ static void on_request(http_req *req, void *arg) {
   server *srv = arg;
   if (req->path_len == 4 && memcmp(req->path, "/mcp", 4) == 0) {
     mcp_http_handle(&srv->mcp, req);
+  } else if (strcmp(req->path, "/sse") == 0) {
+    legacy_sse_get(&srv->legacy, req, NULL);
+  } else if (strcmp(req->path, "/messages") == 0 || strcmp(req->path, "/messages/") == 0) {
+    legacy_sse_post(&srv->legacy, req);
   } else if (strcmp(req->path, "/healthz") == 0) {
     healthz(srv, req);
   } else {
-    static const char body[] = "404 Not Found: the MCP endpoint is /mcp\n";
+    static const char body[] = "404 Not Found: the MCP endpoint is /mcp (or /sse for HTTP+SSE)\n";
     http_respond(req, 404, "Content-Type: text/plain; charset=utf-8\r\n", body, sizeof(body) - 1);
   }
 }
@@ -76,6 +80,7 @@ static void on_session_removed(session_table *t, session *s, const char *why, vo
 
 static void close_rest(server *srv) {
   unsigned stuck;
+  legacy_sse_close(&srv->legacy);
   session_table_close(&srv->sessions);
   mcp_http_close(&srv->mcp);
   call_cancel_all(&srv->calls);
@@ -126,7 +131,7 @@ static void begin_stop(server *srv, const char *why) {
           srv->calls.n_live, srv->http.n_conns);
   http_server_stop_listening(&srv->http);
   http_server_drain(&srv->http);
-  mcp_http_close(&srv->mcp);
+  mcp_http_drain(&srv->mcp);
   srv->stop_deadline = uv_now(&srv->loop) + srv->cfg.shutdown_timeout_ms;
   uv_timer_start(&srv->stop_timer, stop_tick, 0, 50);
 }
@@ -256,6 +261,7 @@ int server_init(server *srv, config *cfg, const reload_args *args) {
   mcp_http_init(&srv->mcp, &srv->loop, &srv->disp, &srv->sessions, &srv->cfg, &srv->log,
                 is_loopback_host(srv->cfg.listen_host));
   srv->have_mcp = 1;
+  legacy_sse_init(&srv->legacy, &srv->mcp);
   http_limits_from(&srv->cfg, &lim);
   r = http_server_init(&srv->http, &srv->loop, &lim, &srv->log, on_request, srv);
   if (r < 0)

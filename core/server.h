@@ -11,6 +11,7 @@
 #include "config.h"
 #include "dispatch.h"
 #include "http_server.h"
+#include "legacy_sse.h"
 #include "log.h"
 #include "mcp_http.h"
 #include "plugin_loader.h"
@@ -31,6 +32,7 @@ typedef struct server {
   dispatch disp;
   session_table sessions;
   mcp_http mcp;
+  legacy_sse legacy;
   http_server http;
   char bound[80]; /* "127.0.0.1:8000" */
   uv_signal_t sig_term, sig_int, sig_hup;

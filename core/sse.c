@@ -109,6 +109,13 @@ static void stream_free(sse_stream *st) {
 
 static void stream_abort(http_req *req);
 
+/* A message the server starts, on a session's standalone stream. */
+static void standalone_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
+  (void)s;
+  (void) final;
+  sse_send((sse_stream *)sink, msg);
+}
+
 /* Binds st to req: it carries the stream from now on. */
 static void attach(sse_stream *st, http_req *req) {
   st->req = req;
@@ -183,8 +190,9 @@ sse_stream *sse_open(sse_hub *h, session *s, http_req *req, int standalone, cons
   h->n_streams++;
   h->stats.opened++;
   if (standalone) {
-    st->sink.send = NULL; /* set by the caller, which knows the framing */
+    st->sink.send = standalone_send;
     s->standalone = st;
+    s->out = &st->sink;
   }
   snprintf(headers, sizeof(headers), SSE_HEADERS "%s", st->headers);
   http_stream_begin(req, 200, headers);
@@ -324,7 +332,7 @@ static void timer_cb(uv_timer_t *t) {
 
 static void start_timer(sse_hub *h) {
   uint64_t period = 250;
-  if (uv_is_active((uv_handle_t *)&h->timer))
+  if (h->closed || uv_is_active((uv_handle_t *)&h->timer))
     return;
   if (h->cfg->sse_poll_ms > 0 && h->cfg->sse_poll_ms / 2 < period)
     period = h->cfg->sse_poll_ms / 2 > 20 ? h->cfg->sse_poll_ms / 2 : 20;
@@ -348,7 +356,17 @@ void sse_hub_apply_config(sse_hub *h) {
     start_timer(h);
 }
 
+void sse_hub_end_standalone(sse_hub *h) {
+  list_node *n, *tmp;
+  list_foreach_safe(n, tmp, &h->streams) {
+    sse_stream *st = list_entry(n, sse_stream, link);
+    if (st->standalone)
+      kill_stream(st);
+  }
+}
+
 void sse_hub_close(sse_hub *h) {
+  h->closed = 1;
   while (!list_empty(&h->streams))
     kill_stream(list_entry(h->streams.next, sse_stream, link));
   if (!uv_is_closing((uv_handle_t *)&h->timer))

@@ -64,6 +64,7 @@ struct sse_hub {
   list_node streams;
   unsigned n_streams, n_attached;
   buf out; /* scratch for framing */
+  int closed;
   sse_stats stats;
 };
 
@@ -72,13 +73,17 @@ int sse_hub_init(sse_hub *h, uv_loop_t *loop, const config *cfg, const logger *l
 /* Re-reads settings after a reload. */
 void sse_hub_apply_config(sse_hub *h);
 
+/* Ends every standalone stream (a stop has begun). */
+void sse_hub_end_standalone(sse_hub *h);
+
 /* Ends every attached stream and frees every stream; closes the timer. */
 void sse_hub_close(sse_hub *h);
 
 /* Opens a stream on req (borrowed; it must not have begun a response):
  * writes the 200 head with SSE headers plus extra (copied), and the priming
  * event when the session speaks 2025-11-25. A standalone stream becomes
- * the session's channel (session.out). Returns the stream (owned by the
+ * the session's channel (session.out): what is sent there goes out as an
+ * event. Returns the stream (owned by the
  * session) or NULL when out of memory (req is then answered 503). */
 sse_stream *sse_open(sse_hub *h, session *s, http_req *req, int standalone, const char *extra);
 

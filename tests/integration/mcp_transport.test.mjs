@@ -458,7 +458,7 @@ test('pagination: page_size 1 pages through every tool once; a bogus cursor is -
 
 // ---- GET: the standalone stream ------------------------------------------------------------
 
-test('GET /mcp: the session stream, 409 for a second, 406 and 400, keep-alives, DELETE ends it', async () => {
+test('GET /mcp: the session stream, 409 for a second, 406, a session-less GET is HTTP+SSE, keep-alives, DELETE ends it', async () => {
   const { sid } = await initSession(d.url);
   const ac = new AbortController();
   try {
@@ -475,9 +475,14 @@ test('GET /mcp: the session stream, 409 for a second, 406 and 400, keep-alives, 
     const notSse = await fetch(d.url, { headers: { Accept: 'application/json', 'Mcp-Session-Id': sid } });
     assert.equal(notSse.status, 406);
     await notSse.arrayBuffer();
-    const noSession = await fetch(d.url, { headers: { Accept: 'text/event-stream' } });
-    assert.equal(noSession.status, 400);
-    assert.equal((await noSession.json()).error.code, -32000);
+    // Without a session, a GET that accepts SSE is a 2024-11-05 (HTTP+SSE)
+    // client: it gets a session of its own and the endpoint to POST to.
+    const legacy = await fetch(d.url, { headers: { Accept: 'text/event-stream' } });
+    assert.equal(legacy.status, 200);
+    const lr = legacy.body.getReader();
+    const first = new TextDecoder().decode((await lr.read()).value);
+    assert.match(first, /^event: endpoint\ndata: \/messages\?sessionId=[0-9a-f]{32}\n\n/);
+    await lr.cancel();
 
     // sse_keepalive_ms is 200: comments arrive while it is idle.
     await readUntil(reader, state, (x) => (x.match(/: keep-alive\n\n/g) ?? []).length >= 2, 'two keep-alive comments', 3000);
