@@ -20,6 +20,8 @@ static void usage(FILE *out) {
           "                          port 0 picks a free port, logged at start)\n"
           "  -p, --plugins DIR       directory of plugin .so files (default: plugins/ next\n"
           "                          to the binary if it exists, else %s)\n"
+          "      --stdio             serve MCP on stdin/stdout (newline-delimited JSON-RPC)\n"
+          "                          instead of HTTP, for clients that launch mcpd\n"
           "      --log-level LEVEL   debug, info, warn or error (default info)\n"
           "      --check             load the configuration and every plugin, print what\n"
           "                          would be served, exit 0 if all is well, 1 if not\n"
@@ -28,7 +30,8 @@ static void usage(FILE *out) {
           "\n"
           "Options override the config file. Logs go to stderr, one line per event.\n"
           "Endpoints: POST, GET and DELETE /mcp (MCP Streamable HTTP, protocol revisions\n"
-          "2024-11-05 to 2025-11-25); GET /healthz.\n"
+          "2024-11-05 to 2025-11-25); GET /sse and POST /messages (HTTP+SSE, 2024-11-05);\n"
+          "GET /healthz.\n"
           "Signals: SIGTERM or SIGINT stop gracefully (in-flight calls finish first);\n"
           "SIGHUP re-reads the config file and reloads changed plugins without\n"
           "dropping a connection or a call in flight.\n",
@@ -36,19 +39,20 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
-  enum { OPT_LOG_LEVEL = 256, OPT_CHECK };
+  enum { OPT_LOG_LEVEL = 256, OPT_CHECK, OPT_STDIO };
   static const struct option opts[] = {
       {"config", required_argument, NULL, 'c'},
       {"listen", required_argument, NULL, 'l'},
       {"plugins", required_argument, NULL, 'p'},
       {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
       {"check", no_argument, NULL, OPT_CHECK},
+      {"stdio", no_argument, NULL, OPT_STDIO},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   const char *config_file = NULL, *listen = NULL, *plugins = NULL, *level = NULL;
-  int check = 0, c, r;
+  int check = 0, use_stdio = 0, c, r;
   char err[1024];
   reload_args args;
   config cfg;
@@ -71,6 +75,9 @@ int main(int argc, char **argv) {
     case OPT_CHECK:
       check = 1;
       break;
+    case OPT_STDIO:
+      use_stdio = 1;
+      break;
     case 'V':
       printf("mcpd %s (plugin ABI %d.%d)\n", MCPD_VERSION, MCPD_ABI_MAJOR, MCPD_ABI_MINOR);
       return 0;
@@ -90,6 +97,7 @@ int main(int argc, char **argv) {
   args.listen = listen;
   args.plugins_dir = plugins;
   args.log_level = -1;
+  args.stdio = use_stdio;
   if (level != NULL) {
     args.log_level = log_level_parse(level);
     if (args.log_level < 0) {

@@ -16,6 +16,7 @@ typedef struct reload_args {
   const char *listen;      /* NULL: from the file */
   const char *plugins_dir;
   int log_level; /* -1: from the file */
+  int stdio;     /* serve stdin/stdout instead of HTTP */
 } reload_args;
 
 /* Builds the configuration from the file and the command line into *out

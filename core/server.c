@@ -81,6 +81,8 @@ static void on_session_removed(session_table *t, session *s, const char *why, vo
 static void close_rest(server *srv) {
   unsigned stuck;
   legacy_sse_close(&srv->legacy);
+  if (srv->have_stdio)
+    stdio_close(&srv->stdio);
   session_table_close(&srv->sessions);
   mcp_http_close(&srv->mcp);
   call_cancel_all(&srv->calls);
@@ -113,14 +115,19 @@ static void stop_tick(uv_timer_t *t) {
   server *srv = t->data;
   /* Wait for calls in flight and for responses still being written (drain
    * closes each connection once its last response is out). */
-  if ((srv->calls.n_live > 0 || srv->http.n_conns > 0) && uv_now(&srv->loop) < srv->stop_deadline)
+  int busy = srv->calls.n_live > 0 || (srv->have_http && srv->http.n_conns > 0) ||
+             (srv->have_stdio && stdio_busy(&srv->stdio));
+  if (busy && uv_now(&srv->loop) < srv->stop_deadline)
     return;
   if (srv->calls.n_live > 0) {
     log_msg(&srv->log, LOG_WARN, "shutdown_deadline", "calls_cancelled=%u", srv->calls.n_live);
     call_cancel_all(&srv->calls);
   }
   uv_timer_stop(t);
-  http_server_close(&srv->http, http_closed);
+  if (srv->have_http)
+    http_server_close(&srv->http, http_closed);
+  else
+    close_rest(srv);
 }
 
 static void begin_stop(server *srv, const char *why) {
@@ -129,8 +136,12 @@ static void begin_stop(server *srv, const char *why) {
   srv->stopping = 1;
   log_msg(&srv->log, LOG_INFO, "shutting_down", "signal=%s in_flight=%u connections=%u", why,
           srv->calls.n_live, srv->http.n_conns);
-  http_server_stop_listening(&srv->http);
-  http_server_drain(&srv->http);
+  if (srv->have_http) {
+    http_server_stop_listening(&srv->http);
+    http_server_drain(&srv->http);
+  }
+  if (srv->have_stdio)
+    stdio_drain(&srv->stdio);
   mcp_http_drain(&srv->mcp);
   srv->stop_deadline = uv_now(&srv->loop) + srv->cfg.shutdown_timeout_ms;
   uv_timer_start(&srv->stop_timer, stop_tick, 0, 50);
@@ -246,6 +257,23 @@ void server_apply_config(server *srv) {
   mcp_http_apply_config(&srv->mcp);
 }
 
+static void install_signals(server *srv) {
+  signal(SIGPIPE, SIG_IGN);
+  uv_signal_init(&srv->loop, &srv->sig_term);
+  uv_signal_init(&srv->loop, &srv->sig_int);
+  uv_signal_init(&srv->loop, &srv->sig_hup);
+  srv->sig_term.data = srv->sig_int.data = srv->sig_hup.data = srv;
+  uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+  uv_signal_start(&srv->sig_int, on_signal, SIGINT);
+  uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
+  uv_timer_init(&srv->loop, &srv->stop_timer);
+  srv->stop_timer.data = srv;
+}
+
+static void stdio_eof(void *arg) {
+  begin_stop(arg, "EOF");
+}
+
 int server_init(server *srv, config *cfg, const reload_args *args) {
   http_limits lim;
   int r;
@@ -262,6 +290,15 @@ int server_init(server *srv, config *cfg, const reload_args *args) {
                 is_loopback_host(srv->cfg.listen_host));
   srv->have_mcp = 1;
   legacy_sse_init(&srv->legacy, &srv->mcp);
+  if (args->stdio) {
+    r = stdio_start(&srv->stdio, &srv->loop, &srv->disp, &srv->sessions, &srv->cfg, &srv->log,
+                    stdio_eof, srv);
+    if (r < 0)
+      return r;
+    srv->have_stdio = 1;
+    install_signals(srv);
+    return 0;
+  }
   http_limits_from(&srv->cfg, &lim);
   r = http_server_init(&srv->http, &srv->loop, &lim, &srv->log, on_request, srv);
   if (r < 0)
@@ -276,16 +313,7 @@ int server_init(server *srv, config *cfg, const reload_args *args) {
                          : uv_strerror(r));
     return r;
   }
-  signal(SIGPIPE, SIG_IGN);
-  uv_signal_init(&srv->loop, &srv->sig_term);
-  uv_signal_init(&srv->loop, &srv->sig_int);
-  uv_signal_init(&srv->loop, &srv->sig_hup);
-  srv->sig_term.data = srv->sig_int.data = srv->sig_hup.data = srv;
-  uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
-  uv_signal_start(&srv->sig_int, on_signal, SIGINT);
-  uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
-  uv_timer_init(&srv->loop, &srv->stop_timer);
-  srv->stop_timer.data = srv;
+  install_signals(srv);
   log_msg(&srv->log, LOG_INFO, "listening", "address=%s endpoint=http://%s/mcp version=%s",
           srv->bound, srv->bound, MCPD_VERSION);
   return 0;

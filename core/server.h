@@ -18,6 +18,7 @@
 #include "registry.h"
 #include "reload.h"
 #include "session.h"
+#include "stdio_transport.h"
 
 #include "version.h"
 
@@ -33,6 +34,7 @@ typedef struct server {
   session_table sessions;
   mcp_http mcp;
   legacy_sse legacy;
+  stdio_transport stdio;
   http_server http;
   char bound[80]; /* "127.0.0.1:8000" */
   uv_signal_t sig_term, sig_int, sig_hup;
@@ -44,7 +46,7 @@ typedef struct server {
   int exit_code;
   /* What server_init() got through, for server_abort(). */
   unsigned have_loop : 1, have_calls : 1, have_plugins : 1, have_sessions : 1, have_mcp : 1,
-      have_http : 1;
+      have_http : 1, have_stdio : 1;
 } server;
 
 /* Sets the server up from cfg (stolen: the server owns it from now on):

@@ -21,8 +21,8 @@ export const mcpdBin = join(buildDir, 'mcpd');
 // Where each plugin name is built.
 export function pluginPath(name) {
   if (name === 'hello') return join(buildDir, 'plugins', 'hello.so');
-  if (name === 'testkit' || name === 'old_minor' || name === 'conformance')
-    return join(buildDir, `tests/fixtures/good/${name}.so`);
+  if (name === 'testkit' || name === 'old_minor') return join(buildDir, `tests/fixtures/good/${name}.so`);
+  if (name === 'conformance') return join(buildDir, 'tests/fixtures/conformance/conformance.so');
   if (name.endsWith('.so')) return join(buildDir, 'tests/fixtures/bad', name);
   return join(buildDir, 'tests/fixtures/bad', `${name}.so`);
 }
