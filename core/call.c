@@ -145,6 +145,7 @@ mcpd_call *call_new(call_engine *e, enum call_kind kind, mcpd_ctx *ctx) {
   call->ctx = ctx;
   call->kind = kind;
   call->started = uv_now(e->loop);
+  call->started_ns = uv_hrtime();
   list_init(&call->s_link);
   list_insert_tail(&e->live, &call->e_link);
   e->n_live++;

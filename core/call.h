@@ -47,8 +47,9 @@ struct mcpd_call {
   call_engine *eng;
   mcpd_ctx *ctx; /* the plugin; the owner keeps it loaded while the call lives */
   enum call_kind kind;
-  uint64_t started;  /* loop time, ms */
-  uint64_t deadline; /* loop time, ms; 0 = none */
+  uint64_t started;    /* loop time, ms */
+  uint64_t started_ns; /* uv_hrtime(), for latency */
+  uint64_t deadline;   /* loop time, ms; 0 = none */
 
   /* What the owner (the dispatcher) keeps about the request. */
   json_t *id;             /* owned */

@@ -72,6 +72,7 @@ int config_init(config *c) {
   memset(c, 0, sizeof(*c));
   c->listen_port = 8000;
   c->log_level = LOG_INFO;
+  c->access_log = 1;
   c->worker_threads = 4;
   c->max_body_bytes = 4u << 20;
   c->max_header_bytes = 16u << 10;
@@ -276,6 +277,26 @@ int config_apply_json(config *c, const json_t *root, char *err, size_t n) {
         return -EINVAL;
       }
       c->log_level = level;
+      r = 0;
+    } else if (strcmp(key, "access_log") == 0) {
+      if (!json_is_boolean(v)) {
+        snprintf(err, n, "\"access_log\" must be true or false");
+        return -EINVAL;
+      }
+      c->access_log = json_is_true(v);
+      r = 0;
+    } else if (strcmp(key, "session_id_prefix") == 0) {
+      const char *p = json_is_string(v) ? json_string_value(v) : NULL;
+      size_t len = p ? strlen(p) : 0;
+      if (p == NULL || len >= sizeof(c->session_id_prefix) ||
+          strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len) {
+        snprintf(err, n,
+                 "\"session_id_prefix\" must be a string of at most %zu characters of A-Z a-z "
+                 "0-9 . _ -",
+                 sizeof(c->session_id_prefix) - 1);
+        return -EINVAL;
+      }
+      memcpy(c->session_id_prefix, p, len + 1);
       r = 0;
     } else if (strcmp(key, "allowed_origins") == 0) {
       r = string_list(v, key, &c->allowed_origins, &c->n_allowed_origins, err, n);

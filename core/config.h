@@ -7,12 +7,14 @@
 #include <jansson.h>
 
 typedef struct config {
-  char *listen_host;  /* owned; "127.0.0.1", "::1", "0.0.0.0", "localhost" */
-  int listen_port;    /* 0 = an ephemeral port (logged at start) */
-  char *plugins_dir;  /* owned; NULL = the built-in default */
-  char *runtime_dir;  /* owned; NULL = the default (see config_runtime_dir) */
-  int log_level;      /* enum log_level */
-  char *instructions; /* owned; NULL = none; sent in the initialize result */
+  char *listen_host;          /* owned; "127.0.0.1", "::1", "0.0.0.0", "localhost" */
+  int listen_port;            /* 0 = an ephemeral port (logged at start) */
+  char *plugins_dir;          /* owned; NULL = the built-in default */
+  char *runtime_dir;          /* owned; NULL = the default (see config_runtime_dir) */
+  int log_level;              /* enum log_level */
+  int access_log;             /* a log line per HTTP request */
+  char session_id_prefix[16]; /* put before every new Mcp-Session-Id; "" = none */
+  char *instructions;         /* owned; NULL = none; sent in the initialize result */
 
   char **allowed_origins; /* owned; exact origins allowed besides loopback ones */
   size_t n_allowed_origins;

@@ -302,6 +302,21 @@ static json_t *check_result(dispatch *d, mcpd_call *call, json_t *result, reply 
   }
 }
 
+/* Counts an answered call: its method's outcome and, for a tool, its
+ * latency. */
+static void count_answer(dispatch *d, const mcpd_call *call, const json_t *resp) {
+  static const char *const method[] = {"tools/call", "resources/read", "prompts/get",
+                                       "completion/complete"};
+  const json_t *result = json_object_get(resp, "result");
+  int error = resp == NULL || json_object_get(resp, "error") != NULL;
+  if (d->metrics == NULL)
+    return;
+  metrics_rpc(d->metrics, method[call->kind], error);
+  if (call->kind == CALL_TOOL)
+    metrics_tool_call(d->metrics, call->name, (double)(uv_hrtime() - call->started_ns) / 1e9,
+                      error || json_is_true(json_object_get(result, "isError")));
+}
+
 /* Turns a plugin's completion (result or error) into a response. Steals
  * result. */
 static json_t *completion_response(dispatch *d, mcpd_call *call, json_t *result, int err,
@@ -357,6 +372,7 @@ static int run_call(req_ctx *c, reply *r, mcpd_call *call, int rc, json_t *resul
     result = NULL;
   }
   r->whole = completion_response(d, call, result, rc, NULL);
+  count_answer(d, call, r->whole);
   call_finish(call);
   session_unlink(call);
   call_unref(call);
@@ -911,6 +927,8 @@ int dispatch_message(dispatch *d, session *s, const jsonrpc_msg *m, mcp_sink *si
   if (m->params != NULL && c.params == NULL) {
     fail(&r, JSONRPC_INVALID_PARAMS, "params must be an object");
     *response = finish_reply(d, m->id, &r);
+    if (d->metrics != NULL)
+      metrics_rpc(d->metrics, m->method, 1);
     return DISPATCH_DONE;
   }
   for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
@@ -920,6 +938,8 @@ int dispatch_message(dispatch *d, session *s, const jsonrpc_msg *m, mcp_sink *si
   if (i == sizeof(methods) / sizeof(methods[0])) {
     fail(&r, JSONRPC_METHOD_NOT_FOUND, "Method not found: %s", m->method);
     *response = finish_reply(d, m->id, &r);
+    if (d->metrics != NULL)
+      metrics_rpc(d->metrics, m->method, 1);
     return DISPATCH_DONE;
   }
   rc = methods[i].fn(&c, &r);
@@ -927,7 +947,13 @@ int dispatch_message(dispatch *d, session *s, const jsonrpc_msg *m, mcp_sink *si
     *pending = c.pending;
     return DISPATCH_PENDING;
   }
-  *response = r.whole != NULL ? r.whole : finish_reply(d, m->id, &r);
+  if (r.whole != NULL) {
+    *response = r.whole; /* a call: counted where it was answered */
+    return DISPATCH_DONE;
+  }
+  *response = finish_reply(d, m->id, &r);
+  if (d->metrics != NULL)
+    metrics_rpc(d->metrics, m->method, r.code != 0 || *response == NULL);
   return DISPATCH_DONE;
 }
 
@@ -974,6 +1000,7 @@ static void on_done(mcpd_call *call, void *arg) {
   if (sink != NULL) {
     resp = completion_response(d, call, call->result, call->err, call->err_msg);
     call->result = NULL;
+    count_answer(d, call, resp);
     sink->send(sink, call->session, resp, 1);
     json_decref(resp);
   }
@@ -1044,6 +1071,7 @@ static void on_timeout(mcpd_call *call, void *arg) {
       resp = jsonrpc_result(call->id, mcpd_result_error(msg));
     else
       resp = jsonrpc_error(call->id, JSONRPC_INTERNAL_ERROR, msg, NULL);
+    count_answer(d, call, resp);
     sink->send(sink, call->session, resp, 1);
     json_decref(resp);
   }

@@ -16,6 +16,7 @@
 #include "jsonrpc.h"
 #include "list.h"
 #include "log.h"
+#include "metrics.h"
 #include "registry.h"
 #include "session.h"
 
@@ -46,6 +47,7 @@ typedef struct dispatch {
   const config *cfg;
   const logger *log;
   json_t *empty;        /* {} for callers that need one to borrow */
+  metrics *metrics;     /* where answered requests are counted (may be NULL) */
   uv_timer_t req_timer; /* deadlines of requests to clients */
   list_node requests;   /* all requests to clients awaiting an answer */
   dispatch_stats stats;

@@ -194,6 +194,8 @@ static int req_emit(http_req *req, uv_buf_t *bufs, unsigned n) {
   unsigned i;
   if (c->closing || c->shut)
     return -ECONNRESET;
+  for (i = 0; i < n; i++)
+    req->bytes += bufs[i].len;
   if (req == c->head && req->out.len == 0)
     return conn_write(c, bufs, n, req->stream);
   for (i = 0; i < n; i++) {
@@ -237,7 +239,10 @@ static size_t format_head(http_req *req, int status, const char *headers, int ch
 
 /* Marks req finished and lets the queue move on. */
 static void req_done(http_req *req) {
+  http_server *hs = req->conn->hs;
   req->done = 1;
+  if (hs->on_done != NULL)
+    hs->on_done(req, hs->arg);
   if (req == req->conn->head)
     conn_advance(req->conn);
 }
@@ -260,6 +265,7 @@ static int respond_internal(http_req *req, int status, const char *headers, cons
     return -EALREADY;
   }
   req->started = 1;
+  req->status = status;
   if (req->conn->stop_parsing && req->next == NULL && !req->conn->reading)
     req->close = 1;
   hlen = format_head(req, status, headers, 0, len, stack, sizeof(stack));
@@ -305,6 +311,7 @@ int http_stream_begin(http_req *req, int status, const char *headers) {
     return -E2BIG;
   req->started = 1;
   req->stream = 1;
+  req->status = status;
   /* While queued behind earlier responses, a stream may buffer no more than
    * a stream may queue on the socket. */
   req->out.limit = c->hs->limits.max_write_queue_bytes;
@@ -457,6 +464,9 @@ static void conn_free(http_conn *c) {
   for (req = c->head; req != NULL; req = req->next) {
     if (!req->done && !req->no_route && req->on_abort != NULL)
       req->on_abort(req);
+    /* A stream usually ends this way: it still gets its log line. */
+    if (!req->done && req->routed && hs->on_done != NULL)
+      hs->on_done(req, hs->arg);
   }
   for (req = c->head; req != NULL; req = next) {
     next = req->next;
@@ -586,6 +596,7 @@ static int on_message_begin(llhttp_t *p) {
     return fail_parse(c, 503, "out of memory");
   req->conn = c;
   req->id = ++c->hs->next_req_id;
+  req->started_ns = uv_hrtime();
   c->cur = req;
   c->reading = 1;
   c->in_trailers = 0;
@@ -825,6 +836,7 @@ static int on_message_complete(llhttp_t *p) {
   conn_enqueue(c, req);
   hs->stats.requests_total++;
   uv_timer_stop(&c->timer);
+  req->routed = 1;
   hs->on_request(req, hs->arg);
   /* req may be gone now. */
   c->body_ptr = NULL;
@@ -877,6 +889,7 @@ static void conn_parse_error(http_conn *c, llhttp_errno_t err) {
     }
     req->conn = c;
     req->id = ++hs->next_req_id;
+    req->started_ns = uv_hrtime();
   }
   c->cur = NULL;
   req->no_route = 1;

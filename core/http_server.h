@@ -51,6 +51,14 @@ struct http_req {
 
   /* For the handler. */
   void *user;
+  /* For the completion hook (logs, metrics): set by handlers, copied. */
+  int route;            /* the owner's route number */
+  char tag_path[64];    /* the path, as routed (cut) */
+  char tag_session[48]; /* the MCP session, if any */
+  char tag_tool[65];    /* the tool called, if any */
+  int status;           /* the response status, once begun */
+  uint64_t bytes;       /* response bytes produced */
+  uint64_t started_ns;  /* when the request began (uv_hrtime) */
   /* Called when the connection goes away before the handler has finished
    * the response. The request must not be used after it returns. Runs on a
    * later loop turn than whatever closed the connection, never from inside
@@ -68,9 +76,15 @@ struct http_req {
   uint8_t head;     /* HEAD request: no body in the response */
   uint8_t http10;   /* HTTP/1.0 client: no chunked encoding */
   uint8_t no_route; /* internal error response, never given to a handler */
+  uint8_t routed;   /* given to the request callback */
 };
 
 typedef void (*http_request_cb)(http_req *req, void *arg);
+
+/* Called once per request when its response is finished, or when its
+ * connection went away first (status is then what was begun, or 0 when
+ * nothing was), for access logs and metrics. */
+typedef void (*http_done_cb)(const http_req *req, void *arg);
 
 /* Limits and timeouts; 0 disables a timeout. */
 typedef struct http_limits {
@@ -101,6 +115,7 @@ struct http_server {
   http_limits limits;
   const logger *log;
   http_request_cb on_request;
+  http_done_cb on_done;
   void *arg;
   list_node conns; /* all open connections (http_conn.link) */
   unsigned n_conns;

@@ -93,6 +93,7 @@ void legacy_sse_get(legacy_sse *l, http_req *req, const char *extra) {
     plain(req, 503, "Retry-After: 1\r\n", "503 Service Unavailable: too many sessions\n");
     return;
   }
+  mcp_http_tag(req, s, NULL);
   st = sse_open(&t->hub, s, req, 1, extra);
   if (st == NULL) {
     session_remove(t->sessions, s, "failed_stream");
@@ -111,7 +112,7 @@ void legacy_sse_get(legacy_sse *l, http_req *req, const char *extra) {
 
 void legacy_sse_post(legacy_sse *l, http_req *req) {
   mcp_http *t = l->mcp;
-  char extra[400], id[SESSION_ID_LEN + 8];
+  char extra[400], id[SESSION_ID_MAX + 8];
   const char *ct;
   size_t ct_len;
   json_error_t je;
@@ -161,6 +162,7 @@ void legacy_sse_post(legacy_sse *l, http_req *req) {
     plain(req, 400, extra, "400 Bad Request: not a JSON-RPC message\n");
     return;
   }
+  mcp_http_tag(req, s, &m);
   r = calloc(1, sizeof(*r));
   if (r == NULL) {
     json_decref(body);

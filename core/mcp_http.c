@@ -263,6 +263,19 @@ static int host_allowed(mcp_http *t, const char *host, size_t len) {
   return http_util_is_loopback_name(name, name_len);
 }
 
+void mcp_http_tag(http_req *req, const session *s, const jsonrpc_msg *m) {
+  const char *tool;
+  if (s != NULL)
+    snprintf(req->tag_session, sizeof(req->tag_session), "%s", s->id);
+  if (m != NULL && m->method != NULL && strcmp(m->method, "tools/call") == 0) {
+    tool = json_string_value(json_object_get(m->params, "name"));
+    /* Registered names are plain; anything else is not worth logging. */
+    if (tool != NULL && strspn(tool, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                     "0123456789_-.") == strlen(tool))
+      snprintf(req->tag_tool, sizeof(req->tag_tool), "%s", tool);
+  }
+}
+
 /* Finds the request's session: 0 with *out, or -1 after answering. */
 static int need_session(mcp_http *t, http_req *req, const char *extra, session **out) {
   size_t len;
@@ -278,6 +291,7 @@ static int need_session(mcp_http *t, http_req *req, const char *extra, session *
            "Session not found: it expired or was deleted; initialize a new one");
     return -1;
   }
+  mcp_http_tag(req, *out, NULL);
   return 0;
 }
 
@@ -369,6 +383,7 @@ static void post_initialize(mcp_http *t, http_req *req, const jsonrpc_msg *m, co
     json_decref(resp);
     return;
   }
+  mcp_http_tag(req, s, NULL);
   log_msg(t->log, LOG_INFO, "session_created", "session=%s protocol=%s transport=streamable_http",
           s->id, protocol_name(s->version));
   snprintf(headers, sizeof(headers), "Mcp-Session-Id: %s\r\n%s", s->id, extra);
@@ -441,6 +456,7 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
     json_decref(body);
     return;
   }
+  mcp_http_tag(req, NULL, &m);
   if (m.kind != JSONRPC_REQUEST) {
     dispatch_message(t->disp, s, &m, NULL, &resp, &call);
     json_decref(resp);

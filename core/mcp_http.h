@@ -51,6 +51,10 @@ void mcp_http_handle(mcp_http *t, http_req *req);
  * -1 after answering 403 or 421. */
 int mcp_http_guard(mcp_http *t, http_req *req, char *extra, size_t n);
 
+/* Notes the session (may be NULL) and, for tools/call, the tool name of m
+ * (may be NULL) in req's tags, for the access log. Copies; borrows all. */
+void mcp_http_tag(http_req *req, const session *s, const jsonrpc_msg *m);
+
 /* A session is being removed: close its streams, let go of its calls. */
 void mcp_http_session_removed(mcp_http *t, session *s);
 

@@ -574,6 +574,7 @@ int plugin_scan(server *srv, const char *dir, plugin_scan_result *res) {
   if (r < 0) {
     log_msg(&srv->log, LOG_WARN, "plugins_dir_unreadable", "dir=%s error=%s", dir,
             error_strerror(r));
+    snprintf(res->first_error, sizeof(res->first_error), "%s: %s", dir, error_strerror(r));
     return r;
   }
   /* Removed files first: their names may be taken by new ones. */
@@ -607,7 +608,8 @@ int plugin_scan(server *srv, const char *dir, plugin_scan_result *res) {
       }
     }
     if (r < 0) {
-      res->failed++;
+      if (res->failed++ == 0)
+        snprintf(res->first_error, sizeof(res->first_error), "%s: %s", paths[i], err);
       log_msg(&srv->log, LOG_ERROR, "plugin_skipped", "file=%s reason=%s%s", paths[i],
               log_escape(err, esc, sizeof(esc)), old != NULL ? " kept=previous_version" : "");
     } else if (old != NULL) {

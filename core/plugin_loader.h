@@ -70,6 +70,7 @@ typedef struct plugin_set {
 /* What one scan of the plugins directory did. */
 typedef struct plugin_scan_result {
   unsigned loaded, replaced, removed, unchanged, failed;
+  char first_error[512]; /* "file: reason" of the first failure; "" when none */
 } plugin_scan_result;
 
 /* Sets the set up: creates runtime_dir (0700) and removes copies left

@@ -55,6 +55,19 @@ static void keep_str(server *srv, const char *key, char **now, char **next) {
   }
 }
 
+/* Keeps why the last reload failed, for /healthz: what, then more (cut to
+ * fit). */
+static void note_error(server *srv, const char *what, const char *more) {
+  size_t n = sizeof(srv->last_reload_error), a = strlen(what), b = strlen(more);
+  if (b >= n)
+    b = 0;
+  if (a > n - 1 - b)
+    a = n - 1 - b;
+  memcpy(srv->last_reload_error, what, a);
+  memcpy(srv->last_reload_error + a, more, b);
+  srv->last_reload_error[a + b] = '\0';
+}
+
 int reload_run(server *srv) {
   config next;
   char err[1024], esc[1100];
@@ -75,6 +88,7 @@ int reload_run(server *srv) {
   r = reload_read_config(&srv->args, &next, err, sizeof(err));
   if (r < 0) {
     srv->reload_failures++;
+    note_error(srv, err, "");
     log_msg(&srv->log, LOG_ERROR, "reload_failed", "reason=%s kept=previous_configuration",
             log_escape(err, esc, sizeof(esc)));
     return r;
@@ -110,8 +124,12 @@ int reload_run(server *srv) {
     if (changed[k])
       dispatch_notify_all(&srv->disp, lists[k].method);
   }
-  if (r < 0 || res.failed > 0)
+  if (r < 0 || res.failed > 0) {
     srv->reload_failures++;
+    note_error(srv, res.first_error, res.failed > 1 ? " (and more: see the log)" : "");
+  } else {
+    srv->last_reload_error[0] = '\0';
+  }
   log_msg(&srv->log, r < 0 || res.failed ? LOG_WARN : LOG_INFO, "reload_done",
           "duration_ms=%.3f loaded=%u replaced=%u removed=%u unchanged=%u failed=%u "
           "plugins=%u tools=%zu tools_changed=%d resources_changed=%d prompts_changed=%d",

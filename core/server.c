@@ -4,6 +4,7 @@
 
 #include "http_util.h"
 #include "protocol.h"
+#include "sdnotify.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -35,11 +36,14 @@ static void healthz(server *srv, http_req *req) {
                           json_pack("{s:s,s:s}", "name", ctx->name, "version", ctx->version));
   }
   body = json_pack(
-      "{s:s,s:s,s:I,s:o,s:I,s:I,s:I,s:I}", "status", "ok", "version", MCPD_VERSION, "uptime_s",
-      (json_int_t)((uv_now(&srv->loop) - srv->started_ms) / 1000), "plugins", plugins, "tools",
-      (json_int_t)srv->reg.lists[REG_TOOL].count, "resources",
+      "{s:s,s:s,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s?}", "status", "ok", "version", MCPD_VERSION,
+      "uptime_s", (json_int_t)((uv_now(&srv->loop) - srv->started_ms) / 1000), "plugins", plugins,
+      "tools", (json_int_t)srv->reg.lists[REG_TOOL].count, "resources",
       (json_int_t)(srv->reg.lists[REG_RESOURCE].count + srv->reg.lists[REG_TEMPLATE].count),
-      "sessions", (json_int_t)srv->sessions.count, "connections", (json_int_t)srv->http.n_conns);
+      "prompts", (json_int_t)srv->reg.lists[REG_PROMPT].count, "sessions",
+      (json_int_t)srv->sessions.count, "connections", (json_int_t)srv->http.n_conns, "reloads",
+      (json_int_t)srv->reloads, "reload_failures", (json_int_t)srv->reload_failures,
+      "last_reload_error", srv->last_reload_error[0] ? srv->last_reload_error : NULL);
   text = body ? json_dumps(body, JSON_COMPACT) : NULL;
   if (text == NULL)
     http_respond(req, 500, "Content-Type: text/plain\r\n", "out of memory\n", 14);
@@ -50,8 +54,73 @@ static void healthz(server *srv, http_req *req) {
   json_decref(body);
 }
 
+static void metrics_page(server *srv, http_req *req) {
+  metrics_gauges g;
+  unsigned active = 0, draining = 0;
+  list_node *n;
+  buf out;
+
+  if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+    http_respond(req, 405, "Allow: GET, HEAD\r\nContent-Type: text/plain\r\n",
+                 "405 Method Not Allowed: /metrics takes GET\n", 43);
+    return;
+  }
+  for (n = srv->plugins.active.next; n != &srv->plugins.active; n = n->next)
+    active++;
+  for (n = srv->plugins.draining.next; n != &srv->plugins.draining; n = n->next)
+    draining++;
+  memset(&g, 0, sizeof(g));
+  g.uptime_s = (double)(uv_now(&srv->loop) - srv->started_ms) / 1000.0;
+  g.version = MCPD_VERSION;
+  g.connections = srv->http.n_conns;
+  g.sessions = srv->sessions.count;
+  g.streams_open = srv->mcp.hub.n_attached;
+  g.streams_detached = srv->mcp.hub.n_streams - srv->mcp.hub.n_attached;
+  g.calls_in_flight = srv->calls.n_live;
+  g.plugins_active = active;
+  g.plugins_draining = draining;
+  g.reloads = srv->reloads;
+  g.reload_failures = srv->reload_failures;
+  g.connections_total = srv->http.stats.connections_total;
+  g.connections_rejected = srv->http.stats.rejected_connections;
+  g.http_parse_errors = srv->http.stats.parse_errors;
+  g.client_requests = srv->disp.stats.client_requests;
+  g.client_request_timeouts = srv->disp.stats.client_request_timeouts;
+  g.call_timeouts = srv->disp.stats.timeouts;
+  g.cancellations = srv->disp.stats.cancellations;
+  memset(&out, 0, sizeof(out));
+  if (metrics_render(&srv->metrics, &g, &out) < 0)
+    http_respond(req, 500, "Content-Type: text/plain\r\n", "out of memory\n", 14);
+  else
+    http_respond(req, 200,
+                 "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                 "Cache-Control: no-store\r\n",
+                 out.data, out.len);
+  buf_free(&out);
+}
+
+/* Every finished request: counted, and logged unless access_log is off.
+ * Never a header value or a body: only what identifies the request. */
+static void on_done(const http_req *req, void *arg) {
+  server *srv = arg;
+  char path[80];
+  double ms = (double)(uv_hrtime() - req->started_ns) / 1e6;
+
+  metrics_http(&srv->metrics, req->route, req->status);
+  if (!srv->cfg.access_log || !log_enabled(&srv->log, LOG_INFO))
+    return;
+  log_msg(&srv->log, LOG_INFO, "request",
+          "id=%llu method=%s path=%s status=%d bytes=%llu duration_ms=%.3f%s%s%s%s",
+          (unsigned long long)req->id, req->method_name ? req->method_name : "-",
+          req->tag_path[0] ? log_escape(req->tag_path, path, sizeof(path)) : "-", req->status,
+          (unsigned long long)req->bytes, ms, req->tag_session[0] ? " session=" : "",
+          req->tag_session, req->tag_tool[0] ? " tool=" : "", req->tag_tool);
+}
+
 static void on_request(http_req *req, void *arg) {
   server *srv = arg;
+  req->route = metrics_route(req->path, req->path_len);
+  snprintf(req->tag_path, sizeof(req->tag_path), "%s", req->path);
   if (req->path_len == 4 && memcmp(req->path, "/mcp", 4) == 0) {
     mcp_http_handle(&srv->mcp, req);
   } else if (strcmp(req->path, "/sse") == 0) {
@@ -60,6 +129,8 @@ static void on_request(http_req *req, void *arg) {
     legacy_sse_post(&srv->legacy, req);
   } else if (strcmp(req->path, "/healthz") == 0) {
     healthz(srv, req);
+  } else if (strcmp(req->path, "/metrics") == 0) {
+    metrics_page(srv, req);
   } else {
     static const char body[] = "404 Not Found: the MCP endpoint is /mcp (or /sse for HTTP+SSE)\n";
     http_respond(req, 404, "Content-Type: text/plain; charset=utf-8\r\n", body, sizeof(body) - 1);
@@ -134,6 +205,7 @@ static void begin_stop(server *srv, const char *why) {
   if (srv->stopping)
     return;
   srv->stopping = 1;
+  sdnotify("STOPPING=1");
   log_msg(&srv->log, LOG_INFO, "shutting_down", "signal=%s in_flight=%u connections=%u", why,
           srv->calls.n_live, srv->http.n_conns);
   if (srv->have_http) {
@@ -150,8 +222,11 @@ static void begin_stop(server *srv, const char *why) {
 static void on_signal(uv_signal_t *h, int signum) {
   server *srv = h->data;
   if (signum == SIGHUP) {
-    if (!srv->stopping)
+    if (!srv->stopping) {
+      sdnotify_reloading();
       reload_run(srv);
+      sdnotify("READY=1");
+    }
     return;
   }
   if (srv->stopping) {
@@ -209,14 +284,17 @@ static int init_core(server *srv, config *cfg) {
   srv->have_loop = 1;
   srv->started_ms = uv_now(&srv->loop);
   registry_init(&srv->reg);
+  metrics_init(&srv->metrics);
   /* Sessions come first: the dispatcher walks them for notifications. */
   session_table_init(&srv->sessions, &srv->loop, srv->cfg.max_sessions, srv->cfg.session_idle_ms,
                      on_session_removed, srv);
+  memcpy(srv->sessions.prefix, srv->cfg.session_id_prefix, sizeof(srv->sessions.prefix));
   srv->have_sessions = 1;
   r = dispatch_init(&srv->disp, &srv->loop, &srv->reg, &srv->calls, &srv->sessions, &srv->cfg,
                     &srv->log);
   if (r < 0)
     return r;
+  srv->disp.metrics = &srv->metrics;
   srv->have_calls = 1;
   if (srv->cfg.plugins_dir == NULL) {
     default_plugins_dir(dir, sizeof(dir));
@@ -253,6 +331,7 @@ void server_apply_config(server *srv) {
   http_limits_from(&srv->cfg, &srv->http.limits);
   srv->sessions.max = srv->cfg.max_sessions;
   srv->sessions.idle_ms = srv->cfg.session_idle_ms;
+  memcpy(srv->sessions.prefix, srv->cfg.session_id_prefix, sizeof(srv->sessions.prefix));
   srv->plugins.drain_ms = srv->cfg.drain_timeout_ms;
   mcp_http_apply_config(&srv->mcp);
 }
@@ -297,6 +376,7 @@ int server_init(server *srv, config *cfg, const reload_args *args) {
       return r;
     srv->have_stdio = 1;
     install_signals(srv);
+    sdnotify("READY=1");
     return 0;
   }
   http_limits_from(&srv->cfg, &lim);
@@ -304,6 +384,7 @@ int server_init(server *srv, config *cfg, const reload_args *args) {
   if (r < 0)
     return r;
   srv->have_http = 1;
+  srv->http.on_done = on_done;
   r = http_server_listen(&srv->http, srv->cfg.listen_host, srv->cfg.listen_port, srv->bound,
                          sizeof(srv->bound));
   if (r < 0) {
@@ -316,6 +397,7 @@ int server_init(server *srv, config *cfg, const reload_args *args) {
   install_signals(srv);
   log_msg(&srv->log, LOG_INFO, "listening", "address=%s endpoint=http://%s/mcp version=%s",
           srv->bound, srv->bound, MCPD_VERSION);
+  sdnotify("READY=1");
   return 0;
 }
 
@@ -346,6 +428,7 @@ void server_abort(server *srv) {
   }
   http_server_free(&srv->http);
   registry_free(&srv->reg);
+  metrics_free(&srv->metrics);
   config_free(&srv->cfg);
 }
 
@@ -357,6 +440,7 @@ int server_run(server *srv) {
     log_msg(&srv->log, LOG_WARN, "loop_close_busy", "error=%s", uv_strerror(r));
   http_server_free(&srv->http);
   registry_free(&srv->reg);
+  metrics_free(&srv->metrics);
   log_msg(&srv->log, LOG_INFO, "stopped", NULL);
   config_free(&srv->cfg);
   return srv->exit_code;
@@ -393,6 +477,7 @@ int server_check(config *cfg, FILE *out) {
     uv_loop_close(&srv->loop);
   }
   registry_free(&srv->reg);
+  metrics_free(&srv->metrics);
   config_free(&srv->cfg);
   free(srv);
   return ok ? 0 : 1;

@@ -13,6 +13,7 @@
 #include "http_server.h"
 #include "legacy_sse.h"
 #include "log.h"
+#include "metrics.h"
 #include "mcp_http.h"
 #include "plugin_loader.h"
 #include "registry.h"
@@ -42,6 +43,8 @@ typedef struct server {
   uint64_t stop_deadline; /* loop time when in-flight calls get cancelled */
   uint64_t started_ms;
   uint64_t reloads, reload_failures;
+  char last_reload_error[512]; /* "" when the last reload went well */
+  metrics metrics;
   int stopping;
   int exit_code;
   /* What server_init() got through, for server_abort(). */

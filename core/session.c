@@ -79,7 +79,7 @@ int session_create(session_table *t, session **out) {
   static const char hex[] = "0123456789abcdef";
   unsigned char rnd[SESSION_ID_LEN / 2];
   session *s;
-  size_t i;
+  size_t i, plen;
   ssize_t got;
 
   if (t->count >= t->max && evict_one(t) < 0)
@@ -92,10 +92,13 @@ int session_create(session_table *t, session **out) {
   s = calloc(1, sizeof(*s));
   if (s == NULL)
     return -ENOMEM;
+  plen = strlen(t->prefix);
+  memcpy(s->id, t->prefix, plen);
   for (i = 0; i < sizeof(rnd); i++) {
-    s->id[2 * i] = hex[rnd[i] >> 4];
-    s->id[2 * i + 1] = hex[rnd[i] & 15];
+    s->id[plen + 2 * i] = hex[rnd[i] >> 4];
+    s->id[plen + 2 * i + 1] = hex[rnd[i] & 15];
   }
+  s->id[plen + SESSION_ID_LEN] = '\0';
   s->version = -1;
   list_init(&s->lru);
   list_init(&s->calls);
@@ -104,7 +107,7 @@ int session_create(session_table *t, session **out) {
   s->client_capabilities = json_object();
   s->subscriptions = json_object();
   if (s->client_capabilities == NULL || s->subscriptions == NULL ||
-      strmap_put(&t->map, s->id, SESSION_ID_LEN, s) < 0) {
+      strmap_put(&t->map, s->id, strlen(s->id), s) < 0) {
     json_decref(s->client_capabilities);
     json_decref(s->subscriptions);
     free(s);
@@ -128,7 +131,7 @@ session *session_find(session_table *t, const char *id, size_t len) {
 void session_remove(session_table *t, session *s, const char *why) {
   if (t->on_remove != NULL)
     t->on_remove(t, s, why, t->arg);
-  strmap_remove(&t->map, s->id, SESSION_ID_LEN);
+  strmap_remove(&t->map, s->id, strlen(s->id));
   list_remove(&s->lru);
   t->count--;
   json_decref(s->client_capabilities);

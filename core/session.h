@@ -15,10 +15,12 @@
 struct mcpd_call;
 struct mcp_sink;
 
-#define SESSION_ID_LEN 32 /* 128 random bits in hex */
+#define SESSION_ID_LEN     32 /* 128 random bits in hex */
+#define SESSION_PREFIX_MAX 15 /* config "session_id_prefix" */
+#define SESSION_ID_MAX     (SESSION_PREFIX_MAX + SESSION_ID_LEN)
 
 typedef struct session {
-  char id[SESSION_ID_LEN + 1];
+  char id[SESSION_ID_MAX + 1]; /* the table's prefix, then the random part */
   int version;                 /* negotiated enum protocol_version; -1 before initialize */
   int initialized;             /* notifications/initialized received */
   int log_level;               /* notifications/message below it are dropped */
@@ -55,6 +57,7 @@ struct session_table {
   uv_timer_t sweep;
   session_remove_cb on_remove;
   void *arg;
+  char prefix[SESSION_PREFIX_MAX + 1]; /* put before new ids (scale-out routing) */
   uint64_t created_total, expired_total, evicted_total;
 };
 

@@ -1,0 +1,174 @@
+// Scale-out: Debian's nginx with the shipped packaging/nginx/mcpd.conf in
+// front of two mcpd instances. A full MCP session runs through it (the
+// official SDK client: initialize, tools/call, the GET stream and a
+// notification on it), sessions of both transports stick to their instance,
+// and when one instance dies its clients are told their session is gone and
+// new sessions land on the survivor.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { startMcpd } from './lib/mcpd.mjs';
+import { post, initSession } from './lib/http.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const shipped = join(here, '../../packaging/nginx/mcpd.conf');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
+  });
+}
+
+// Runs nginx unprivileged with the shipped file, its addresses replaced.
+async function startNginx(portA, portB) {
+  const work = mkdtempSync(join(tmpdir(), 'mcpd-nginx-'));
+  const port = await freePort();
+  const site = readFileSync(shipped, 'utf8')
+    .replaceAll('127.0.0.1:8001', `127.0.0.1:${portA}`)
+    .replaceAll('127.0.0.1:8002', `127.0.0.1:${portB}`)
+    .replaceAll('listen 127.0.0.1:8080', `listen 127.0.0.1:${port}`);
+  assert.ok(site.includes(`127.0.0.1:${portA}`) && site.includes(`listen 127.0.0.1:${port}`), 'the shipped file changed shape');
+  writeFileSync(join(work, 'mcpd.conf'), site);
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(work, d));
+  writeFileSync(join(work, 'nginx.conf'), `
+worker_processes 1;
+pid ${work}/nginx.pid;
+error_log ${work}/error.log info;
+events { worker_connections 256; }
+http {
+  access_log ${work}/access.log;
+  client_body_temp_path ${work}/body;
+  proxy_temp_path ${work}/proxy;
+  fastcgi_temp_path ${work}/fastcgi;
+  uwsgi_temp_path ${work}/uwsgi;
+  scgi_temp_path ${work}/scgi;
+  include ${work}/mcpd.conf;
+}
+`);
+  const proc = spawn('nginx', ['-p', work, '-c', join(work, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (b) => { err += b; });
+  const exited = new Promise((res) => proc.on('exit', (code) => res(code)));
+  proc.on('error', (e) => { err += String(e); });
+  const t0 = Date.now();
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`nginx exited: ${err}`);
+    try { await fetch(`http://127.0.0.1:${port}/`); break; } catch { /* not yet */ }
+    if (Date.now() - t0 > 10000) throw new Error(`nginx did not start: ${err}`);
+    await sleep(20);
+  }
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    base: `http://127.0.0.1:${port}`,
+    async stop() {
+      proc.kill('SIGQUIT');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+      let log = '';
+      try { log = readFileSync(join(work, 'error.log'), 'utf8'); } catch { /* none */ }
+      rmSync(work, { recursive: true, force: true });
+      return log;
+    },
+  };
+}
+
+test('nginx in front of two instances: a full session through it, affinity, and life after one instance dies', async () => {
+  const a = await startMcpd({ plugins: ['hello', 'testkit'], config: { session_id_prefix: 'a-' } });
+  const b = await startMcpd({ plugins: ['hello', 'testkit'], config: { session_id_prefix: 'b-' } });
+  const nginx = await startNginx(a.port, b.port);
+  const inst = { a, b };
+  let client;
+  try {
+    // A full session with the official client, through nginx.
+    const updates = [];
+    client = new Client({ name: 'scaleout-test', version: '1' });
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => { updates.push(n.params.uri); });
+    const transport = new StreamableHTTPClientTransport(new URL(nginx.url));
+    await client.connect(transport);
+    const sid = transport.sessionId;
+    assert.match(sid, /^[ab]-[0-9a-f]{32}$/);
+    const owner = sid[0];
+    const other = owner === 'a' ? 'b' : 'a';
+    const echoed = await client.callTool({ name: 'echo', arguments: { text: 'through nginx' } });
+    assert.equal(echoed.content[0].text, 'through nginx');
+    // The client opened its GET stream after initialize: it reached the owner.
+    const streams = async (d) => {
+      const m = (await (await fetch(`${d.base}/metrics`)).text()).match(/^mcpd_sse_streams\{state="attached"\} (\d+)$/m);
+      return Number(m[1]);
+    };
+    for (let t = Date.now(); (await streams(inst[owner])) < 1; await sleep(20))
+      assert.ok(Date.now() - t < 5000, 'no GET stream reached the owner');
+    assert.equal(await streams(inst[other]), 0);
+    await client.subscribeResource({ uri: 'testkit://counter' });
+    const touched = await client.callTool({ name: 'touch', arguments: { uri: 'testkit://counter' } });
+    assert.equal(touched.content[0].text, 'touched');
+    const t0 = Date.now();
+    while (updates.length === 0 && Date.now() - t0 < 5000) await sleep(10);
+    assert.deepEqual(updates, ['testkit://counter'], 'the notification did not come through the GET stream');
+    // Everything of this session went to its owner, nothing to the other.
+    assert.doesNotMatch(inst[other].log(), new RegExp(sid));
+    assert.match(inst[owner].log(), new RegExp(`method=POST path=/mcp status=200 bytes=\\d+ duration_ms=[0-9.]+ session=${sid} tool=touch`));
+
+    // New sessions spread over both instances, and each stays on its own.
+    const seen = new Set();
+    for (let i = 0; i < 6; i++) {
+      const s = await initSession(nginx.url);
+      seen.add(s.sid[0]);
+      const r = await post(nginx.url, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: `n${i}` } } },
+        { 'Mcp-Session-Id': s.sid });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.result.content[0].text, `n${i}`);
+    }
+    assert.deepEqual([...seen].sort(), ['a', 'b']);
+
+    // The 2024-11-05 transport: the sessionId query parameter routes.
+    const legacy = new Client({ name: 'scaleout-legacy', version: '1' });
+    await legacy.connect(new SSEClientTransport(new URL(`${nginx.base}/sse`)));
+    for (let i = 0; i < 4; i++) {
+      const r = await legacy.callTool({ name: 'echo', arguments: { text: `l${i}` } });
+      assert.equal(r.content[0].text, `l${i}`);
+    }
+    await legacy.close();
+
+    // The owner dies without a goodbye.
+    inst[owner].proc.kill('SIGKILL');
+    await inst[owner].exited;
+    const lost = await post(nginx.url, { jsonrpc: '2.0', id: 9, method: 'ping' }, { 'Mcp-Session-Id': sid });
+    assert.equal(lost.status, 404, lost.text);
+    assert.equal(lost.json.error.code, -32001);
+    await assert.rejects(client.callTool({ name: 'echo', arguments: { text: 'x' } }), /404|Session not found/);
+    await client.close().catch(() => {});
+    client = undefined;
+
+    // New sessions still work: all on the survivor.
+    for (let i = 0; i < 4; i++) {
+      const c = new Client({ name: `after-${i}`, version: '1' });
+      const t = new StreamableHTTPClientTransport(new URL(nginx.url));
+      await c.connect(t);
+      assert.equal(t.sessionId[0], other);
+      const r = await c.callTool({ name: 'echo', arguments: { text: `after ${i}` } });
+      assert.equal(r.content[0].text, `after ${i}`);
+      await c.close();
+    }
+  } finally {
+    if (client) await client.close().catch(() => {});
+    const log = await nginx.stop();
+    assert.doesNotMatch(log, /\[emerg\]|\[crit\]/, log);
+    for (const d of [a, b]) {
+      if (d.proc.exitCode === null && d.proc.signalCode === null) await d.stop();
+    }
+  }
+});
