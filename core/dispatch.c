@@ -725,6 +725,7 @@ int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,
   client_req *q;
   json_t *msg;
   char id[48];
+  int r;
 
   if (call == NULL || call->magic != CALL_MAGIC || method == NULL || cb == NULL) {
     json_decref(params);
@@ -736,6 +737,12 @@ int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,
   if (call->finished || atomic_load(&call->completed)) {
     json_decref(params);
     return -EALREADY;
+  }
+  if (atomic_load(&call->cancelled)) {
+    /* A plugin that asks again from its -ECANCELED callback must not keep
+     * the cancellation going round. */
+    json_decref(params);
+    return -ECANCELED;
   }
   if (strcmp(method, "ping") != 0 && capability_for(method) == NULL) {
     json_decref(params);
@@ -777,10 +784,20 @@ int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,
     uv_timer_start(&d->req_timer, req_timer_cb, 50, 50);
     uv_unref((uv_handle_t *)&d->req_timer);
   }
-  d->stats.client_requests++;
   /* It travels with the call's other messages (an SSE response stream). */
-  sink->send(sink, s, msg, 0);
+  r = sink->send(sink, s, msg, 0);
   json_decref(msg);
+  if (r < 0) {
+    /* No way to the client (a plain JSON response): say so now rather
+     * than at the timeout. The callback is not called. */
+    list_remove(&q->link);
+    list_remove(&q->s_link);
+    json_decref(q->id);
+    free(q);
+    call_unref(call);
+    return r;
+  }
+  d->stats.client_requests++;
   return 0;
 }
 
@@ -815,14 +832,19 @@ static void client_response(dispatch *d, session *s, const jsonrpc_msg *m) {
 /* Answers -ECANCELED to the requests of a call (it was cancelled) or of a
  * session (it is going away). */
 static void cancel_requests(dispatch *d, const mcpd_call *call, session *s) {
-  list_node *n, *tmp;
+  list_node doomed, *n, *tmp;
+  /* Collect first: a callback may send new requests, which must not be
+   * cancelled by this same pass (or it would never end). */
+  list_init(&doomed);
   list_foreach_safe(n, tmp, &d->requests) {
     client_req *q = list_entry(n, client_req, link);
     if ((call != NULL && q->call == call) || (s != NULL && q->s == s)) {
-      client_req_finish(q, -ECANCELED, NULL);
-      tmp = d->requests.next; /* the callback may change the list */
+      list_remove(&q->link);
+      list_insert_tail(&doomed, &q->link);
     }
   }
+  while (!list_empty(&doomed))
+    client_req_finish(list_entry(doomed.next, client_req, link), -ECANCELED, NULL);
 }
 
 /* ---- notifications ------------------------------------------------------ */
@@ -964,9 +986,10 @@ void dispatch_abandon(dispatch *d, mcpd_call *call) {
 }
 
 void dispatch_session_closed(dispatch *d, session *s) {
-  cancel_requests(d, NULL, s);
+  /* Unlink first: a callback that asks again then finds no session. */
   while (!list_empty(&s->calls))
     session_unlink(list_entry(s->calls.next, mcpd_call, s_link));
+  cancel_requests(d, NULL, s);
 }
 
 void dispatch_notify_all(dispatch *d, const char *method) {

@@ -30,7 +30,9 @@
  * dispatcher forgets the sink. For a session channel, final is always 0. */
 typedef struct mcp_sink mcp_sink;
 struct mcp_sink {
-  void (*send)(mcp_sink *sink, session *s, const json_t *msg, int final);
+  /* Returns 0, or -ENOTSUP when the message cannot go out this way (a
+   * request to the client on a plain JSON response). */
+  int (*send)(mcp_sink *sink, session *s, const json_t *msg, int final);
 };
 
 typedef struct dispatch_stats {

@@ -30,20 +30,22 @@ static void plain(http_req *req, int status, const char *extra, const char *text
 }
 
 /* Sends a message on the session's stream, if it still has one. */
-static void to_stream(session *s, const json_t *msg) {
-  if (s != NULL && s->out != NULL && msg != NULL)
-    s->out->send(s->out, s, msg, 0);
+static int to_stream(session *s, const json_t *msg) {
+  if (s == NULL || s->out == NULL)
+    return -ENOTSUP;
+  return msg != NULL ? s->out->send(s->out, s, msg, 0) : 0;
 }
 
-static void req_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
+static int req_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
   legacy_req *r = (legacy_req *)sink;
-  to_stream(s, msg);
+  int rc = to_stream(s, msg);
   if (final && r->pending) {
     list_remove(&r->link);
     free(r);
   } else if (final) {
     r->done = 1; /* answered while it was dispatched: the poster frees it */
   }
+  return final ? 0 : rc;
 }
 
 /* The stream closed: the session ends with it, and what it still waits for
@@ -63,6 +65,8 @@ static void stream_gone(sse_stream *st) {
   }
   st->on_expire = NULL;
   sse_finish(st); /* frees it: it is dying */
+  if (s->removing)
+    return; /* the session is being removed, which closed this stream */
   log_msg(l->mcp->log, LOG_INFO, "session_closed", "session=%s transport=http_sse", s->id);
   session_remove(l->mcp->sessions, s, "stream_closed");
 }
@@ -93,6 +97,7 @@ void legacy_sse_get(legacy_sse *l, http_req *req, const char *extra) {
     plain(req, 503, "Retry-After: 1\r\n", "503 Service Unavailable: too many sessions\n");
     return;
   }
+  s->legacy = 1;
   mcp_http_tag(req, s, NULL);
   st = sse_open(&t->hub, s, req, 1, extra);
   if (st == NULL) {
@@ -139,7 +144,7 @@ void legacy_sse_post(legacy_sse *l, http_req *req) {
     return;
   }
   s = session_find(t->sessions, id, (size_t)n);
-  if (s == NULL || s->out == NULL) {
+  if (s == NULL || !s->legacy || s->out == NULL) {
     plain(req, 404, extra, "404 Not Found: Could not find session\n");
     return;
   }

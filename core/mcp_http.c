@@ -181,19 +181,24 @@ static void reply_deliver(mcp_reply *rep, const json_t *msg) {
   }
 }
 
-static void item_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
+static int item_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
   reply_item *item = (reply_item *)sink;
   mcp_reply *rep = item->rep;
 
   if (!final) {
     /* A notification or a request to the client: only SSE has room. */
-    if (msg != NULL && rep->sse_ok && (rep->stream != NULL || start_stream(rep, s) == 0))
+    if (msg == NULL)
+      return 0;
+    if (rep->sse_ok && (rep->stream != NULL || start_stream(rep, s) == 0)) {
       sse_send(rep->stream, msg);
-    return;
+      return 0;
+    }
+    return -ENOTSUP;
   }
   item->call = NULL;
   reply_deliver(rep, msg);
   reply_release(rep);
+  return 0;
 }
 
 /* The client went away before the answer started: nothing can be resumed,
@@ -286,6 +291,10 @@ static int need_session(mcp_http *t, http_req *req, const char *extra, session *
     return -1;
   }
   *out = session_find(t->sessions, id, len);
+  /* An HTTP+SSE session is not one of this transport's: mixing them would
+   * let one client's requests take over the other's stream. */
+  if (*out != NULL && (*out)->legacy)
+    *out = NULL;
   if (*out == NULL) {
     reject(t, req, 404, MCP_ERROR_SESSION_NOT_FOUND, extra,
            "Session not found: it expired or was deleted; initialize a new one");

@@ -609,7 +609,7 @@ int plugin_scan(server *srv, const char *dir, plugin_scan_result *res) {
     }
     if (r < 0) {
       if (res->failed++ == 0)
-        snprintf(res->first_error, sizeof(res->first_error), "%s: %s", paths[i], err);
+        snprintf(res->first_error, sizeof(res->first_error), "%.200s: %.300s", paths[i], err);
       log_msg(&srv->log, LOG_ERROR, "plugin_skipped", "file=%s reason=%s%s", paths[i],
               log_escape(err, esc, sizeof(esc)), old != NULL ? " kept=previous_version" : "");
     } else if (old != NULL) {

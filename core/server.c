@@ -149,6 +149,10 @@ static void on_session_removed(session_table *t, session *s, const char *why, vo
 
 /* ---- stopping --------------------------------------------------------------- */
 
+/* After the shutdown deadline cancelled what was running: how long the
+ * cancelled calls get to complete and their answers to go out. */
+#define STOP_GRACE_MS 500
+
 static void close_rest(server *srv) {
   unsigned stuck;
   legacy_sse_close(&srv->legacy);
@@ -190,9 +194,14 @@ static void stop_tick(uv_timer_t *t) {
              (srv->have_stdio && stdio_busy(&srv->stdio));
   if (busy && uv_now(&srv->loop) < srv->stop_deadline)
     return;
-  if (srv->calls.n_live > 0) {
+  if (srv->calls.n_live > 0 && !srv->stop_cancelled) {
     log_msg(&srv->log, LOG_WARN, "shutdown_deadline", "calls_cancelled=%u", srv->calls.n_live);
     call_cancel_all(&srv->calls);
+    /* Plugins complete cancelled calls asynchronously, and their answers
+     * still have to be written: a short grace before closing. */
+    srv->stop_cancelled = 1;
+    srv->stop_deadline = uv_now(&srv->loop) + STOP_GRACE_MS;
+    return;
   }
   uv_timer_stop(t);
   if (srv->have_http)

@@ -46,6 +46,7 @@ typedef struct server {
   char last_reload_error[512]; /* "" when the last reload went well */
   metrics metrics;
   int stopping;
+  int stop_cancelled; /* the shutdown deadline passed and calls were cancelled */
   int exit_code;
   /* What server_init() got through, for server_abort(). */
   unsigned have_loop : 1, have_calls : 1, have_plugins : 1, have_sessions : 1, have_mcp : 1,

@@ -129,6 +129,11 @@ session *session_find(session_table *t, const char *id, size_t len) {
 }
 
 void session_remove(session_table *t, session *s, const char *why) {
+  /* Closing a stream may end its session too (HTTP+SSE): the removal that
+   * closed it is already on the way. */
+  if (s->removing)
+    return;
+  s->removing = 1;
   if (t->on_remove != NULL)
     t->on_remove(t, s, why, t->arg);
   strmap_remove(&t->map, s->id, strlen(s->id));

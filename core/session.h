@@ -40,6 +40,8 @@ typedef struct session {
   unsigned next_stream_no;
   unsigned holds;   /* streams and calls that keep it from expiring */
   unsigned n_calls; /* calls in flight */
+  int removing;     /* session_remove() is under way (re-entry is a no-op) */
+  int legacy;       /* created by GET /sse: only POST /messages may use it */
 } session;
 
 typedef struct session_table session_table;

@@ -10,6 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A finished stream is kept this long (at most) for a late resume, and a
+ * session keeps at most this many. */
+#define SSE_LINGER_MS  5000
+#define SSE_LINGER_MAX 8
+
 #define SSE_HEADERS                                                                                \
   "Content-Type: text/event-stream\r\n"                                                            \
   "Cache-Control: no-cache, no-transform\r\n"                                                      \
@@ -110,10 +115,11 @@ static void stream_free(sse_stream *st) {
 static void stream_abort(http_req *req);
 
 /* A message the server starts, on a session's standalone stream. */
-static void standalone_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
+static int standalone_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
   (void)s;
   (void) final;
   sse_send((sse_stream *)sink, msg);
+  return 0;
 }
 
 /* Binds st to req: it carries the stream from now on. */
@@ -200,7 +206,7 @@ sse_stream *sse_open(sse_hub *h, session *s, http_req *req, int standalone, cons
   /* 2025-11-25: an id to resume from, and how soon to come back. */
   if (s->version >= PROTO_2025_11_25)
     emit(st, NULL, 1);
-  if (!standalone && h->cfg->sse_poll_ms > 0) {
+  if (!standalone && h->cfg->sse_poll_ms > 0 && s->version >= PROTO_2025_11_25) {
     st->poll_at = now_ms(h) + h->cfg->sse_poll_ms;
     start_timer(h);
   }
@@ -213,13 +219,41 @@ int sse_send(sse_stream *st, const json_t *msg) {
   return emit(st, msg, 0);
 }
 
+/* Keeps a finished stream a little while after its response ended, so a
+ * client whose connection died unnoticed can still resume and get the
+ * end. At most SSE_LINGER_MAX per session, the oldest going first. */
+static void linger(sse_stream *st) {
+  sse_hub *h = st->hub;
+  sse_stream *oldest = NULL;
+  unsigned n = 0;
+  list_node *p;
+  uint64_t ms = h->cfg->sse_resume_ms < SSE_LINGER_MS ? h->cfg->sse_resume_ms : SSE_LINGER_MS;
+
+  for (p = st->s->streams.next; p != &st->s->streams; p = p->next) {
+    sse_stream *o = list_entry(p, sse_stream, s_link);
+    if (o != st && o->done && o->req == NULL) {
+      if (oldest == NULL)
+        oldest = o;
+      n++;
+    }
+  }
+  if (n >= SSE_LINGER_MAX)
+    stream_free(oldest);
+  st->expire_at = now_ms(h) + ms;
+  start_timer(h);
+}
+
 void sse_finish(sse_stream *st) {
   st->done = 1;
   if (st->req != NULL) {
     http_req *req = st->req;
     unbind(st);
     http_stream_end(req);
-    stream_free(st);
+    if (st->ids && !st->dying && !st->hub->closed && st->s != NULL &&
+        st->hub->cfg->sse_resume_ms > 0)
+      linger(st);
+    else
+      stream_free(st);
   } else if (st->dying) {
     stream_free(st);
   }
@@ -248,7 +282,7 @@ sse_stream *sse_find(session *s, const char *id, size_t len, uint64_t *event) {
     return NULL;
   for (n = s->streams.next; n != &s->streams; n = n->next) {
     sse_stream *st = list_entry(n, sse_stream, s_link);
-    if (st->no == no) {
+    if (st->no == no && st->ids) { /* a stream without ids cannot be resumed */
       *event = ev;
       return st;
     }
@@ -357,11 +391,17 @@ void sse_hub_apply_config(sse_hub *h) {
 }
 
 void sse_hub_end_standalone(sse_hub *h) {
-  list_node *n, *tmp;
-  list_foreach_safe(n, tmp, &h->streams) {
-    sse_stream *st = list_entry(n, sse_stream, link);
-    if (st->standalone)
-      kill_stream(st);
+  list_node *n;
+  /* Killing a stream may end its session and free that session's other
+   * streams (HTTP+SSE): after each kill, look again from the start. */
+  for (;;) {
+    for (n = h->streams.next; n != &h->streams; n = n->next) {
+      if (list_entry(n, sse_stream, link)->standalone)
+        break;
+    }
+    if (n == &h->streams)
+      return;
+    kill_stream(list_entry(n, sse_stream, link)); /* always frees it */
   }
 }
 

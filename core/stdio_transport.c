@@ -82,11 +82,12 @@ static void write_line(stdio_transport *t, const json_t *msg) {
   t->lines_out++;
 }
 
-static void channel_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
+static int channel_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
   stdio_transport *t = (stdio_transport *)((char *)sink - offsetof(stdio_transport, channel));
   (void)s;
   (void) final;
   write_line(t, msg);
+  return 0;
 }
 
 static void batch_release(stdio_transport *t, stdio_batch *b) {
@@ -98,7 +99,7 @@ static void batch_release(stdio_transport *t, stdio_batch *b) {
   free(b);
 }
 
-static void req_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
+static int req_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
   stdio_req *r = (stdio_req *)sink;
   (void)s;
   if (final && r->batch != NULL) {
@@ -114,6 +115,7 @@ static void req_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
   } else if (final) {
     r->done = 1; /* answered while it was dispatched */
   }
+  return 0;
 }
 
 /* Dispatches one message; its answer goes to batch (if any) or out. */
@@ -324,18 +326,14 @@ int stdio_start(stdio_transport *t, uv_loop_t *loop, dispatch *d, session_table 
       (t->file_in && (t->fs_buf = malloc(FS_CHUNK)) == NULL)) {
     log_msg(lg, LOG_ERROR, "stdio_unusable",
             "reason=\"--stdio needs stdin and stdout to be pipes, a terminal or files\"");
-    if (t->rd != NULL)
-      uv_close((uv_handle_t *)t->rd, NULL);
-    if (t->wr != NULL)
-      uv_close((uv_handle_t *)t->wr, NULL);
-    t->rd = t->wr = NULL;
-    free(t->fs_buf);
-    t->fs_buf = NULL;
-    return -EBADF;
+    r = -EBADF;
+    goto fail;
   }
   r = session_create(sessions, &t->s);
-  if (r < 0)
-    return r;
+  if (r < 0) {
+    log_msg(lg, LOG_ERROR, "stdio_session_failed", "error=%s", uv_strerror(r));
+    goto fail;
+  }
   t->s->holds++; /* the only session: it lives as long as the process */
   t->s->out = &t->channel;
   if (t->rd != NULL) {
@@ -348,6 +346,16 @@ int stdio_start(stdio_transport *t, uv_loop_t *loop, dispatch *d, session_table 
   }
   log_msg(lg, LOG_INFO, "stdio_ready", "session=%s", t->s->id);
   return 0;
+
+fail:
+  if (t->rd != NULL)
+    uv_close((uv_handle_t *)t->rd, NULL);
+  if (t->wr != NULL)
+    uv_close((uv_handle_t *)t->wr, NULL);
+  t->rd = t->wr = NULL;
+  free(t->fs_buf);
+  t->fs_buf = NULL;
+  return r;
 }
 
 void stdio_drain(stdio_transport *t) {
@@ -370,6 +378,8 @@ void stdio_close(stdio_transport *t) {
     stdio_req *r = list_entry(t->reqs.next, stdio_req, link);
     list_remove(&r->link);
     dispatch_abandon(t->disp, r->call);
+    if (r->batch != NULL)
+      batch_release(t, r->batch); /* the answers it has go out with it */
     free(r);
   }
   if (t->s != NULL) {

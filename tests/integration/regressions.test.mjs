@@ -568,3 +568,110 @@ test('POST /healthz is 405 and leaks nothing (the sanitizer build checks at exit
     await t.stop();
   }
 });
+
+// ---- second review: sessions of two transports, clients that cannot be asked, late resumes ----
+
+// Opens GET /sse on a raw connection; resolves to { c, sid } once the
+// endpoint event is in.
+async function legacySession(port) {
+  const c = await openConn(port);
+  c.write(get('/sse', { Accept: 'text/event-stream' }));
+  const m = await c.until((x) => x.text.match(/sessionId=([0-9a-f]{32})/), 'the endpoint event');
+  return { c, sid: m[1] };
+}
+
+test('an HTTP+SSE session is not a Streamable HTTP one: DELETE, POST and resuming GET on /mcp are 404, its stream lives on', { timeout: 30000 }, async () => {
+  const t = await startMcpd({ plugins: ['hello'] });
+  try {
+    const { c, sid } = await legacySession(t.port);
+    const del = await fetch(t.url, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+    assert.equal(del.status, 404);
+    const p = await post(t.url, rpc(1, 'ping'), { 'Mcp-Session-Id': sid });
+    assert.equal(p.status, 404);
+    const resume = await fetch(t.url, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, 'Last-Event-ID': '1-0' } });
+    assert.equal(resume.status, 404);
+    await resume.arrayBuffer();
+    // The session still works the 2024-11-05 way, on its own stream.
+    const ok = await fetch(`${t.base}/messages?sessionId=${sid}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(rpc(7, 'ping')),
+    });
+    assert.equal(ok.status, 202);
+    await c.until((x) => x.text.includes('{"jsonrpc":"2.0","id":7,"result":{}}'), 'the ping answer on the stream');
+    assert.equal(c.closed, false);
+    c.destroy();
+  } finally {
+    await t.stop();
+  }
+});
+
+test('a plugin that asks the client again after every failure cannot wedge the loop: DELETE of its session is answered', { timeout: 30000 }, async () => {
+  const t = await startMcpd({ plugins: ['testkit'] });
+  try {
+    const sid = await rawSession(t.port);
+    const c = await openConn(t.port);
+    c.write(mcpPost(toolCall(2, 'ask', { method: 'ping', retry: true }), { 'Mcp-Session-Id': sid }));
+    await c.until((x) => x.text.includes('"method":"ping"'), 'the ping request to the client');
+    const del = await fetch(t.url, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+    assert.equal(del.status, 200);
+    const h = await fetch(`${t.base}/healthz`);
+    assert.equal(h.status, 200);
+    assert.equal((await h.json()).sessions, 0);
+    c.destroy();
+  } finally {
+    await t.stop();
+  }
+});
+
+test('a request to the client from a call answered as plain JSON fails at once with -ENOTSUP, not at the timeout', { timeout: 30000 }, async () => {
+  const t = await startMcpd({ plugins: ['testkit'], config: { timeouts: { client_request_ms: 600000 } } });
+  try {
+    const sid = await rawSession(t.port);
+    const r = await post(t.url, toolCall(3, 'ask', { method: 'ping' }), { 'Mcp-Session-Id': sid, Accept: 'application/json' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.result.isError, true);
+    assert.match(r.json.result.content[0].text, /^request refused: .*not supported/i);
+  } finally {
+    await t.stop();
+  }
+});
+
+test('a finished SSE answer can still be resumed with Last-Event-ID (its connection may have died unnoticed)', { timeout: 30000 }, async () => {
+  const t = await startMcpd({ plugins: ['hello'] });
+  try {
+    const sid = await rawSession(t.port);
+    const c = await openConn(t.port);
+    c.write(mcpPost(toolCall(4, 'count', { n: 2, delay_ms: 10 }, { progressToken: 'p' }), { 'Mcp-Session-Id': sid }));
+    const [r] = await c.responses(1, 5000);
+    assert.match(r.headers['content-type'], /^text\/event-stream/);
+    const first = r.body.match(/^id: (\S+)$/m)[1];
+    assert.ok(sseMessages(r.body).some((m) => m.id === 4 && m.result), r.body);
+    c.destroy();
+    const again = await fetch(t.url, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, 'Last-Event-ID': first } });
+    assert.equal(again.status, 200);
+    const body = await again.text();
+    const msgs = sseMessages(body);
+    assert.equal(msgs.at(-1).id, 4, body);
+    assert.equal(msgs.at(-1).result.content[0].text, 'counted to 2');
+  } finally {
+    await t.stop();
+  }
+});
+
+test('timeouts.sse_poll_ms leaves streams of sessions older than 2025-11-25 alone: the answer arrives on the same response', { timeout: 30000 }, async () => {
+  const t = await startMcpd({ plugins: ['hello'], config: { timeouts: { sse_poll_ms: 50 } } });
+  try {
+    const sid = await rawSession(t.port, '2025-06-18');
+    const c = await openConn(t.port);
+    c.write(mcpPost(toolCall(5, 'count', { n: 4, delay_ms: 60 }, { progressToken: 'p' }),
+      { 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-06-18' }));
+    const [r] = await c.responses(1, 10000);
+    assert.match(r.headers['content-type'], /^text\/event-stream/);
+    assert.doesNotMatch(r.body, /^retry:/m);
+    const msgs = sseMessages(r.body);
+    assert.equal(msgs.at(-1).id, 5, r.body);
+    assert.equal(msgs.at(-1).result.content[0].text, 'counted to 4');
+    c.destroy();
+  } finally {
+    await t.stop();
+  }
+});

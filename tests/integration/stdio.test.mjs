@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -93,4 +94,29 @@ test('a 2025-03-26 session on stdio takes a batch and answers it as one array', 
   const arr = msgs.find((m) => Array.isArray(m));
   assert.ok(arr, out);
   assert.deepEqual(arr.map((r) => r.id).sort(), ['a', 'b']);
+});
+
+test('at the shutdown deadline the running call is cancelled, and the batch it belongs to is still answered', async () => {
+  const dir = makePluginsDir(['testkit']);
+  const work = mkdtempSync('/tmp/mcpd-stdio-');
+  const cfg = `${work}/mcpd.json`;
+  writeFileSync(cfg, JSON.stringify({ timeouts: { shutdown_ms: 100 } }));
+  const proc = spawn(mcpdBin, ['--stdio', '--plugins', dir, '--config', cfg], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  proc.stdout.on('data', (b) => { out += b; });
+  proc.stderr.on('data', (b) => { err += b; });
+  const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+  const batch = [
+    { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'sleep', arguments: { ms: 30000 } } },
+    { jsonrpc: '2.0', id: 3, method: 'ping' },
+  ];
+  proc.stdin.end(`${JSON.stringify(init)}\n${JSON.stringify(batch)}\n`);
+  assert.equal(await new Promise((r) => proc.on('exit', r)), 0, err);
+  assert.doesNotMatch(err, SANITIZER);
+  assert.match(err, /event=shutdown_deadline calls_cancelled=1/);
+  assert.doesNotMatch(err, /exit_with_calls_running/);
+  const arr = out.trim().split('\n').map((l) => JSON.parse(l)).find((m) => Array.isArray(m));
+  assert.ok(arr, `no batch answer in:\n${out}`);
+  assert.deepEqual(arr.map((r) => r.id).sort(), [2, 3]);
+  rmSync(work, { recursive: true, force: true });
 });

@@ -338,8 +338,10 @@ typedef struct mcpd_host {
    * default (timeouts.client_request_ms). cb runs exactly once, unless this
    * returns an error. Returns 0; -ENOTSUP when the client did not declare
    * the capability the method needs (sampling, elicitation, roots) or its
-   * transport cannot carry requests; -EINVAL for another method; -EALREADY
-   * when the call has completed. The call stays valid until cb has run. */
+   * transport cannot carry requests (a plain JSON response); -EINVAL for
+   * another method; -EALREADY when the call has completed; -ECANCELED when
+   * it was cancelled or its session is gone. The call stays valid until cb
+   * has run. */
   int (*request)(mcpd_call *call, const char *method, json_t *params, unsigned timeout_ms,
                  mcpd_response_fn cb, void *arg);
 
