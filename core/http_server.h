@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <uv.h>
 
 #include "buf.h"
@@ -78,6 +79,15 @@ struct http_req {
   uint8_t no_route; /* internal error response, never given to a handler */
   uint8_t routed;   /* given to the request callback */
 };
+
+/* Sets one of req's tag fields (size n) to the len bytes at s, cut to fit.
+ * (A plain copy: this runs for every request.) */
+static inline void http_req_tag(char *field, size_t n, const char *s, size_t len) {
+  if (len >= n)
+    len = n - 1;
+  memcpy(field, s, len);
+  field[len] = '\0';
+}
 
 typedef void (*http_request_cb)(http_req *req, void *arg);
 

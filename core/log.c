@@ -32,16 +32,14 @@ int log_level_parse(const char *name) {
   return -1;
 }
 
-void log_vmsg(const logger *lg, int level, const char *event, const char *fmt, va_list ap) {
-  char line[4096];
-  size_t n = 0, cap = sizeof(line) - 1; /* room for the newline */
+/* Formats one line, newline included, into line (LOG_LINE_MAX bytes);
+ * returns its length. */
+static size_t format_line(char *line, int level, const char *event, const char *fmt, va_list ap) {
+  size_t n = 0, cap = LOG_LINE_MAX - 1; /* room for the newline */
   struct timespec ts;
   struct tm tm;
   int k;
-  ssize_t w;
 
-  if (!log_enabled(lg, level))
-    return;
   clock_gettime(CLOCK_REALTIME, &ts);
   gmtime_r(&ts.tv_sec, &tm);
   k = snprintf(line, cap, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=%s",
@@ -61,11 +59,36 @@ void log_vmsg(const logger *lg, int level, const char *event, const char *fmt, v
     }
   }
   line[n++] = '\n';
-  /* One write per line; a short write on a pipe this small does not happen
-   * in practice, and a log line is not worth a retry loop that could block. */
+  return n;
+}
+
+void log_write(const logger *lg, const char *data, size_t len) {
+  ssize_t w;
+  /* One write per call; a short write on a pipe does not happen in practice
+   * for a few KiB, and a log line is not worth a retry loop that could
+   * block the loop. */
   do {
-    w = write(lg->fd, line, n);
+    w = write(lg->fd, data, len);
   } while (w < 0 && errno == EINTR);
+}
+
+void log_vmsg(const logger *lg, int level, const char *event, const char *fmt, va_list ap) {
+  char line[LOG_LINE_MAX];
+  if (!log_enabled(lg, level))
+    return;
+  log_write(lg, line, format_line(line, level, event, fmt, ap));
+}
+
+int log_format(const logger *lg, buf *out, int level, const char *event, const char *fmt, ...) {
+  char line[LOG_LINE_MAX];
+  va_list ap;
+  size_t n;
+  if (!log_enabled(lg, level))
+    return 0;
+  va_start(ap, fmt);
+  n = format_line(line, level, event, fmt, ap);
+  va_end(ap);
+  return buf_append(out, line, n);
 }
 
 void log_msg(const logger *lg, int level, const char *event, const char *fmt, ...) {

@@ -9,6 +9,10 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "buf.h"
+
+#define LOG_LINE_MAX 4096 /* longer lines are cut and end in "..." */
+
 enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 };
 
 /* The logger's state; one lives in the server struct. */
@@ -27,6 +31,15 @@ void log_msg(const logger *lg, int level, const char *event, const char *fmt, ..
 
 /* The same with a va_list. */
 void log_vmsg(const logger *lg, int level, const char *event, const char *fmt, va_list ap);
+
+/* Formats the line log_msg() would write and appends it to out instead,
+ * for a caller that writes many lines at once with log_write() (the access
+ * log). Returns 0 (also when the level is off), -E2BIG or -ENOMEM. */
+int log_format(const logger *lg, buf *out, int level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Writes len bytes of formatted lines to the log in one write(2). */
+void log_write(const logger *lg, const char *data, size_t len);
 
 /* Returns 1 when a line of this level would be written. */
 static inline int log_enabled(const logger *lg, int level) {

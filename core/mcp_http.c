@@ -271,13 +271,13 @@ static int host_allowed(mcp_http *t, const char *host, size_t len) {
 void mcp_http_tag(http_req *req, const session *s, const jsonrpc_msg *m) {
   const char *tool;
   if (s != NULL)
-    snprintf(req->tag_session, sizeof(req->tag_session), "%s", s->id);
+    http_req_tag(req->tag_session, sizeof(req->tag_session), s->id, strlen(s->id));
   if (m != NULL && m->method != NULL && strcmp(m->method, "tools/call") == 0) {
     tool = json_string_value(json_object_get(m->params, "name"));
     /* Registered names are plain; anything else is not worth logging. */
     if (tool != NULL && strspn(tool, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                      "0123456789_-.") == strlen(tool))
-      snprintf(req->tag_tool, sizeof(req->tag_tool), "%s", tool);
+      http_req_tag(req->tag_tool, sizeof(req->tag_tool), tool, strlen(tool));
   }
 }
 

@@ -99,28 +99,18 @@ static void metrics_page(server *srv, http_req *req) {
   buf_free(&out);
 }
 
-/* Every finished request: counted, and logged unless access_log is off.
- * Never a header value or a body: only what identifies the request. */
+/* Every finished request: counted, and logged unless access_log is off. */
 static void on_done(const http_req *req, void *arg) {
   server *srv = arg;
-  char path[80];
-  double ms = (double)(uv_hrtime() - req->started_ns) / 1e6;
-
   metrics_http(&srv->metrics, req->route, req->status);
-  if (!srv->cfg.access_log || !log_enabled(&srv->log, LOG_INFO))
-    return;
-  log_msg(&srv->log, LOG_INFO, "request",
-          "id=%llu method=%s path=%s status=%d bytes=%llu duration_ms=%.3f%s%s%s%s",
-          (unsigned long long)req->id, req->method_name ? req->method_name : "-",
-          req->tag_path[0] ? log_escape(req->tag_path, path, sizeof(path)) : "-", req->status,
-          (unsigned long long)req->bytes, ms, req->tag_session[0] ? " session=" : "",
-          req->tag_session, req->tag_tool[0] ? " tool=" : "", req->tag_tool);
+  if (srv->cfg.access_log)
+    access_log_add(&srv->access, req);
 }
 
 static void on_request(http_req *req, void *arg) {
   server *srv = arg;
   req->route = metrics_route(req->path, req->path_len);
-  snprintf(req->tag_path, sizeof(req->tag_path), "%s", req->path);
+  http_req_tag(req->tag_path, sizeof(req->tag_path), req->path, req->path_len);
   if (req->path_len == 4 && memcmp(req->path, "/mcp", 4) == 0) {
     mcp_http_handle(&srv->mcp, req);
   } else if (strcmp(req->path, "/sse") == 0) {
@@ -177,6 +167,7 @@ static void close_rest(server *srv) {
   uv_close((uv_handle_t *)&srv->sig_int, NULL);
   uv_close((uv_handle_t *)&srv->sig_hup, NULL);
   uv_close((uv_handle_t *)&srv->stop_timer, NULL);
+  access_log_close(&srv->access);
 }
 
 static void http_closed(http_server *hs) {
@@ -394,6 +385,7 @@ int server_init(server *srv, config *cfg, const reload_args *args) {
     return r;
   srv->have_http = 1;
   srv->http.on_done = on_done;
+  access_log_init(&srv->access, &srv->loop, &srv->log);
   r = http_server_listen(&srv->http, srv->cfg.listen_host, srv->cfg.listen_port, srv->bound,
                          sizeof(srv->bound));
   if (r < 0) {
@@ -431,6 +423,7 @@ void server_abort(server *srv) {
   close_core(srv);
   if (srv->have_http)
     http_server_close(&srv->http, NULL);
+  access_log_close(&srv->access);
   if (srv->have_loop) {
     uv_run(&srv->loop, UV_RUN_DEFAULT);
     uv_loop_close(&srv->loop);

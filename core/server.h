@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "access_log.h"
 #include "call.h"
 #include "config.h"
 #include "dispatch.h"
@@ -45,6 +46,7 @@ typedef struct server {
   uint64_t reloads, reload_failures;
   char last_reload_error[512]; /* "" when the last reload went well */
   metrics metrics;
+  access_log access; /* request lines (HTTP only) */
   int stopping;
   int stop_cancelled; /* the shutdown deadline passed and calls were cancelled */
   int exit_code;
