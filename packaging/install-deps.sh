@@ -9,6 +9,14 @@ pkgs="gcc make cmake pkg-config libuv1-dev libjansson-dev node-llhttp"
 if [ "${1:-}" = "--test" ]; then
   # Node.js runs the official MCP SDK client in the integration tests.
   command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+  # The package test (tests/integration/package.test.mjs) builds the man page
+  # with go-md2man, and checks the packages' Depends with dpkg-shlibdeps
+  # (dpkg-dev). cpack -G DEB itself needs only dpkg (always there) and
+  # binutils (with gcc); dpkg-deb, which takes the packages apart, is in dpkg.
+  pkgs="$pkgs go-md2man dpkg-dev"
+  # /metrics is checked with promtool (prometheus), scale-out with a real
+  # nginx (nginx-light), and sd_notify with a small Python listener.
+  pkgs="$pkgs prometheus nginx-light python3"
 fi
 
 missing=""
