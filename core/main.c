@@ -31,7 +31,7 @@ static void usage(FILE *out) {
           "Options override the config file. Logs go to stderr, one line per event.\n"
           "Endpoints: POST, GET and DELETE /mcp (MCP Streamable HTTP, protocol revisions\n"
           "2024-11-05 to 2025-11-25); GET /sse and POST /messages (HTTP+SSE, 2024-11-05);\n"
-          "GET /healthz.\n"
+          "GET /healthz (status), GET /metrics (Prometheus).\n"
           "Signals: SIGTERM or SIGINT stop gracefully (in-flight calls finish first);\n"
           "SIGHUP re-reads the config file and reloads changed plugins without\n"
           "dropping a connection or a call in flight.\n",
