@@ -345,6 +345,7 @@ static json_t *completion_response(dispatch *d, mcpd_call *call, json_t *result,
 
 /* Sorts out a handler's return: synchronous, asynchronous or error. */
 static int run_call(req_ctx *c, reply *r, mcpd_call *call, int rc, json_t *result) {
+  c->d->running = NULL; /* the handler has returned */
   dispatch *d = c->d;
 
   if (rc == MCPD_PENDING) {
@@ -412,6 +413,7 @@ static mcpd_call *new_call(req_ctx *c, enum call_kind kind, mcpd_ctx *ctx, const
   call->name = strdup(name);
   call->args = args;
   session_link(call, c->s);
+  c->d->running = call; /* its handler runs next, until run_call() */
   return call;
 }
 
@@ -799,6 +801,16 @@ int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,
   }
   d->stats.client_requests++;
   return 0;
+}
+
+const char *dispatch_call_header(const mcpd_call *call, const char *name) {
+  const dispatch *d;
+  if (call == NULL || call->magic != CALL_MAGIC || name == NULL)
+    return NULL;
+  d = dispatch_of(call);
+  if (d->running != call || d->header_fn == NULL || d->header_req == NULL)
+    return NULL;
+  return d->header_fn(d->header_req, name);
 }
 
 const json_t *dispatch_client_capabilities(const mcpd_call *call) {

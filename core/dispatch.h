@@ -48,8 +48,14 @@ typedef struct dispatch {
   session_table *sessions;
   const config *cfg;
   const logger *log;
-  json_t *empty;        /* {} for callers that need one to borrow */
-  metrics *metrics;     /* where answered requests are counted (may be NULL) */
+  json_t *empty;    /* {} for callers that need one to borrow */
+  metrics *metrics; /* where answered requests are counted (may be NULL) */
+  /* The headers of the HTTP request being dispatched, set by the transport
+   * around dispatch_message() (NULL otherwise), and the call whose handler
+   * runs: host->call_header() reads the one for the other. Borrowed. */
+  const char *(*header_fn)(const void *req, const char *name);
+  const void *header_req;
+  const struct mcpd_call *running;
   uv_timer_t req_timer; /* deadlines of requests to clients */
   list_node requests;   /* all requests to clients awaiting an answer */
   dispatch_stats stats;
@@ -68,6 +74,10 @@ int dispatch_init(dispatch *d, uv_loop_t *loop, registry *reg, call_engine *call
  * DISPATCH_PENDING: the response will go to sink (borrowed; it must stay
  * valid until its final message or dispatch_abandon()), and *pending is the
  * handle for dispatch_abandon(). */
+/* The value of header name in the HTTP request that carried call, while
+ * its handler runs; else NULL. Borrowed. */
+const char *dispatch_call_header(const mcpd_call *call, const char *name);
+
 int dispatch_message(dispatch *d, session *s, const jsonrpc_msg *m, mcp_sink *sink,
                      json_t **response, mcpd_call **pending);
 

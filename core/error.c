@@ -38,6 +38,9 @@
   XX(EALREADY, "already completed")                                                                \
   XX(ECANCELED, "cancelled")                                                                       \
   XX(ESHUTDOWN, "shutting down")                                                                   \
+  XX(EPROTONOSUPPORT, "protocol not supported")                                                    \
+  XX(EHOSTUNREACH, "host unreachable")                                                             \
+  XX(ESTALE, "out of service")                                                                     \
   XX(ENAMETOOLONG, "name too long")
 
 const char *error_strerror(int err) {

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "plugin_loader.h"
 #include "registry.h"
+#include "reload.h"
 #include "server.h"
 
 #include <errno.h>
@@ -45,10 +46,11 @@ static int ctx_ok(const mcpd_ctx *ctx) {
 static int begin_register(mcpd_ctx *ctx, const void *obj, const char *what) {
   if (!ctx_ok(ctx) || obj == NULL)
     return -EINVAL;
-  if (!ctx->in_init) {
+  if (!ctx->in_init && !ctx->updating) {
     log_msg(&ctx->srv->log, LOG_ERROR, "plugin_register_refused",
-            "plugin=%s what=%s reason=\"registration is only allowed during init()\"", ctx->name,
-            what);
+            "plugin=%s what=%s reason=\"registration is only allowed during init() or after "
+            "update_begin()\"",
+            ctx->name, what);
     return -EPERM;
   }
   return 0;
@@ -265,6 +267,278 @@ static mcpd_ctx *h_call_ctx(const mcpd_call *call) {
   return call->ctx;
 }
 
+/* ---- 1.2: HTTP requests and timers ------------------------------------------ */
+
+/* A plugin's HTTP request or timer. Started from init() it holds no
+ * reference on the plugin until the plugin is in service (an init() that
+ * fails must be able to unload at once); host_api_forget() drops it then
+ * without its callback. */
+typedef struct host_async {
+  mcpd_ctx *ctx;
+  int is_timer;
+  int refd;       /* holds a plugin_ref() */
+  int forgotten;  /* the plugin is going: no callback */
+  list_node link; /* in ctx->async */
+  union {
+    struct {
+      http_client_req *req;
+      mcpd_http_fn cb;
+    } http;
+    struct {
+      uv_timer_t handle;
+      mcpd_timer_fn cb;
+    } timer;
+  } u;
+  void *arg;
+} host_async;
+
+static void async_release(host_async *a) {
+  list_remove(&a->link);
+  if (a->refd && !a->forgotten)
+    plugin_unref(a->ctx);
+}
+
+static void http_done(void *arg, int err, const http_client_resp *resp) {
+  host_async *a = arg;
+  mcpd_http_response r;
+  if (!a->forgotten) {
+    if (resp != NULL) {
+      r.status = resp->status;
+      r.headers = resp->headers;
+      r.n_headers = resp->n_headers;
+      r.body = resp->body;
+      r.body_len = resp->body_len;
+    }
+    a->u.http.cb(a->arg, err, resp != NULL ? &r : NULL);
+  }
+  async_release(a);
+  free(a);
+}
+
+static int h_http_request(mcpd_ctx *ctx, const mcpd_http_request *req, mcpd_http_fn cb, void *arg,
+                          mcpd_http **handle) {
+  mcpd_http_request q;
+  http_client_params p;
+  host_async *a;
+  char err[300], esc[400];
+  uint32_t size;
+  int r;
+
+  if (handle != NULL)
+    *handle = NULL;
+  if (!ctx_ok(ctx) || req == NULL || cb == NULL)
+    return -EINVAL;
+  memcpy(&size, req, sizeof(size));
+  r = host_api_normalize(&q, sizeof(q), req, size, MCPD_HTTP_REQUEST_SIZE_V1_2);
+  if (r < 0 || q.flags != 0)
+    return -EINVAL;
+  a = calloc(1, sizeof(*a));
+  if (a == NULL)
+    return -ENOMEM;
+  memset(&p, 0, sizeof(p));
+  p.method = q.method;
+  p.url = q.url;
+  p.headers = q.headers;
+  p.n_headers = q.n_headers;
+  p.body = q.body;
+  p.body_len = q.body_len;
+  p.timeout_ms = q.timeout_ms;
+  p.connect_timeout_ms = q.connect_timeout_ms;
+  p.max_response_bytes = q.max_response_bytes;
+  p.label = q.label;
+  p.owner = ctx;
+  a->ctx = ctx;
+  a->u.http.cb = cb;
+  a->arg = arg;
+  r = http_client_request(&ctx->srv->http_client, &p, http_done, a, &a->u.http.req, err,
+                          sizeof(err));
+  if (r < 0) {
+    log_msg(&ctx->srv->log, LOG_WARN, "plugin_http_refused", "plugin=%s reason=%s", ctx->name,
+            log_escape(err, esc, sizeof(esc)));
+    free(a);
+    return r;
+  }
+  list_insert_tail(&ctx->async, &a->link);
+  if (!ctx->in_init) {
+    plugin_ref(ctx);
+    a->refd = 1;
+  }
+  if (handle != NULL)
+    *handle = (mcpd_http *)a;
+  return 0;
+}
+
+static void h_http_cancel(mcpd_http *h) {
+  host_async *a = (host_async *)h;
+  if (a != NULL && !a->is_timer)
+    http_client_cancel(a->u.http.req);
+}
+
+static void timer_closed(uv_handle_t *h) {
+  free(h->data);
+}
+
+static void timer_fired(uv_timer_t *t) {
+  host_async *a = t->data;
+  if (!a->forgotten)
+    a->u.timer.cb(a->arg);
+  async_release(a);
+  uv_close((uv_handle_t *)&a->u.timer.handle, timer_closed);
+}
+
+static int h_timer_start(mcpd_ctx *ctx, unsigned ms, mcpd_timer_fn cb, void *arg,
+                         mcpd_timer **timer) {
+  host_async *a;
+  if (timer != NULL)
+    *timer = NULL;
+  if (!ctx_ok(ctx) || cb == NULL)
+    return -EINVAL;
+  if (ctx->srv->http_client.closed)
+    return -ESHUTDOWN;
+  a = calloc(1, sizeof(*a));
+  if (a == NULL)
+    return -ENOMEM;
+  a->ctx = ctx;
+  a->is_timer = 1;
+  a->u.timer.cb = cb;
+  a->arg = arg;
+  uv_timer_init(&ctx->srv->loop, &a->u.timer.handle);
+  a->u.timer.handle.data = a;
+  uv_timer_start(&a->u.timer.handle, timer_fired, ms, 0);
+  list_insert_tail(&ctx->async, &a->link);
+  if (!ctx->in_init) {
+    plugin_ref(ctx);
+    a->refd = 1;
+  }
+  if (timer != NULL)
+    *timer = (mcpd_timer *)a;
+  return 0;
+}
+
+static void h_timer_stop(mcpd_timer *t) {
+  host_async *a = (host_async *)t;
+  if (a == NULL || !a->is_timer || uv_is_closing((uv_handle_t *)&a->u.timer.handle))
+    return;
+  uv_timer_stop(&a->u.timer.handle);
+  async_release(a);
+  uv_close((uv_handle_t *)&a->u.timer.handle, timer_closed);
+}
+
+void host_api_activated(mcpd_ctx *ctx) {
+  list_node *n;
+  for (n = ctx->async.next; n != &ctx->async; n = n->next) {
+    host_async *a = list_entry(n, host_async, link);
+    if (!a->refd) {
+      plugin_ref(ctx);
+      a->refd = 1;
+    }
+  }
+}
+
+void host_api_forget(mcpd_ctx *ctx) {
+  while (!list_empty(&ctx->async)) {
+    host_async *a = list_entry(ctx->async.next, host_async, link);
+    a->forgotten = 1;
+    list_remove(&a->link);
+    if (a->is_timer) {
+      uv_timer_stop(&a->u.timer.handle);
+      uv_close((uv_handle_t *)&a->u.timer.handle, timer_closed);
+    } else {
+      http_client_cancel(a->u.http.req); /* http_done() frees it */
+    }
+  }
+}
+
+void host_api_stop_timers(mcpd_ctx *ctx) {
+  list_node *n, *tmp;
+  list_foreach_safe(n, tmp, &ctx->async) {
+    host_async *a = list_entry(n, host_async, link);
+    if (a->is_timer)
+      h_timer_stop((mcpd_timer *)a);
+  }
+}
+
+/* ---- 1.2: changing registrations after init() ---------------------------------- */
+
+static int h_update_begin(mcpd_ctx *ctx) {
+  if (!ctx_ok(ctx))
+    return -EINVAL;
+  if (ctx->in_init)
+    return -EPERM;
+  if (ctx->updating)
+    return -EBUSY;
+  registry_free(&ctx->staged);
+  registry_init(&ctx->staged);
+  ctx->updating = 1;
+  ctx->replaces = ctx; /* its own current names are not a clash */
+  ctx->saved_counts[0] = ctx->n_tools;
+  ctx->saved_counts[1] = ctx->n_resources;
+  ctx->saved_counts[2] = ctx->n_templates;
+  ctx->saved_counts[3] = ctx->n_prompts;
+  ctx->n_tools = ctx->n_resources = ctx->n_templates = ctx->n_prompts = 0;
+  return 0;
+}
+
+static void update_close(mcpd_ctx *ctx, int restore) {
+  if (restore) {
+    ctx->n_tools = ctx->saved_counts[0];
+    ctx->n_resources = ctx->saved_counts[1];
+    ctx->n_templates = ctx->saved_counts[2];
+    ctx->n_prompts = ctx->saved_counts[3];
+  }
+  registry_free(&ctx->staged);
+  registry_init(&ctx->staged);
+  ctx->updating = 0;
+  ctx->replaces = NULL;
+}
+
+static int h_update_commit(mcpd_ctx *ctx) {
+  server *srv;
+  registry old;
+  json_t *before[RELOAD_LISTS];
+  int changed[RELOAD_LISTS], r;
+
+  if (!ctx_ok(ctx) || !ctx->updating)
+    return -EINVAL;
+  srv = ctx->srv;
+  if (ctx->retired) {
+    update_close(ctx, 1);
+    return -ESTALE;
+  }
+  reload_snapshot(srv, before);
+  registry_init(&old);
+  registry_take_ctx(&srv->reg, ctx, &old);
+  r = registry_merge(&srv->reg, &ctx->staged);
+  if (r < 0) {
+    registry_merge(&srv->reg, &old); /* back as it was */
+    registry_free(&old);
+    update_close(ctx, 1);
+    for (int k = 0; k < RELOAD_LISTS; k++)
+      json_decref(before[k]);
+    log_msg(&srv->log, LOG_ERROR, "plugin_update_refused", "plugin=%s reason=%s", ctx->name,
+            r == -EEXIST ? "name_taken_by_another_plugin" : "out_of_memory");
+    return r;
+  }
+  registry_free(&old);
+  update_close(ctx, 0);
+  reload_announce(srv, before, changed);
+  log_msg(&srv->log, LOG_INFO, "plugin_updated",
+          "plugin=%s tools=%u resources=%u templates=%u prompts=%u tools_changed=%d "
+          "resources_changed=%d prompts_changed=%d",
+          ctx->name, ctx->n_tools, ctx->n_resources, ctx->n_templates, ctx->n_prompts, changed[0],
+          changed[1], changed[2]);
+  return 0;
+}
+
+static void h_update_abort(mcpd_ctx *ctx) {
+  if (ctx_ok(ctx) && ctx->updating)
+    update_close(ctx, 1);
+}
+
+static const char *h_call_header(const mcpd_call *call, const char *name) {
+  return dispatch_call_header(call, name);
+}
+
 static const mcpd_host host_table = {
     .struct_size = sizeof(mcpd_host),
     .abi_major = MCPD_ABI_MAJOR,
@@ -287,6 +561,15 @@ static const mcpd_host host_table = {
     .notify_resource_updated = h_notify_resource_updated,
     .request = h_request,
     .call_client_capabilities = h_call_client_capabilities,
+    /* 1.2 */
+    .http_request = h_http_request,
+    .http_cancel = h_http_cancel,
+    .timer_start = h_timer_start,
+    .timer_stop = h_timer_stop,
+    .update_begin = h_update_begin,
+    .update_commit = h_update_commit,
+    .update_abort = h_update_abort,
+    .call_header = h_call_header,
 };
 
 const mcpd_host *host_api_table(void) {

@@ -6,6 +6,8 @@
 
 #include "mcpd/plugin.h"
 
+struct server;
+
 /* The host table (static, read-only, shared by every plugin). */
 const mcpd_host *host_api_table(void);
 
@@ -13,6 +15,17 @@ const mcpd_host *host_api_table(void);
  * host's size) the way every ABI struct is read: a zeroed dst, min(sizes)
  * copied, a larger plugin struct accepted only if its extra tail is zero.
  * Returns 0, -EINVAL (smaller than min_size) or -E2BIG (non-zero tail). */
+/* The plugin version ctx went into service: the HTTP requests and timers it
+ * started in init() now keep it loaded. */
+void host_api_activated(mcpd_ctx *ctx);
+
+/* ctx is being unloaded (init() failed, or it never went into service):
+ * its HTTP requests and timers are dropped without their callbacks. */
+void host_api_forget(mcpd_ctx *ctx);
+
+/* Stops ctx's timers without their callbacks (mcpd is stopping). */
+void host_api_stop_timers(mcpd_ctx *ctx);
+
 int host_api_normalize(void *dst, size_t dst_size, const void *src, size_t src_size,
                        size_t min_size);
 

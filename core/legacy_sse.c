@@ -126,7 +126,7 @@ void legacy_sse_post(legacy_sse *l, http_req *req) {
   mcpd_call *call = NULL;
   legacy_req *r;
   session *s;
-  int n;
+  int n, rc;
 
   if (mcp_http_guard(t, req, extra, sizeof(extra)) < 0)
     return;
@@ -177,7 +177,11 @@ void legacy_sse_post(legacy_sse *l, http_req *req) {
   r->sink.send = req_send;
   r->l = l;
   r->s = s;
-  if (dispatch_message(t->disp, s, &m, &r->sink, &resp, &call) == DISPATCH_PENDING && !r->done) {
+  t->disp->header_fn = mcp_http_header_of; /* for host->call_header() */
+  t->disp->header_req = req;
+  rc = dispatch_message(t->disp, s, &m, &r->sink, &resp, &call);
+  t->disp->header_req = NULL;
+  if (rc == DISPATCH_PENDING && !r->done) {
     r->call = call;
     r->pending = 1;
     list_insert_tail(&l->reqs, &r->link);

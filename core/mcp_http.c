@@ -268,6 +268,10 @@ static int host_allowed(mcp_http *t, const char *host, size_t len) {
   return http_util_is_loopback_name(name, name_len);
 }
 
+const char *mcp_http_header_of(const void *req, const char *name) {
+  return http_req_header(req, name, NULL);
+}
+
 void mcp_http_tag(http_req *req, const session *s, const jsonrpc_msg *m) {
   const char *tool;
   if (s != NULL)
@@ -601,7 +605,10 @@ void mcp_http_handle(mcp_http *t, http_req *req) {
     return;
   switch (req->method) {
   case HTTP_POST:
+    t->disp->header_fn = mcp_http_header_of; /* for host->call_header() */
+    t->disp->header_req = req;
     post(t, req, extra);
+    t->disp->header_req = NULL;
     return;
   case HTTP_GET:
     get(t, req, extra);

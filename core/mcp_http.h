@@ -55,6 +55,10 @@ int mcp_http_guard(mcp_http *t, http_req *req, char *extra, size_t n);
  * (may be NULL) in req's tags, for the access log. Copies; borrows all. */
 void mcp_http_tag(http_req *req, const session *s, const jsonrpc_msg *m);
 
+/* Looks a header up in req (an http_req, borrowed): the dispatcher's
+ * header_fn for host->call_header(). */
+const char *mcp_http_header_of(const void *req, const char *name);
+
 /* A session is being removed: close its streams, let go of its calls. */
 void mcp_http_session_removed(mcp_http *t, session *s);
 

@@ -125,6 +125,58 @@ static int counter(buf *out, const char *name, const char *help, uint64_t v) {
   return buf_printf(out, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* A label value with \\, " and newlines escaped, as the format wants. */
+static int put_label(buf *out, const char *v) {
+  int r = 0;
+  for (; *v != '\0'; v++) {
+    if (*v == '\\' || *v == '"')
+      r |= buf_printf(out, "\\%c", *v);
+    else if (*v == '\n')
+      r |= buf_puts(out, "\\n");
+    else
+      r |= buf_append(out, v, 1);
+  }
+  return r;
+}
+
+/* Plugins' outgoing requests (the http_backend plugin's backends). */
+static int backend_families(buf *out, const metrics_gauges *g) {
+  static const char *const classes[6] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};
+  size_t i;
+  int c, r;
+  r = family(out, "mcpd_backend_requests_total", "counter",
+             "Plugins' HTTP requests to backends, by backend and outcome (status class, or "
+             "error: no response).");
+  for (i = 0; i < g->n_backends; i++) {
+    for (c = 0; c < 6; c++) {
+      if (g->backends[i]->by_class[c] == 0 && c != 0 && c != 2)
+        continue;
+      r |= buf_puts(out, "mcpd_backend_requests_total{backend=\"");
+      r |= put_label(out, g->backends[i]->label);
+      r |= buf_printf(out, "\",outcome=\"%s\"} %llu\n", classes[c],
+                      (unsigned long long)g->backends[i]->by_class[c]);
+    }
+  }
+  r |= family(out, "mcpd_backend_timeouts_total", "counter",
+              "Plugins' HTTP requests to backends that timed out, by backend.");
+  for (i = 0; i < g->n_backends; i++) {
+    r |= buf_puts(out, "mcpd_backend_timeouts_total{backend=\"");
+    r |= put_label(out, g->backends[i]->label);
+    r |= buf_printf(out, "\"} %llu\n", (unsigned long long)g->backends[i]->timeouts);
+  }
+  r |= family(out, "mcpd_backend_request_duration_seconds", "summary",
+              "Time plugins' HTTP requests to backends took, by backend.");
+  for (i = 0; i < g->n_backends; i++) {
+    r |= buf_puts(out, "mcpd_backend_request_duration_seconds_sum{backend=\"");
+    r |= put_label(out, g->backends[i]->label);
+    r |= buf_printf(out, "\"} %.6f\n", g->backends[i]->seconds);
+    r |= buf_puts(out, "mcpd_backend_request_duration_seconds_count{backend=\"");
+    r |= put_label(out, g->backends[i]->label);
+    r |= buf_printf(out, "\"} %llu\n", (unsigned long long)g->backends[i]->finished);
+  }
+  return r;
+}
+
 int metrics_render(const metrics *m, const metrics_gauges *g, buf *out) {
   size_t i;
   int r, s, b, any;
@@ -208,6 +260,7 @@ int metrics_render(const metrics *m, const metrics_gauges *g, buf *out) {
                   (unsigned long long)g->plugins_active);
   r |= buf_printf(out, "mcpd_plugin_generations{state=\"draining\"} %llu\n",
                   (unsigned long long)g->plugins_draining);
+  r |= backend_families(out, g);
   r |= counter(out, "mcpd_reloads_total", "Reloads (SIGHUP).", g->reloads);
   r |= counter(out, "mcpd_reload_failures_total",
                "Reloads with a refused configuration or a plugin that failed to load.",

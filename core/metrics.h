@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "http_client.h"
 #include "strmap.h"
 
 /* The paths requests are counted by (everything else is "other"). */
@@ -51,6 +52,9 @@ typedef struct metrics_gauges {
   uint64_t plugins_active, plugins_draining, reloads, reload_failures;
   uint64_t connections_total, connections_rejected, http_parse_errors;
   uint64_t client_requests, client_request_timeouts, call_timeouts, cancellations;
+  /* Plugins' outgoing HTTP requests, by label (borrowed). */
+  http_client_label_stats *const *backends;
+  size_t n_backends;
 } metrics_gauges;
 
 void metrics_init(metrics *m);

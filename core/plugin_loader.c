@@ -210,6 +210,7 @@ static void ctx_free(mcpd_ctx *ctx) {
 static void ctx_unload(mcpd_ctx *ctx) {
   server *srv = ctx->srv;
   void *still;
+  host_api_forget(ctx); /* nothing of it may call back after shutdown() */
   if (ctx->desc.shutdown != NULL)
     ctx->desc.shutdown(ctx, ctx->state);
   registry_remove_ctx(&srv->reg, ctx); /* nothing should be left; be sure */
@@ -332,6 +333,7 @@ static int load_version(server *srv, const char *path, const mcpd_ctx *replaces,
   ctx->file.size = st.st_size;
   ctx->file.mtime = st.st_mtim;
   list_init(&ctx->link);
+  list_init(&ctx->async);
   registry_init(&ctx->staged);
   /* Copies: the descriptor's strings vanish with the mapping. */
   ctx->name = strdup(desc.name);
@@ -419,6 +421,7 @@ static int commit(server *srv, mcpd_ctx *ctx, mcpd_ctx *old) {
   }
   registry_free(&old_entries);
   activate(&srv->plugins, ctx);
+  host_api_activated(ctx);
   log_msg(&srv->log, LOG_INFO, "plugin_loaded",
           "plugin=%s version=%s gen=%llu file=%s tools=%u resources=%u templates=%u prompts=%u%s",
           ctx->name, ctx->version, (unsigned long long)ctx->gen, ctx->path, ctx->n_tools,
@@ -596,6 +599,9 @@ int plugin_scan(server *srv, const char *dir, plugin_scan_result *res) {
     if (old != NULL && same_file(old, &st) &&
         json_equal(old->config, (json_t *)config_plugin(&srv->cfg, old->name))) {
       res->unchanged++;
+      /* It stays: it may want to refresh what its tools come from. */
+      if (old->desc.reload != NULL)
+        old->desc.reload(old, old->state);
       continue;
     }
     err[0] = '\0';

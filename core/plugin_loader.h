@@ -42,6 +42,9 @@ struct mcpd_ctx {
   mcpd_plugin desc;                /* the descriptor, normalised to the host's size */
   void *state;                     /* what init() returned */
   int in_init;                     /* registrations are allowed */
+  int updating;                    /* update_begin() .. update_commit(): likewise */
+  unsigned saved_counts[4];        /* n_tools.. before an update, to restore on failure */
+  list_node async;                 /* its HTTP requests and timers (host_api.c) */
   char last_refusal[256];          /* why the last registration was refused */
   const struct mcpd_ctx *replaces; /* during init: the version it replaces */
   registry staged;                 /* its registrations until it is put in service */

@@ -68,20 +68,42 @@ static void note_error(server *srv, const char *what, const char *more) {
   srv->last_reload_error[a + b] = '\0';
 }
 
+/* The lists clients can be told about, and how. */
+static const struct {
+  unsigned kinds;
+  const char *method;
+} lists[RELOAD_LISTS] = {
+    {1u << REG_TOOL, "notifications/tools/list_changed"},
+    {(1u << REG_RESOURCE) | (1u << REG_TEMPLATE), "notifications/resources/list_changed"},
+    {1u << REG_PROMPT, "notifications/prompts/list_changed"},
+};
+
+void reload_snapshot(server *srv, json_t *snap[RELOAD_LISTS]) {
+  int k;
+  for (k = 0; k < RELOAD_LISTS; k++)
+    snap[k] = registry_snapshot(&srv->reg, lists[k].kinds);
+}
+
+void reload_announce(server *srv, json_t *before[RELOAD_LISTS], int changed[RELOAD_LISTS]) {
+  int k;
+  for (k = 0; k < RELOAD_LISTS; k++) {
+    json_t *after = registry_snapshot(&srv->reg, lists[k].kinds);
+    /* Out of memory for a snapshot: say it changed rather than miss it. */
+    changed[k] = before[k] == NULL || after == NULL || !json_equal(before[k], after);
+    json_decref(before[k]);
+    json_decref(after);
+    before[k] = NULL;
+    if (changed[k])
+      dispatch_notify_all(&srv->disp, lists[k].method);
+  }
+}
+
 int reload_run(server *srv) {
   config next;
   char err[1024], esc[1100];
   plugin_scan_result res;
-  static const struct {
-    unsigned kinds;
-    const char *method;
-  } lists[3] = {
-      {1u << REG_TOOL, "notifications/tools/list_changed"},
-      {(1u << REG_RESOURCE) | (1u << REG_TEMPLATE), "notifications/resources/list_changed"},
-      {1u << REG_PROMPT, "notifications/prompts/list_changed"},
-  };
-  json_t *before[3];
-  int changed[3], k, r;
+  json_t *before[RELOAD_LISTS];
+  int changed[RELOAD_LISTS], r;
   uint64_t t0 = uv_hrtime();
 
   srv->reloads++;
@@ -113,17 +135,9 @@ int reload_run(server *srv) {
   srv->cfg = next;
   server_apply_config(srv);
 
-  for (k = 0; k < 3; k++)
-    before[k] = registry_snapshot(&srv->reg, lists[k].kinds);
+  reload_snapshot(srv, before);
   r = plugin_scan(srv, srv->cfg.plugins_dir, &res);
-  for (k = 0; k < 3; k++) {
-    json_t *after = registry_snapshot(&srv->reg, lists[k].kinds);
-    changed[k] = !json_equal(before[k], after);
-    json_decref(before[k]);
-    json_decref(after);
-    if (changed[k])
-      dispatch_notify_all(&srv->disp, lists[k].method);
-  }
+  reload_announce(srv, before, changed);
   if (r < 0 || res.failed > 0) {
     srv->reload_failures++;
     note_error(srv, res.first_error, res.failed > 1 ? " (and more: see the log)" : "");

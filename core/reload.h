@@ -5,6 +5,7 @@
 #ifndef MCPD_RELOAD_H
 #define MCPD_RELOAD_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 struct server;
@@ -27,5 +28,17 @@ int reload_read_config(const reload_args *args, struct config *out, char *err, s
 /* Runs one reload. Returns 0, or a negative error (logged) when the new
  * configuration is unusable: then nothing changed. */
 int reload_run(struct server *srv);
+
+/* The lists a change of which clients hear about: tools, resources (with
+ * templates), prompts. */
+#define RELOAD_LISTS 3
+
+/* Takes snapshots of the lists (new refs; NULL when out of memory), to
+ * compare after a change with reload_announce(). */
+void reload_snapshot(struct server *srv, json_t *snap[RELOAD_LISTS]);
+
+/* Compares the lists with before (released and set NULL), sets changed[k],
+ * and sends list_changed notifications for those that changed. */
+void reload_announce(struct server *srv, json_t *before[RELOAD_LISTS], int changed[RELOAD_LISTS]);
 
 #endif

@@ -2,6 +2,7 @@
  * graceful stop. */
 #include "server.h"
 
+#include "host_api.h"
 #include "http_util.h"
 #include "protocol.h"
 #include "sdnotify.h"
@@ -88,6 +89,7 @@ static void metrics_page(server *srv, http_req *req) {
   g.client_request_timeouts = srv->disp.stats.client_request_timeouts;
   g.call_timeouts = srv->disp.stats.timeouts;
   g.cancellations = srv->disp.stats.cancellations;
+  g.backends = http_client_stats(&srv->http_client, &g.n_backends);
   memset(&out, 0, sizeof(out));
   if (metrics_render(&srv->metrics, &g, &out) < 0)
     http_respond(req, 500, "Content-Type: text/plain\r\n", "out of memory\n", 14);
@@ -143,6 +145,15 @@ static void on_session_removed(session_table *t, session *s, const char *why, vo
  * cancelled calls get to complete and their answers to go out. */
 #define STOP_GRACE_MS 500
 
+static void stop_plugin_timers(server *srv) {
+  list_node *lists[2] = {&srv->plugins.active, &srv->plugins.draining}, *n;
+  int i;
+  for (i = 0; i < 2; i++) {
+    for (n = lists[i]->next; n != lists[i]; n = n->next)
+      host_api_stop_timers(list_entry(n, mcpd_ctx, link));
+  }
+}
+
 static void close_rest(server *srv) {
   unsigned stuck;
   legacy_sse_close(&srv->legacy);
@@ -151,6 +162,10 @@ static void close_rest(server *srv) {
   session_table_close(&srv->sessions);
   mcp_http_close(&srv->mcp);
   call_cancel_all(&srv->calls);
+  /* Plugins' HTTP requests end with -ESHUTDOWN and their timers stop:
+   * neither may keep a plugin loaded past this point. */
+  http_client_close(&srv->http_client);
+  stop_plugin_timers(srv);
   /* A plugin may have completed from its cancel callback: process it. */
   call_engine_drain(&srv->calls);
   stuck = plugin_unload_all(srv);
@@ -283,6 +298,7 @@ static int init_core(server *srv, config *cfg) {
   }
   srv->have_loop = 1;
   srv->started_ms = uv_now(&srv->loop);
+  http_client_init(&srv->http_client, &srv->loop, &srv->log, NULL);
   registry_init(&srv->reg);
   metrics_init(&srv->metrics);
   /* Sessions come first: the dispatcher walks them for notifications. */
@@ -407,6 +423,11 @@ int server_init(server *srv, config *cfg, const reload_args *args) {
 static void close_core(server *srv) {
   if (srv->have_sessions)
     session_table_close(&srv->sessions);
+  if (srv->have_loop) {
+    http_client_close(&srv->http_client);
+    if (srv->have_plugins)
+      stop_plugin_timers(srv);
+  }
   if (srv->have_plugins) {
     plugin_unload_all(srv);
     plugin_set_close(&srv->plugins);
@@ -429,6 +450,8 @@ void server_abort(server *srv) {
     uv_loop_close(&srv->loop);
   }
   http_server_free(&srv->http);
+  if (srv->have_loop)
+    http_client_free(&srv->http_client);
   registry_free(&srv->reg);
   metrics_free(&srv->metrics);
   config_free(&srv->cfg);
@@ -441,11 +464,19 @@ int server_run(server *srv) {
   if (r < 0)
     log_msg(&srv->log, LOG_WARN, "loop_close_busy", "error=%s", uv_strerror(r));
   http_server_free(&srv->http);
+  http_client_free(&srv->http_client);
   registry_free(&srv->reg);
   metrics_free(&srv->metrics);
   log_msg(&srv->log, LOG_INFO, "stopped", NULL);
   config_free(&srv->cfg);
   return srv->exit_code;
+}
+
+/* --check waits this long for plugins' HTTP requests. */
+#define CHECK_WAIT_MS 15000
+
+static void check_timeout(uv_timer_t *t) {
+  (void)t; /* stopping is all it does: the wait loop sees it inactive */
 }
 
 int server_check(config *cfg, FILE *out) {
@@ -458,6 +489,16 @@ int server_check(config *cfg, FILE *out) {
   if (srv == NULL)
     return 1;
   r = init_core(srv, cfg);
+  /* Plugins may fetch what their tools come from (http_backend's
+   * documents): let that finish, within bounds, so the list is complete. */
+  if (r >= 0 && srv->http_client.n_live > 0) {
+    uv_timer_t t;
+    uv_timer_init(&srv->loop, &t);
+    uv_timer_start(&t, check_timeout, CHECK_WAIT_MS, 0);
+    while (srv->http_client.n_live > 0 && uv_is_active((uv_handle_t *)&t))
+      uv_run(&srv->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+  }
   ok = r >= 0 && srv->plugins.failed == 0;
   fprintf(out, "plugins directory: %s\n", srv->cfg.plugins_dir ? srv->cfg.plugins_dir : "?");
   for (n = srv->plugins.active.next; n != &srv->plugins.active; n = n->next) {
@@ -478,6 +519,8 @@ int server_check(config *cfg, FILE *out) {
     uv_run(&srv->loop, UV_RUN_DEFAULT);
     uv_loop_close(&srv->loop);
   }
+  if (srv->have_loop)
+    http_client_free(&srv->http_client);
   registry_free(&srv->reg);
   metrics_free(&srv->metrics);
   config_free(&srv->cfg);

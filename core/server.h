@@ -11,6 +11,7 @@
 #include "call.h"
 #include "config.h"
 #include "dispatch.h"
+#include "http_client.h"
 #include "http_server.h"
 #include "legacy_sse.h"
 #include "log.h"
@@ -46,7 +47,8 @@ typedef struct server {
   uint64_t reloads, reload_failures;
   char last_reload_error[512]; /* "" when the last reload went well */
   metrics metrics;
-  access_log access; /* request lines (HTTP only) */
+  access_log access;       /* request lines (HTTP only) */
+  http_client http_client; /* plugins' outgoing HTTP (host->http_request) */
   int stopping;
   int stop_cancelled; /* the shutdown deadline passed and calls were cancelled */
   int exit_code;

@@ -21,8 +21,31 @@ _Static_assert(offsetof(mcpd_plugin, description) == 40, "mcpd_plugin layout");
 _Static_assert(offsetof(mcpd_plugin, flags) == 48, "mcpd_plugin layout");
 _Static_assert(offsetof(mcpd_plugin, init) == 56, "mcpd_plugin layout");
 _Static_assert(offsetof(mcpd_plugin, shutdown) == 64, "mcpd_plugin layout");
-_Static_assert(sizeof(mcpd_plugin) == 72, "mcpd_plugin size");
 _Static_assert(MCPD_PLUGIN_SIZE_V1_0 == 72, "ABI 1.0 descriptor size");
+/* 1.2 appended reload(). */
+_Static_assert(offsetof(mcpd_plugin, reload) == 72, "mcpd_plugin layout (1.2)");
+_Static_assert(sizeof(mcpd_plugin) == 80, "mcpd_plugin size (1.2)");
+
+/* mcpd_http_request and mcpd_http_response, new in 1.2. */
+_Static_assert(offsetof(mcpd_http_request, flags) == 4, "mcpd_http_request layout");
+_Static_assert(offsetof(mcpd_http_request, method) == 8, "mcpd_http_request layout");
+_Static_assert(offsetof(mcpd_http_request, url) == 16, "mcpd_http_request layout");
+_Static_assert(offsetof(mcpd_http_request, headers) == 24, "mcpd_http_request layout");
+_Static_assert(offsetof(mcpd_http_request, n_headers) == 32, "mcpd_http_request layout");
+_Static_assert(offsetof(mcpd_http_request, body) == 40, "mcpd_http_request layout");
+_Static_assert(offsetof(mcpd_http_request, body_len) == 48, "mcpd_http_request layout");
+_Static_assert(offsetof(mcpd_http_request, timeout_ms) == 56, "mcpd_http_request layout");
+_Static_assert(offsetof(mcpd_http_request, connect_timeout_ms) == 60, "mcpd_http_request layout");
+_Static_assert(offsetof(mcpd_http_request, max_response_bytes) == 64, "mcpd_http_request layout");
+_Static_assert(offsetof(mcpd_http_request, label) == 72, "mcpd_http_request layout");
+_Static_assert(sizeof(mcpd_http_request) == 80 && MCPD_HTTP_REQUEST_SIZE_V1_2 == 80,
+               "mcpd_http_request size");
+_Static_assert(offsetof(mcpd_http_response, status) == 0, "mcpd_http_response layout");
+_Static_assert(offsetof(mcpd_http_response, headers) == 8, "mcpd_http_response layout");
+_Static_assert(offsetof(mcpd_http_response, n_headers) == 16, "mcpd_http_response layout");
+_Static_assert(offsetof(mcpd_http_response, body) == 24, "mcpd_http_response layout");
+_Static_assert(offsetof(mcpd_http_response, body_len) == 32, "mcpd_http_response layout");
+_Static_assert(sizeof(mcpd_http_response) == 40, "mcpd_http_response size");
 
 _Static_assert(offsetof(mcpd_tool, struct_size) == 0, "mcpd_tool layout");
 _Static_assert(offsetof(mcpd_tool, flags) == 4, "mcpd_tool layout");
@@ -88,7 +111,16 @@ _Static_assert(offsetof(mcpd_host, register_prompt) == 112, "mcpd_host layout (1
 _Static_assert(offsetof(mcpd_host, notify_resource_updated) == 120, "mcpd_host layout (1.1)");
 _Static_assert(offsetof(mcpd_host, request) == 128, "mcpd_host layout (1.1)");
 _Static_assert(offsetof(mcpd_host, call_client_capabilities) == 136, "mcpd_host layout (1.1)");
-_Static_assert(sizeof(mcpd_host) == 144, "mcpd_host size (1.1)");
+/* 1.2 appended eight more after the 1.1 table (144 bytes). */
+_Static_assert(offsetof(mcpd_host, http_request) == 144, "mcpd_host layout (1.2)");
+_Static_assert(offsetof(mcpd_host, http_cancel) == 152, "mcpd_host layout (1.2)");
+_Static_assert(offsetof(mcpd_host, timer_start) == 160, "mcpd_host layout (1.2)");
+_Static_assert(offsetof(mcpd_host, timer_stop) == 168, "mcpd_host layout (1.2)");
+_Static_assert(offsetof(mcpd_host, update_begin) == 176, "mcpd_host layout (1.2)");
+_Static_assert(offsetof(mcpd_host, update_commit) == 184, "mcpd_host layout (1.2)");
+_Static_assert(offsetof(mcpd_host, update_abort) == 192, "mcpd_host layout (1.2)");
+_Static_assert(offsetof(mcpd_host, call_header) == 200, "mcpd_host layout (1.2)");
+_Static_assert(sizeof(mcpd_host) == 208, "mcpd_host size (1.2)");
 #endif
 
 static void test_host_table(void) {
@@ -99,6 +131,10 @@ static void test_host_table(void) {
   CHECK(MCPD_HOST_HAS(h, call_ctx));
   CHECK(MCPD_HOST_HAS(h, register_prompt) && MCPD_HOST_HAS(h, notify_resource_updated) &&
         MCPD_HOST_HAS(h, request) && MCPD_HOST_HAS(h, call_client_capabilities));
+  CHECK(MCPD_HOST_HAS(h, http_request) && MCPD_HOST_HAS(h, http_cancel) &&
+        MCPD_HOST_HAS(h, timer_start) && MCPD_HOST_HAS(h, timer_stop) &&
+        MCPD_HOST_HAS(h, update_begin) && MCPD_HOST_HAS(h, update_commit) &&
+        MCPD_HOST_HAS(h, update_abort) && MCPD_HOST_HAS(h, call_header));
   CHECK(MCPD_HOST_HAS(h, register_tool));
   CHECK(h->register_tool && h->register_resource && h->register_resource_template && h->log &&
         h->complete && h->fail && h->progress && h->notify_log && h->is_cancelled &&
@@ -114,6 +150,11 @@ static void test_host_has_older_host(void) {
   CHECK(MCPD_HOST_HAS(&old, call_ctx));
   CHECK(!MCPD_HOST_HAS(&old, register_prompt));
   CHECK(!MCPD_HOST_HAS(&old, request));
+  /* A 1.1 host's table ends after call_client_capabilities. */
+  old = *host_api_table();
+  old.struct_size = (uint32_t)offsetof(mcpd_host, http_request);
+  CHECK(MCPD_HOST_HAS(&old, call_client_capabilities));
+  CHECK(!MCPD_HOST_HAS(&old, http_request) && !MCPD_HOST_HAS(&old, call_header));
   old.struct_size = (uint32_t)offsetof(mcpd_host, strerror);
   CHECK(!MCPD_HOST_HAS(&old, strerror));
   CHECK(MCPD_HOST_HAS(&old, queue_work));

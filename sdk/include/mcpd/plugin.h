@@ -40,6 +40,13 @@
  *        notifications (notify_resource_updated); requests to the client
  *        from inside a handler (request: sampling, elicitation, roots);
  *        call_client_capabilities.
+ *   1.2  an asynchronous HTTP client on the host's loop (http_request,
+ *        http_cancel, mcpd_http_request, mcpd_http_response); timers
+ *        (timer_start, timer_stop); changing a plugin's registrations after
+ *        init() (update_begin, update_commit, update_abort: clients get
+ *        list_changed); the MCP client's HTTP request headers of a call
+ *        (call_header); a reload() callback in the descriptor for plugins
+ *        that stay loaded across a SIGHUP.
  */
 #ifndef MCPD_PLUGIN_H
 #define MCPD_PLUGIN_H
@@ -59,7 +66,7 @@ extern "C" {
 #endif
 
 #define MCPD_ABI_MAJOR 1
-#define MCPD_ABI_MINOR 1
+#define MCPD_ABI_MINOR 2
 
 #define MCPD__STR2(x) #x
 #define MCPD__STR(x)  MCPD__STR2(x)
@@ -172,6 +179,65 @@ typedef int (*mcpd_complete_fn)(mcpd_call *call, const char *argument, const cha
  *           session ended first (result is NULL for these two).
  *   arg     the pointer given to request(). */
 typedef void (*mcpd_response_fn)(mcpd_call *call, int status, const json_t *result, void *arg);
+
+/* An HTTP request in flight, from http_request() (1.2). Opaque. */
+typedef struct mcpd_http mcpd_http;
+
+/* An HTTP request to make with http_request() (1.2). Zero-initialise, then
+ * fill. Everything is copied by http_request(). */
+typedef struct mcpd_http_request {
+  uint32_t struct_size;          /* sizeof(mcpd_http_request) */
+  uint32_t flags;                /* reserved: must be 0 */
+  const char *method;            /* required: "GET", "POST", ... */
+  const char *url;               /* required: "http://host[:port]/path?query" (percent-
+                                    encoded already); https:// is refused (-EPROTONOSUPPORT) */
+  const char *const *headers;    /* "Name: value" lines (no CR/LF), n_headers of them; Host,
+                                    Content-Length, Connection and Transfer-Encoding are the
+                                    host's and are skipped */
+  size_t n_headers;
+  const void *body;              /* may be NULL */
+  size_t body_len;
+  unsigned timeout_ms;           /* the whole exchange; 0: 30 s */
+  unsigned connect_timeout_ms;   /* 0: 5 s */
+  size_t max_response_bytes;     /* the response body; 0: 10 MiB; more is -E2BIG */
+  const char *label;             /* for the host's metrics and logs, e.g. the backend's
+                                    name; NULL: "host:port" */
+} mcpd_http_request;
+
+/* A response, as the callback sees it (1.2). Borrowed: valid during the
+ * callback only. */
+typedef struct mcpd_http_response {
+  int status;                  /* 200, 404, ... (never 1xx) */
+  const char *const *headers;  /* "name: value" lines, names in lower case */
+  size_t n_headers;
+  const char *body;            /* body_len bytes, then a NUL the server did not send */
+  size_t body_len;
+} mcpd_http_response;
+
+/* The end of an http_request() (1.2). LOOP. err 0: resp is the response
+ * (any status); else resp is NULL and err one of -ETIMEDOUT, -ECONNREFUSED,
+ * -ECONNRESET (closed before a whole response), -EHOSTUNREACH (the name
+ * did not resolve), -EPROTO (not HTTP), -E2BIG (over max_response_bytes),
+ * -EAGAIN (too many requests waiting for a connection), -ECANCELED
+ * (http_cancel()), -ESHUTDOWN (mcpd is stopping). */
+typedef void (*mcpd_http_fn)(void *arg, int err, const mcpd_http_response *resp);
+
+/* The value of header name (lower case) in resp, or NULL (1.2). */
+static inline const char *mcpd_http_header(const mcpd_http_response *resp, const char *name) {
+  size_t i, n = strlen(name);
+  for (i = 0; i < resp->n_headers; i++) {
+    const char *h = resp->headers[i];
+    if (strncmp(h, name, n) == 0 && h[n] == ':')
+      return h[n + 1] == ' ' ? h + n + 2 : h + n + 1;
+  }
+  return NULL;
+}
+
+/* A timer from timer_start() (1.2). Opaque. */
+typedef struct mcpd_timer mcpd_timer;
+
+/* A timer fired (1.2). LOOP. The timer is gone when this is called. */
+typedef void (*mcpd_timer_fn)(void *arg);
 
 /* A tool, passed to register_tool(). Zero-initialise, then fill. */
 typedef struct mcpd_tool {
@@ -349,7 +415,62 @@ typedef struct mcpd_host {
    * read-only, valid until the call completes; {} when unknown). LOOP. */
   const json_t *(*call_client_capabilities)(const mcpd_call *call);
 
-  /* ---- 1.2 and later: appended here, never inserted above ---- */
+  /* ---- 1.2 ---- */
+
+  /* Sends an HTTP/1.1 request without blocking, on the host's loop, over a
+   * pool of keep-alive connections per host:port; cb(arg, ...) runs once,
+   * LOOP, later (never from inside this function). LOOP, also in init().
+   * req is copied. Sets *handle (may be NULL) for http_cancel(), valid until
+   * cb starts. The plugin stays loaded until cb has run; if init() fails,
+   * the requests it started are dropped without their callbacks. Returns
+   * 0; -EINVAL (bad URL or header; logged), -EPROTONOSUPPORT (https://),
+   * -ESHUTDOWN, -ENOMEM: then cb never runs. */
+  int (*http_request)(mcpd_ctx *ctx, const mcpd_http_request *req, mcpd_http_fn cb, void *arg,
+                      mcpd_http **handle);
+
+  /* Aborts a request whose callback has not run yet: it runs later with
+   * -ECANCELED. LOOP. Use it from a call's cancel callback. */
+  void (*http_cancel)(mcpd_http *handle);
+
+  /* Calls cb(arg) once, LOOP, after ms milliseconds. LOOP, also in init().
+   * Sets *timer (may be NULL) for timer_stop(), valid until cb starts. The
+   * plugin stays loaded until the timer fired or was stopped. Returns 0,
+   * -ENOMEM or -ESHUTDOWN. */
+  int (*timer_start)(mcpd_ctx *ctx, unsigned ms, mcpd_timer_fn cb, void *arg, mcpd_timer **timer);
+
+  /* Stops a timer that has not fired: cb never runs. LOOP. */
+  void (*timer_stop)(mcpd_timer *timer);
+
+  /* Starts replacing the plugin's tools, resources, templates and prompts
+   * after init() (for a plugin whose list comes from elsewhere, e.g. a
+   * document fetched later). LOOP, not in init(). The register_*() functions
+   * then build a new set, which update_commit() puts in service in place of
+   * the current one. Returns 0, -EBUSY (an update is already open), -EPERM
+   * (in init()). */
+  int (*update_begin)(mcpd_ctx *ctx);
+
+  /* Replaces the plugin's registrations with the set built since
+   * update_begin(), all at once, and tells every session that can hear it
+   * which lists changed (notifications/tools/list_changed, ...). LOOP.
+   * Calls already running on the old set finish normally: keep the old
+   * handlers' data alive until they complete. Returns 0; -EEXIST (a name
+   * of the new set belongs to another plugin: nothing changes, the log
+   * says which); -EINVAL (no update open); -ESTALE (this version of the
+   * plugin is out of service: a reload replaced or removed it); -ENOMEM.
+   * The update is closed either way. */
+  int (*update_commit)(mcpd_ctx *ctx);
+
+  /* Drops the set built since update_begin(). LOOP. */
+  void (*update_abort)(mcpd_ctx *ctx);
+
+  /* The value of header name (any case) in the MCP client's HTTP request
+   * that carried the call, or NULL: absent, or not over HTTP (stdio).
+   * LOOP, only while the handler runs (before it returns); copy what you
+   * keep. For forwarding a client's credentials: forward only what the
+   * user configured. */
+  const char *(*call_header)(const mcpd_call *call, const char *name);
+
+  /* ---- 1.3 and later: appended here, never inserted above ---- */
 } mcpd_host;
 
 /* True if the host table has function `member` (for functions added after
@@ -385,6 +506,13 @@ typedef struct mcpd_plugin {
    * started and free everything; no plugin code may run after it returns.
    * Optional (NULL). */
   void (*shutdown)(mcpd_ctx *ctx, void *state);
+
+  /* ---- 1.2 ---- */
+
+  /* Called LOOP on SIGHUP when the plugin stays loaded (its file and its
+   * settings did not change), e.g. to fetch again a document its tools come
+   * from. Optional (NULL). */
+  void (*reload)(mcpd_ctx *ctx, void *state);
 } mcpd_plugin;
 
 /* The size each struct had when it was first published: a host accepts
@@ -393,6 +521,7 @@ typedef struct mcpd_plugin {
 #define MCPD_RESOURCE_SIZE_V1_0          (offsetof(mcpd_resource, data) + sizeof(void *))
 #define MCPD_RESOURCE_TEMPLATE_SIZE_V1_0 (offsetof(mcpd_resource_template, data) + sizeof(void *))
 #define MCPD_PROMPT_SIZE_V1_1            (offsetof(mcpd_prompt, complete_data) + sizeof(void *))
+#define MCPD_HTTP_REQUEST_SIZE_V1_2      (offsetof(mcpd_http_request, label) + sizeof(void *))
 
 /* The smallest descriptor size a 1.x host accepts. */
 #define MCPD_PLUGIN_SIZE_V1_0 (offsetof(mcpd_plugin, shutdown) + sizeof(void (*)(void)))
