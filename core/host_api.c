@@ -59,7 +59,7 @@ static int begin_register(mcpd_ctx *ctx, const void *obj, const char *what) {
 static int reg_result(mcpd_ctx *ctx, int r, const char *what, const char *err) {
   char esc[600];
   if (r < 0)
-    snprintf(ctx->last_refusal, sizeof(ctx->last_refusal), "%s", err);
+    snprintf(ctx->last_refusal, sizeof(ctx->last_refusal), "%.255s", err);
   if (r < 0)
     log_msg(&ctx->srv->log, LOG_ERROR, "plugin_register_refused", "plugin=%s what=%s reason=%s",
             ctx->name, what, log_escape(err, esc, sizeof(esc)));

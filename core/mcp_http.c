@@ -48,8 +48,8 @@ struct mcp_reply {
 
 static void respond_json(mcp_http *t, http_req *req, int status, const json_t *msg,
                          const char *extra) {
-  char headers[600];
-  snprintf(headers, sizeof(headers), "Content-Type: application/json\r\n%s", extra ? extra : "");
+  char headers[1024]; /* extra is at most ~700 bytes (CORS and session headers) */
+  snprintf(headers, sizeof(headers), "Content-Type: application/json\r\n%.990s", extra ? extra : "");
   buf_reset(&t->out);
   if (msg == NULL || json_dump_callback(msg, buf_json_writer, &t->out, JSON_COMPACT) < 0) {
     http_respond(req, 500, "Content-Type: text/plain\r\n", "out of memory\n", 14);
