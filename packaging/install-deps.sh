@@ -17,6 +17,8 @@ if [ "${1:-}" = "--test" ]; then
   # /metrics is checked with promtool (prometheus), scale-out with a real
   # nginx (nginx-light), and sd_notify with a small Python listener.
   pkgs="$pkgs prometheus nginx-light python3"
+  # The http_backend tests run a real FastAPI app (form bodies need multipart).
+  pkgs="$pkgs python3-fastapi python3-uvicorn python3-multipart"
 fi
 
 missing=""

@@ -136,8 +136,8 @@ describe('Debian packages (cmake -DCMAKE_INSTALL_PREFIX=/usr, cpack -G DEB)', { 
       'usr/lib/systemd/system/mcpd.service', 'usr/share/man/man8/mcpd.8.gz',
       'usr/share/doc/mcpd/examples/nginx-mcpd.conf'])
       assert.ok(daemonFiles.includes(f), `${f} in mcpd (has: ${daemonFiles.join(' ')})`);
-    assert.deepEqual(daemonFiles.filter((f) => f.startsWith('usr/lib/mcpd/plugins/')), ['usr/lib/mcpd/plugins/hello.so'],
-      'no test plugin is packaged');
+    assert.deepEqual(daemonFiles.filter((f) => f.startsWith('usr/lib/mcpd/plugins/')).sort(),
+      ['usr/lib/mcpd/plugins/hello.so', 'usr/lib/mcpd/plugins/http_backend.so'], 'the bundled plugins, and no test plugin');
     assert.ok(!daemonFiles.some((f) => f.startsWith('usr/include/') || f.endsWith('.pc')), 'no SDK file in mcpd');
     assert.ok(statSync(join(daemonRoot, 'usr/bin/mcpd')).mode & 0o111, 'mcpd is executable');
     assert.doesNotMatch(run('readelf', ['-S', join(daemonRoot, 'usr/bin/mcpd')]).stdout, /\.debug_info/, 'mcpd is stripped');

@@ -1,0 +1,1226 @@
+/* oa_request.c -- MCP arguments to an HTTP request, and an HTTP response to
+ * an MCP tool result or resource contents (see oa_request.h). Pure: no I/O,
+ * no global state. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "oa_request.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a small string builder ------------------------------------------------ */
+
+/* A growable NUL-terminated byte string. Zero-initialise; an allocation
+ * failure sets oom and turns later appends into no-ops. */
+typedef struct sbuf {
+  char *p;
+  size_t len, cap;
+  int oom;
+} sbuf;
+
+static int sb_reserve(sbuf *b, size_t add) {
+  size_t cap;
+  char *np;
+  if (b->oom)
+    return -1;
+  if (add >= SIZE_MAX / 2 - b->len) {
+    b->oom = 1;
+    return -1;
+  }
+  if (b->len + add + 1 <= b->cap)
+    return 0;
+  cap = b->cap ? b->cap : 64;
+  while (cap < b->len + add + 1)
+    cap *= 2;
+  np = realloc(b->p, cap);
+  if (np == NULL) {
+    b->oom = 1;
+    return -1;
+  }
+  b->p = np;
+  b->cap = cap;
+  return 0;
+}
+
+static void sb_putn(sbuf *b, const char *s, size_t n) {
+  if (sb_reserve(b, n) != 0)
+    return;
+  if (n > 0)
+    memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+static void sb_puts(sbuf *b, const char *s) {
+  sb_putn(b, s, strlen(s));
+}
+
+static void sb_putc(sbuf *b, char ch) {
+  sb_putn(b, &ch, 1);
+}
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+  va_list ap, ap2;
+  int k;
+  va_start(ap, fmt);
+  va_copy(ap2, ap);
+  k = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (k < 0 || sb_reserve(b, (size_t)k) != 0) {
+    b->oom = 1;
+  } else {
+    vsnprintf(b->p + b->len, (size_t)k + 1, fmt, ap);
+    b->len += (size_t)k;
+  }
+  va_end(ap);
+}
+
+/* Appends another builder's bytes (and its failure). */
+static void sb_cat(sbuf *b, const sbuf *o) {
+  b->oom |= o->oom;
+  if (o->len > 0)
+    sb_putn(b, o->p, o->len);
+}
+
+/* Returns the string (caller frees; "" when empty) and empties b; NULL when
+ * an allocation failed. */
+static char *sb_take(sbuf *b) {
+  char *p = b->p;
+  if (b->oom) {
+    free(p);
+    memset(b, 0, sizeof(*b));
+    return NULL;
+  }
+  memset(b, 0, sizeof(*b));
+  return p ? p : strdup("");
+}
+
+static void sb_free(sbuf *b) {
+  free(b->p);
+  memset(b, 0, sizeof(*b));
+}
+
+/* ---- characters, encodings ---------------------------------------------------- */
+
+static int lower(int ch) {
+  return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+}
+
+static int is_alnum(int ch) {
+  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+static int is_unreserved(int ch) {
+  return is_alnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~';
+}
+
+static int is_tchar(int ch) {
+  return is_alnum(ch) || (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* RFC 6265 cookie-octet, minus '%' (which we use for escapes). */
+static int is_cookie_octet(int ch) {
+  return ch == 0x21 || (ch >= 0x23 && ch <= 0x2b && ch != 0x25) || (ch >= 0x2d && ch <= 0x3a) ||
+         (ch >= 0x3c && ch <= 0x5b) || (ch >= 0x5d && ch <= 0x7e);
+}
+
+/* Percent-encodes n bytes of s: RFC 3986 unreserved characters are kept;
+ * with form, a space is '+' (application/x-www-form-urlencoded). */
+static void put_pct(sbuf *b, const char *s, size_t n, int form) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (is_unreserved(ch))
+      sb_putc(b, (char)ch);
+    else if (form && ch == ' ')
+      sb_putc(b, '+');
+    else
+      sb_printf(b, "%%%02X", ch);
+  }
+}
+
+static void put_pct_str(sbuf *b, const char *s, int form) {
+  put_pct(b, s, strlen(s), form);
+}
+
+/* Cookie values: cookie-octets kept, other bytes (and '%') as %XX. */
+static void put_cookie_enc(sbuf *b, const char *s, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (is_cookie_octet(ch))
+      sb_putc(b, (char)ch);
+    else
+      sb_printf(b, "%%%02X", ch);
+  }
+}
+
+/* Shortest text that reads back as the same double; integral values within
+ * 2^53 without a fraction ("2", not "2.0"). */
+static void put_real(sbuf *b, double d) {
+  char tmp[40];
+  int prec;
+  if (d != d || d - d != 0) { /* NaN, infinities: jansson does not make them */
+    sb_puts(b, "null");
+    return;
+  }
+  if (d > -9007199254740992.0 && d < 9007199254740992.0 && (double)(long long)d == d) {
+    snprintf(tmp, sizeof(tmp), "%lld", (long long)d);
+  } else {
+    for (prec = 15; prec < 17; prec++) {
+      snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+      if (strtod(tmp, NULL) == d)
+        break;
+    }
+    if (prec == 17)
+      snprintf(tmp, sizeof(tmp), "%.17g", d);
+  }
+  sb_puts(b, tmp);
+}
+
+static void put_json_str(sbuf *b, const char *s, size_t n) {
+  size_t i;
+  sb_putc(b, '"');
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    switch (ch) {
+    case '"':
+      sb_puts(b, "\\\"");
+      break;
+    case '\\':
+      sb_puts(b, "\\\\");
+      break;
+    case '\n':
+      sb_puts(b, "\\n");
+      break;
+    case '\r':
+      sb_puts(b, "\\r");
+      break;
+    case '\t':
+      sb_puts(b, "\\t");
+      break;
+    default:
+      if (ch < 0x20 || ch == 0x7f)
+        sb_printf(b, "\\u%04x", ch);
+      else
+        sb_putc(b, (char)ch);
+    }
+  }
+  sb_putc(b, '"');
+}
+
+/* Compact JSON text of v. Unlike json_dumps(), reals are written in their
+ * shortest form (0.1, not 0.10000000000000001). */
+static void put_json(sbuf *b, const json_t *v) {
+  const char *k;
+  size_t klen, i;
+  json_t *x;
+  int first = 1;
+  switch (json_typeof(v)) {
+  case JSON_OBJECT:
+    sb_putc(b, '{');
+    json_object_keylen_foreach((json_t *)v, k, klen, x) {
+      if (!first)
+        sb_putc(b, ',');
+      first = 0;
+      put_json_str(b, k, klen);
+      sb_putc(b, ':');
+      put_json(b, x);
+    }
+    sb_putc(b, '}');
+    break;
+  case JSON_ARRAY:
+    sb_putc(b, '[');
+    json_array_foreach(v, i, x) {
+      if (i > 0)
+        sb_putc(b, ',');
+      put_json(b, x);
+    }
+    sb_putc(b, ']');
+    break;
+  case JSON_STRING:
+    put_json_str(b, json_string_value(v), json_string_length(v));
+    break;
+  case JSON_INTEGER:
+    sb_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    break;
+  case JSON_REAL:
+    put_real(b, json_real_value(v));
+    break;
+  case JSON_TRUE:
+    sb_puts(b, "true");
+    break;
+  case JSON_FALSE:
+    sb_puts(b, "false");
+    break;
+  default:
+    sb_puts(b, "null");
+  }
+}
+
+/* The text of a value in a parameter: a string as is, numbers as JSON,
+ * true/false, null as "", arrays and objects as compact JSON. */
+static void put_text(sbuf *b, const json_t *v) {
+  if (json_is_string(v))
+    sb_putn(b, json_string_value(v), json_string_length(v));
+  else if (!json_is_null(v))
+    put_json(b, v);
+}
+
+enum enc { ENC_RAW, ENC_URL, ENC_FORM, ENC_COOKIE };
+
+/* put_text(), then encoded. */
+static void put_value(sbuf *b, const json_t *v, enum enc e) {
+  sbuf t = {0};
+  put_text(&t, v);
+  if (e == ENC_RAW)
+    sb_cat(b, &t);
+  else if (e == ENC_COOKIE)
+    put_cookie_enc(b, t.p ? t.p : "", t.len);
+  else
+    put_pct(b, t.p ? t.p : "", t.len, e == ENC_FORM);
+  b->oom |= t.oom;
+  sb_free(&t);
+}
+
+/* The key of an object member, encoded. */
+static void put_key(sbuf *b, const char *k, size_t n, enum enc e) {
+  if (e == ENC_RAW)
+    sb_putn(b, k, n);
+  else if (e == ENC_COOKIE)
+    put_cookie_enc(b, k, n);
+  else
+    put_pct(b, k, n, e == ENC_FORM);
+}
+
+/* JSON text of v, encoded (for "content" parameters). */
+static void put_json_enc(sbuf *b, const json_t *v, enum enc e) {
+  sbuf t = {0};
+  put_json(&t, v);
+  if (e == ENC_RAW)
+    sb_cat(b, &t);
+  else
+    put_key(b, t.p ? t.p : "", t.len, e);
+  b->oom |= t.oom;
+  sb_free(&t);
+}
+
+/* Array items or object members of v, each encoded, joined by sep; for an
+ * object "k<kv>v" per member (kv "=" for exploded, else the sep). */
+static void put_joined(sbuf *b, const json_t *v, const char *sep, const char *kv, enum enc e) {
+  const char *k;
+  size_t klen, i;
+  json_t *x;
+  int first = 1;
+  if (json_is_array(v)) {
+    json_array_foreach(v, i, x) {
+      if (i > 0)
+        sb_puts(b, sep);
+      put_value(b, x, e);
+    }
+    return;
+  }
+  json_object_keylen_foreach((json_t *)v, k, klen, x) {
+    if (!first)
+      sb_puts(b, sep);
+    first = 0;
+    put_key(b, k, klen, e);
+    sb_puts(b, kv);
+    put_value(b, x, e);
+  }
+}
+
+static int is_container(const json_t *v) {
+  return json_is_array(v) || json_is_object(v);
+}
+
+/* ---- the request ------------------------------------------------------------------ */
+
+static int fail(char *err, size_t n, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t n, int rc, const char *fmt, ...) {
+  va_list ap;
+  if (err != NULL && n > 0) {
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+  }
+  return rc;
+}
+
+/* A path value per style: simple "a,b", label ".a.b", matrix ";x=a;x=b". */
+static void path_value(sbuf *b, const oa_param *p, const json_t *v) {
+  int matrix = p->style == OA_STYLE_MATRIX, label = p->style == OA_STYLE_LABEL;
+  const char *lead = label ? "." : matrix ? ";" : "";
+  const char *sep = !p->explode ? "," : label ? "." : matrix ? ";" : ",";
+  size_t i;
+  json_t *x;
+  if (p->json || !is_container(v)) {
+    sb_puts(b, lead);
+    if (matrix) {
+      put_pct_str(b, p->name, 0);
+      if (!(json_is_string(v) && json_string_length(v) == 0))
+        sb_putc(b, '=');
+    }
+    if (p->json)
+      put_json_enc(b, v, ENC_URL);
+    else
+      put_value(b, v, ENC_URL);
+    return;
+  }
+  if (matrix && p->explode && json_is_array(v)) {
+    json_array_foreach(v, i, x) {
+      sb_putc(b, ';');
+      put_pct_str(b, p->name, 0);
+      sb_putc(b, '=');
+      put_value(b, x, ENC_URL);
+    }
+    return;
+  }
+  sb_puts(b, lead);
+  if (matrix && !p->explode) {
+    put_pct_str(b, p->name, 0);
+    sb_putc(b, '=');
+  }
+  put_joined(b, v, sep, p->explode ? "=" : ",", ENC_URL);
+}
+
+/* Starts a query pair: '&' unless first, then the encoded name and '='. */
+static void qname(sbuf *q, const char *name, size_t n) {
+  if (q->len > 0)
+    sb_putc(q, '&');
+  put_pct(q, name, n, 0);
+  sb_putc(q, '=');
+}
+
+/* deepObject: name[k]=v, nested objects name[k][k2]=v, arrays repeat. */
+static void deep_object(sbuf *q, const sbuf *name, const json_t *v, int depth) {
+  const char *k;
+  size_t klen, i;
+  json_t *x;
+  if (json_is_object(v) && depth < 32) {
+    json_object_keylen_foreach((json_t *)v, k, klen, x) {
+      sbuf sub = {0};
+      sb_cat(&sub, name);
+      sb_puts(&sub, "%5B");
+      put_pct(&sub, k, klen, 0);
+      sb_puts(&sub, "%5D");
+      deep_object(q, &sub, x, depth + 1);
+      q->oom |= sub.oom;
+      sb_free(&sub);
+    }
+  } else if (json_is_array(v)) {
+    json_array_foreach(v, i, x) {
+      if (q->len > 0)
+        sb_putc(q, '&');
+      sb_cat(q, name);
+      sb_putc(q, '=');
+      put_value(q, x, ENC_URL);
+    }
+  } else {
+    if (q->len > 0)
+      sb_putc(q, '&');
+    sb_cat(q, name);
+    sb_putc(q, '=');
+    put_value(q, v, ENC_URL);
+  }
+}
+
+/* A query value per style: form "a=1&a=2" (explode) or "a=1,2",
+ * spaceDelimited "a=1%202", pipeDelimited "a=1%7C2", deepObject. */
+static void query_value(sbuf *q, const oa_param *p, const json_t *v) {
+  const char *sep = p->style == OA_STYLE_SPACE ? "%20" : p->style == OA_STYLE_PIPE ? "%7C" : ",";
+  const char *k;
+  size_t klen, i;
+  json_t *x;
+  size_t nlen = strlen(p->name);
+  if (p->json) {
+    qname(q, p->name, nlen);
+    put_json_enc(q, v, ENC_URL);
+  } else if (!is_container(v)) {
+    qname(q, p->name, nlen);
+    put_value(q, v, ENC_URL);
+  } else if (p->style == OA_STYLE_DEEP && json_is_object(v)) {
+    sbuf name = {0};
+    put_pct(&name, p->name, nlen, 0);
+    deep_object(q, &name, v, 0);
+    q->oom |= name.oom;
+    sb_free(&name);
+  } else if (json_is_array(v) && (p->explode || p->style == OA_STYLE_DEEP)) {
+    json_array_foreach(v, i, x) {
+      qname(q, p->name, nlen);
+      put_value(q, x, ENC_URL);
+    }
+  } else if (json_is_object(v) && p->explode) {
+    json_object_keylen_foreach((json_t *)v, k, klen, x) {
+      qname(q, k, klen);
+      put_value(q, x, ENC_URL);
+    }
+  } else if (json_is_array(v) && json_array_size(v) == 0) {
+    /* An empty list has no form; left out. */
+  } else {
+    qname(q, p->name, nlen);
+    put_joined(q, v, sep, sep, ENC_URL);
+  }
+}
+
+/* A header value (simple style, not encoded): "a,b", "k=v,k2=v2". */
+static void header_value(sbuf *b, const oa_param *p, const json_t *v) {
+  if (p->json)
+    put_json_enc(b, v, ENC_RAW);
+  else if (!is_container(v))
+    put_value(b, v, ENC_RAW);
+  else
+    put_joined(b, v, ",", p->explode ? "=" : ",", ENC_RAW);
+}
+
+/* Cookie pairs (form style), "; " between pairs. */
+static void cookie_value(sbuf *ck, const oa_param *p, const json_t *v) {
+  const char *k;
+  size_t klen, i;
+  json_t *x;
+  size_t nlen = strlen(p->name);
+#define COOKIE_START(nm, nl)                                                                       \
+  do {                                                                                             \
+    if (ck->len > 0)                                                                               \
+      sb_puts(ck, "; ");                                                                           \
+    sb_putn(ck, nm, nl);                                                                           \
+    sb_putc(ck, '=');                                                                              \
+  } while (0)
+  if (p->json) {
+    COOKIE_START(p->name, nlen);
+    put_json_enc(ck, v, ENC_COOKIE);
+  } else if (!is_container(v)) {
+    COOKIE_START(p->name, nlen);
+    put_value(ck, v, ENC_COOKIE);
+  } else if (json_is_array(v) && p->explode) {
+    json_array_foreach(v, i, x) {
+      COOKIE_START(p->name, nlen);
+      put_value(ck, x, ENC_COOKIE);
+    }
+  } else if (json_is_object(v) && p->explode) {
+    json_object_keylen_foreach((json_t *)v, k, klen, x) {
+      int ok = klen > 0;
+      size_t j;
+      for (j = 0; j < klen && ok; j++)
+        ok = is_tchar((unsigned char)k[j]);
+      if (!ok)
+        continue; /* not a cookie name */
+      COOKIE_START(k, klen);
+      put_value(ck, x, ENC_COOKIE);
+    }
+  } else {
+    COOKIE_START(p->name, nlen);
+    put_joined(ck, v, ",", ",", ENC_COOKIE);
+  }
+#undef COOKIE_START
+}
+
+/* A form body value: arrays repeat the key, objects are JSON text. */
+static void form_pair(sbuf *b, const char *k, size_t klen, const json_t *v) {
+  size_t i;
+  json_t *x;
+  if (json_is_array(v)) {
+    json_array_foreach(v, i, x) form_pair(b, k, klen, x);
+    return;
+  }
+  if (b->len > 0)
+    sb_putc(b, '&');
+  put_pct(b, k, klen, 1);
+  sb_putc(b, '=');
+  put_value(b, v, ENC_FORM);
+}
+
+/* Checks a header value: no CR, LF, NUL or other control character but
+ * HTAB. */
+static int header_ok(const char *s, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+      return 0;
+  }
+  return 1;
+}
+
+static int is_token_n(const char *s) {
+  if (*s == '\0')
+    return 0;
+  for (; *s; s++) {
+    if (!is_tchar((unsigned char)*s))
+      return 0;
+  }
+  return 1;
+}
+
+static int add_header(oa_request *r, size_t *cap, char *line) {
+  if (line == NULL)
+    return -ENOMEM;
+  if (r->n_headers == *cap) {
+    size_t nc = *cap ? *cap * 2 : 4;
+    char **nh = realloc(r->headers, nc * sizeof(*nh));
+    if (nh == NULL) {
+      free(line);
+      return -ENOMEM;
+    }
+    r->headers = nh;
+    *cap = nc;
+  }
+  r->headers[r->n_headers++] = line;
+  return 0;
+}
+
+void oa_request_free(oa_request *r) {
+  size_t i;
+  if (r == NULL)
+    return;
+  free(r->method);
+  free(r->target);
+  for (i = 0; i < r->n_headers; i++)
+    free(r->headers[i]);
+  free(r->headers);
+  free(r->body);
+  memset(r, 0, sizeof(*r));
+}
+
+/* The argument for p, or NULL when it is absent (a null parameter value
+ * counts as absent; a null body value does not). A path or query argument
+ * is also found under its URI template variable name (bytes other than
+ * [A-Za-z0-9_] as %XX, as in oa_operation.uri), so the variables of a
+ * resources/read match can be passed as they are. */
+static const json_t *arg_of(const oa_param *p, const json_t *args) {
+  const json_t *v = json_object_get(args, p->arg);
+  const char *s;
+  if (v == NULL && (p->in == OA_PATH || p->in == OA_QUERY)) {
+    sbuf var = {0};
+    int differs = 0;
+    for (s = p->arg; *s; s++) {
+      unsigned char ch = (unsigned char)*s;
+      if (is_alnum(ch) || ch == '_') {
+        sb_putc(&var, (char)ch);
+      } else {
+        sb_printf(&var, "%%%02X", ch);
+        differs = 1;
+      }
+    }
+    if (differs && !var.oom)
+      v = json_object_get(args, var.p);
+    sb_free(&var);
+  }
+  if (json_is_null(v) && p->in != OA_BODY_PROP && p->in != OA_BODY_WHOLE)
+    return NULL;
+  return v;
+}
+
+/* The body into body; *has says whether there is one (a required JSON body
+ * with no argument is "{}"). */
+static void build_body(const oa_operation *op, const json_t *args, sbuf *body, int *has) {
+  size_t i;
+  int any = 0;
+  *has = 0;
+  if (op->body == OA_BODY_NONE)
+    return;
+  for (i = 0; i < op->n_params; i++) {
+    const oa_param *p = &op->params[i];
+    const json_t *v = arg_of(p, args);
+    if (p->in == OA_BODY_WHOLE && v != NULL) {
+      *has = 1;
+      if (op->body == OA_BODY_JSON) {
+        put_json(body, v);
+      } else if (json_is_object(v)) {
+        const char *k;
+        size_t klen;
+        json_t *x;
+        json_object_keylen_foreach((json_t *)v, k, klen, x) form_pair(body, k, klen, x);
+      } else {
+        put_value(body, v, ENC_FORM);
+      }
+      return;
+    }
+    if (p->in != OA_BODY_PROP || v == NULL)
+      continue;
+    if (op->body == OA_BODY_JSON) {
+      sb_putc(body, any ? ',' : '{');
+      put_json_str(body, p->name, strlen(p->name));
+      sb_putc(body, ':');
+      put_json(body, v);
+    } else {
+      form_pair(body, p->name, strlen(p->name), v);
+    }
+    any = 1;
+  }
+  if (op->body == OA_BODY_JSON && any)
+    sb_putc(body, '}');
+  else if (op->body == OA_BODY_JSON && op->body_required)
+    sb_puts(body, "{}");
+  *has = any || op->body_required;
+}
+
+int oa_request_build(const oa_operation *op, const json_t *args, const char *base_path,
+                     oa_request *out, char *err, size_t n) {
+  sbuf path = {0}, query = {0}, cookie = {0}, body = {0}, line = {0};
+  size_t i, cap = 0, blen;
+  const char *p;
+  int rc = 0, has_body;
+
+  if (err != NULL && n > 0)
+    err[0] = '\0';
+  if (out == NULL || op == NULL)
+    return fail(err, n, -EINVAL, "no operation or no output");
+  memset(out, 0, sizeof(*out));
+  if (args != NULL && !json_is_object(args))
+    return fail(err, n, -EINVAL, "the arguments are not an object");
+
+  for (i = 0; i < op->n_params; i++) {
+    if (op->params[i].required && arg_of(&op->params[i], args) == NULL)
+      return fail(err, n, -EINVAL, "missing required argument \"%s\"", op->params[i].arg);
+  }
+
+  /* The path: base_path, then the template with each {name} filled in. */
+  if (base_path != NULL) {
+    blen = strlen(base_path);
+    if (blen > 0 && base_path[blen - 1] == '/' && op->path[0] == '/')
+      blen--;
+    sb_putn(&path, base_path, blen);
+  }
+  for (p = op->path; *p; p++) {
+    const char *close;
+    if (*p != '{') {
+      unsigned char ch = (unsigned char)*p;
+      if (is_unreserved(ch) || strchr("!$&'()*+,;=:@/%", ch) != NULL)
+        sb_putc(&path, (char)ch);
+      else
+        sb_printf(&path, "%%%02X", ch);
+      continue;
+    }
+    close = strchr(p, '}');
+    if (close == NULL)
+      break;
+    for (i = 0; i < op->n_params; i++) {
+      const oa_param *pa = &op->params[i];
+      if (pa->in == OA_PATH && strlen(pa->name) == (size_t)(close - p - 1) &&
+          strncmp(pa->name, p + 1, (size_t)(close - p - 1)) == 0)
+        break;
+    }
+    if (i == op->n_params || arg_of(&op->params[i], args) == NULL) {
+      rc = fail(err, n, -EINVAL, "no value for path parameter \"%.*s\"", (int)(close - p - 1),
+                p + 1);
+      goto done;
+    }
+    path_value(&path, &op->params[i], arg_of(&op->params[i], args));
+    p = close;
+  }
+
+  for (i = 0; i < op->n_params; i++) {
+    const oa_param *pa = &op->params[i];
+    const json_t *v = arg_of(pa, args);
+    if (v == NULL)
+      continue;
+    if (pa->in == OA_QUERY) {
+      query_value(&query, pa, v);
+    } else if (pa->in == OA_HEADER) {
+      if (!is_token_n(pa->name)) {
+        rc = fail(err, n, -EINVAL, "\"%s\" is not a valid header name", pa->name);
+        goto done;
+      }
+      line.len = 0;
+      sb_printf(&line, "%s: ", pa->name);
+      header_value(&line, pa, v);
+      if (!line.oom && !header_ok(line.p, line.len)) {
+        rc = fail(err, n, -EINVAL,
+                  "argument \"%s\": a header value cannot contain CR, LF or other control "
+                  "characters",
+                  pa->arg);
+        goto done;
+      }
+      if (line.oom || (rc = add_header(out, &cap, sb_take(&line))) != 0) {
+        rc = -ENOMEM;
+        goto done;
+      }
+    } else if (pa->in == OA_COOKIE) {
+      if (!is_token_n(pa->name)) {
+        rc = fail(err, n, -EINVAL, "\"%s\" is not a valid cookie name", pa->name);
+        goto done;
+      }
+      cookie_value(&cookie, pa, v);
+    }
+  }
+  if (cookie.len > 0) {
+    line.len = 0;
+    sb_printf(&line, "Cookie: %s", cookie.p);
+    if (line.oom || (rc = add_header(out, &cap, sb_take(&line))) != 0) {
+      rc = -ENOMEM;
+      goto done;
+    }
+  }
+  build_body(op, args, &body, &has_body);
+  if (has_body) {
+    const char *ct = op->content_type != NULL   ? op->content_type
+                     : op->body == OA_BODY_FORM ? "application/x-www-form-urlencoded"
+                                                : "application/json";
+    line.len = 0;
+    sb_printf(&line, "Content-Type: %s", ct);
+    if (line.oom || (rc = add_header(out, &cap, sb_take(&line))) != 0) {
+      rc = -ENOMEM;
+      goto done;
+    }
+    out->body_len = body.len;
+    out->body = sb_take(&body);
+    if (out->body == NULL) {
+      rc = -ENOMEM;
+      goto done;
+    }
+  }
+  if (query.len > 0) {
+    sb_putc(&path, '?');
+    sb_cat(&path, &query);
+  }
+  if (path.len == 0)
+    sb_putc(&path, '/');
+  out->target = sb_take(&path);
+  out->method = strdup(op->method != NULL ? op->method : "GET");
+  if (out->target == NULL || out->method == NULL || query.oom || cookie.oom)
+    rc = -ENOMEM;
+
+done:
+  sb_free(&path);
+  sb_free(&query);
+  sb_free(&cookie);
+  sb_free(&body);
+  sb_free(&line);
+  if (rc != 0) {
+    if (rc == -ENOMEM)
+      fail(err, n, rc, "out of memory");
+    oa_request_free(out);
+  }
+  return rc;
+}
+
+/* ---- responses ---------------------------------------------------------------------- */
+
+/* The media type of a Content-Type value, lower case without parameters. */
+static const char *media_type(const char *ct, char *buf, size_t n) {
+  size_t i = 0;
+  if (ct == NULL)
+    ct = "";
+  while (*ct == ' ' || *ct == '\t')
+    ct++;
+  for (; *ct && *ct != ';' && *ct != ' ' && *ct != '\t'; ct++) {
+    if (i + 1 >= n) {
+      i = 0;
+      break;
+    }
+    buf[i++] = (char)lower((unsigned char)*ct);
+  }
+  buf[i] = '\0';
+  return buf;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t a = strlen(s), b = strlen(suffix);
+  return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int is_json_type(const char *mt) {
+  return strcmp(mt, "application/json") == 0 || strcmp(mt, "text/json") == 0 ||
+         ends_with(mt, "+json");
+}
+
+static int is_text_type(const char *mt) {
+  static const char *const exact[] = {"application/xml",
+                                      "application/javascript",
+                                      "application/x-javascript",
+                                      "application/ecmascript",
+                                      "application/yaml",
+                                      "application/x-yaml",
+                                      "application/x-www-form-urlencoded",
+                                      "application/graphql",
+                                      "application/sql",
+                                      "application/x-sh",
+                                      "image/svg+xml",
+                                      NULL};
+  size_t i;
+  if (strncmp(mt, "text/", 5) == 0 || is_json_type(mt) || ends_with(mt, "+xml") ||
+      ends_with(mt, "+yaml"))
+    return 1;
+  for (i = 0; exact[i] != NULL; i++) {
+    if (strcmp(mt, exact[i]) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n) (1-4), or 0 when invalid;
+ * *valid_prefix gets how many bytes were plausible before it failed. */
+static size_t utf8_seq(const unsigned char *s, size_t n, size_t *valid_prefix) {
+  size_t len, i;
+  unsigned char lo = 0x80, hi = 0xbf;
+  *valid_prefix = 1;
+  if (s[0] < 0x80)
+    return 1;
+  if (s[0] >= 0xc2 && s[0] <= 0xdf)
+    len = 2;
+  else if (s[0] >= 0xe0 && s[0] <= 0xef)
+    len = 3;
+  else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+    len = 4;
+  else
+    return 0;
+  if (s[0] == 0xe0)
+    lo = 0xa0;
+  else if (s[0] == 0xed)
+    hi = 0x9f;
+  else if (s[0] == 0xf0)
+    lo = 0x90;
+  else if (s[0] == 0xf4)
+    hi = 0x8f;
+  for (i = 1; i < len; i++) {
+    if (i >= n || s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xbf))
+      return 0;
+    *valid_prefix = i + 1;
+  }
+  return len;
+}
+
+/* Appends n bytes of s as valid UTF-8: each invalid sequence becomes
+ * U+FFFD. */
+static void put_utf8(sbuf *b, const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0, start = 0;
+  while (i < n) {
+    size_t prefix, len = utf8_seq(u + i, n - i, &prefix);
+    if (len > 0) {
+      i += len;
+      continue;
+    }
+    sb_putn(b, s + start, i - start);
+    sb_puts(b, "\xef\xbf\xbd");
+    i += prefix;
+    start = i;
+  }
+  sb_putn(b, s + start, i - start);
+}
+
+static int utf8_valid(const char *s, size_t n) {
+  size_t i = 0, prefix, len;
+  while (i < n) {
+    len = utf8_seq((const unsigned char *)s + i, n - i, &prefix);
+    if (len == 0)
+      return 0;
+    i += len;
+  }
+  return 1;
+}
+
+static char *base64(const char *s, size_t n) {
+  static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i, o = 0;
+  char *out;
+  if (n > (SIZE_MAX - 1) / 4 * 3 - 3)
+    return NULL;
+  out = malloc((n + 2) / 3 * 4 + 1);
+  if (out == NULL)
+    return NULL;
+  for (i = 0; i + 2 < n; i += 3) {
+    uint32_t v = (uint32_t)u[i] << 16 | (uint32_t)u[i + 1] << 8 | u[i + 2];
+    out[o++] = tab[v >> 18];
+    out[o++] = tab[(v >> 12) & 63];
+    out[o++] = tab[(v >> 6) & 63];
+    out[o++] = tab[v & 63];
+  }
+  if (i < n) {
+    uint32_t v = (uint32_t)u[i] << 16 | (i + 1 < n ? (uint32_t)u[i + 1] << 8 : 0);
+    out[o++] = tab[v >> 18];
+    out[o++] = tab[(v >> 12) & 63];
+    out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+    out[o++] = '=';
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* JSON text without the whitespace between tokens (s must be valid JSON):
+ * numbers and escapes stay as the server wrote them. */
+static void put_minified(sbuf *b, const char *s, size_t n) {
+  size_t i, start = 0;
+  int in_str = 0, esc = 0;
+  for (i = 0; i < n; i++) {
+    char ch = s[i];
+    if (in_str) {
+      if (esc)
+        esc = 0;
+      else if (ch == '\\')
+        esc = 1;
+      else if (ch == '"')
+        in_str = 0;
+    } else if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+      sb_putn(b, s + start, i - start);
+      start = i + 1;
+    } else if (ch == '"') {
+      in_str = 1;
+    }
+  }
+  sb_putn(b, s + start, n - start);
+}
+
+static const struct {
+  int code;
+  const char *text;
+} REASONS[] = {
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {203, "Non-Authoritative Information"},
+    {204, "No Content"},
+    {205, "Reset Content"},
+    {206, "Partial Content"},
+    {300, "Multiple Choices"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {402, "Payment Required"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {407, "Proxy Authentication Required"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {411, "Length Required"},
+    {412, "Precondition Failed"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {416, "Range Not Satisfiable"},
+    {417, "Expectation Failed"},
+    {418, "I'm a teapot"},
+    {421, "Misdirected Request"},
+    {422, "Unprocessable Content"},
+    {423, "Locked"},
+    {424, "Failed Dependency"},
+    {425, "Too Early"},
+    {426, "Upgrade Required"},
+    {428, "Precondition Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {451, "Unavailable For Legal Reasons"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
+    {507, "Insufficient Storage"},
+    {508, "Loop Detected"},
+    {511, "Network Authentication Required"},
+};
+
+static const char *reason(int status) {
+  size_t i;
+  for (i = 0; i < sizeof(REASONS) / sizeof(REASONS[0]); i++) {
+    if (REASONS[i].code == status)
+      return REASONS[i].text;
+  }
+  return NULL;
+}
+
+/* "HTTP 404 Not Found" (no reason for a code we do not know). */
+static void put_status(sbuf *b, int status) {
+  const char *r = reason(status);
+  sb_printf(b, "HTTP %d%s%s", status, r ? " " : "", r ? r : "");
+}
+
+/* Parses a JSON body; NULL when it is not JSON. */
+static json_t *parse_json(const char *mt, const char *body, size_t len) {
+  size_t i = 0;
+  if (mt[0] == '\0') {
+    /* No Content-Type: only what clearly looks like JSON. */
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r'))
+      i++;
+    if (i == len || (body[i] != '{' && body[i] != '['))
+      return NULL;
+  } else if (!is_json_type(mt)) {
+    return NULL;
+  }
+  return json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+}
+
+/* {"type":"text","text":<t>} (t is valid UTF-8); NULL when out of memory. */
+static json_t *text_item(const sbuf *t) {
+  json_t *s, *item;
+  if (t->oom)
+    return NULL;
+  s = json_stringn_nocheck(t->p ? t->p : "", t->len);
+  item = s != NULL ? json_pack("{s:s,s:o}", "type", "text", "text", s) : NULL;
+  return item;
+}
+
+static json_t *make_result(json_t *item, int is_error) {
+  if (item == NULL)
+    return NULL;
+  return json_pack("{s:[o],s:b}", "content", item, "isError", is_error);
+}
+
+static json_t *error_result(int status, const char *mt, const char *body, size_t len, size_t max) {
+  sbuf t = {0}, min = {0};
+  json_t *j;
+  put_status(&t, status);
+  if (status == 401 || status == 403) {
+    if (len > 0)
+      sb_puts(&t, ": (body withheld)");
+  } else if (len > 0) {
+    size_t cut;
+    /* A JSON error body loses its indentation first. */
+    j = parse_json(mt, body, len);
+    if (j != NULL) {
+      json_decref(j);
+      put_minified(&min, body, len);
+      if (!min.oom) {
+        body = min.p;
+        len = min.len;
+      }
+    }
+    cut = len;
+    if (cut > max) {
+      /* Not in the middle of a character. */
+      cut = max;
+      while (cut > 0 && max - cut < 3 && ((unsigned char)body[cut] & 0xc0) == 0x80)
+        cut--;
+    }
+    sb_puts(&t, ": ");
+    put_utf8(&t, body, cut);
+    if (cut < len)
+      sb_printf(&t, "... (cut; %zu bytes in all)", len);
+  }
+  j = make_result(text_item(&t), 1);
+  sb_free(&t);
+  sb_free(&min);
+  return j;
+}
+
+/* A 2xx answer that is not JSON (text, or no body) for an operation whose
+ * output schema wraps the response: structuredContent {"result": value}
+ * (value stolen), because clients reject a successful result without
+ * structuredContent when the tool has an output schema; with the common
+ * untyped schema ({}) it is valid. Returns res, or NULL (res released) when
+ * out of memory. */
+static json_t *wrapped_other(json_t *res, const oa_operation *op, int structured, json_t *value) {
+  json_t *sc;
+  if (res == NULL || !structured || op == NULL || op->output_schema == NULL ||
+      !op->output_wrapped) {
+    json_decref(value);
+    return res;
+  }
+  sc = value != NULL ? json_pack("{s:o}", "result", value) : NULL;
+  if (sc == NULL || json_object_set_new(res, "structuredContent", sc) != 0) {
+    json_decref(res);
+    return NULL;
+  }
+  return res;
+}
+
+json_t *oa_result(const oa_operation *op, int status, const char *content_type, const char *body,
+                  size_t len, const oa_result_opts *opts) {
+  size_t max = opts != NULL && opts->max_error_body > 0 ? opts->max_error_body : 1000;
+  int structured = opts != NULL && opts->structured;
+  char mt[128];
+  sbuf t = {0};
+  json_t *res = NULL, *parsed, *text;
+
+  if (body == NULL)
+    len = 0;
+  media_type(content_type, mt, sizeof(mt));
+  if (status < 200 || status > 299)
+    return error_result(status, mt, body, len, max);
+  if (len == 0) {
+    put_status(&t, status);
+    sb_puts(&t, " (no content)");
+    res = make_result(text_item(&t), 0);
+    sb_free(&t);
+    return wrapped_other(res, op, structured, json_null());
+  }
+  parsed = parse_json(mt, body, len);
+  if (parsed != NULL) {
+    put_minified(&t, body, len);
+    res = make_result(text_item(&t), 0);
+    sb_free(&t);
+    /* An unwrapped schema is an object schema: a body that is not an
+     * object cannot be structuredContent. */
+    if (res != NULL && structured && op != NULL && op->output_schema != NULL &&
+        (op->output_wrapped || json_is_object(parsed))) {
+      json_t *sc = op->output_wrapped ? json_pack("{s:O}", "result", parsed) : json_incref(parsed);
+      if (json_object_set_new(res, "structuredContent", sc) != 0) {
+        json_decref(res);
+        res = NULL;
+      }
+    }
+    json_decref(parsed);
+    return res;
+  }
+  if (strncmp(mt, "image/", 6) == 0 && strcmp(mt, "image/svg+xml") != 0) {
+    char *b64 = base64(body, len);
+    json_t *item;
+    if (b64 == NULL)
+      return NULL;
+    item = json_pack("{s:s,s:s,s:s}", "type", "image", "data", b64, "mimeType", mt);
+    free(b64);
+    return make_result(item, 0);
+  }
+  /* Text; for a wrapped output schema also {"result": <the text>}. */
+  put_utf8(&t, body, len);
+  text = t.oom ? NULL : json_stringn_nocheck(t.p ? t.p : "", t.len);
+  sb_free(&t);
+  if (text == NULL)
+    return NULL;
+  res = make_result(json_pack("{s:s,s:O}", "type", "text", "text", text), 0);
+  return wrapped_other(res, op, structured, text);
+}
+
+json_t *oa_contents(const char *uri, const char *content_type, const char *body, size_t len) {
+  char mt[128];
+  json_t *c;
+  int text;
+  if (body == NULL)
+    len = 0;
+  media_type(content_type, mt, sizeof(mt));
+  c = json_pack("{s:s}", "uri", uri != NULL ? uri : "");
+  if (c == NULL)
+    return NULL;
+  text = mt[0] != '\0' ? is_text_type(mt) : utf8_valid(body, len);
+  if (mt[0] != '\0' || !text) {
+    if (json_object_set_new(c, "mimeType",
+                            json_string(mt[0] != '\0' ? mt : "application/octet-stream")) != 0)
+      goto oom;
+  }
+  if (text) {
+    sbuf t = {0};
+    json_t *s;
+    put_utf8(&t, body != NULL ? body : "", len);
+    s = t.oom ? NULL : json_stringn_nocheck(t.p ? t.p : "", t.len);
+    sb_free(&t);
+    if (json_object_set_new(c, "text", s) != 0)
+      goto oom;
+  } else {
+    char *b64 = base64(body != NULL ? body : "", len);
+    json_t *s = b64 != NULL ? json_string(b64) : NULL;
+    free(b64);
+    if (json_object_set_new(c, "blob", s) != 0)
+      goto oom;
+  }
+  return c;
+oom:
+  json_decref(c);
+  return NULL;
+}

@@ -1,0 +1,140 @@
+/* openapi.h -- turns an OpenAPI 3.0/3.1 document (JSON, parsed with jansson)
+ * into MCP operations: tool names, input and output JSON Schemas,
+ * annotations, and the map from each tool argument back to where it goes in
+ * the HTTP request. Pure: no I/O, no globals, no mcpd types, so it is unit
+ * tested on its own (tests/unit/test_openapi.c). */
+#ifndef HTTP_BACKEND_OPENAPI_H
+#define HTTP_BACKEND_OPENAPI_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Where an argument goes. */
+enum oa_location {
+  OA_PATH,      /* a {name} in the path template */
+  OA_QUERY,     /* ?name=value */
+  OA_HEADER,    /* name: value */
+  OA_COOKIE,    /* Cookie: name=value */
+  OA_BODY_PROP, /* one property of an object body */
+  OA_BODY_WHOLE /* the whole body (a non-object body: array, scalar, union) */
+};
+
+/* Serialisation of a parameter (OpenAPI "style"). LABEL (".a.b") and MATRIX
+ * (";x=a;x=b") are path styles. */
+enum oa_style {
+  OA_STYLE_SIMPLE,
+  OA_STYLE_FORM,
+  OA_STYLE_SPACE,
+  OA_STYLE_PIPE,
+  OA_STYLE_DEEP,
+  OA_STYLE_LABEL,
+  OA_STYLE_MATRIX
+};
+
+typedef struct oa_param {
+  char *arg;  /* owned: the argument name in the input schema (unique; a
+                 name clash with the body renames the parameter, e.g.
+                 "item_id__path") */
+  char *name; /* owned: the name in the request (path/query/header/cookie
+                 name, or the body property; "body" for OA_BODY_WHOLE) */
+  enum oa_location in;
+  enum oa_style style; /* defaults: path/header simple, query/cookie form */
+  int explode;         /* defaults: form 1, others 0 */
+  int required;        /* path parameters always */
+  int json;            /* a parameter with a JSON "content" instead of a "schema": the
+                          value is sent as its JSON text (then encoded), not per style */
+} oa_param;
+
+/* What an operation becomes. */
+enum oa_kind { OA_TOOL, OA_RESOURCE, OA_TEMPLATE };
+
+/* Body encodings the request builder knows. */
+enum oa_body { OA_BODY_NONE, OA_BODY_JSON, OA_BODY_FORM };
+
+typedef struct oa_operation {
+  enum oa_kind kind;
+  char *name;            /* owned: the tool (or resource) name: [A-Za-z0-9_.-], at most
+                            64 characters, unique in the api, with the prefix. Names are
+                            given before filtering (over every operation that is not
+                            x-mcp-hidden), so a name does not change when a filter does */
+  char *title;           /* owned; the summary, or NULL */
+  char *description;     /* owned; summary + "\n\n" + description (either may be absent);
+                            never NULL ("METHOD /path" when the document has neither) */
+  char *method;          /* owned; upper case: "GET" */
+  char *path;            /* owned; the path template as in the document: "/items/{item_id}" */
+  char *operation_id;    /* owned; NULL when absent */
+  json_t *input_schema;  /* owned; {"type":"object","properties":{...},"required":[...],
+                            "$defs":{...}} (only the $defs it uses). The members of
+                            "$defs" are shared between operations (reference-counted):
+                            treat both schemas as read-only */
+  json_t *output_schema; /* owned; from the first 2xx response (by code) with an
+                            application/json or +json schema, or NULL (also NULL when
+                            that response may be another type too, e.g. an image);
+                            always "type":"object" (a non-object response is wrapped as
+                            {"type":"object","properties":{"result":<schema>}}) */
+  int output_wrapped;    /* 1 when output_schema wraps the response in "result" */
+  json_t *annotations;   /* owned; ToolAnnotations: readOnlyHint, destructiveHint,
+                            idempotentHint, openWorldHint false, title; overridden by
+                            x-mcp-annotations */
+  oa_param *params;      /* owned array: path, query, header and cookie parameters (in that
+                            order), then the body properties or the whole-body argument */
+  size_t n_params;
+  enum oa_body body; /* how the body is sent */
+  int body_required;
+  char *content_type; /* owned; the body's media type as sent in Content-Type
+                         ("application/json", "application/merge-patch+json",
+                         "application/x-www-form-urlencoded"); NULL without a body */
+  char *uri;          /* owned; resources and templates: "api://<backend>/items/{item_id}"
+                         (RFC 6570 level 1; query parameters as {?a,b}); NULL for tools.
+                         The variables are the argument names (oa_param.arg), with bytes
+                         other than [A-Za-z0-9_] percent-encoded ("x-id" -> {x%2Did});
+                         oa_request_build() accepts either spelling */
+  char *mime_type;    /* owned; the media type of the first 2xx response's first content
+                         (for resources), or NULL */
+} oa_operation;
+
+/* How a route_map rule or the defaults classify an operation. */
+typedef struct oa_options {
+  const char *backend;              /* borrowed; required; the backend's name (for URIs) */
+  const char *tool_prefix;          /* borrowed; NULL or "" for none; put before every name */
+  const json_t *include_operations; /* borrowed arrays of strings, or NULL: operationIds or */
+  const json_t *exclude_operations; /* final tool names */
+  const json_t *include_tags;
+  const json_t *exclude_tags;
+  const json_t *route_map; /* borrowed; NULL or an array of rules, first match wins:
+                              {"methods":["GET",...] or "*", "pattern":"<POSIX ERE on the
+                              path template>", "tags":[...] (all must be present),
+                              "type":"tool"|"resource"|"resource_template"|"exclude"} */
+  int get_as_resources;    /* GET without path parameters -> resource, GET with ->
+                              resource template, others tools (after route_map) */
+} oa_options;
+/* Filters: an operation is dropped when it matches exclude_operations or has a tag in
+ * exclude_tags; otherwise, when include_operations or include_tags is a non-empty array,
+ * it is kept only if it matches one of them (the union of the two). An operation matches a
+ * name when its operationId, its final name, or its final name without tool_prefix equals
+ * it. A resource or template that would need a required header, cookie or body argument
+ * (which a URI cannot carry) stays a tool, with a warning. */
+
+typedef struct oa_api {
+  oa_operation *ops; /* owned array, in document order (paths, then methods in
+                        get, put, post, delete, options, head, patch, trace order) */
+  size_t n_ops;
+  char **warnings; /* owned: what was skipped or changed and why, one line each
+                      ("GET /x: parameter y has no schema, taken as a string") */
+  size_t n_warnings;
+  char *title;   /* owned; info.title or NULL */
+  char *version; /* owned; info.version or NULL */
+} oa_api;
+
+/* Converts doc (borrowed) with opt (borrowed). On success fills *out (free
+ * it with openapi_free()) and returns 0. Returns -EINVAL with a message in
+ * err (size n) when doc is not an OpenAPI 3.x document or an option is
+ * malformed (a bad route_map rule, a pattern that does not compile), -ENOMEM
+ * on allocation failure. A single bad operation never fails the whole
+ * document: it is skipped with a warning. */
+int openapi_convert(const json_t *doc, const oa_options *opt, oa_api *out, char *err, size_t n);
+
+/* Frees what openapi_convert() filled in (safe on a zeroed struct). */
+void openapi_free(oa_api *api);
+
+#endif

@@ -1,0 +1,1468 @@
+/* test_openapi.c -- unit tests for plugins/http_backend/openapi.c and
+ * oa_request.c (built on their own: no mcpd core). The OpenAPI documents
+ * are written as JSON with ' for ", to keep the C strings readable. */
+#include "oa_request.h"
+#include "openapi.h"
+#include "test.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static json_t *J(const char *text) {
+  size_t i, n = strlen(text);
+  char *buf = malloc(n + 1);
+  json_error_t e;
+  json_t *j;
+  if (buf == NULL)
+    abort();
+  for (i = 0; i <= n; i++)
+    buf[i] = text[i] == '\'' ? '"' : text[i];
+  j = json_loads(buf, JSON_DECODE_ANY, &e);
+  if (j == NULL) {
+    fprintf(stderr, "bad test JSON (%s at %d): %s\n", e.text, e.position, buf);
+    abort();
+  }
+  free(buf);
+  return j;
+}
+
+/* An OpenAPI document from its version, paths and components texts. */
+static json_t *doc(const char *version, const char *paths, const char *components) {
+  size_t n = strlen(paths) + strlen(components) + 200;
+  char *buf = malloc(n);
+  json_t *d;
+  if (buf == NULL)
+    abort();
+  snprintf(buf, n,
+           "{'openapi':'%s','info':{'title':'Shop','version':'1.2'},'paths':%s,"
+           "'components':%s}",
+           version, paths, components);
+  d = J(buf);
+  free(buf);
+  return d;
+}
+
+static oa_options opts(void) {
+  oa_options o;
+  memset(&o, 0, sizeof(o));
+  o.backend = "shop";
+  return o;
+}
+
+static int convert(const char *version, const char *paths, const char *components,
+                   const oa_options *o, oa_api *api) {
+  json_t *d = doc(version, paths, components);
+  oa_options def = opts();
+  char err[256];
+  int rc = openapi_convert(d, o != NULL ? o : &def, api, err, sizeof(err));
+  if (rc != 0)
+    fprintf(stderr, "openapi_convert: %d %s\n", rc, err);
+  json_decref(d);
+  return rc;
+}
+
+static const oa_operation *find_op(const oa_api *api, const char *name) {
+  size_t i;
+  for (i = 0; i < api->n_ops; i++) {
+    if (strcmp(api->ops[i].name, name) == 0)
+      return &api->ops[i];
+  }
+  return NULL;
+}
+
+/* The operation named name; when there is none, a failed check and an
+ * empty operation (so that the checks after it fail instead of crashing). */
+static const oa_operation *op_named(const oa_api *api, const char *name) {
+  static const oa_operation none;
+  size_t i;
+  const oa_operation *op = find_op(api, name);
+  test_checks++;
+  if (op != NULL)
+    return op;
+  test_failures++;
+  fprintf(stderr, "no operation named %s; have:", name);
+  for (i = 0; i < api->n_ops; i++)
+    fprintf(stderr, " %s", api->ops[i].name);
+  fprintf(stderr, "\n");
+  return &none;
+}
+
+static int has_warning(const oa_api *api, const char *needle) {
+  size_t i;
+  for (i = 0; i < api->n_warnings; i++) {
+    if (strstr(api->warnings[i], needle) != NULL)
+      return 1;
+  }
+  fprintf(stderr, "no warning with \"%s\"; have:\n", needle);
+  for (i = 0; i < api->n_warnings; i++)
+    fprintf(stderr, "  %s\n", api->warnings[i]);
+  return 0;
+}
+
+/* The parameter of op for the argument arg; as op_named() when missing. */
+static const oa_param *param_of(const oa_operation *op, const char *arg) {
+  static const oa_param none = {NULL, NULL, (enum oa_location) - 1, 0, -1, -1, -1};
+  size_t i;
+  test_checks++;
+  for (i = 0; i < op->n_params; i++) {
+    if (strcmp(op->params[i].arg, arg) == 0)
+      return &op->params[i];
+  }
+  test_failures++;
+  fprintf(stderr, "%s has no argument %s\n", op->name ? op->name : "(none)", arg);
+  return &none;
+}
+
+/* Whether v equals the JSON text (with ' for "); prints both when not. */
+static int json_is(const json_t *v, const char *text) {
+  json_t *want = J(text);
+  int eq = v != NULL && json_equal((json_t *)v, want);
+  if (!eq) {
+    char *a = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *b = json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY);
+    fprintf(stderr, "  got:  %s\n  want: %s\n", a ? a : "(null)", b);
+    free(a);
+    free(b);
+  }
+  json_decref(want);
+  return eq;
+}
+
+#define CHECK_JSON(v, text) CHECK(json_is((v), (text)))
+
+static const json_t *prop(const oa_operation *op, const char *name) {
+  return json_object_get(json_object_get(op->input_schema, "properties"), name);
+}
+
+/* ---- documents ------------------------------------------------------------------ */
+
+/* FastAPI-style 3.1: generated ids, Optional as anyOf-with-null, a
+ * self-referencing model, a parameter/body name clash. */
+static const char *FASTAPI_PATHS =
+    "{'/items/{item_id}':{"
+    " 'get':{'operationId':'read_item_items__item_id__get','summary':'Read Item',"
+    "  'description':'Get one item by id.',"
+    "  'parameters':[{'name':'item_id','in':'path','required':true,"
+    "                 'schema':{'type':'integer','title':'Item Id'},'description':'The id'},"
+    "   {'name':'q','in':'query','required':false,"
+    "    'schema':{'anyOf':[{'type':'string'},{'type':'null'}],'title':'Q'}}],"
+    "  'responses':{'200':{'description':'ok','content':{'application/json':"
+    "   {'schema':{'$ref':'#/components/schemas/Item'}}}}}},"
+    " 'put':{'operationId':'update_item_items__item_id__put',"
+    "  'parameters':[{'name':'item_id','in':'path','required':true,'schema':{'type':'integer'}}],"
+    "  'requestBody':{'required':true,'content':{'application/json':"
+    "   {'schema':{'$ref':'#/components/schemas/Item'}}}},"
+    "  'responses':{'200':{'description':'ok','content':{'application/json':{'schema':{}}}}}}},"
+    "'/items/':{'get':{'operationId':'list_items_items__get','responses':{'200':{"
+    "  'description':'ok','content':{'application/json':{'schema':{'type':'array',"
+    "  'items':{'$ref':'#/components/schemas/Item'}}}}}}}},"
+    "'/mounted/x':{'post':{'operationId':'do_thing_other__prefix_post','responses':{}}},"
+    "'/plain':{'get':{'operationId':'getPlain','responses':{}},"
+    " 'post':{'summary':'Make a Plain thing!','responses':{}},"
+    " 'delete':{'responses':{}}},"
+    "'/things/{thing_id}':{'get':{'responses':{}}},"
+    "'/custom':{'get':{'operationId':'x','x-mcp-name':'my custom/name','responses':{}},"
+    " 'post':{'operationId':'secret','x-mcp-hidden':true,'responses':{}}},"
+    "'/categories':{'post':{'operationId':'add_category_categories_post',"
+    "  'requestBody':{'required':true,'content':{'application/json':{'schema':"
+    "   {'$ref':'#/components/schemas/Category'}}}},"
+    "  'responses':{'201':{'description':'ok','content':{'application/json':{'schema':"
+    "   {'$ref':'#/components/schemas/Category'}}}}}}}}";
+
+static const char *FASTAPI_COMPONENTS =
+    "{'schemas':{"
+    "'Item':{'type':'object','title':'Item','properties':{"
+    "  'item_id':{'type':'integer','title':'Item Id'},'name':{'type':'string'},"
+    "  'price':{'anyOf':[{'type':'number'},{'type':'null'}],'title':'Price'}},"
+    " 'required':['item_id','name']},"
+    "'Category':{'type':'object','properties':{'name':{'type':'string'},"
+    "  'parent':{'anyOf':[{'$ref':'#/components/schemas/Category'},{'type':'null'}]},"
+    "  'children':{'type':'array','items':{'$ref':'#/components/schemas/Category'}}},"
+    " 'required':['name']},"
+    "'Unused':{'type':'string'}}}";
+
+/* ---- names ---------------------------------------------------------------------- */
+
+static void test_names(void) {
+  oa_api api;
+  const oa_operation *op;
+  CHECK_EQ_INT(convert("3.1.0", FASTAPI_PATHS, FASTAPI_COMPONENTS, NULL, &api), 0);
+  CHECK_EQ_STR(api.title, "Shop");
+  CHECK_EQ_STR(api.version, "1.2");
+  /* FastAPI ids: the route's name. (op_named() is a check.) */
+  op_named(&api, "read_item");
+  op_named(&api, "update_item");
+  op_named(&api, "list_items");
+  op_named(&api, "add_category");
+  /* Ends in _post but the path does not match: cut at the first "__". */
+  op_named(&api, "do_thing_other");
+  /* An ordinary id as is; then summary; then method and path. */
+  op_named(&api, "getPlain");
+  op_named(&api, "make_a_plain_thing");
+  op_named(&api, "delete_plain");
+  op_named(&api, "get_things_thing_id");
+  /* x-mcp-name wins, sanitised; x-mcp-hidden skips. */
+  op_named(&api, "my_custom_name");
+  CHECK_EQ_INT(api.n_ops, 10);
+  op = op_named(&api, "read_item");
+  CHECK_EQ_STR(op->method, "GET");
+  CHECK_EQ_STR(op->path, "/items/{item_id}");
+  CHECK_EQ_STR(op->operation_id, "read_item_items__item_id__get");
+  CHECK_EQ_STR(op->title, "Read Item");
+  CHECK_EQ_STR(op->description, "Read Item\n\nGet one item by id.");
+  CHECK_EQ_INT(op->kind, OA_TOOL);
+  CHECK(op->uri == NULL);
+  op = op_named(&api, "delete_plain");
+  CHECK(op->title == NULL);
+  CHECK_EQ_STR(op->description, "DELETE /plain");
+  /* Document order: paths, then methods in get, put, post... order. */
+  if (api.n_ops == 10) {
+    CHECK_EQ_STR(api.ops[0].name, "read_item");
+    CHECK_EQ_STR(api.ops[1].name, "update_item");
+    CHECK_EQ_STR(api.ops[5].name, "make_a_plain_thing");
+  }
+  openapi_free(&api);
+  openapi_free(&api); /* twice is fine */
+}
+
+static void test_long_names(void) {
+  const char *paths =
+      "{'/a':{'get':{'operationId':'this_is_a_very_long_operation_identifier_that_goes_on_and_on_"
+      "and_on_forever_1','responses':{}},"
+      " 'post':{'operationId':'this_is_a_very_long_operation_identifier_that_goes_on_and_on_"
+      "and_on_forever_2','responses':{}},"
+      " 'put':{'operationId':'list_things','responses':{}},"
+      " 'delete':{'operationId':'list_things','responses':{}},"
+      " 'patch':{'operationId':'list_things','responses':{}},"
+      " 'head':{'operationId':'this_is_a_very_long_operation_identifier_that_goes_on_and_on_"
+      "and_on_forever_1','responses':{}}}}";
+  oa_api a1, a2;
+  oa_options o = opts();
+  size_t i;
+  o.tool_prefix = "my shop_";
+  CHECK_EQ_INT(convert("3.0.3", paths, "{}", &o, &a1), 0);
+  CHECK_EQ_INT(convert("3.0.3", paths, "{}", &o, &a2), 0);
+  CHECK_EQ_INT(a1.n_ops, 6);
+  for (i = 0; i < a1.n_ops; i++) {
+    const char *nm = a1.ops[i].name, *s;
+    CHECK(strlen(nm) <= 64);
+    CHECK(strncmp(nm, "my_shop_", 8) == 0);
+    for (s = nm; *s; s++)
+      CHECK(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *s));
+    /* Stable: the same document gives the same names. */
+    CHECK_EQ_STR(nm, a2.ops[i].name);
+  }
+  /* Cut names end in _ + 6 hex digits, and differ when the ids do. */
+  CHECK_EQ_INT(strlen(a1.ops[0].name), 64);
+  CHECK_EQ_INT(a1.ops[0].name[57], '_');
+  CHECK(strspn(a1.ops[0].name + 58, "0123456789abcdef") == 6);
+  CHECK(strcmp(a1.ops[0].name, a1.ops[2].name) != 0); /* ops[2] is the post */
+  /* De-duplicated: the second list_things is list_things_2, the third _3. */
+  CHECK_EQ_STR(a1.ops[1].name, "my_shop_list_things");
+  CHECK_EQ_STR(a1.ops[3].name, "my_shop_list_things_2");
+  CHECK_EQ_STR(a1.ops[5].name, "my_shop_list_things_3");
+  /* A duplicate of a cut name: still at most 64, still unique. */
+  CHECK_EQ_INT(strlen(a1.ops[4].name), 64);
+  CHECK(strncmp(a1.ops[4].name + 62, "_2", 2) == 0);
+  CHECK(strcmp(a1.ops[4].name, a1.ops[0].name) != 0);
+  CHECK(has_warning(&a1, "already taken"));
+  openapi_free(&a1);
+  openapi_free(&a2);
+}
+
+/* ---- annotations ------------------------------------------------------------------- */
+
+static void test_annotations(void) {
+  const char *paths =
+      "{'/r':{'get':{'operationId':'g','summary':'Get it','responses':{}},"
+      "'put':{'operationId':'pu','responses':{}},'post':{'operationId':'po','responses':{}},"
+      "'delete':{'operationId':'d','responses':{}},'options':{'operationId':'o','responses':{}},"
+      "'head':{'operationId':'h','responses':{}},'patch':{'operationId':'pa','responses':{}},"
+      "'trace':{'operationId':'t','responses':{}}},"
+      "'/x':{'delete':{'operationId':'soft_delete','x-mcp-annotations':{'destructiveHint':false,"
+      "'title':'Soft delete','openWorldHint':null,'custom':1},'responses':{}},"
+      "'get':{'operationId':'bad_ann','x-mcp-annotations':'nope','responses':{}}}}";
+  oa_api api;
+  CHECK_EQ_INT(convert("3.0.3", paths, "{}", NULL, &api), 0);
+  CHECK_JSON(op_named(&api, "g")->annotations,
+             "{'title':'Get it','readOnlyHint':true,'idempotentHint':true,'openWorldHint':false}");
+  CHECK_JSON(op_named(&api, "pu")->annotations,
+             "{'readOnlyHint':false,'destructiveHint':true,'idempotentHint':true,"
+             "'openWorldHint':false}");
+  CHECK_JSON(op_named(&api, "po")->annotations,
+             "{'readOnlyHint':false,'destructiveHint':false,'idempotentHint':false,"
+             "'openWorldHint':false}");
+  CHECK_JSON(op_named(&api, "d")->annotations,
+             "{'readOnlyHint':false,'destructiveHint':true,'idempotentHint':true,"
+             "'openWorldHint':false}");
+  CHECK_JSON(op_named(&api, "o")->annotations,
+             "{'readOnlyHint':false,'destructiveHint':false,'idempotentHint':true,"
+             "'openWorldHint':false}");
+  CHECK_JSON(op_named(&api, "h")->annotations,
+             "{'readOnlyHint':true,'idempotentHint':true,'openWorldHint':false}");
+  CHECK_JSON(op_named(&api, "pa")->annotations,
+             "{'readOnlyHint':false,'destructiveHint':true,'idempotentHint':false,"
+             "'openWorldHint':false}");
+  CHECK_JSON(op_named(&api, "t")->annotations,
+             "{'readOnlyHint':false,'destructiveHint':false,'idempotentHint':true,"
+             "'openWorldHint':false}");
+  /* x-mcp-annotations: key by key, null removes. */
+  CHECK_JSON(op_named(&api, "soft_delete")->annotations,
+             "{'readOnlyHint':false,'destructiveHint':false,'idempotentHint':true,"
+             "'title':'Soft delete','custom':1}");
+  CHECK(has_warning(&api, "GET /x: x-mcp-annotations is a string"));
+  openapi_free(&api);
+}
+
+/* ---- input schemas ------------------------------------------------------------------ */
+
+static void test_fastapi_schemas(void) {
+  oa_api api;
+  const oa_operation *op;
+  CHECK_EQ_INT(convert("3.1.0", FASTAPI_PATHS, FASTAPI_COMPONENTS, NULL, &api), 0);
+  op = op_named(&api, "read_item");
+  /* 3.1: Optional stays an anyOf with null, no "type" injected; the
+   * parameter's description is copied in. */
+  CHECK_JSON(op->input_schema,
+             "{'type':'object','properties':{"
+             "'item_id':{'type':'integer','title':'Item Id','description':'The id'},"
+             "'q':{'anyOf':[{'type':'string'},{'type':'null'}],'title':'Q'}},"
+             "'required':['item_id']}");
+  /* An object response: the output schema is the model itself. */
+  CHECK_JSON(op->output_schema,
+             "{'type':'object','title':'Item','properties':{"
+             "'item_id':{'type':'integer','title':'Item Id'},'name':{'type':'string'},"
+             "'price':{'anyOf':[{'type':'number'},{'type':'null'}],'title':'Price'}},"
+             "'required':['item_id','name']}");
+  CHECK_EQ_INT(op->output_wrapped, 0);
+
+  /* The path parameter item_id clashes with the body's item_id. */
+  op = op_named(&api, "update_item");
+  CHECK_JSON(op->input_schema,
+             "{'type':'object','properties':{"
+             "'item_id__path':{'type':'integer'},"
+             "'item_id':{'type':'integer','title':'Item Id'},'name':{'type':'string'},"
+             "'price':{'anyOf':[{'type':'number'},{'type':'null'}],'title':'Price'}},"
+             "'required':['item_id__path','item_id','name']}");
+  CHECK_EQ_INT(op->n_params, 4);
+  CHECK_EQ_STR(param_of(op, "item_id__path")->name, "item_id");
+  CHECK_EQ_INT(param_of(op, "item_id__path")->in, OA_PATH);
+  CHECK_EQ_INT(param_of(op, "item_id")->in, OA_BODY_PROP);
+  CHECK_EQ_INT(op->body, OA_BODY_JSON);
+  CHECK_EQ_INT(op->body_required, 1);
+  CHECK_EQ_STR(op->content_type, "application/json");
+  /* An empty response schema accepts anything: wrapped. */
+  CHECK_JSON(op->output_schema,
+             "{'type':'object','properties':{'result':{}},'required':['result']}");
+  CHECK_EQ_INT(op->output_wrapped, 1);
+  CHECK(has_warning(&api, "PUT /items/{item_id}: path parameter item_id is argument "
+                          "item_id__path"));
+
+  /* An array response is wrapped, and its $defs are the models it uses. */
+  op = op_named(&api, "list_items");
+  CHECK_JSON(op->output_schema,
+             "{'type':'object','properties':{'result':{'type':'array','items':"
+             "{'$ref':'#/$defs/Item'}}},'required':['result'],'$defs':{'Item':"
+             "{'type':'object','title':'Item','properties':{"
+             "'item_id':{'type':'integer','title':'Item Id'},'name':{'type':'string'},"
+             "'price':{'anyOf':[{'type':'number'},{'type':'null'}],'title':'Price'}},"
+             "'required':['item_id','name']}}}");
+  CHECK_EQ_INT(op->output_wrapped, 1);
+  CHECK_JSON(op->input_schema, "{'type':'object','properties':{}}");
+
+  /* A self-referencing model: the body is spread into arguments and the
+   * model itself is in $defs (and only what is used: no Item, no Unused). */
+  op = op_named(&api, "add_category");
+  CHECK_JSON(op->input_schema,
+             "{'type':'object','properties':{'name':{'type':'string'},"
+             "'parent':{'anyOf':[{'$ref':'#/$defs/Category'},{'type':'null'}]},"
+             "'children':{'type':'array','items':{'$ref':'#/$defs/Category'}}},"
+             "'required':['name'],'$defs':{'Category':{'type':'object','properties':{"
+             "'name':{'type':'string'},"
+             "'parent':{'anyOf':[{'$ref':'#/$defs/Category'},{'type':'null'}]},"
+             "'children':{'type':'array','items':{'$ref':'#/$defs/Category'}}},"
+             "'required':['name']}}}");
+  CHECK(json_object_get(op->output_schema, "$defs") != NULL);
+  CHECK(json_object_get(json_object_get(op->output_schema, "$defs"), "Category") != NULL);
+  CHECK_EQ_INT(json_object_size(json_object_get(op->output_schema, "$defs")), 1);
+  openapi_free(&api);
+}
+
+static const char *RECURSIVE_COMPONENTS =
+    "{'schemas':{"
+    "'Node':{'type':'object','properties':{'value':{'type':'string'},"
+    "  'children':{'type':'array','items':{'$ref':'#/components/schemas/Node'}}},"
+    " 'required':['value']},"
+    "'A':{'type':'object','properties':{'b':{'$ref':'#/components/schemas/B'}}},"
+    "'B':{'type':'object','properties':{'a':{'$ref':'#/components/schemas/A'},"
+    "  'n':{'$ref':'#/components/schemas/Node'}}},"
+    "'Tree':{'type':'object','properties':{'root':{'$ref':'#/components/schemas/Node'}}},"
+    "'Alias':{'$ref':'#/components/schemas/Tree'},"
+    "'Loop':{'type':'object','properties':{'self':{'$ref':'#/components/schemas/Loop/properties/"
+    "self'}}},"
+    "'Unused':{'type':'string'}},"
+    "'parameters':{'P1':{'$ref':'#/components/parameters/P2'},"
+    "  'P2':{'$ref':'#/components/parameters/P1'}}}";
+
+static void test_recursive(void) {
+  const char *paths =
+      "{'/nodes':{'post':{'operationId':'add_node','requestBody':{'required':true,'content':{"
+      "  'application/json':{'schema':{'$ref':'#/components/schemas/Node'}}}},"
+      "  'responses':{'200':{'description':'x','content':{'application/json':{'schema':"
+      "  {'$ref':'#/components/schemas/Alias'}}}}}}},"
+      "'/ab':{'post':{'operationId':'ab','requestBody':{'content':{'application/json':{"
+      "  'schema':{'$ref':'#/components/schemas/A'}}}},'responses':{}}},"
+      "'/loop':{'get':{'operationId':'loop','parameters':[{'$ref':'#/components/parameters/P1'},"
+      "  {'name':'l','in':'query','schema':{'$ref':'#/components/schemas/Loop'}}],"
+      "  'responses':{}}}}";
+  oa_api api;
+  const oa_operation *op;
+  const json_t *defs;
+  CHECK_EQ_INT(convert("3.0.3", paths, RECURSIVE_COMPONENTS, NULL, &api), 0);
+  op = op_named(&api, "add_node");
+  CHECK_JSON(op->input_schema,
+             "{'type':'object','properties':{'value':{'type':'string'},"
+             "'children':{'type':'array','items':{'$ref':'#/$defs/Node'}}},"
+             "'required':['value'],'$defs':{'Node':{'type':'object','properties':{"
+             "'value':{'type':'string'},'children':{'type':'array','items':"
+             "{'$ref':'#/$defs/Node'}}},'required':['value']}}}");
+  /* Alias -> Tree: an object, inlined at the top; Node in $defs. Output
+   * schemas are loosened: a property that is not required may be null. */
+  CHECK_JSON(op->output_schema,
+             "{'type':'object','properties':{'root':{'anyOf':[{'$ref':'#/$defs/Node'},"
+             "{'type':'null'}]}},'$defs':{'Node':{'type':'object','properties':{'value':"
+             "{'type':'string'},'children':{'type':['array','null'],'items':"
+             "{'$ref':'#/$defs/Node'}}},'required':['value']}}}");
+  /* Mutual recursion A <-> B, and B uses Node: all three, nothing else. */
+  op = op_named(&api, "ab");
+  defs = json_object_get(op->input_schema, "$defs");
+  CHECK_EQ_INT(json_object_size(defs), 3);
+  CHECK(json_object_get(defs, "A") && json_object_get(defs, "B") && json_object_get(defs, "Node"));
+  CHECK(json_object_get(json_object_get(op->input_schema, "required"), 0) == NULL);
+  /* A circular parameter reference and a self-including pointer: warnings. */
+  op = op_named(&api, "loop");
+  CHECK_EQ_INT(op->n_params, 1);
+  CHECK(has_warning(&api, "GET /loop: parameter #1: the references from"));
+  CHECK(has_warning(&api, "schema Loop: reference \"#/components/schemas/Loop/properties/self\" "
+                          "is recursive"));
+  openapi_free(&api);
+}
+
+static void test_openapi30_conversion(void) {
+  const char *components =
+      "{'schemas':{'Pet':{'type':'object','required':['name','id'],'properties':{"
+      " 'name':{'type':'string','nullable':true,'example':'Rex'},"
+      " 'kind':{'type':'string','enum':['cat','dog'],'nullable':true},"
+      " 'owner':{'$ref':'#/components/schemas/Owner','nullable':true,'description':'who'},"
+      " 'age':{'type':'integer','minimum':0,'exclusiveMinimum':true,'maximum':30,"
+      "        'exclusiveMaximum':false},"
+      " 'weight':{'type':'number','exclusiveMaximum':true,'maximum':99.5},"
+      " 'tags':{'type':'array','items':{'type':'string'},'xml':{'wrapped':true}},"
+      " 'meta':{'allOf':[{'$ref':'#/components/schemas/Owner'}],'nullable':true},"
+      " 'alt':{'anyOf':[{'type':'string'},{'type':'integer'}],'nullable':true},"
+      " 'id':{'type':'string','readOnly':true},"
+      " 'anything':{'nullable':true,'description':'any'},"
+      " 'data':{'type':'object','default':{'nullable':true,'$ref':'not a schema'}}},"
+      " 'discriminator':{'propertyName':'kind'},'externalDocs':{'url':'x'},'x-internal':true},"
+      "'Owner':{'type':'object','properties':{'n':{'type':'string','nullable':true}}}}}";
+  const char *paths =
+      "{'/pets':{'post':{'operationId':'add_pet','requestBody':{'required':true,'content':{"
+      "  'application/json':{'schema':{'$ref':'#/components/schemas/Pet'}}}},"
+      "  'parameters':[{'name':'limit','in':'query','schema':{'type':'integer','nullable':true},"
+      "   'example':5}],"
+      "  'responses':{'200':{'description':'x','content':{'application/json':{'schema':"
+      "   {'$ref':'#/components/schemas/Pet'}}}}}}}}";
+  oa_api api;
+  const oa_operation *op;
+  CHECK_EQ_INT(convert("3.0.3", paths, components, NULL, &api), 0);
+  op = op_named(&api, "add_pet");
+  CHECK_JSON(prop(op, "limit"), "{'type':['integer','null'],'examples':[5]}");
+  CHECK_JSON(prop(op, "name"), "{'type':['string','null'],'examples':['Rex']}");
+  CHECK_JSON(prop(op, "kind"), "{'type':['string','null'],'enum':['cat','dog',null]}");
+  CHECK_JSON(prop(op, "owner"),
+             "{'description':'who','anyOf':[{'$ref':'#/$defs/Owner'},{'type':'null'}]}");
+  CHECK_JSON(prop(op, "age"), "{'type':'integer','exclusiveMinimum':0,'maximum':30}");
+  CHECK_JSON(prop(op, "weight"), "{'type':'number','exclusiveMaximum':99.5}");
+  CHECK_JSON(prop(op, "tags"), "{'type':'array','items':{'type':'string'}}");
+  CHECK_JSON(prop(op, "meta"), "{'anyOf':[{'allOf':[{'$ref':'#/$defs/Owner'}]},{'type':'null'}]}");
+  CHECK_JSON(prop(op, "alt"), "{'anyOf':[{'type':'string'},{'type':'integer'},{'type':'null'}]}");
+  CHECK_JSON(prop(op, "anything"), "{'description':'any'}");
+  /* default is data, not a schema: left alone. */
+  CHECK_JSON(prop(op, "data"),
+             "{'type':'object','default':{'nullable':true,'$ref':'not a schema'}}");
+  /* readOnly properties are not sent (nor required). */
+  CHECK(prop(op, "id") == NULL);
+  CHECK_JSON(json_object_get(op->input_schema, "required"), "['name']");
+  /* Inside $defs too. */
+  CHECK_JSON(json_object_get(op->input_schema, "$defs"),
+             "{'Owner':{'type':'object','properties':{'n':{'type':['string','null']}}}}");
+  /* The output keeps readOnly properties; the OpenAPI-only keywords go. */
+  CHECK_JSON(json_object_get(json_object_get(op->output_schema, "properties"), "id"),
+             "{'type':'string','readOnly':true}");
+  CHECK(json_object_get(op->output_schema, "discriminator") == NULL);
+  CHECK(json_object_get(op->output_schema, "externalDocs") == NULL);
+  CHECK(json_object_get(op->output_schema, "x-internal") == NULL);
+  CHECK_JSON(json_object_get(op->output_schema, "required"), "['name','id']");
+  openapi_free(&api);
+}
+
+static void test_params_and_bodies(void) {
+  const char *paths =
+      "{'/t/{tenant}/items':{"
+      " 'parameters':[{'name':'tenant','in':'path','required':true,'schema':{'type':'string'}},"
+      "   {'$ref':'#/components/parameters/Verbose'},"
+      "   {'name':'trace','in':'header','schema':{'type':'string'},'description':'path level'}],"
+      " 'get':{'operationId':'list','parameters':["
+      "   {'name':'trace','in':'header','schema':{'type':'string'},'description':'op level'},"
+      "   {'name':'id','in':'query','schema':{'type':'string'}},"
+      "   {'name':'id','in':'header','schema':{'type':'string'}},"
+      "   {'name':'Accept','in':'header','schema':{'type':'string'}},"
+      "   {'name':'Content-Length','in':'header','schema':{'type':'string'}},"
+      "   {'name':'sid','in':'cookie','required':true},"
+      "   {'name':'nowhere','in':'body'},'not an object',"
+      "   {'name':'ghost','in':'path','schema':{'type':'string'}}],"
+      "  'responses':{}}},"
+      "'/bulk/{x}':{'post':{'operationId':'bulk','requestBody':{'$ref':"
+      "  '#/components/requestBodies/Ints'},'responses':{'default':{'description':'x'}}}},"
+      "'/choice':{'post':{'operationId':'choice','parameters':[{'name':'body','in':'query',"
+      "  'schema':{'type':'integer'}}],'requestBody':{'content':{'application/json':{'schema':"
+      "  {'oneOf':[{'type':'string'},{'type':'integer'}]}}}},'responses':{}}},"
+      "'/color':{'post':{'operationId':'color','requestBody':{'required':true,'content':{"
+      "  'application/json':{'schema':{'$ref':'#/components/schemas/Color'}}}},'responses':{}}},"
+      "'/dict':{'post':{'operationId':'dict','requestBody':{'required':true,'content':{"
+      "  'application/json':{'schema':{'type':'object','additionalProperties':"
+      "  {'type':'integer'}}}}},'responses':{}}},"
+      "'/mixed':{'post':{'operationId':'mixed','requestBody':{'required':true,'content':{"
+      "  'application/json':{'schema':{'type':'object','properties':{'a':{'type':'string'}},"
+      "  'additionalProperties':{'type':'string'}}}}},'responses':{}}},"
+      "'/merged':{'patch':{'operationId':'merged','requestBody':{'content':{"
+      "  'application/merge-patch+json':{'schema':{'allOf':["
+      "   {'$ref':'#/components/schemas/Base'},{'type':'object','properties':{"
+      "   'extra':{'type':'boolean'}},'required':['extra']}]}}}},'responses':{}}},"
+      "'/form':{'post':{'operationId':'form','requestBody':{'required':true,'content':{"
+      "  'application/x-www-form-urlencoded':{'schema':{'type':'object','properties':{"
+      "  'a':{'type':'integer'},'b':{'type':'string'}},'required':['a']}}}},'responses':{}}},"
+      "'/upload':{'post':{'operationId':'upload','requestBody':{'required':true,'content':{"
+      "  'multipart/form-data':{'schema':{'type':'object'}}}},'responses':{}}},"
+      "'/maybe':{'post':{'operationId':'maybe','requestBody':{'content':{"
+      "  'application/octet-stream':{}}},'responses':{}}}}";
+  const char *components =
+      "{'parameters':{'Verbose':{'name':'verbose','in':'query','schema':{'type':'boolean'}}},"
+      "'requestBodies':{'Ints':{'required':true,'description':'The numbers','content':{"
+      "  'application/json':{'schema':{'type':'array','items':{'type':'integer'}}}}}},"
+      "'schemas':{'Color':{'type':'string','enum':['red','green']},"
+      "  'Base':{'type':'object','properties':{'name':{'type':'string'}},'required':['name']}}}";
+  oa_api api;
+  const oa_operation *op;
+  CHECK_EQ_INT(convert("3.0.3", paths, components, NULL, &api), 0);
+  op = op_named(&api, "list");
+  /* Path-level and operation-level merged (the operation wins), a $ref'd
+   * parameter, the same name in two places renamed, ignored headers. */
+  CHECK_JSON(op->input_schema, "{'type':'object','properties':{"
+                               "'tenant':{'type':'string'},'verbose':{'type':'boolean'},"
+                               "'id__query':{'type':'string'},"
+                               "'trace':{'type':'string','description':'op level'},"
+                               "'id__header':{'type':'string'},'sid':{'type':'string'}},"
+                               "'required':['tenant','sid']}");
+  CHECK_EQ_INT(op->n_params, 6);
+  CHECK_EQ_INT(param_of(op, "sid")->in, OA_COOKIE);
+  CHECK_EQ_INT(param_of(op, "sid")->style, OA_STYLE_FORM);
+  CHECK_EQ_INT(param_of(op, "trace")->in, OA_HEADER);
+  CHECK_EQ_INT(param_of(op, "verbose")->explode, 1);
+  CHECK_EQ_INT(op->body, OA_BODY_NONE);
+  CHECK(op->content_type == NULL);
+  CHECK(has_warning(&api, "header parameter Accept ignored"));
+  CHECK(has_warning(&api, "header parameter Content-Length ignored"));
+  CHECK(has_warning(&api, "parameter sid has no schema; taken as a string"));
+  CHECK(has_warning(&api, "parameter nowhere: \"in\" is not"));
+  CHECK(has_warning(&api, "parameter #8 is a string, not an object"));
+  CHECK(has_warning(&api, "path parameter ghost is not in the path"));
+
+  /* A non-object body is one "body" argument; an undeclared {x}. */
+  op = op_named(&api, "bulk");
+  CHECK_JSON(op->input_schema,
+             "{'type':'object','properties':{'x':{'type':'string'},'body':{'type':'array',"
+             "'items':{'type':'integer'},'description':'The numbers'}},"
+             "'required':['x','body']}");
+  CHECK_EQ_INT(param_of(op, "body")->in, OA_BODY_WHOLE);
+  CHECK(has_warning(&api, "path parameter x is not declared"));
+  CHECK(op->output_schema == NULL);
+  /* A union body; the query parameter named body is renamed. */
+  op = op_named(&api, "choice");
+  CHECK_JSON(op->input_schema, "{'type':'object','properties':{'body__query':{'type':'integer'},"
+                               "'body':{'oneOf':[{'type':'string'},{'type':'integer'}]}}}");
+  /* A bare $ref to a non-object schema. */
+  op = op_named(&api, "color");
+  CHECK_JSON(op->input_schema,
+             "{'type':'object','properties':{'body':{'$ref':'#/$defs/Color'}},"
+             "'required':['body'],'$defs':{'Color':{'type':'string','enum':['red','green']}}}");
+  /* A free-form object cannot be spread: whole. */
+  op = op_named(&api, "dict");
+  CHECK_JSON(prop(op, "body"), "{'type':'object','additionalProperties':{'type':'integer'}}");
+  /* Declared properties plus extra ones: spreading would lose the extras. */
+  op = op_named(&api, "mixed");
+  CHECK_JSON(op->input_schema,
+             "{'type':'object','properties':{'body':{'type':'object','properties':{'a':"
+             "{'type':'string'}},'additionalProperties':{'type':'string'}}},'required':['body']}");
+  /* allOf merged; an optional body requires nothing; the +json type kept. */
+  op = op_named(&api, "merged");
+  CHECK_JSON(op->input_schema, "{'type':'object','properties':{'name':{'type':'string'},"
+                               "'extra':{'type':'boolean'}}}");
+  CHECK_EQ_STR(op->content_type, "application/merge-patch+json");
+  CHECK_EQ_INT(op->body_required, 0);
+  /* Form-only bodies are sent as forms. */
+  op = op_named(&api, "form");
+  CHECK_EQ_INT(op->body, OA_BODY_FORM);
+  CHECK_EQ_STR(op->content_type, "application/x-www-form-urlencoded");
+  CHECK_JSON(json_object_get(op->input_schema, "required"), "['a']");
+  /* A required multipart body cannot be sent: skipped; an optional
+   * octet-stream one: no body. */
+  CHECK_EQ_INT(api.n_ops, 9);
+  CHECK(has_warning(&api, "POST /upload: the request body is multipart/form-data"));
+  op = op_named(&api, "maybe");
+  CHECK_EQ_INT(op->body, OA_BODY_NONE);
+  CHECK(has_warning(&api, "POST /maybe: the optional request body"));
+  openapi_free(&api);
+}
+
+static const char *build(const oa_api *api, const char *name, const char *args_text,
+                         const char *base);
+static oa_request last_req;
+
+static void test_outputs(void) {
+  const char *paths =
+      "{'/o1':{'get':{'operationId':'o1','responses':{"
+      "  'default':{'description':'x','content':{'application/json':{'schema':{}}}},"
+      "  '200':{'description':'x','content':{'text/plain':{'schema':{'type':'string'}}}},"
+      "  '201':{'$ref':'#/components/responses/Created'}}}},"
+      "'/o2':{'get':{'operationId':'o2','responses':{'2XX':{'description':'x','content':{"
+      "  'application/json':{'schema':{'type':'string','format':'binary'}}}}}}},"
+      "'/o3':{'get':{'operationId':'o3','responses':{'204':{'description':'none'},"
+      "  '200':{'$ref':'#/components/responses/Missing'}}}},"
+      "'/o4':{'post':{'operationId':'o4','responses':{'200':{'description':'x','content':{"
+      "  'application/json':{'schema':{'type':'object','nullable':true,'properties':{"
+      "  'a':{'type':'integer'}}}}}}}}},"
+      "'/logo':{'get':{'operationId':'logo','responses':{'200':{'description':'x','content':{"
+      "  'application/json':{'schema':{}},'image/png':{}}}}}}}";
+  const char *components =
+      "{'responses':{'Created':{'description':'made','content':{'application/vnd.x+json':{"
+      "  'schema':{'properties':{'id':{'type':'integer'}}}}}}}}";
+  oa_api api;
+  const oa_operation *op;
+  CHECK_EQ_INT(convert("3.0.3", paths, components, NULL, &api), 0);
+  /* The first 2xx with JSON, through a components/responses reference. */
+  op = op_named(&api, "o1");
+  CHECK_JSON(op->output_schema,
+             "{'type':'object','properties':{'id':{'type':['integer','null']}}}");
+  CHECK_EQ_INT(op->output_wrapped, 0);
+  CHECK_EQ_STR(op->mime_type, "text/plain");
+  op = op_named(&api, "o2");
+  CHECK_JSON(op->output_schema, "{'type':'object','properties':{'result':{'type':'string',"
+                                "'format':'binary'}},'required':['result']}");
+  op = op_named(&api, "o3");
+  CHECK(op->output_schema == NULL && op->mime_type == NULL);
+  CHECK(has_warning(&api, "GET /o3: a success response: reference "
+                          "\"#/components/responses/Missing\" not found"));
+  /* A nullable object may be null: wrapped. */
+  op = op_named(&api, "o4");
+  CHECK_JSON(op->output_schema,
+             "{'type':'object','properties':{'result':{'type':['object','null'],'properties':{"
+             "'a':{'type':['integer','null']}}}},'required':['result']}");
+  CHECK_EQ_INT(op->output_wrapped, 1);
+  /* JSON or an image (FastAPI's responses={200: {"content": {"image/png": {}}}}):
+   * no output schema, or an image result would be rejected. */
+  op = op_named(&api, "logo");
+  CHECK(op->output_schema == NULL);
+  CHECK_EQ_STR(op->mime_type, "application/json");
+  CHECK(has_warning(&api, "GET /logo: no output schema: the 200 response can also be image/png"));
+  openapi_free(&api);
+}
+
+/* ---- filters, route maps, resources --------------------------------------------------- */
+
+static const char *FILTER_PATHS =
+    "{'/a':{'get':{'operationId':'listA','tags':['public'],'responses':{}}},"
+    "'/b':{'get':{'operationId':'listB','tags':['admin'],'responses':{}}},"
+    "'/c':{'post':{'operationId':'makeC','tags':['public','write'],'responses':{}}},"
+    "'/d':{'delete':{'operationId':'delD','x-mcp-name':'remove_d','responses':{}}}}";
+
+static size_t filtered(oa_options *o, char *names, size_t n) {
+  oa_api api;
+  size_t i, k;
+  names[0] = '\0';
+  if (convert("3.0.3", FILTER_PATHS, "{}", o, &api) != 0)
+    return (size_t)-1;
+  for (i = 0; i < api.n_ops; i++) {
+    k = strlen(names);
+    snprintf(names + k, n - k, "%s%s", i ? "," : "", api.ops[i].name);
+  }
+  k = api.n_ops;
+  openapi_free(&api);
+  return k;
+}
+
+static void test_filters(void) {
+  char names[256];
+  oa_options o = opts();
+  json_t *inc_ops = J("['listA','shop_makeC','remove_d']"), *exc_ops = J("['makeC']");
+  json_t *pub = J("['public']"), *admin = J("['admin']"), *del = J("['delD']");
+  json_t *typo = J("['nope']"), *empty = J("[]");
+  oa_api api;
+
+  /* By operationId, final name, final name without the prefix. */
+  o.tool_prefix = "shop_";
+  o.include_operations = inc_ops;
+  filtered(&o, names, sizeof(names));
+  CHECK_EQ_STR(names, "shop_listA,shop_makeC,shop_remove_d");
+  /* Exclude wins over include. */
+  o = opts();
+  o.include_tags = pub;
+  o.exclude_operations = exc_ops;
+  filtered(&o, names, sizeof(names));
+  CHECK_EQ_STR(names, "listA");
+  o = opts();
+  o.exclude_tags = admin;
+  filtered(&o, names, sizeof(names));
+  CHECK_EQ_STR(names, "listA,makeC,remove_d");
+  /* Two include lists: either one. */
+  o = opts();
+  o.include_tags = admin;
+  o.include_operations = del;
+  filtered(&o, names, sizeof(names));
+  CHECK_EQ_STR(names, "listB,remove_d");
+  /* An empty include list is no filter. */
+  o = opts();
+  o.include_tags = empty;
+  filtered(&o, names, sizeof(names));
+  CHECK_EQ_STR(names, "listA,listB,makeC,remove_d");
+  /* A name that matches nothing: warned about. */
+  o = opts();
+  o.exclude_operations = typo;
+  CHECK_EQ_INT(convert("3.0.3", FILTER_PATHS, "{}", &o, &api), 0);
+  CHECK_EQ_INT(api.n_ops, 4);
+  CHECK(has_warning(&api, "exclude_operations: \"nope\" matches no operation"));
+  openapi_free(&api);
+  json_decref(inc_ops);
+  json_decref(exc_ops);
+  json_decref(pub);
+  json_decref(admin);
+  json_decref(del);
+  json_decref(typo);
+  json_decref(empty);
+}
+
+static const char *RESOURCE_PATHS =
+    "{'/items':{'get':{'operationId':'items','parameters':[{'name':'page','in':'query',"
+    "  'schema':{'type':'integer'}}],'responses':{'200':{'description':'x','content':{"
+    "  'application/json; charset=utf-8':{'schema':{'type':'array'}}}}}},"
+    " 'post':{'operationId':'add','responses':{}}},"
+    "'/items/{item-id}':{'get':{'operationId':'item','parameters':[{'name':'item-id',"
+    "  'in':'path','required':true,'schema':{'type':'string'}}],'responses':{'200':{"
+    "  'description':'x','content':{'text/csv':{}}}}}},"
+    "'/search':{'get':{'operationId':'search','parameters':["
+    "  {'name':'q','in':'query','required':true,'schema':{'type':'string'}},"
+    "  {'name':'limit','in':'query','schema':{'type':'integer'}}],'responses':{}}},"
+    "'/secure':{'get':{'operationId':'secure','parameters':[{'name':'X-Key','in':'header',"
+    "  'required':true,'schema':{'type':'string'}}],'responses':{}}},"
+    "'/admin/users':{'get':{'operationId':'users','tags':['admin'],'responses':{}}},"
+    "'/reports/{id}':{'get':{'operationId':'report','tags':['report','pdf'],"
+    "  'parameters':[{'name':'id','in':'path','required':true,'schema':{'type':'string'}},"
+    "   {'name':'id','in':'query','schema':{'type':'string'}}],'responses':{}},"
+    " 'delete':{'operationId':'drop_report','tags':['report'],'responses':{}}}}";
+
+static void test_resources(void) {
+  oa_options o = opts();
+  oa_api api;
+  const oa_operation *op;
+  json_t *rules;
+
+  o.get_as_resources = 1;
+  CHECK_EQ_INT(convert("3.0.3", RESOURCE_PATHS, "{}", &o, &api), 0);
+  op = op_named(&api, "items");
+  CHECK_EQ_INT(op->kind, OA_RESOURCE);
+  CHECK_EQ_STR(op->uri, "api://shop/items");
+  CHECK_EQ_STR(op->mime_type, "application/json");
+  op = op_named(&api, "item");
+  CHECK_EQ_INT(op->kind, OA_TEMPLATE);
+  CHECK_EQ_STR(op->uri, "api://shop/items/{item%2Did}");
+  CHECK_EQ_STR(op->mime_type, "text/csv");
+  /* The variables of a resources/read match work as arguments. */
+  CHECK_EQ_STR(build(&api, "item", "{'item%2Did':'x/y'}", "/api"), "GET /api/items/x%2Fy");
+  CHECK_EQ_STR(build(&api, "item", "{'item-id':'z'}", ""), "GET /items/z");
+  CHECK_EQ_STR(build(&api, "search", "{'q':'a b','limit':'5'}", ""), "GET /search?q=a%20b&limit=5");
+  oa_request_free(&last_req);
+  op = op_named(&api, "search"); /* required query: a template */
+  CHECK_EQ_INT(op->kind, OA_TEMPLATE);
+  CHECK_EQ_STR(op->uri, "api://shop/search{?q,limit}");
+  op = op_named(&api, "secure"); /* a URI cannot carry a header */
+  CHECK_EQ_INT(op->kind, OA_TOOL);
+  CHECK(op->uri == NULL);
+  CHECK(has_warning(&api, "GET /secure: cannot be a resource: argument X-Key is required"));
+  CHECK_EQ_INT(op_named(&api, "add")->kind, OA_TOOL);
+  op = op_named(&api, "report"); /* renamed variables in the URI */
+  CHECK_EQ_STR(op->uri, "api://shop/reports/{id__path}{?id__query}");
+  openapi_free(&api);
+
+  /* route_map: first match wins; then the defaults. */
+  rules = J("[{'methods':['GET'],'pattern':'^/admin','type':'exclude'},"
+            "{'methods':'*','tags':['report','pdf'],'type':'resource'},"
+            "{'methods':['delete'],'tags':['report'],'type':'exclude'},"
+            "{'pattern':'^/items$','type':'resource_template'},"
+            "{'methods':['GET'],'pattern':'^/search','type':'tool'}]");
+  o = opts();
+  o.route_map = rules;
+  o.get_as_resources = 1;
+  CHECK_EQ_INT(convert("3.0.3", RESOURCE_PATHS, "{}", &o, &api), 0);
+  CHECK_EQ_INT(api.n_ops, 6);
+  CHECK(find_op(&api, "users") == NULL);
+  CHECK(find_op(&api, "drop_report") == NULL);
+  CHECK_EQ_INT(op_named(&api, "report")->kind, OA_TEMPLATE);
+  op = op_named(&api, "items"); /* forced template: its query parameters */
+  CHECK_EQ_INT(op->kind, OA_TEMPLATE);
+  CHECK_EQ_STR(op->uri, "api://shop/items{?page}");
+  /* POST /items matched resource_template but has no parameters. */
+  CHECK_EQ_INT(op_named(&api, "add")->kind, OA_RESOURCE);
+  CHECK_EQ_INT(op_named(&api, "search")->kind, OA_TOOL);
+  CHECK_EQ_INT(op_named(&api, "item")->kind, OA_TEMPLATE); /* default */
+  openapi_free(&api);
+  json_decref(rules);
+}
+
+/* ---- bad input ------------------------------------------------------------------------- */
+
+static int convert_err(const char *doc_text, const oa_options *o, char *err, size_t n) {
+  json_t *d = J(doc_text);
+  oa_options def = opts();
+  oa_api api;
+  int rc = openapi_convert(d, o != NULL ? o : &def, &api, err, n);
+  CHECK(api.n_ops == 0); /* no document here has operations */
+  CHECK(rc == 0 || (api.ops == NULL && api.warnings == NULL));
+  openapi_free(&api);
+  json_decref(d);
+  return rc;
+}
+
+static void test_malformed(void) {
+  char err[256];
+  const char *ok = "{'openapi':'3.0.0','paths':{}}";
+  oa_options o = opts();
+  json_t *v;
+  CHECK_EQ_INT(convert_err("[1,2]", NULL, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "the OpenAPI document is an array, not a JSON object");
+  CHECK_EQ_INT(convert_err("'hello'", NULL, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_INT(convert_err("{'openapi':'3.0.0'}", NULL, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "the document has no \"paths\" object");
+  CHECK_EQ_INT(convert_err("{'openapi':'3.0.0','paths':[]}", NULL, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "the document has no \"paths\" object: it is an array");
+  CHECK_EQ_INT(convert_err("{'openapi':'2.0','paths':{}}", NULL, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "OpenAPI version \"2.0\" is not supported (3.0 and 3.1 are)");
+  CHECK_EQ_INT(convert_err("{'swagger':'2.0','paths':{}}", NULL, err, sizeof(err)), -EINVAL);
+  CHECK(strstr(err, "Swagger 2.0") != NULL);
+  CHECK_EQ_INT(convert_err("{'openapi':3.1,'paths':{}}", NULL, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "the \"openapi\" field is a number, not a version string");
+  CHECK_EQ_INT(convert_err("{'paths':{}}", NULL, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_INT(convert_err(ok, NULL, err, sizeof(err)), 0);
+  CHECK_EQ_STR(err, "");
+
+  /* Options. */
+  o.backend = NULL;
+  CHECK_EQ_INT(convert_err(ok, &o, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "the backend name is missing");
+  o.backend = "my api";
+  CHECK_EQ_INT(convert_err(ok, &o, err, sizeof(err)), -EINVAL);
+  o = opts();
+  v = J("'listA'");
+  o.include_operations = v;
+  CHECK_EQ_INT(convert_err(ok, &o, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "include_operations must be an array of strings, not a string");
+  json_decref(v);
+  o = opts();
+  v = J("['a',1]");
+  o.exclude_tags = v;
+  CHECK_EQ_INT(convert_err(ok, &o, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "exclude_tags[1] must be a string, not a number");
+  json_decref(v);
+  o = opts();
+  v = J("[{'type':'tool'},{'pattern':'([a-z','type':'tool'}]");
+  o.route_map = v;
+  CHECK_EQ_INT(convert_err(ok, &o, err, sizeof(err)), -EINVAL);
+  CHECK(strstr(err, "route_map[1].pattern \"([a-z\" does not compile: ") == err);
+  json_decref(v);
+  v = J("[{'type':'prompt'}]");
+  o.route_map = v;
+  CHECK_EQ_INT(convert_err(ok, &o, err, sizeof(err)), -EINVAL);
+  CHECK(strstr(err, "route_map[0]: \"type\" must be") != NULL);
+  json_decref(v);
+  v = J("[{'type':'tool','method':['GET']}]");
+  o.route_map = v;
+  CHECK_EQ_INT(convert_err(ok, &o, err, sizeof(err)), -EINVAL);
+  CHECK(strstr(err, "route_map[0]: unknown key \"method\"") != NULL);
+  json_decref(v);
+  v = J("[{'type':'tool','methods':['FETCH']}]");
+  o.route_map = v;
+  CHECK_EQ_INT(convert_err(ok, &o, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "route_map[0].methods[0] is not an HTTP method");
+  json_decref(v);
+  v = J("{'type':'tool'}");
+  o.route_map = v;
+  CHECK_EQ_INT(convert_err(ok, &o, err, sizeof(err)), -EINVAL);
+  json_decref(v);
+  v = J("['x']");
+  o.route_map = v;
+  CHECK_EQ_INT(convert_err(ok, &o, err, sizeof(err)), -EINVAL);
+  json_decref(v);
+  CHECK_EQ_INT(openapi_convert(NULL, NULL, NULL, err, sizeof(err)), -EINVAL);
+}
+
+/* Wrong types everywhere: every value of a document replaced in turn by
+ * each of a few wrong values must convert (or fail cleanly), and whatever
+ * comes out must build requests and results. Run under ASan. */
+static size_t fuzz_runs;
+
+static void exercise(const json_t *d) {
+  static const char *const arg_texts[] = {
+      "{}",
+      "{'item_id':'a/b','q':[1,{'x':null}],'body':{'k':[true]},'name':'n','price':1.5,"
+      "'tenant':{'a':'b'},'sid':'x','trace':['a','b'],'x':'1','id__query':2}",
+  };
+  oa_options o = opts();
+  oa_api api;
+  char err[256];
+  json_t *rules = J("[{'methods':['GET'],'pattern':'^/i','type':'resource'},{'type':'tool'}]");
+  size_t i, k;
+  o.route_map = rules;
+  o.get_as_resources = 1;
+  o.tool_prefix = "p_";
+  if (openapi_convert(d, &o, &api, err, sizeof(err)) == 0) {
+    for (i = 0; i < api.n_ops; i++) {
+      for (k = 0; k < sizeof(arg_texts) / sizeof(arg_texts[0]); k++) {
+        json_t *args = J(arg_texts[k]), *r;
+        oa_request req;
+        oa_result_opts ro = {1, 10};
+        if (oa_request_build(&api.ops[i], args, "/base", &req, err, sizeof(err)) == 0)
+          oa_request_free(&req);
+        r = oa_result(&api.ops[i], 200, "application/json", "[1]", 3, &ro);
+        CHECK(r != NULL);
+        json_decref(r);
+        json_decref(args);
+      }
+    }
+    openapi_free(&api);
+  }
+  json_decref(rules);
+  fuzz_runs++;
+}
+
+static void mutate(json_t *root, json_t *node, int depth) {
+  static const char *const bad[] = {"null", "7",    "'x'",  "[]",
+                                    "{}",   "true", "[{}]", "{'$ref':'#/components/schemas/Item'}"};
+  json_t *values[8], *child;
+  size_t i, k, n_bad = sizeof(bad) / sizeof(bad[0]);
+  const char *key;
+  void *tmp;
+  if (depth > 12)
+    return;
+  for (k = 0; k < n_bad; k++)
+    values[k] = J(bad[k]);
+  if (json_is_object(node)) {
+    json_object_foreach_safe(node, tmp, key, child) {
+      json_incref(child);
+      for (k = 0; k < n_bad; k++) {
+        json_object_set(node, key, values[k]);
+        exercise(root);
+      }
+      json_object_set(node, key, child);
+      mutate(root, child, depth + 1);
+      json_decref(child);
+    }
+  } else if (json_is_array(node)) {
+    for (i = 0; i < json_array_size(node); i++) {
+      child = json_incref(json_array_get(node, i));
+      for (k = 0; k < n_bad; k++) {
+        json_array_set(node, i, values[k]);
+        exercise(root);
+      }
+      json_array_set(node, i, child);
+      mutate(root, child, depth + 1);
+      json_decref(child);
+    }
+  }
+  for (k = 0; k < n_bad; k++)
+    json_decref(values[k]);
+}
+
+static void test_fuzz(void) {
+  json_t *d = doc("3.0.3", FASTAPI_PATHS, FASTAPI_COMPONENTS);
+  const char *deep_start = "{'type':'object','properties':{'x':";
+  size_t i, n = 200, len;
+  char *deep;
+  oa_api api;
+  mutate(d, d, 0);
+  CHECK(fuzz_runs > 1000);
+  json_decref(d);
+  d = doc("3.0.3",
+          "{'/r':{'parameters':'no','get':{'parameters':[1,'x',null,{'in':5}],"
+          "'requestBody':[],'responses':[]},'put':'x','post':{'requestBody':{"
+          "'content':{'application/json':5}},'responses':{'200':7}},"
+          "'patch':{'requestBody':{'content':{'application/json':{'schema':"
+          "{'properties':5,'required':'x','allOf':{},'items':[1],'nullable':true}}}}}},"
+          "'/x/{a}/{':{'get':{}},'/y/{}':{'get':{}},'nope':{},'x-ext':{},'/z':7}",
+          "{'schemas':[]}");
+  CHECK_EQ_INT(convert("3.0.3", "{}", "{}", NULL, &api), 0);
+  openapi_free(&api);
+  exercise(d);
+  json_decref(d);
+  /* A schema nested deeper than the converter follows. */
+  len = strlen(deep_start) * n + 2 * n + 256;
+  deep = malloc(len);
+  if (deep != NULL) {
+    char *p = deep;
+    p += sprintf(p, "{'/d':{'post':{'requestBody':{'content':{'application/json':{'schema':");
+    for (i = 0; i < n; i++)
+      p += sprintf(p, "%s", deep_start);
+    p += sprintf(p, "{}");
+    for (i = 0; i < n; i++)
+      p += sprintf(p, "}}");
+    sprintf(p, "}}}}}}");
+    CHECK_EQ_INT(convert("3.1.0", deep, "{}", NULL, &api), 0);
+    CHECK(has_warning(&api, "nested more than"));
+    openapi_free(&api);
+    free(deep);
+  }
+}
+
+/* ---- requests ----------------------------------------------------------------------------- */
+
+static const char *REQUEST_PATHS =
+    "{'/files/{path}':{'get':{'operationId':'files','parameters':["
+    " {'name':'path','in':'path','required':true,'schema':{'type':'string'}},"
+    " {'name':'tags','in':'query','schema':{'type':'array','items':{'type':'string'}}},"
+    " {'name':'ids','in':'query','explode':false,'schema':{'type':'array'}},"
+    " {'name':'sp','in':'query','style':'spaceDelimited','schema':{'type':'array'}},"
+    " {'name':'pp','in':'query','style':'pipeDelimited','schema':{'type':'array'}},"
+    " {'name':'filter','in':'query','style':'deepObject','explode':true,"
+    "  'schema':{'type':'object'}},"
+    " {'name':'flag','in':'query','schema':{'type':'boolean'}},"
+    " {'name':'n','in':'query','schema':{'type':'number'}},"
+    " {'name':'r','in':'query','schema':{'type':'number'}},"
+    " {'name':'obj','in':'query','schema':{'type':'object'}},"
+    " {'name':'flat','in':'query','explode':false,'schema':{'type':'object'}},"
+    " {'name':'j','in':'query','content':{'application/json':{'schema':{'type':'object'}}}},"
+    " {'name':'skip','in':'query','schema':{'type':'string'}},"
+    " {'name':'X-Trace','in':'header','schema':{'type':'array'}},"
+    " {'name':'X-Req','in':'header','required':true,'schema':{'type':'string'}},"
+    " {'name':'session','in':'cookie','schema':{'type':'string'}},"
+    " {'name':'theme','in':'cookie','schema':{'type':'string'}}],'responses':{}}},"
+    "'/m/{lab}/{mat}/{labx}/{matx}/{obj}':{'get':{'operationId':'styles','parameters':["
+    " {'name':'lab','in':'path','required':true,'style':'label','schema':{'type':'array'}},"
+    " {'name':'mat','in':'path','required':true,'style':'matrix','schema':{'type':'array'}},"
+    " {'name':'labx','in':'path','required':true,'style':'label','explode':true},"
+    " {'name':'matx','in':'path','required':true,'style':'matrix','explode':true},"
+    " {'name':'obj','in':'path','required':true,'explode':true,'schema':{'type':'object'}}],"
+    " 'responses':{}}},"
+    "'/form':{'post':{'operationId':'form','requestBody':{'required':true,'content':{"
+    "  'application/x-www-form-urlencoded':{'schema':{'type':'object','properties':{"
+    "  'a':{'type':'integer'},'b':{'type':'string'},'tags':{'type':'array'},"
+    "  'o':{'type':'object'}}}}}},'responses':{}}},"
+    "'/patch':{'patch':{'operationId':'patch','requestBody':{'content':{"
+    "  'application/merge-patch+json':{'schema':{'type':'object','properties':{"
+    "  'name':{'type':'string'},'note':{'type':['string','null']}}}}}},'responses':{}}},"
+    "'/req':{'post':{'operationId':'req','requestBody':{'required':true,'content':{"
+    "  'application/json':{'schema':{'type':'object','properties':{'x':{'type':'integer'}}}}}},"
+    "  'responses':{}}},"
+    "'/bulk':{'post':{'operationId':'bulk','requestBody':{'required':true,'content':{"
+    "  'application/json':{'schema':{'type':'array','items':{'type':'number'}}}}},"
+    "  'responses':{}}}}";
+
+/* Builds op's request from the args text; returns the target or the error. */
+static char req_text[4096];
+
+static const char *build(const oa_api *api, const char *name, const char *args_text,
+                         const char *base) {
+  const oa_operation *op = op_named(api, name);
+  json_t *args = J(args_text);
+  char err[256];
+  int rc;
+  oa_request_free(&last_req);
+  if (op->name == NULL) {
+    json_decref(args);
+    return "(no op)";
+  }
+  rc = oa_request_build(op, args, base, &last_req, err, sizeof(err));
+  json_decref(args);
+  if (rc != 0) {
+    CHECK_EQ_INT(rc, -EINVAL);
+    snprintf(req_text, sizeof(req_text), "error: %s", err);
+    return req_text;
+  }
+  snprintf(req_text, sizeof(req_text), "%s %s", last_req.method, last_req.target);
+  return req_text;
+}
+
+static const char *header(size_t i) {
+  return i < last_req.n_headers ? last_req.headers[i] : "(none)";
+}
+
+static void test_requests(void) {
+  oa_api api;
+  CHECK_EQ_INT(convert("3.0.3", REQUEST_PATHS, "{}", NULL, &api), 0);
+
+  CHECK_EQ_STR(build(&api, "files",
+                     "{'path':'a/b c~\\u00e9','X-Req':'r1','tags':['x','y z'],'ids':[1,2],"
+                     "'sp':['a','b'],'pp':['a','b'],'filter':{'color':'red','size':{'min':1}},"
+                     "'flag':true,'n':2.0,'r':0.1,'obj':{'k':'v','k2':1},"
+                     "'flat':{'k':'v','k2':false},'j':{'a':[1]},'skip':null,"
+                     "'X-Trace':['t1','t2'],'session':'abc def;','theme':'dark',"
+                     "'unknown':'ignored'}",
+                     "/api/v1"),
+               "GET /api/v1/files/a%2Fb%20c~%C3%A9?tags=x&tags=y%20z&ids=1,2&sp=a%20b&pp=a%7Cb"
+               "&filter%5Bcolor%5D=red&filter%5Bsize%5D%5Bmin%5D=1&flag=true&n=2&r=0.1"
+               "&k=v&k2=1&flat=k,v,k2,false&j=%7B%22a%22%3A%5B1%5D%7D");
+  CHECK_EQ_INT(last_req.n_headers, 3);
+  CHECK_EQ_STR(header(0), "X-Trace: t1,t2");
+  CHECK_EQ_STR(header(1), "X-Req: r1");
+  CHECK_EQ_STR(header(2), "Cookie: session=abc%20def%3B; theme=dark");
+  CHECK(last_req.body == NULL && last_req.body_len == 0);
+
+  /* Missing required arguments, named. */
+  CHECK_EQ_STR(build(&api, "files", "{'X-Req':'r'}", ""),
+               "error: missing required argument \"path\"");
+  CHECK_EQ_STR(build(&api, "files", "{'path':'p'}", ""),
+               "error: missing required argument \"X-Req\"");
+  CHECK_EQ_STR(build(&api, "files", "{'path':'p','X-Req':null}", ""),
+               "error: missing required argument \"X-Req\"");
+  /* CR/LF in a header value. */
+  CHECK(strstr(build(&api, "files", "{'path':'p','X-Req':'a\\r\\nEvil: 1'}", ""),
+               "header value cannot contain CR, LF") != NULL);
+  CHECK(strstr(build(&api, "files", "{'path':'p','X-Req':'ok','X-Trace':['a\\nb']}", ""),
+               "error:") != NULL);
+  /* A base path with a trailing slash; a number as a path value. */
+  CHECK_EQ_STR(build(&api, "files", "{'path':12.5,'X-Req':7}", "/v2/"), "GET /v2/files/12.5");
+  CHECK_EQ_STR(header(0), "X-Req: 7");
+
+  CHECK_EQ_STR(build(&api, "styles",
+                     "{'lab':['a','b'],'mat':['x','y'],'labx':['a','b'],'matx':['x','y'],"
+                     "'obj':{'k':'v','w':'z'}}",
+                     NULL),
+               "GET /m/.a,b/;mat=x,y/.a.b/;matx=x;matx=y/k=v,w=z");
+
+  /* Form body. */
+  CHECK_EQ_STR(build(&api, "form", "{'a':1,'b':'x y&z','tags':['p','q'],'o':{'k':1}}", ""),
+               "POST /form");
+  CHECK_EQ_STR(header(0), "Content-Type: application/x-www-form-urlencoded");
+  CHECK_EQ_STR(last_req.body, "a=1&b=x+y%26z&tags=p&tags=q&o=%7B%22k%22%3A1%7D");
+  CHECK_EQ_INT(last_req.body_len, strlen(last_req.body));
+  /* JSON bodies: the media type of the document, null kept, optional body
+   * with nothing in it left out, required body without arguments is {}. */
+  CHECK_EQ_STR(build(&api, "patch", "{'name':'n\\u00e9\\\"','note':null,'other':1}", ""),
+               "PATCH /patch");
+  CHECK_EQ_STR(header(0), "Content-Type: application/merge-patch+json");
+  CHECK_EQ_STR(last_req.body, "{\"name\":\"n\xc3\xa9\\\"\",\"note\":null}");
+  CHECK_EQ_STR(build(&api, "patch", "{}", ""), "PATCH /patch");
+  CHECK(last_req.body == NULL && last_req.n_headers == 0);
+  CHECK_EQ_STR(build(&api, "req", "{}", ""), "POST /req");
+  CHECK_EQ_STR(last_req.body, "{}");
+  CHECK_EQ_STR(build(&api, "bulk", "{'body':[1,2.5,0.1]}", ""), "POST /bulk");
+  CHECK_EQ_STR(last_req.body, "[1,2.5,0.1]");
+  CHECK_EQ_STR(header(0), "Content-Type: application/json");
+  CHECK_EQ_STR(build(&api, "bulk", "{}", ""), "error: missing required argument \"body\"");
+  oa_request_free(&last_req);
+  openapi_free(&api);
+
+  /* The clash: the path value and the body's item_id each in its place. */
+  CHECK_EQ_INT(convert("3.1.0", FASTAPI_PATHS, FASTAPI_COMPONENTS, NULL, &api), 0);
+  CHECK_EQ_STR(build(&api, "update_item", "{'item_id__path':'a/b','item_id':5,'name':'x'}", ""),
+               "PUT /items/a%2Fb");
+  CHECK_EQ_STR(last_req.body, "{\"item_id\":5,\"name\":\"x\"}");
+  CHECK_EQ_STR(build(&api, "read_item", "{'item_id':3,'q':'a+b=c'}", ""),
+               "GET /items/3?q=a%2Bb%3Dc");
+  oa_request_free(&last_req);
+  openapi_free(&api);
+}
+
+/* ---- results -------------------------------------------------------------------------------- */
+
+static json_t *result(const oa_operation *op, int status, const char *ct, const char *body,
+                      int structured, size_t max) {
+  oa_result_opts ro;
+  ro.structured = structured;
+  ro.max_error_body = max;
+  return oa_result(op, status, ct, body, body != NULL ? strlen(body) : 0, &ro);
+}
+
+static const char *text_of(const json_t *r) {
+  return json_string_value(
+      json_object_get(json_array_get(json_object_get(r, "content"), 0), "text"));
+}
+
+static void test_results(void) {
+  oa_api api;
+  const oa_operation *item, *list, *upd;
+  json_t *r;
+  const char png[] = "\x89PNG\r\n\x1a\n";
+  CHECK_EQ_INT(convert("3.1.0", FASTAPI_PATHS, FASTAPI_COMPONENTS, NULL, &api), 0);
+  item = op_named(&api, "read_item");
+  list = op_named(&api, "list_items");
+  upd = op_named(&api, "update_item");
+
+  /* 2xx JSON: compact text (numbers as sent) and structuredContent. */
+  r = result(item, 200, "application/json; charset=utf-8",
+             "{\n  \"item_id\": 1,\n  \"name\": \"a b\",\n  \"price\": 19.99\n}", 1, 0);
+  CHECK_JSON(r, "{'content':[{'type':'text','text':'{\\'item_id\\':1,\\'name\\':\\'a b\\',"
+                "\\'price\\':19.99}'}],'isError':false,'structuredContent':{'item_id':1,"
+                "'name':'a b','price':19.99}}");
+  json_decref(r);
+  /* Not structured for older sessions. */
+  r = result(item, 200, "application/json", "{\"item_id\":1}", 0, 0);
+  CHECK(json_object_get(r, "structuredContent") == NULL);
+  CHECK_EQ_STR(text_of(r), "{\"item_id\":1}");
+  json_decref(r);
+  /* Wrapped output. */
+  r = result(list, 200, "application/problem+json", "[ {\"a\" : \"x y\"} ]", 1, 0);
+  CHECK_JSON(json_object_get(r, "structuredContent"), "{'result':[{'a':'x y'}]}");
+  CHECK_EQ_STR(text_of(r), "[{\"a\":\"x y\"}]");
+  json_decref(r);
+  /* An object schema and a non-object body: text only. */
+  r = result(item, 200, "application/json", "null", 1, 0);
+  CHECK(json_object_get(r, "structuredContent") == NULL);
+  CHECK_EQ_STR(text_of(r), "null");
+  json_decref(r);
+  /* Broken JSON is text. */
+  r = result(item, 200, "application/json", "{\"a\":", 1, 0);
+  CHECK(json_object_get(r, "structuredContent") == NULL);
+  CHECK_EQ_STR(text_of(r), "{\"a\":");
+  json_decref(r);
+  /* No Content-Type, a body that looks like JSON; no operation. */
+  r = result(NULL, 200, NULL, " {\"a\": 1}", 1, 0);
+  CHECK_EQ_STR(text_of(r), "{\"a\":1}");
+  json_decref(r);
+  /* Non-JSON text; invalid UTF-8 replaced. */
+  r = result(upd, 200, "text/plain", "caf\xc3\xa9 \xff\xfe ok \xe2\x82", 0, 0);
+  CHECK_EQ_STR(text_of(r), "caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd ok \xef\xbf\xbd");
+  CHECK(json_object_get(r, "structuredContent") == NULL);
+  json_decref(r);
+  /* A wrapped ({}) output schema and a text answer: structured all the
+   * same, or clients reject the result. Not for an object schema. */
+  r = result(upd, 200, "text/plain", "plain words", 1, 0);
+  CHECK_JSON(r, "{'content':[{'type':'text','text':'plain words'}],'isError':false,"
+                "'structuredContent':{'result':'plain words'}}");
+  json_decref(r);
+  r = result(item, 200, "text/plain", "plain words", 1, 0);
+  CHECK(json_object_get(r, "structuredContent") == NULL);
+  json_decref(r);
+  r = result(NULL, 200, "text/plain", "\xed\xa0\x80 \xc0\xaf \xf4\x90\x80\x80", 0, 0);
+  CHECK_EQ_STR(text_of(r), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
+                           "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  json_decref(r);
+  /* An image. */
+  r = oa_result(item, 200, "image/PNG", png, sizeof(png) - 1, NULL);
+  CHECK_JSON(r, "{'content':[{'type':'image','data':'iVBORw0KGgo=','mimeType':'image/png'}],"
+                "'isError':false}");
+  json_decref(r);
+  /* No content. */
+  r = result(upd, 204, NULL, NULL, 1, 0);
+  CHECK_JSON(r, "{'content':[{'type':'text','text':'HTTP 204 No Content (no content)'}],"
+                "'isError':false,'structuredContent':{'result':null}}");
+  json_decref(r);
+  r = result(item, 202, NULL, "", 1, 0);
+  CHECK_JSON(r, "{'content':[{'type':'text','text':'HTTP 202 Accepted (no content)'}],"
+                "'isError':false}");
+  json_decref(r);
+  /* Errors: status, reason, body cut at a character boundary. */
+  r = result(item, 404, "text/plain", "not h\xc3\xa9re at all", 1, 6);
+  CHECK_JSON(r, "{'content':[{'type':'text','text':'HTTP 404 Not Found: not h... (cut; 16 "
+                "bytes in all)'}],'isError':true}");
+  json_decref(r);
+  r = result(item, 404, "text/plain", "not h\xc3\xa9re", 1, 0);
+  CHECK_EQ_STR(text_of(r), "HTTP 404 Not Found: not h\xc3\xa9re");
+  json_decref(r);
+  r = result(item, 422, "application/json", "{\n \"detail\": [\"bad\"]\n}", 1, 0);
+  CHECK_EQ_STR(text_of(r), "HTTP 422 Unprocessable Content: {\"detail\":[\"bad\"]}");
+  CHECK(json_object_get(r, "structuredContent") == NULL);
+  CHECK(json_is_true(json_object_get(r, "isError")));
+  json_decref(r);
+  r = result(item, 401, "application/json", "{\"token\":\"secret\"}", 1, 0);
+  CHECK_EQ_STR(text_of(r), "HTTP 401 Unauthorized: (body withheld)");
+  json_decref(r);
+  r = result(item, 403, "text/plain", "secret", 1, 0);
+  CHECK_EQ_STR(text_of(r), "HTTP 403 Forbidden: (body withheld)");
+  json_decref(r);
+  r = result(item, 599, NULL, "", 1, 0);
+  CHECK_EQ_STR(text_of(r), "HTTP 599");
+  json_decref(r);
+  r = result(item, 302, NULL, NULL, 1, 0);
+  CHECK_EQ_STR(text_of(r), "HTTP 302 Found");
+  CHECK(json_is_true(json_object_get(r, "isError")));
+  json_decref(r);
+  openapi_free(&api);
+}
+
+static void test_contents(void) {
+  json_t *c;
+  const char bin[] = "\x00\x01\xff";
+  c = oa_contents("api://shop/items", "text/plain; charset=utf-8", "hi \xff", 4);
+  CHECK_JSON(c, "{'uri':'api://shop/items','mimeType':'text/plain','text':'hi \\ufffd'}");
+  json_decref(c);
+  c = oa_contents("api://shop/x", "application/vnd.api+json", "{\"a\":1}", 7);
+  CHECK_JSON(c,
+             "{'uri':'api://shop/x','mimeType':'application/vnd.api+json','text':'{\\'a\\':1}'}");
+  json_decref(c);
+  c = oa_contents("api://shop/x", "application/xml", "<a/>", 4);
+  CHECK_EQ_STR(json_string_value(json_object_get(c, "text")), "<a/>");
+  json_decref(c);
+  c = oa_contents("api://shop/x", "image/png", bin, 3);
+  CHECK_JSON(c, "{'uri':'api://shop/x','mimeType':'image/png','blob':'AAH/'}");
+  json_decref(c);
+  c = oa_contents("api://shop/x", "application/pdf", "%PDF", 4);
+  CHECK_JSON(c, "{'uri':'api://shop/x','mimeType':'application/pdf','blob':'JVBERg=='}");
+  json_decref(c);
+  c = oa_contents("api://shop/x", NULL, bin, 3);
+  CHECK_JSON(c, "{'uri':'api://shop/x','mimeType':'application/octet-stream','blob':'AAH/'}");
+  json_decref(c);
+  c = oa_contents("api://shop/x", NULL, "plain", 5);
+  CHECK_JSON(c, "{'uri':'api://shop/x','text':'plain'}");
+  json_decref(c);
+  c = oa_contents("api://shop/x", "text/plain", NULL, 0);
+  CHECK_JSON(c, "{'uri':'api://shop/x','mimeType':'text/plain','text':''}");
+  json_decref(c);
+}
+
+/* ---- allocation failures ------------------------------------------------------------------ */
+
+static long alloc_budget = -1; /* jansson allocations left; -1: no limit */
+
+static void *limited_malloc(size_t n) {
+  if (alloc_budget == 0)
+    return NULL;
+  if (alloc_budget > 0)
+    alloc_budget--;
+  return malloc(n);
+}
+
+/* Everything an api holds, as one JSON text (made with the normal
+ * allocator). */
+static char *fingerprint(const oa_api *api) {
+  json_t *all = json_array();
+  char *s;
+  size_t i, j;
+  for (i = 0; i < api->n_ops; i++) {
+    const oa_operation *op = &api->ops[i];
+    json_t *ps = json_array();
+    for (j = 0; j < op->n_params; j++)
+      json_array_append_new(ps,
+                            json_pack("[ssiiiii]", op->params[j].arg, op->params[j].name,
+                                      op->params[j].in, op->params[j].style, op->params[j].explode,
+                                      op->params[j].required, op->params[j].json));
+    json_array_append_new(
+        all, json_pack("{s:s,s:s?,s:s,s:O,s:O?,s:O,s:o,s:s?,s:s?,s:i,s:i}", "name", op->name,
+                       "title", op->title, "description", op->description, "in", op->input_schema,
+                       "out", op->output_schema, "ann", op->annotations, "ps", ps, "uri", op->uri,
+                       "mime", op->mime_type, "kind", op->kind, "body", op->body));
+  }
+  for (i = 0; i < api->n_warnings; i++)
+    json_array_append_new(all, json_string(api->warnings[i]));
+  s = json_dumps(all, JSON_COMPACT);
+  json_decref(all);
+  return s;
+}
+
+static void test_out_of_memory(void) {
+  json_t *d = doc("3.0.3", FASTAPI_PATHS, RECURSIVE_COMPONENTS);
+  json_t *d2 = doc("3.1.0", FASTAPI_PATHS, FASTAPI_COMPONENTS);
+  json_t *rules = J("[{'methods':['GET'],'pattern':'^/items/$','type':'resource'}]");
+  json_t *args = J("{'item_id__path':'a/b','item_id':5,'name':'x','price':0.5}");
+  oa_options o = opts();
+  oa_api api;
+  char err[256], *want, *got;
+  long k;
+  int rc, failures = 0, completed, doc_i;
+  o.route_map = rules;
+  o.tool_prefix = "p_";
+  CHECK_EQ_INT(openapi_convert(d2, &o, &api, err, sizeof(err)), 0);
+  want = fingerprint(&api);
+  openapi_free(&api);
+  /* d has dangling references to Item and Category: more warnings. */
+  CHECK_EQ_INT(openapi_convert(d, &o, &api, err, sizeof(err)), 0);
+  openapi_free(&api);
+  /* Fail the first allocation, then the second... until one run needs no
+   * more than it is given; for both documents. */
+  json_set_alloc_funcs(limited_malloc, free);
+  for (doc_i = 0; doc_i < 2; doc_i++) {
+    completed = 0;
+    for (k = 0; k < 100000 && !completed; k++) {
+      alloc_budget = k;
+      rc = openapi_convert(doc_i ? d : d2, &o, &api, err, sizeof(err));
+      CHECK(rc == 0 || rc == -ENOMEM);
+      if (rc == -ENOMEM) {
+        failures++;
+        CHECK(api.ops == NULL && api.warnings == NULL);
+        CHECK_EQ_STR(err, "out of memory");
+        continue;
+      }
+      completed = 1;
+      alloc_budget = -1;
+      if (doc_i == 0) {
+        /* Not one allocation failed unnoticed. */
+        got = fingerprint(&api);
+        CHECK(got != NULL && strcmp(got, want) == 0);
+        free(got);
+      }
+      openapi_free(&api);
+    }
+    CHECK(completed);
+  }
+  CHECK(failures > 1000);
+  /* Requests and results fail cleanly too. */
+  alloc_budget = -1;
+  json_set_alloc_funcs(malloc, free);
+  CHECK_EQ_INT(openapi_convert(d2, &o, &api, err, sizeof(err)), 0);
+  json_set_alloc_funcs(limited_malloc, free);
+  for (k = 0; k < 200; k++) {
+    const oa_operation *op = find_op(&api, "p_update_item");
+    oa_request rq;
+    json_t *r;
+    oa_result_opts ro = {1, 0};
+    alloc_budget = k;
+    r = oa_result(op, 200, "application/json", "{\"item_id\": 1}", 14, &ro);
+    json_decref(r);
+    alloc_budget = k;
+    r = oa_contents("api://x", "image/png", "abc", 3);
+    json_decref(r);
+    alloc_budget = k;
+    r = oa_result(op, 500, "application/json", "{\"e\": 1}", 8, &ro);
+    json_decref(r);
+    alloc_budget = k;
+    if (oa_request_build(op, args, "/b", &rq, err, sizeof(err)) == 0)
+      oa_request_free(&rq);
+  }
+  alloc_budget = -1;
+  json_set_alloc_funcs(malloc, free);
+  openapi_free(&api);
+  free(want);
+  json_decref(d);
+  json_decref(d2);
+  json_decref(rules);
+  json_decref(args);
+}
+
+int main(void) {
+  RUN(test_names);
+  RUN(test_long_names);
+  RUN(test_annotations);
+  RUN(test_fastapi_schemas);
+  RUN(test_recursive);
+  RUN(test_openapi30_conversion);
+  RUN(test_params_and_bodies);
+  RUN(test_outputs);
+  RUN(test_filters);
+  RUN(test_resources);
+  RUN(test_malformed);
+  RUN(test_requests);
+  RUN(test_results);
+  RUN(test_contents);
+  RUN(test_fuzz);
+  RUN(test_out_of_memory);
+  TEST_MAIN_END();
+}
