@@ -209,32 +209,63 @@ static int req_emit(http_req *req, uv_buf_t *bufs, unsigned n) {
 
 /* Formats the status line and headers into out (size n); returns the
  * length, or 0 if it does not fit. */
+/* Appends len bytes at s to [*p, end); a write that does not fit sets *p
+ * to NULL, and every later one is a no-op. */
+static void put(char **p, const char *end, const char *s, size_t len) {
+  if (*p == NULL || (size_t)(end - *p) < len) {
+    *p = NULL;
+    return;
+  }
+  memcpy(*p, s, len);
+  *p += len;
+}
+
+static void put_str(char **p, const char *end, const char *s) {
+  put(p, end, s, strlen(s));
+}
+
+static void put_uint(char **p, const char *end, uint64_t v) {
+  char tmp[24], *q = tmp + sizeof(tmp);
+  do {
+    *--q = (char)('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  put(p, end, q, (size_t)(tmp + sizeof(tmp) - q));
+}
+
+/* The status line and header block; 0 when it does not fit in n. Written
+ * by hand: it is part of every response. */
 static size_t format_head(http_req *req, int status, const char *headers, int chunked,
                           size_t content_length, char *out, size_t n) {
   http_server *hs = req->conn->hs;
-  const char *conn_hdr = "";
-  int k;
-  char len_hdr[48];
+  const char *end = out + n;
+  char *p = out;
+  size_t hl = headers != NULL ? strlen(headers) : 0;
 
-  if (headers != NULL && *headers != '\0') {
-    size_t hl = strlen(headers);
-    if (hl < 2 || headers[hl - 2] != '\r' || headers[hl - 1] != '\n')
-      return 0; /* a cut header line would break the framing */
+  if (hl > 0 && (hl < 2 || headers[hl - 2] != '\r' || headers[hl - 1] != '\n'))
+    return 0; /* a cut header line would break the framing */
+  put(&p, end, "HTTP/1.1 ", 9);
+  put_uint(&p, end, (uint64_t)status);
+  put(&p, end, " ", 1);
+  put_str(&p, end, http_util_status_text(status));
+  put(&p, end, "\r\nDate: ", 8);
+  put_str(&p, end, http_date(hs));
+  put(&p, end, "\r\n", 2);
+  put(&p, end, headers, hl);
+  if (chunked) {
+    if (!req->http10)
+      put_str(&p, end, "Transfer-Encoding: chunked\r\n");
+  } else if (status != 204 && status != 304) { /* RFC 9110 8.6: none on these */
+    put(&p, end, "Content-Length: ", 16);
+    put_uint(&p, end, content_length);
+    put(&p, end, "\r\n", 2);
   }
   if (req->close)
-    conn_hdr = "Connection: close\r\n";
+    put_str(&p, end, "Connection: close\r\n");
   else if (req->http10)
-    conn_hdr = "Connection: keep-alive\r\n";
-  if (chunked)
-    snprintf(len_hdr, sizeof(len_hdr), "%s", req->http10 ? "" : "Transfer-Encoding: chunked\r\n");
-  else if (status == 204 || status == 304)
-    len_hdr[0] = '\0'; /* RFC 9110 8.6: no Content-Length on these */
-  else
-    snprintf(len_hdr, sizeof(len_hdr), "Content-Length: %zu\r\n", content_length);
-  k = snprintf(out, n, "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%s%s\r\n", status,
-               http_util_status_text(status), http_date(hs), headers ? headers : "", len_hdr,
-               conn_hdr);
-  return k > 0 && (size_t)k < n ? (size_t)k : 0;
+    put_str(&p, end, "Connection: keep-alive\r\n");
+  put(&p, end, "\r\n", 2);
+  return p != NULL ? (size_t)(p - out) : 0;
 }
 
 /* Marks req finished and lets the queue move on. */

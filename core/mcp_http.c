@@ -8,6 +8,7 @@
  * stream is resumable (sse.c): if the connection drops, the call goes on
  * and the client picks the stream up with GET + Last-Event-ID. A plain GET
  * opens the session's standalone stream for messages the server starts. */
+#include "json_write.h"
 #include "mcp_http.h"
 
 #include "http_util.h"
@@ -48,10 +49,16 @@ struct mcp_reply {
 
 static void respond_json(mcp_http *t, http_req *req, int status, const json_t *msg,
                          const char *extra) {
+  static const char ct[] = "Content-Type: application/json\r\n";
   char headers[1024]; /* extra is at most ~700 bytes (CORS and session headers) */
-  snprintf(headers, sizeof(headers), "Content-Type: application/json\r\n%.990s", extra ? extra : "");
+  size_t el = extra ? strlen(extra) : 0;
+  if (el > sizeof(headers) - sizeof(ct))
+    el = 0; /* never cut a header block */
+  memcpy(headers, ct, sizeof(ct) - 1);
+  memcpy(headers + sizeof(ct) - 1, extra ? extra : "", el);
+  headers[sizeof(ct) - 1 + el] = '\0';
   buf_reset(&t->out);
-  if (msg == NULL || json_dump_callback(msg, buf_json_writer, &t->out, JSON_COMPACT) < 0) {
+  if (msg == NULL || json_write(&t->out, msg) < 0) {
     http_respond(req, 500, "Content-Type: text/plain\r\n", "out of memory\n", 14);
     return;
   }
@@ -223,7 +230,13 @@ static mcp_reply *reply_new(mcp_http *t, http_req *req, unsigned n_items, const 
   rep->n_items = n_items;
   accept = http_req_header(req, "accept", &accept_len);
   rep->sse_ok = http_util_accepts(accept, accept_len, "text/event-stream");
-  snprintf(rep->headers, sizeof(rep->headers), "%s", headers ? headers : "");
+  {
+    size_t hl = headers ? strlen(headers) : 0;
+    if (hl >= sizeof(rep->headers))
+      hl = 0; /* never cut a header block: the CORS headers are optional */
+    memcpy(rep->headers, headers ? headers : "", hl);
+    rep->headers[hl] = '\0';
+  }
   for (i = 0; i < n_items; i++) {
     rep->items[i].sink.send = item_send;
     rep->items[i].rep = rep;

@@ -1,4 +1,5 @@
 /* sse.c -- resumable server-sent-event streams of MCP sessions. */
+#include "json_write.h"
 #include "sse.h"
 
 #include "jsonrpc.h"
@@ -81,8 +82,8 @@ static int emit(sse_stream *st, const json_t *msg, int retry) {
   if (retry && buf_printf(b, "retry: %u\n", h->cfg->sse_retry_ms) < 0)
     return -ENOMEM;
   if (msg != NULL) {
-    if (buf_puts(b, "event: message\ndata: ") < 0 ||
-        json_dump_callback(msg, buf_json_writer, b, JSON_COMPACT) < 0 || buf_puts(b, "\n\n") < 0)
+    if (buf_puts(b, "event: message\ndata: ") < 0 || json_write(b, msg) < 0 ||
+        buf_puts(b, "\n\n") < 0)
       return -ENOMEM;
   } else if (buf_puts(b, "data: \n\n") < 0) {
     return -ENOMEM;

@@ -2,6 +2,7 @@
  * server-started ones alike, is one line of compact JSON on stdout, in the
  * order produced; stdout is written through libuv so a slow reader never
  * blocks the loop. */
+#include "json_write.h"
 #include "stdio_transport.h"
 
 #include "jsonrpc.h"
@@ -51,8 +52,7 @@ static void write_line(stdio_transport *t, const json_t *msg) {
   if (msg == NULL || (t->wr == NULL && !t->file_out))
     return;
   buf_reset(&t->scratch);
-  if (json_dump_callback(msg, buf_json_writer, &t->scratch, JSON_COMPACT) < 0 ||
-      buf_append(&t->scratch, "\n", 1) < 0)
+  if (json_write(&t->scratch, msg) < 0 || buf_append(&t->scratch, "\n", 1) < 0)
     return;
   if (t->file_out) {
     /* A regular file never blocks for long: write it in place. */
