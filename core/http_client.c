@@ -722,11 +722,15 @@ static int format_wire(http_client_req *r, const http_client_params *p, const or
   int has_ua = 0, rc = 0;
 
   memset(&w, 0, sizeof(w));
-  rc |= buf_printf(&w, "%s ", p->method);
+  rc |= buf_reserve(&w, 256 + tlen + p->body_len);
+  rc |= buf_puts(&w, p->method);
+  rc |= buf_append(&w, " ", 1);
   if (tlen == 0 || target[0] != '/')
     rc |= buf_append(&w, "/", 1);
   rc |= buf_append(&w, target, tlen);
-  rc |= buf_printf(&w, " HTTP/1.1\r\nHost: %s\r\n", o->host_header);
+  rc |= buf_append(&w, " HTTP/1.1\r\nHost: ", 17);
+  rc |= buf_puts(&w, o->host_header);
+  rc |= buf_append(&w, "\r\n", 2);
   for (i = 0; i < p->n_headers; i++) {
     const char *line = p->headers[i], *colon;
     if (line == NULL || strpbrk(line, "\r\n") != NULL || (colon = strchr(line, ':')) == NULL ||
@@ -745,8 +749,17 @@ static int format_wire(http_client_req *r, const http_client_params *p, const or
   if (!has_ua)
     rc |= buf_puts(&w, "User-Agent: mcpd\r\n");
   if (p->body_len > 0 || strcmp(p->method, "POST") == 0 || strcmp(p->method, "PUT") == 0 ||
-      strcmp(p->method, "PATCH") == 0)
-    rc |= buf_printf(&w, "Content-Length: %zu\r\n", p->body_len);
+      strcmp(p->method, "PATCH") == 0) {
+    char num[24], *q = num + sizeof(num);
+    size_t v = p->body_len;
+    do {
+      *--q = (char)('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
+    rc |= buf_append(&w, "Content-Length: ", 16);
+    rc |= buf_append(&w, q, (size_t)(num + sizeof(num) - q));
+    rc |= buf_append(&w, "\r\n", 2);
+  }
   rc |= buf_append(&w, "\r\n", 2);
   if (p->body_len > 0)
     rc |= buf_append(&w, p->body, p->body_len);

@@ -7,6 +7,17 @@
 
 #define MAX_DEPTH 2048
 
+/* buf_append() without the call when there is room (most appends are a
+ * few bytes). */
+static inline int app(buf *out, const char *s, size_t len) {
+  if (out->data != NULL && out->cap - out->len >= len) {
+    memcpy(out->data + out->len, s, len);
+    out->len += len;
+    return 0;
+  }
+  return buf_append(out, s, len);
+}
+
 static int put_string(buf *out, const char *s, size_t len) {
   static const char hex[] = "0123456789ABCDEF";
   size_t i, run = 0;
@@ -21,7 +32,7 @@ static int put_string(buf *out, const char *s, size_t len) {
     if (c >= 0x20 && c != '"' && c != '\\')
       continue;
     /* Flush the plain run before i, then the escape. */
-    if ((r = buf_append(out, s + run, i - run)) < 0)
+    if ((r = app(out, s + run, i - run)) < 0)
       return r;
     run = i + 1;
     esc[0] = '\\';
@@ -54,12 +65,12 @@ static int put_string(buf *out, const char *s, size_t len) {
       esc[5] = hex[c & 15];
       n = 6;
     }
-    if ((r = buf_append(out, esc, n)) < 0)
+    if ((r = app(out, esc, n)) < 0)
       return r;
   }
-  if ((r = buf_append(out, s + run, len - run)) < 0)
+  if ((r = app(out, s + run, len - run)) < 0)
     return r;
-  return buf_append(out, "\"", 1);
+  return app(out, "\"", 1);
 }
 
 static int put_integer(buf *out, json_int_t v) {
@@ -71,7 +82,7 @@ static int put_integer(buf *out, json_int_t v) {
   } while (u != 0);
   if (v < 0)
     *--p = '-';
-  return buf_append(out, p, (size_t)(tmp + sizeof(tmp) - p));
+  return app(out, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /* As jansson: %.17g, with ".0" when it reads as an integer and the
@@ -97,7 +108,7 @@ static int put_real(buf *out, double v) {
     tmp[n++] = '.';
     tmp[n++] = '0';
   }
-  return buf_append(out, tmp, (size_t)n);
+  return app(out, tmp, (size_t)n);
 }
 
 static int put(buf *out, const json_t *v, int depth) {
@@ -110,27 +121,27 @@ static int put(buf *out, const json_t *v, int depth) {
     return -ELOOP;
   switch (json_typeof(v)) {
   case JSON_OBJECT:
-    if ((r = buf_append(out, "{", 1)) < 0)
+    if ((r = app(out, "{", 1)) < 0)
       return r;
     json_object_foreach((json_t *)v, key, item) {
-      if (!first && (r = buf_append(out, ",", 1)) < 0)
+      if (!first && (r = app(out, ",", 1)) < 0)
         return r;
       first = 0;
-      if ((r = put_string(out, key, strlen(key))) < 0 || (r = buf_append(out, ":", 1)) < 0 ||
+      if ((r = put_string(out, key, strlen(key))) < 0 || (r = app(out, ":", 1)) < 0 ||
           (r = put(out, item, depth + 1)) < 0)
         return r;
     }
-    return buf_append(out, "}", 1);
+    return app(out, "}", 1);
   case JSON_ARRAY:
-    if ((r = buf_append(out, "[", 1)) < 0)
+    if ((r = app(out, "[", 1)) < 0)
       return r;
     json_array_foreach(v, i, item) {
-      if (i > 0 && (r = buf_append(out, ",", 1)) < 0)
+      if (i > 0 && (r = app(out, ",", 1)) < 0)
         return r;
       if ((r = put(out, item, depth + 1)) < 0)
         return r;
     }
-    return buf_append(out, "]", 1);
+    return app(out, "]", 1);
   case JSON_STRING:
     return put_string(out, json_string_value(v), json_string_length(v));
   case JSON_INTEGER:
@@ -138,11 +149,11 @@ static int put(buf *out, const json_t *v, int depth) {
   case JSON_REAL:
     return put_real(out, json_real_value(v));
   case JSON_TRUE:
-    return buf_append(out, "true", 4);
+    return app(out, "true", 4);
   case JSON_FALSE:
-    return buf_append(out, "false", 5);
+    return app(out, "false", 5);
   case JSON_NULL:
-    return buf_append(out, "null", 4);
+    return app(out, "null", 4);
   }
   return -EINVAL;
 }
