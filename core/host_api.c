@@ -328,6 +328,8 @@ static int h_http_request(mcpd_ctx *ctx, const mcpd_http_request *req, mcpd_http
     *handle = NULL;
   if (!ctx_ok(ctx) || req == NULL || cb == NULL)
     return -EINVAL;
+  if (ctx->drain_cancelled)
+    return -ESTALE;
   memcpy(&size, req, sizeof(size));
   r = host_api_normalize(&q, sizeof(q), req, size, MCPD_HTTP_REQUEST_SIZE_V1_2);
   if (r < 0 || q.flags != 0)
@@ -350,18 +352,21 @@ static int h_http_request(mcpd_ctx *ctx, const mcpd_http_request *req, mcpd_http
   a->ctx = ctx;
   a->u.http.cb = cb;
   a->arg = arg;
+  /* Linked and counted before the client sees it: its callback must find
+   * the record complete whenever it runs. */
+  list_insert_tail(&ctx->async, &a->link);
+  if (!ctx->in_init) {
+    plugin_ref(ctx);
+    a->refd = 1;
+  }
   r = http_client_request(&ctx->srv->http_client, &p, http_done, a, &a->u.http.req, err,
                           sizeof(err));
   if (r < 0) {
     log_msg(&ctx->srv->log, LOG_WARN, "plugin_http_refused", "plugin=%s reason=%s", ctx->name,
             log_escape(err, esc, sizeof(esc)));
+    async_release(a);
     free(a);
     return r;
-  }
-  list_insert_tail(&ctx->async, &a->link);
-  if (!ctx->in_init) {
-    plugin_ref(ctx);
-    a->refd = 1;
   }
   if (handle != NULL)
     *handle = (mcpd_http *)a;
@@ -380,10 +385,20 @@ static void timer_closed(uv_handle_t *h) {
 
 static void timer_fired(uv_timer_t *t) {
   host_async *a = t->data;
-  if (!a->forgotten)
-    a->u.timer.cb(a->arg);
-  async_release(a);
+  mcpd_timer_fn cb = a->u.timer.cb;
+  void *arg = a->arg;
+  int call = !a->forgotten;
+  mcpd_ctx *ctx = a->ctx;
+  /* Gone before the callback runs, as the header says: a timer_stop() on it
+   * from inside the callback finds it closing and does nothing. The plugin
+   * reference is dropped after the callback, which runs plugin code. */
+  int refd = a->refd && !a->forgotten;
+  list_remove(&a->link);
   uv_close((uv_handle_t *)&a->u.timer.handle, timer_closed);
+  if (call)
+    cb(arg);
+  if (refd)
+    plugin_unref(ctx);
 }
 
 static int h_timer_start(mcpd_ctx *ctx, unsigned ms, mcpd_timer_fn cb, void *arg,
@@ -395,6 +410,8 @@ static int h_timer_start(mcpd_ctx *ctx, unsigned ms, mcpd_timer_fn cb, void *arg
     return -EINVAL;
   if (ctx->srv->http_client.closed)
     return -ESHUTDOWN;
+  if (ctx->drain_cancelled)
+    return -ESTALE;
   a = calloc(1, sizeof(*a));
   if (a == NULL)
     return -ENOMEM;
@@ -449,6 +466,17 @@ void host_api_forget(mcpd_ctx *ctx) {
   }
 }
 
+void host_api_abandon(mcpd_ctx *ctx) {
+  list_node *n, *tmp;
+  list_foreach_safe(n, tmp, &ctx->async) {
+    host_async *a = list_entry(n, host_async, link);
+    if (a->is_timer)
+      h_timer_stop((mcpd_timer *)a);
+    else
+      http_client_cancel(a->u.http.req); /* its callback runs later, -ECANCELED */
+  }
+}
+
 void host_api_stop_timers(mcpd_ctx *ctx) {
   list_node *n, *tmp;
   list_foreach_safe(n, tmp, &ctx->async) {
@@ -465,6 +493,8 @@ static int h_update_begin(mcpd_ctx *ctx) {
     return -EINVAL;
   if (ctx->in_init)
     return -EPERM;
+  if (ctx->retired)
+    return -ESTALE;
   if (ctx->updating)
     return -EBUSY;
   registry_free(&ctx->staged);

@@ -23,6 +23,12 @@ void host_api_activated(mcpd_ctx *ctx);
  * its HTTP requests and timers are dropped without their callbacks. */
 void host_api_forget(mcpd_ctx *ctx);
 
+/* ctx was retired and its drain deadline passed: its timers stop without
+ * their callbacks and its HTTP requests are cancelled (callbacks with
+ * -ECANCELED), so a plugin retrying something forever cannot keep an old
+ * version loaded; timer_start() and http_request() then say -ESTALE. */
+void host_api_abandon(mcpd_ctx *ctx);
+
 /* Stops ctx's timers without their callbacks (mcpd is stopping). */
 void host_api_stop_timers(mcpd_ctx *ctx);
 

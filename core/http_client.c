@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_ADDRS 4
+
 /* One host:port and its connections. */
 typedef struct origin {
   http_client *c;
@@ -18,8 +20,11 @@ typedef struct origin {
   char *host; /* as in the URL, without brackets */
   char *host_header;
   int port;
-  struct sockaddr_storage addr;
+  struct sockaddr_storage addrs[MAX_ADDRS]; /* as resolved, in order */
+  unsigned n_addrs;
+  unsigned pref; /* the address that connected last */
   int have_addr;
+  int literal;          /* an IP address in the URL: never looked up */
   uint64_t resolved_at; /* loop time, ms */
   int resolving;
   uv_getaddrinfo_t gai;
@@ -38,8 +43,11 @@ typedef struct conn {
   origin *o;
   http_client_req *req; /* the request on it, NULL when idle */
   llhttp_t parser;
-  buf out; /* the bytes being written */
-  int connected, reused, closing, writing;
+  buf out;         /* the bytes being written */
+  unsigned addr_i; /* which of o->addrs; ADDR_PREF: the origin's preferred */
+  int reused, closing, writing;
+  int answered_early;   /* the response came before the write completed */
+  int keep_after_write; /* then: back to the pool (1) or close (0) in on_write */
   unsigned open_handles;
   list_node link;     /* in o->idle or o->resolving_conns */
   list_node all_link; /* in c->conns */
@@ -62,6 +70,7 @@ struct http_client_req {
   int head;       /* HEAD: the response has no body */
   int idempotent; /* may be sent again after a stale connection */
   int attempts;
+  int next_addr; /* the address to try next after a failed connect; -1: none */
   int err;
   int dropped; /* no callback */
   uint64_t started;
@@ -73,7 +82,8 @@ struct http_client_req {
   int interim; /* a 1xx message: skipped */
   int complete;
   int in_value;
-  buf hdr; /* "name: value\0" ... */
+  int headers_done; /* what follows is trailers: ignored */
+  buf hdr;          /* "name: value\0" ... */
   buf body;
   list_node link;     /* in o->waiting, or c->done */
   list_node all_link; /* in c->live until delivered */
@@ -84,6 +94,8 @@ struct http_client_req {
 #define DEFAULT_MAX_BODY    (10u << 20)
 #define DEFAULT_MAX_HEADERS (64u << 10)
 #define DNS_TTL_MS          30000
+#define DEFAULT_IDLE_MS     4000
+#define ADDR_PREF           ((unsigned)-1)
 
 static void conn_close(conn *k);
 static void conn_send(conn *k, http_client_req *r);
@@ -208,7 +220,7 @@ static void req_finish(http_client_req *r, int err, int later) {
     r->conn->req = NULL;
     r->conn = NULL;
   }
-  if (later) {
+  if (later || r->c->in_request) {
     list_insert_tail(&r->c->done, &r->link);
     uv_idle_start(&r->c->done_idle, on_done_idle);
   } else {
@@ -299,8 +311,16 @@ static void conn_release(conn *k, int keep) {
 static void on_write(uv_write_t *w, int status) {
   conn *k = w->data;
   k->writing = 0;
-  if (status < 0 && !k->closing)
+  if (k->closing)
+    return;
+  if (status < 0) {
     conn_close_err(k, status == UV_ECANCELED ? -ECANCELED : -ECONNRESET);
+    return;
+  }
+  if (k->answered_early) {
+    k->answered_early = 0;
+    conn_release(k, k->keep_after_write);
+  }
 }
 
 /* ---- parsing ---------------------------------------------------------------- */
@@ -314,6 +334,7 @@ static int p_message_begin(llhttp_t *p) {
   r->body.len = 0;
   r->in_value = 0;
   r->interim = 0;
+  r->headers_done = 0;
   return 0;
 }
 
@@ -321,6 +342,8 @@ static int p_header_field(llhttp_t *p, const char *at, size_t len) {
   conn *k = p->data;
   http_client_req *r = k->req;
   size_t i, start = r->hdr.len;
+  if (r->headers_done)
+    return 0; /* a trailer field of a chunked body */
   if (r->in_value) {
     if (buf_append(&r->hdr, "", 1) < 0) /* ends the previous line */
       return -1;
@@ -340,6 +363,8 @@ static int p_header_field(llhttp_t *p, const char *at, size_t len) {
 static int p_header_value(llhttp_t *p, const char *at, size_t len) {
   conn *k = p->data;
   http_client_req *r = k->req;
+  if (r->headers_done)
+    return 0;
   if (!r->in_value) {
     if (buf_append(&r->hdr, ": ", 2) < 0)
       return -1;
@@ -354,6 +379,7 @@ static int p_headers_complete(llhttp_t *p) {
   if (r->in_value && buf_append(&r->hdr, "", 1) < 0)
     return -1;
   r->in_value = 0;
+  r->headers_done = 1;
   r->status = (int)llhttp_get_status_code(p);
   if (r->status < 200) {
     r->interim = 1; /* 100 Continue and the like: the answer follows */
@@ -404,8 +430,15 @@ static void conn_answered(conn *k, size_t leftover) {
   int keep = leftover == 0 && llhttp_should_keep_alive(&k->parser);
   k->req = NULL;
   r->conn = NULL;
-  /* Back to the pool first: the callback may start the next request. */
-  conn_release(k, keep);
+  if (k->writing) {
+    /* The server answered before it read everything (an early 401 to a
+     * large upload): k->out and k->write are still libuv's until on_write. */
+    k->answered_early = 1;
+    k->keep_after_write = keep;
+  } else {
+    /* Back to the pool first: the callback may start the next request. */
+    conn_release(k, keep);
+  }
   req_finish(r, 0, 0);
 }
 
@@ -501,9 +534,25 @@ static void conn_send(conn *k, http_client_req *r) {
   uv_read_start((uv_stream_t *)&k->tcp, alloc_cb, on_read);
 }
 
+/* A connect failed: with another address of the host left to try (a name
+ * that resolves to ::1 and 127.0.0.1 for a server on only one of them),
+ * the request goes back to the head of the line for it. */
+static void connect_failed(conn *k, int err) {
+  origin *o = k->o;
+  http_client_req *r = k->req;
+  if (r != NULL && k->addr_i + 1 < o->n_addrs && !o->c->closed) {
+    k->req = NULL;
+    r->conn = NULL;
+    r->next_addr = (int)(k->addr_i + 1);
+    r->state = RQ_WAITING;
+    list_insert_head(&o->waiting, &r->link);
+    o->n_waiting++;
+  }
+  conn_close_err(k, err);
+}
+
 static void connect_timeout(uv_timer_t *t) {
-  conn *k = t->data;
-  conn_close_err(k, -ETIMEDOUT);
+  connect_failed(t->data, -ETIMEDOUT);
 }
 
 static void on_connect(uv_connect_t *cr, int status) {
@@ -513,10 +562,10 @@ static void on_connect(uv_connect_t *cr, int status) {
     return;
   uv_timer_stop(&k->timer);
   if (status < 0) {
-    conn_close_err(k, status == UV_ECONNREFUSED ? -ECONNREFUSED : status);
+    connect_failed(k, status == UV_ECONNREFUSED ? -ECONNREFUSED : status);
     return;
   }
-  k->connected = 1;
+  k->o->pref = k->addr_i;
   uv_tcp_nodelay(&k->tcp, 1);
   r = k->req;
   if (r == NULL) {
@@ -532,11 +581,15 @@ static void on_connect(uv_connect_t *cr, int status) {
 static void conn_connect(conn *k) {
   http_client_req *r = k->req;
   unsigned ms = r != NULL ? r->connect_timeout_ms : k->o->c->limits.connect_timeout_ms;
+  origin *o = k->o;
   int rc;
+  if (k->addr_i == ADDR_PREF || k->addr_i >= o->n_addrs)
+    k->addr_i = o->pref < o->n_addrs ? o->pref : 0;
   k->connect.data = k;
-  rc = uv_tcp_connect(&k->connect, &k->tcp, (const struct sockaddr *)&k->o->addr, on_connect);
+  rc = uv_tcp_connect(&k->connect, &k->tcp, (const struct sockaddr *)&o->addrs[k->addr_i],
+                      on_connect);
   if (rc < 0) {
-    conn_close_err(k, rc);
+    connect_failed(k, rc);
     return;
   }
   uv_timer_start(&k->timer, connect_timeout, ms, 0);
@@ -545,19 +598,33 @@ static void conn_connect(conn *k) {
 static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res) {
   origin *o = g->data;
   struct addrinfo *ai;
+  unsigned n = 0;
   o->resolving = 0;
   if (status == 0) {
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-      if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) {
-        memcpy(&o->addr, ai->ai_addr, ai->ai_addrlen);
-        if (ai->ai_family == AF_INET)
-          ((struct sockaddr_in *)&o->addr)->sin_port = htons((uint16_t)o->port);
-        else
-          ((struct sockaddr_in6 *)&o->addr)->sin6_port = htons((uint16_t)o->port);
-        o->have_addr = 1;
-        o->resolved_at = uv_now(o->c->loop);
-        break;
+    for (ai = res; ai != NULL && n < MAX_ADDRS; ai = ai->ai_next) {
+      struct sockaddr_storage *a = &o->addrs[n];
+      if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+        continue;
+      if (ai->ai_addrlen > sizeof(*a))
+        continue;
+      memcpy(a, ai->ai_addr, ai->ai_addrlen);
+      if (ai->ai_family == AF_INET)
+        ((struct sockaddr_in *)a)->sin_port = htons((uint16_t)o->port);
+      else
+        ((struct sockaddr_in6 *)a)->sin6_port = htons((uint16_t)o->port);
+      n++;
+    }
+    if (n > 0) {
+      /* Keep the address that worked if it is still among them. */
+      unsigned i, pref = 0;
+      for (i = 0; i < n && o->pref < o->n_addrs; i++) {
+        if (memcmp(&o->addrs[i], &o->addrs[o->pref], sizeof(o->addrs[i])) == 0)
+          pref = i;
       }
+      o->n_addrs = n;
+      o->pref = pref;
+      o->have_addr = 1;
+      o->resolved_at = uv_now(o->c->loop);
     }
   }
   uv_freeaddrinfo(res);
@@ -595,9 +662,11 @@ static int conn_open(origin *o, http_client_req *r) {
   list_insert_tail(&c->conns, &k->all_link);
   o->n_conns++;
   k->req = r;
+  k->addr_i = r->next_addr >= 0 ? (unsigned)r->next_addr : ADDR_PREF;
+  r->next_addr = -1;
   r->conn = k;
   r->state = RQ_ACTIVE;
-  if (o->have_addr && uv_now(c->loop) - o->resolved_at < DNS_TTL_MS) {
+  if (o->have_addr && (o->literal || uv_now(c->loop) - o->resolved_at < DNS_TTL_MS)) {
     conn_connect(k);
     return 0;
   }
@@ -646,6 +715,8 @@ static void origin_next(origin *o) {
 
 /* ---- requests --------------------------------------------------------------- */
 
+#define HOST_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
+
 /* Splits an http:// URL. Returns 0, -EPROTONOSUPPORT or -EINVAL. */
 static int parse_url(const char *url, char *host, size_t host_n, int *port, const char **target,
                      char *err, size_t n) {
@@ -658,6 +729,17 @@ static int parse_url(const char *url, char *host, size_t host_n, int *port, cons
     }
     snprintf(err, n, "the URL must start with http://");
     return strstr(url, "://") != NULL ? -EPROTONOSUPPORT : -EINVAL;
+  }
+  for (p = url; *p != '\0'; p++) {
+    unsigned char ch = (unsigned char)*p;
+    if (ch <= 0x20 || ch >= 0x7f) {
+      /* It would end up verbatim in the request line. */
+      snprintf(err, n,
+               "the URL has a space, control or non-ASCII byte at offset %zu "
+               "(percent-encode it)",
+               (size_t)(p - url));
+      return -EINVAL;
+    }
   }
   p = url + 7;
   auth_end = p + strcspn(p, "/?#");
@@ -690,6 +772,11 @@ static int parse_url(const char *url, char *host, size_t host_n, int *port, cons
   }
   memcpy(host, h, (size_t)(h_end - h));
   host[h_end - h] = '\0';
+  if (host[strspn(host, *p == '[' ? "0123456789abcdefABCDEF:.%" : HOST_CHARS)] != '\0' ||
+      (*p == '[' && strchr(host, ':') == NULL)) {
+    snprintf(err, n, "bad host in the URL");
+    return -EINVAL;
+  }
   *port = 80;
   if (colon != NULL) {
     char *end;
@@ -702,6 +789,23 @@ static int parse_url(const char *url, char *host, size_t host_n, int *port, cons
   }
   *target = auth_end;
   return 0;
+}
+
+/* A token for a name, then no control character but tab in the value. */
+static int header_line_ok(const char *line, size_t name_len) {
+  static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+                              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  const unsigned char *v;
+  size_t i;
+  for (i = 0; i < name_len; i++) {
+    if (line[i] == '\0' || strchr(tchar, line[i]) == NULL)
+      return 0;
+  }
+  for (v = (const unsigned char *)line + name_len + 1; *v != '\0'; v++) {
+    if ((*v < 0x20 && *v != '\t') || *v == 0x7f)
+      return 0;
+  }
+  return 1;
 }
 
 static int header_is_ours(const char *line, size_t name_len) {
@@ -733,8 +837,8 @@ static int format_wire(http_client_req *r, const http_client_params *p, const or
   rc |= buf_append(&w, "\r\n", 2);
   for (i = 0; i < p->n_headers; i++) {
     const char *line = p->headers[i], *colon;
-    if (line == NULL || strpbrk(line, "\r\n") != NULL || (colon = strchr(line, ':')) == NULL ||
-        colon == line) {
+    if (line == NULL || (colon = strchr(line, ':')) == NULL || colon == line ||
+        !header_line_ok(line, (size_t)(colon - line))) {
       snprintf(err, n, "header %zu is not a \"Name: value\" line", i + 1);
       buf_free(&w);
       return -EINVAL;
@@ -800,10 +904,11 @@ static origin *origin_get(http_client *c, const char *host, int port) {
   else
     sprintf(o->host_header, port == 80 ? "%s" : "%s:%d", host, port);
   /* An IP literal needs no lookup. */
-  if (uv_ip4_addr(host, port, (struct sockaddr_in *)&o->addr) == 0 ||
-      uv_ip6_addr(host, port, (struct sockaddr_in6 *)&o->addr) == 0) {
+  if (uv_ip4_addr(host, port, (struct sockaddr_in *)&o->addrs[0]) == 0 ||
+      uv_ip6_addr(host, port, (struct sockaddr_in6 *)&o->addrs[0]) == 0) {
     o->have_addr = 1;
-    o->resolved_at = UINT64_MAX / 2; /* never stale */
+    o->literal = 1;
+    o->n_addrs = 1;
   }
   list_init(&o->idle);
   list_init(&o->resolving_conns);
@@ -853,6 +958,7 @@ int http_client_request(http_client *c, const http_client_params *p, http_client
   }
   r->c = c;
   r->o = o;
+  r->next_addr = -1;
   r->cb = cb;
   r->arg = arg;
   r->owner = p->owner;
@@ -889,7 +995,11 @@ int http_client_request(http_client *c, const http_client_params *p, http_client
   }
   list_insert_tail(&o->waiting, &r->link);
   o->n_waiting++;
+  /* A connect or a write can fail on the spot: in_request makes such a
+   * failure wait for the next turn, as the header promises. */
+  c->in_request++;
   origin_next(o);
+  c->in_request--;
   return 0;
 }
 
@@ -938,6 +1048,8 @@ int http_client_init(http_client *c, uv_loop_t *loop, const logger *lg,
     c->limits.max_response_bytes = DEFAULT_MAX_BODY;
   if (c->limits.max_header_bytes == 0)
     c->limits.max_header_bytes = DEFAULT_MAX_HEADERS;
+  if (c->limits.idle_ms == 0)
+    c->limits.idle_ms = DEFAULT_IDLE_MS;
   list_init(&c->origin_list);
   list_init(&c->done);
   list_init(&c->live);

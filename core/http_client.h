@@ -36,7 +36,8 @@ typedef void (*http_client_cb)(void *arg, int err, const http_client_resp *resp)
 /* What to send. Everything is copied by http_client_request(). */
 typedef struct http_client_params {
   const char *method;         /* "GET" */
-  const char *url;            /* "http://host[:port]/path?query" */
+  const char *url;            /* "http://host[:port]/path?query", percent-encoded:
+                                 spaces, controls and non-ASCII bytes are refused */
   const char *const *headers; /* "Name: value" lines; Host, Content-Length,
                                  Connection and Transfer-Encoding are the
                                  client's own and are skipped */
@@ -53,7 +54,9 @@ typedef struct http_client_params {
 typedef struct http_client_limits {
   unsigned max_conns_per_host; /* open connections to one host:port */
   unsigned max_waiting;        /* requests queued for a connection, per host:port */
-  unsigned idle_ms;            /* an idle keep-alive connection is closed after this */
+  unsigned idle_ms;            /* an idle keep-alive connection is closed after this
+                                  (default 4 s: under the 5 s of common servers, so
+                                  the client, not the server, ends it) */
   unsigned timeout_ms, connect_timeout_ms;
   size_t max_response_bytes, max_header_bytes;
 } http_client_limits;
@@ -80,7 +83,8 @@ struct http_client {
   strmap label_map; /* label -> http_client_label_stats */
   http_client_label_stats **labels;
   size_t n_labels, cap_labels;
-  unsigned n_live; /* requests not yet completed */
+  unsigned n_live;     /* requests not yet completed */
+  unsigned in_request; /* inside http_client_request(): completions wait a turn */
   int closed;
 };
 

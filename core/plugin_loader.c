@@ -467,13 +467,16 @@ static void reaper_cb(uv_idle_t *idle) {
  * (it still unloads only once they complete). */
 static void drain_cb(uv_timer_t *t) {
   plugin_set *set = t->data;
-  list_node *node, *cn;
+  list_node *node, *next, *cn;
   int waiting = 0;
 
-  for (node = set->draining.next; node != &set->draining; node = node->next) {
+  /* next first: host_api_abandon() may drop ctx's last reference, which
+   * moves it to the reap list. */
+  for (node = set->draining.next; node != &set->draining; node = next) {
     mcpd_ctx *ctx = list_entry(node, mcpd_ctx, link);
     server *srv = ctx->srv;
     unsigned cancelled = 0;
+    next = node->next;
     if (ctx->drain_cancelled)
       continue;
     waiting = 1;
@@ -490,6 +493,7 @@ static void drain_cb(uv_timer_t *t) {
     log_msg(&srv->log, LOG_WARN, "plugin_drain_deadline",
             "plugin=%s gen=%llu after_ms=%u calls_cancelled=%u in_flight=%u", ctx->name,
             (unsigned long long)ctx->gen, set->drain_ms, cancelled, ctx->refs);
+    host_api_abandon(ctx);
   }
   if (!waiting)
     uv_timer_stop(t);

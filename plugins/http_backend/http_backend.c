@@ -253,8 +253,11 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
                "backend %s: base_url %s: https:// is not supported yet (use http://, or TLS in a "
                "local proxy)",
                name, url);
-  if (strncasecmp(url, "http://", 7) != 0 || url[7] == '\0' || url[7] == '/')
-    return bad(err, n, "backend %s: base_url must look like http://host[:port][/base/path], not %s",
+  if (strncasecmp(url, "http://", 7) != 0 || url[7] == '\0' || url[7] == '/' ||
+      strpbrk(url, "?# \t\r\n") != NULL)
+    return bad(err, n,
+               "backend %s: base_url must look like http://host[:port][/base/path] (no query, "
+               "fragment or spaces), not %s",
                name, url);
   slash = strchr(url + 7, '/');
   b->origin = slash ? strndup(url, (size_t)(slash - url)) : strdup(url);
@@ -422,7 +425,8 @@ static const char *header_of(const mcpd_http_response *resp, const char *name) {
 static void transport_error(const backend *b, int err, char *msg, size_t n) {
   switch (err) {
   case -ETIMEDOUT:
-    snprintf(msg, n, "backend %s did not answer within %u ms", b->name, b->timeout_ms);
+    snprintf(msg, n, "backend %s did not answer within %u ms (or did not accept the connection)",
+             b->name, b->timeout_ms);
     break;
   case -ECONNREFUSED:
     snprintf(msg, n, "backend %s refused the connection (is %s up?)", b->name, b->origin);
@@ -438,7 +442,11 @@ static void transport_error(const backend *b, int err, char *msg, size_t n) {
     snprintf(msg, n, "backend %s closed the connection before answering", b->name);
     break;
   case -EHOSTUNREACH:
-    snprintf(msg, n, "backend %s: the host of %s did not resolve", b->name, b->origin);
+    snprintf(msg, n, "backend %s: the host of %s did not resolve or cannot be reached", b->name,
+             b->origin);
+    break;
+  case -EAGAIN:
+    snprintf(msg, n, "backend %s: too many requests already waiting for a connection", b->name);
     break;
   case -ECANCELED:
     snprintf(msg, n, "the call was cancelled");
@@ -679,7 +687,8 @@ static void publish(plugin *pl) {
   size_t i, j;
   int r;
   if (pl->live && (r = host->update_begin(pl->ctx)) < 0) {
-    host->log(pl->ctx, MCPD_LOG_ERROR, "cannot update the tool list: %s", host->strerror(r));
+    if (r != -ESTALE) /* -ESTALE: a reload replaced this version; the new one serves */
+      host->log(pl->ctx, MCPD_LOG_ERROR, "cannot update the tool list: %s", host->strerror(r));
     return;
   }
   for (i = 0; i < pl->n_backends; i++) {
@@ -774,12 +783,19 @@ static void retry_fired(void *arg) {
 
 /* The document could not be had: keep what is served, try again later. */
 static void fetch_failed(backend *b, const char *why) {
+  int rc = 0;
   b->failures++;
+  if (b->retry == NULL)
+    rc = host->timer_start(b->pl->ctx, b->retry_ms, retry_fired, b, &b->retry);
+  if (rc == -ESTALE || rc == -ESHUTDOWN) {
+    b->retry = NULL; /* this version is out of service: nothing to retry for */
+    return;
+  }
   host->log(b->pl->ctx, MCPD_LOG_WARNING,
             "backend=%s document=%s not loaded (attempt %u): %s; %s in %u ms", b->name, b->openapi,
             b->failures, why, b->gen ? "keeping the tools it had, trying again" : "trying again",
             b->retry_ms);
-  if (b->retry == NULL && host->timer_start(b->pl->ctx, b->retry_ms, retry_fired, b, &b->retry) < 0)
+  if (rc < 0)
     b->retry = NULL;
   b->retry_ms = b->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : b->retry_ms * 2;
 }

@@ -664,8 +664,8 @@ static void build_body(const oa_operation *op, const json_t *args, sbuf *body, i
 int oa_request_build(const oa_operation *op, const json_t *args, const char *base_path,
                      oa_request *out, char *err, size_t n) {
   sbuf path = {0}, query = {0}, cookie = {0}, body = {0}, line = {0};
-  size_t i, cap = 0, blen;
-  const char *p;
+  size_t i, cap = 0, blen, before, tpl_start;
+  const char *p, *seg;
   int rc = 0, has_body;
 
   if (err != NULL && n > 0)
@@ -688,6 +688,7 @@ int oa_request_build(const oa_operation *op, const json_t *args, const char *bas
       blen--;
     sb_putn(&path, base_path, blen);
   }
+  tpl_start = path.len;
   for (p = op->path; *p; p++) {
     const char *close;
     if (*p != '{') {
@@ -712,8 +713,24 @@ int oa_request_build(const oa_operation *op, const json_t *args, const char *bas
                 p + 1);
       goto done;
     }
+    before = path.len;
     path_value(&path, &op->params[i], arg_of(&op->params[i], args));
+    if (path.len == before) {
+      /* "/items/" is another resource than "/items/{id}". */
+      rc = fail(err, n, -EINVAL, "path parameter \"%s\" is empty", op->params[i].name);
+      goto done;
+    }
     p = close;
+  }
+  /* A value of "." or ".." would make a dot segment, which servers and
+   * proxies resolve: "/files/.." reaches another operation. */
+  for (seg = path.p ? path.p + tpl_start : NULL; !path.oom && seg != NULL && *seg != '\0';) {
+    size_t len = strcspn(seg, "/");
+    if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.')) {
+      rc = fail(err, n, -EINVAL, "path parameter values may not make a \".\" or \"..\" segment");
+      goto done;
+    }
+    seg = seg[len] == '/' ? seg + len + 1 : seg + len;
   }
 
   for (i = 0; i < op->n_params; i++) {

@@ -67,11 +67,18 @@ async function startBackend() {
   });
   server.on('connection', () => { state.connections++; });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  // Raw misbehaviour: garbage, a reset, and a close-delimited HTTP/1.0 body.
+  // Raw misbehaviour: garbage, a reset, a close-delimited HTTP/1.0 body,
+  // a chunked body with a trailer, and answers sent before the request body
+  // is read (the connection stays open; each request is answered at once,
+  // "denied N" for the Nth on that connection).
   const raw = net.createServer((sock) => {
     sock.once('data', (d) => {
       const line = d.toString().split('\r\n')[0];
-      if (line.includes('/garbage')) sock.end('this is not HTTP at all\r\n\r\n');
+      if (line.includes('/early')) earlyAnswers(sock, d);
+      else if (line.includes('/trailers')) {
+        sock.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n' +
+          '5\r\nhello\r\n0\r\nX-Checksum: abc\r\n\r\n');
+      } else if (line.includes('/garbage')) sock.end('this is not HTTP at all\r\n\r\n');
       else if (line.includes('/reset')) sock.resetAndDestroy();
       else if (line.includes('/close-delimited')) sock.end('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end');
       else sock.destroy();
@@ -84,6 +91,32 @@ async function startBackend() {
     rawUrl: `http://127.0.0.1:${raw.address().port}`,
     close: () => { server.closeAllConnections?.(); server.close(); raw.close(); },
   };
+}
+
+function earlyAnswers(sock, first) {
+  let buf = Buffer.alloc(0);
+  let left = 0;
+  let n = 0;
+  const feed = (d) => {
+    buf = Buffer.concat([buf, d]);
+    for (;;) {
+      if (left > 0) {
+        const k = Math.min(left, buf.length);
+        left -= k;
+        buf = buf.subarray(k);
+        if (left > 0 || buf.length === 0) return;
+      }
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      left = Number(/content-length: *(\d+)/i.exec(buf.toString('latin1', 0, end))?.[1] ?? 0);
+      buf = buf.subarray(end + 4);
+      const body = `denied ${++n}`;
+      sock.write(`HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    }
+  };
+  sock.on('data', feed);
+  sock.on('error', () => {});
+  feed(first);
 }
 
 async function connect(d, onListChanged) {
@@ -102,7 +135,7 @@ test('http_request: responses, keep-alive reuse, chunked and close-delimited bod
   const { client } = await connect(d);
   try {
     const ok = await client.callTool({ name: 'fetch', arguments: { url: `${be.url}/ok?a=1&b=%2F`, header: 'X-Test: yes' } });
-    assert.match(text(ok), /^status=200 content-type=application\/json length=\d+ body=/);
+    assert.match(text(ok), /^status=200 content-type=application\/json headers=\d+ last=\[.*\] length=\d+ body=/);
     const body = JSON.parse(text(ok).split(' body=')[1]);
     assert.deepEqual(body, { ok: true, path: '/ok', query: '?a=1&b=%2F', ua: 'mcpd', hdr: 'yes' });
     // Twenty requests one after the other share one connection.
@@ -152,6 +185,43 @@ test('http_request: timeouts, size cap, garbage, resets, refused connections and
     assert.match(metrics, /^mcpd_backend_requests_total\{backend="testkit",outcome="2xx"\} [1-9]/m);
     assert.match(metrics, /^mcpd_backend_requests_total\{backend="testkit",outcome="error"\} [1-9]/m);
     assert.match(metrics, /^mcpd_backend_timeouts_total\{backend="testkit"\} 1$/m);
+  } finally {
+    await client.close();
+    await d.stop();
+    be.close();
+  }
+});
+
+test('http_request: an answer before the upload is written, trailers, unsafe URLs and header names, a connect that fails at once', async () => {
+  const be = await startBackend();
+  const d = await startMcpd({ plugins: ['testkit'] });
+  const { client } = await connect(d);
+  const call = (args) => client.callTool({ name: 'fetch', arguments: args });
+  try {
+    // 8 MB upload answered 401 at once: the answer is delivered, and the
+    // connection is reused only once its write has completed.
+    let r = await call({ url: `${be.rawUrl}/early`, method: 'POST', body: 'x'.repeat(1000), repeat: 8000 });
+    assert.match(text(r), /^status=401 .* body=denied 1$/);
+    await sleep(300);
+    r = await call({ url: `${be.rawUrl}/early`, method: 'POST', body: 'y' });
+    assert.match(text(r), /^status=401 .* body=denied 2$/);
+    // A trailer is not a header; the headers end where they should. (By
+    // name: another origin than the connection kept for /early.)
+    r = await call({ url: `${be.rawUrl.replace('127.0.0.1', 'localhost')}/trailers` });
+    assert.equal(text(r), 'status=200 content-type=text/plain headers=3 last=[trailer: X-Checksum] length=5 body=hello');
+    // Nothing from a URL or a header name reaches the wire unchecked.
+    for (const url of [`${be.url}/ok x`, `${be.url}/ok\r\nX-Injected: 1`, `${be.url}/caf\u00e9`, 'http://bad_host!/x', 'http://[zz]/x']) {
+      assert.equal(text(await call({ url })), 'refused: invalid argument', url);
+    }
+    for (const header of [' X-Test: 1', 'X Test: 1', 'Host : evil', 'X-Test: a\u0001b']) {
+      assert.equal(text(await call({ url: `${be.url}/ok`, header })), 'refused: invalid argument', header);
+    }
+    // connect() failing on the spot (no route to a broadcast address) ends
+    // the call cleanly, on a later loop turn.
+    r = await call({ url: 'http://255.255.255.255:9/x' });
+    assert.equal(r.isError, true);
+    assert.match(text(r), /^error: /);
+    assert.match(text(await call({ url: `${be.url}/ok`, header: 'X-Test: fine' })), /^status=200 .*"hdr":"fine"/);
   } finally {
     await client.close();
     await d.stop();

@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, utimesSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -308,6 +308,27 @@ test('a backend that is down at start is retried in the background; its tools ap
   } finally {
     await d.stop();
     await late?.stop();
+  }
+});
+
+test('a version replaced while its backend is down stops retrying at the drain deadline and unloads', async () => {
+  const port = await freePort();
+  const dir = makePluginsDir([PLUGIN]);
+  const d = await startMcpd({ pluginsDir: dir, config: { ...config({ url: `http://127.0.0.1:${port}` }), timeouts: { drain_ms: 500 } } });
+  try {
+    await d.waitForLog(/backend=shop document=\/openapi.json not loaded \(attempt 1\)/);
+    // A new file: the reload loads it as a new version and retires the old,
+    // whose retry timer must not keep it loaded.
+    const later = new Date(Date.now() + 5000);
+    utimesSync(join(dir, 'http_backend.so'), later, later);
+    d.proc.kill('SIGHUP');
+    await d.waitForLog(/event=plugin_retired plugin=http_backend version=\S+ gen=1 reason=replaced/);
+    await d.waitForLog(/event=plugin_unloaded plugin=http_backend version=\S+ gen=1\b/, 8000);
+    // The new version keeps trying on its own.
+    await d.waitForLog(/not loaded \(attempt 1\)[\s\S]*not loaded \(attempt 1\)/);
+  } finally {
+    await d.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -1126,6 +1126,18 @@ static void test_requests(void) {
   CHECK_EQ_STR(header(2), "Cookie: session=abc%20def%3B; theme=dark");
   CHECK(last_req.body == NULL && last_req.body_len == 0);
 
+  /* Path values that would change which resource is meant: refused. */
+  CHECK_EQ_STR(build(&api, "files", "{'path':'..','X-Req':'r'}", "/api"),
+               "error: path parameter values may not make a \".\" or \"..\" segment");
+  CHECK_EQ_STR(build(&api, "files", "{'path':'.','X-Req':'r'}", ""),
+               "error: path parameter values may not make a \".\" or \"..\" segment");
+  CHECK_EQ_STR(build(&api, "files", "{'path':'','X-Req':'r'}", ""),
+               "error: path parameter \"path\" is empty");
+  /* Dots inside a value are only characters; a slash is encoded. */
+  CHECK_EQ_STR(build(&api, "files", "{'path':'.../a.b','X-Req':'r'}", ""),
+               "GET /files/...%2Fa.b");
+  CHECK_EQ_STR(build(&api, "files", "{'path':'../x','X-Req':'r'}", ""), "GET /files/..%2Fx");
+
   /* Missing required arguments, named. */
   CHECK_EQ_STR(build(&api, "files", "{'X-Req':'r'}", ""),
                "error: missing required argument \"path\"");

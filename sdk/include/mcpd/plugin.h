@@ -190,7 +190,8 @@ typedef struct mcpd_http_request {
   uint32_t flags;                /* reserved: must be 0 */
   const char *method;            /* required: "GET", "POST", ... */
   const char *url;               /* required: "http://host[:port]/path?query" (percent-
-                                    encoded already); https:// is refused (-EPROTONOSUPPORT) */
+                                    encoded already: a space, control or non-ASCII byte is
+                                    -EINVAL); https:// is refused (-EPROTONOSUPPORT) */
   const char *const *headers;    /* "Name: value" lines (no CR/LF), n_headers of them; Host,
                                     Content-Length, Connection and Transfer-Encoding are the
                                     host's and are skipped */
@@ -424,7 +425,9 @@ typedef struct mcpd_host {
    * cb starts. The plugin stays loaded until cb has run; if init() fails,
    * the requests it started are dropped without their callbacks. Returns
    * 0; -EINVAL (bad URL or header; logged), -EPROTONOSUPPORT (https://),
-   * -ESHUTDOWN, -ENOMEM: then cb never runs. */
+   * -ESHUTDOWN, -ENOMEM, -ESTALE (this version was replaced or removed by
+   * a reload and its drain deadline passed: its timers were stopped and
+   * its requests cancelled): then cb never runs. */
   int (*http_request)(mcpd_ctx *ctx, const mcpd_http_request *req, mcpd_http_fn cb, void *arg,
                       mcpd_http **handle);
 
@@ -434,8 +437,9 @@ typedef struct mcpd_host {
 
   /* Calls cb(arg) once, LOOP, after ms milliseconds. LOOP, also in init().
    * Sets *timer (may be NULL) for timer_stop(), valid until cb starts. The
-   * plugin stays loaded until the timer fired or was stopped. Returns 0,
-   * -ENOMEM or -ESHUTDOWN. */
+   * plugin stays loaded until the timer fired or was stopped, or until the
+   * drain deadline of a version a reload took out of service. Returns 0,
+   * -ENOMEM, -ESHUTDOWN or -ESTALE (as for http_request). */
   int (*timer_start)(mcpd_ctx *ctx, unsigned ms, mcpd_timer_fn cb, void *arg, mcpd_timer **timer);
 
   /* Stops a timer that has not fired: cb never runs. LOOP. */
@@ -446,7 +450,7 @@ typedef struct mcpd_host {
    * document fetched later). LOOP, not in init(). The register_*() functions
    * then build a new set, which update_commit() puts in service in place of
    * the current one. Returns 0, -EBUSY (an update is already open), -EPERM
-   * (in init()). */
+   * (in init()), -ESTALE (this version is out of service). */
   int (*update_begin)(mcpd_ctx *ctx);
 
   /* Replaces the plugin's registrations with the set built since
