@@ -2,6 +2,7 @@
 #include "legacy_sse.h"
 
 #include "http_util.h"
+#include "json_read.h"
 #include "jsonrpc.h"
 
 #include <errno.h>
@@ -120,7 +121,7 @@ void legacy_sse_post(legacy_sse *l, http_req *req) {
   char extra[400], id[SESSION_ID_MAX + 8];
   const char *ct;
   size_t ct_len;
-  json_error_t je;
+  json_read_error je;
   json_t *body, *resp = NULL;
   jsonrpc_msg m;
   mcpd_call *call = NULL;
@@ -153,7 +154,9 @@ void legacy_sse_post(legacy_sse *l, http_req *req) {
     plain(req, 415, extra, "415 Unsupported Media Type: the body must be application/json\n");
     return;
   }
-  body = req->body_len ? json_loadb(req->body, req->body_len, 0, &je) : NULL;
+  body = NULL;
+  if (req->body_len)
+    json_read(req->body, req->body_len, &body, &je);
   if (body == NULL) {
     plain(req, 400, extra, "400 Bad Request: Could not parse message\n");
     return;

@@ -8,6 +8,7 @@
  * stream is resumable (sse.c): if the connection drops, the call goes on
  * and the client picks the stream up with GET + Last-Event-ID. A plain GET
  * opens the session's standalone stream for messages the server starts. */
+#include "json_read.h"
 #include "json_write.h"
 #include "mcp_http.h"
 
@@ -420,7 +421,7 @@ static void post_initialize(mcp_http *t, http_req *req, const jsonrpc_msg *m, co
 static void post(mcp_http *t, http_req *req, const char *extra) {
   const char *ct, *accept, *pv;
   size_t ct_len, accept_len, pv_len;
-  json_error_t je;
+  json_read_error je;
   json_t *body, *resp = NULL;
   jsonrpc_msg m;
   session *s;
@@ -453,7 +454,7 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
     reject(t, req, 400, JSONRPC_PARSE_ERROR, extra, "Parse error: the request body is empty");
     return;
   }
-  body = json_loadb(req->body, req->body_len, 0, &je);
+  json_read(req->body, req->body_len, &body, &je);
   if (body == NULL) {
     reject(t, req, 400, JSONRPC_PARSE_ERROR, extra, "Parse error: %s (line %d, column %d)", je.text,
            je.line, je.column);

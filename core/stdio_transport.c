@@ -2,6 +2,7 @@
  * server-started ones alike, is one line of compact JSON on stdout, in the
  * order produced; stdout is written through libuv so a slow reader never
  * blocks the loop. */
+#include "json_read.h"
 #include "json_write.h"
 #include "stdio_transport.h"
 
@@ -154,7 +155,7 @@ static void handle_msg(stdio_transport *t, const json_t *msg, stdio_batch *batch
 }
 
 static void handle_line(stdio_transport *t, const char *p, size_t len) {
-  json_error_t je;
+  json_read_error je;
   json_t *msg, *resp;
   stdio_batch *batch;
   size_t i;
@@ -164,7 +165,7 @@ static void handle_line(stdio_transport *t, const char *p, size_t len) {
   if (len == 0)
     return;
   t->lines_in++;
-  msg = json_loadb(p, len, 0, &je);
+  json_read(p, len, &msg, &je);
   if (msg == NULL) {
     char text[300];
     snprintf(text, sizeof(text), "Parse error: %s (column %d)", je.text, je.column);
