@@ -767,6 +767,8 @@ function targets() {
   const wrkRow = (group) => rows.find((r) => r.group === group && r.role === 'mcpd' && r.load === 'wrk' && r.rps);
   check('http_backend with FastAPI >= 90% of the backend directly', wrkRow('http_backend, FastAPI backend')?.vsLimit, fmt.pct, (v) => v >= 0.9);
   check('http_backend with the nginx backend >= 5x @ivotoby/openapi-mcp-server', wrkRow('http_backend, nginx backend')?.vsPeer, fmt.x, (v) => v >= 5);
+  const driverRow = (group) => rows.find((r) => r.group === group && r.role === 'mcpd' && r.load === 'node driver' && r.rps);
+  check('the same, both driven by mcp_load.mjs', driverRow('http_backend, nginx backend')?.vsPeer, fmt.x, (v) => v >= 5);
   return out.join('\n');
 }
 
@@ -786,7 +788,7 @@ Written by \`tests/bench/run.sh\` (${started.toISOString().replace(/\.\d+Z$/, 'Z
 
 ${throughputTable()}
 
-One session per wrk thread (its ${cfg.connections} connections share it), a fresh JSON-RPC id per call; errors are non-2xx replies, JSON-RPC errors (in JSON or SSE bodies), \`isError\` results, replies without a result and socket errors. Peak RSS: VmHWM of the server's processes (nginx: master and workers), over the warm-up and the run. mcpd/peer and mcpd/limit compare requests/s with the peer and the limit of the same target. The "node driver" rows use \`tests/bench/mcp_load.mjs\` (${cfg.connections} sessions, one call at a time each, each session with its GET stream open): \`@ivotoby/openapi-mcp-server\` answers a \`tools/call\` POST with 202 and an empty body and sends the result on the session's GET stream, which wrk cannot follow; mcpd is measured the same way next to it for a like-for-like ratio. The driver is Node.js on the same ${cores} cores, so it caps what it can show.
+One session per wrk thread (its ${cfg.connections} connections share it), a fresh JSON-RPC id per call; errors are non-2xx replies, JSON-RPC errors (in JSON or SSE bodies), \`isError\` results, replies without a result and socket errors. Peak RSS: VmHWM of the server's processes (nginx: master and workers), over the warm-up and the run. mcpd/peer and mcpd/limit compare requests/s with the peer and the limit of the same target. The "node driver" rows use \`tests/bench/mcp_load.mjs\` (${cfg.connections} sessions, one call at a time each, each session with its GET stream open): \`@ivotoby/openapi-mcp-server\` answers a \`tools/call\` POST with 202 and an empty body and sends the result on the session's GET stream, which wrk cannot follow; mcpd is measured the same way next to it for a like-for-like ratio. The driver writes and reads HTTP/1.1 itself over \`node:net\` (node:http's client cost more CPU per call than mcpd), but it is still Node.js on the same ${cores} cores, so it caps what it can show.
 
 ## Memory
 
