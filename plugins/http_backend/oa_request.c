@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "oa_request.h"
+#include "sbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -11,99 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- a small string builder ------------------------------------------------ */
-
-/* A growable NUL-terminated byte string. Zero-initialise; an allocation
- * failure sets oom and turns later appends into no-ops. */
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-  int oom;
-} sbuf;
-
-static int sb_reserve(sbuf *b, size_t add) {
-  size_t cap;
-  char *np;
-  if (b->oom)
-    return -1;
-  if (add >= SIZE_MAX / 2 - b->len) {
-    b->oom = 1;
-    return -1;
-  }
-  if (b->len + add + 1 <= b->cap)
-    return 0;
-  cap = b->cap ? b->cap : 64;
-  while (cap < b->len + add + 1)
-    cap *= 2;
-  np = realloc(b->p, cap);
-  if (np == NULL) {
-    b->oom = 1;
-    return -1;
-  }
-  b->p = np;
-  b->cap = cap;
-  return 0;
-}
-
-static void sb_putn(sbuf *b, const char *s, size_t n) {
-  if (sb_reserve(b, n) != 0)
-    return;
-  if (n > 0)
-    memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void sb_puts(sbuf *b, const char *s) {
-  sb_putn(b, s, strlen(s));
-}
-
-static void sb_putc(sbuf *b, char ch) {
-  sb_putn(b, &ch, 1);
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-  va_list ap, ap2;
-  int k;
-  va_start(ap, fmt);
-  va_copy(ap2, ap);
-  k = vsnprintf(NULL, 0, fmt, ap2);
-  va_end(ap2);
-  if (k < 0 || sb_reserve(b, (size_t)k) != 0) {
-    b->oom = 1;
-  } else {
-    vsnprintf(b->p + b->len, (size_t)k + 1, fmt, ap);
-    b->len += (size_t)k;
-  }
-  va_end(ap);
-}
-
-/* Appends another builder's bytes (and its failure). */
-static void sb_cat(sbuf *b, const sbuf *o) {
-  b->oom |= o->oom;
-  if (o->len > 0)
-    sb_putn(b, o->p, o->len);
-}
-
-/* Returns the string (caller frees; "" when empty) and empties b; NULL when
- * an allocation failed. */
-static char *sb_take(sbuf *b) {
-  char *p = b->p;
-  if (b->oom) {
-    free(p);
-    memset(b, 0, sizeof(*b));
-    return NULL;
-  }
-  memset(b, 0, sizeof(*b));
-  return p ? p : strdup("");
-}
-
-static void sb_free(sbuf *b) {
-  free(b->p);
-  memset(b, 0, sizeof(*b));
-}
 
 /* ---- characters, encodings ---------------------------------------------------- */
 

@@ -16,6 +16,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "openapi.h"
+#include "sbuf.h"
 
 #include <errno.h>
 #include <regex.h>
@@ -31,97 +32,6 @@
 #define MAX_INLINE       16  /* nested inlined non-component references */
 #define MAX_REF_HOPS     16  /* $ref -> $ref -> ... for parameters, bodies, responses */
 #define MAX_WARNINGS     500 /* more are counted, not kept */
-
-/* ---- a small string builder ---------------------------------------------- */
-
-/* A growable NUL-terminated string. Zero-initialise; an allocation failure
- * sets oom and turns later appends into no-ops. */
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-  int oom;
-} sbuf;
-
-static int sb_reserve(sbuf *b, size_t add) {
-  size_t cap;
-  char *np;
-  if (b->oom)
-    return -1;
-  if (add >= SIZE_MAX / 2 - b->len) {
-    b->oom = 1;
-    return -1;
-  }
-  if (b->len + add + 1 <= b->cap)
-    return 0;
-  cap = b->cap ? b->cap : 32;
-  while (cap < b->len + add + 1)
-    cap *= 2;
-  np = realloc(b->p, cap);
-  if (np == NULL) {
-    b->oom = 1;
-    return -1;
-  }
-  b->p = np;
-  b->cap = cap;
-  return 0;
-}
-
-static void sb_putn(sbuf *b, const char *s, size_t n) {
-  if (sb_reserve(b, n) != 0)
-    return;
-  if (n > 0)
-    memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void sb_puts(sbuf *b, const char *s) {
-  sb_putn(b, s, strlen(s));
-}
-
-static void sb_putc(sbuf *b, char ch) {
-  sb_putn(b, &ch, 1);
-}
-
-static void sb_vprintf(sbuf *b, const char *fmt, va_list ap) {
-  va_list ap2;
-  int k;
-  va_copy(ap2, ap);
-  k = vsnprintf(NULL, 0, fmt, ap2);
-  va_end(ap2);
-  if (k < 0 || sb_reserve(b, (size_t)k) != 0) {
-    b->oom = 1;
-    return;
-  }
-  vsnprintf(b->p + b->len, (size_t)k + 1, fmt, ap);
-  b->len += (size_t)k;
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  sb_vprintf(b, fmt, ap);
-  va_end(ap);
-}
-
-/* Returns the string (caller frees; "" when nothing was appended) and
- * empties b; NULL when an allocation failed. */
-static char *sb_take(sbuf *b) {
-  char *p = b->p;
-  if (b->oom) {
-    free(p);
-    memset(b, 0, sizeof(*b));
-    return NULL;
-  }
-  memset(b, 0, sizeof(*b));
-  return p ? p : strdup("");
-}
-
-static void sb_free(sbuf *b) {
-  free(b->p);
-  memset(b, 0, sizeof(*b));
-}
 
 /* ---- character helpers ------------------------------------------------------ */
 
