@@ -1,0 +1,132 @@
+/* main.c -- the command line of mcpd. */
+#include "lib/config.h"
+#include "lib/log.h"
+#include "mcpd/plugin.h"
+#include "daemon/reload.h"
+#include "daemon/server.h"
+#include "lib/version.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "Usage: mcpd [OPTIONS]\n"
+          "Serve MCP (Model Context Protocol) tools and resources from plugins over HTTP.\n"
+          "\n"
+          "  -c, --config FILE       read settings from a JSON file (README: Configuration)\n"
+          "  -l, --listen HOST:PORT  address to listen on (default 127.0.0.1:8000;\n"
+          "                          port 0 picks a free port, logged at start)\n"
+          "  -p, --plugins DIR       directory of plugin .so files (default: plugins/ next\n"
+          "                          to the binary if it exists, else %s)\n"
+          "      --stdio             serve MCP on stdin/stdout (newline-delimited JSON-RPC)\n"
+          "                          instead of HTTP, for clients that launch mcpd\n"
+          "      --log-level LEVEL   debug, info, warn or error (default info)\n"
+          "      --check             load the configuration and every plugin, print what\n"
+          "                          would be served, exit 0 if all is well, 1 if not\n"
+          "  -V, --version           print the version and exit\n"
+          "  -h, --help              print this help and exit\n"
+          "\n"
+          "Options override the config file. Logs go to stderr, one line per event.\n"
+          "Endpoints: POST, GET and DELETE /mcp (MCP Streamable HTTP, protocol revisions\n"
+          "2024-11-05 to 2025-11-25); GET /sse and POST /messages (HTTP+SSE, 2024-11-05);\n"
+          "GET /healthz (status), GET /metrics (Prometheus).\n"
+          "Signals: SIGTERM or SIGINT stop gracefully (in-flight calls finish first);\n"
+          "SIGHUP re-reads the config file and reloads changed plugins without\n"
+          "dropping a connection or a call in flight.\n",
+          MCPD_DEFAULT_PLUGIN_DIR);
+}
+
+int main(int argc, char **argv) {
+  enum { OPT_LOG_LEVEL = 256, OPT_CHECK, OPT_STDIO };
+  static const struct option opts[] = {
+      {"config", required_argument, NULL, 'c'},
+      {"listen", required_argument, NULL, 'l'},
+      {"plugins", required_argument, NULL, 'p'},
+      {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+      {"check", no_argument, NULL, OPT_CHECK},
+      {"stdio", no_argument, NULL, OPT_STDIO},
+      {"version", no_argument, NULL, 'V'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *config_file = NULL, *listen = NULL, *plugins = NULL, *level = NULL;
+  int check = 0, use_stdio = 0, c, r;
+  char err[1024];
+  config_args args;
+  config cfg;
+  server *srv;
+
+  while ((c = getopt_long(argc, argv, "c:l:p:Vh", opts, NULL)) != -1) {
+    switch (c) {
+    case 'c':
+      config_file = optarg;
+      break;
+    case 'l':
+      listen = optarg;
+      break;
+    case 'p':
+      plugins = optarg;
+      break;
+    case OPT_LOG_LEVEL:
+      level = optarg;
+      break;
+    case OPT_CHECK:
+      check = 1;
+      break;
+    case OPT_STDIO:
+      use_stdio = 1;
+      break;
+    case 'V':
+      printf("mcpd %s (plugin ABI %d.%d)\n", MCPD_VERSION, MCPD_ABI_MAJOR, MCPD_ABI_MINOR);
+      return 0;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      fprintf(stderr, "Try 'mcpd --help'.\n");
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "mcpd: unexpected argument '%s'\nTry 'mcpd --help'.\n", argv[optind]);
+    return 2;
+  }
+  args.config_file = config_file;
+  args.listen = listen;
+  args.plugins_dir = plugins;
+  args.log_level = -1;
+  args.stdio = use_stdio;
+  if (level != NULL) {
+    args.log_level = log_level_parse(level);
+    if (args.log_level < 0) {
+      fprintf(stderr, "mcpd: --log-level: \"%s\" is not one of debug, info, warn, error\n", level);
+      return 2;
+    }
+  }
+  err[0] = '\0';
+  if (config_build(&args, &cfg, err, sizeof(err)) < 0) {
+    fprintf(stderr, "mcpd: %s\n", err);
+    return 2;
+  }
+  if (check)
+    return server_check(&cfg, stdout);
+  srv = calloc(1, sizeof(*srv));
+  if (srv == NULL) {
+    config_free(&cfg);
+    return 1;
+  }
+  r = server_init(srv, &cfg, &args);
+  if (r < 0) {
+    /* The reason is logged. */
+    server_abort(srv);
+    free(srv);
+    return 1;
+  }
+  srv->on_reload = reload_run;
+  r = server_run(srv);
+  free(srv);
+  return r;
+}

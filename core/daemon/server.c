@@ -1,0 +1,565 @@
+/* server.c -- wiring: the loop, the listener, routing, signals, and the
+ * graceful stop. */
+#include "daemon/server.h"
+
+#include "plugin/host_api.h"
+#include "net/http_util.h"
+#include "mcp/protocol.h"
+#include "daemon/sdnotify.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <llhttp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- routing ---------------------------------------------------------------- */
+
+static void healthz(server *srv, http_req *req) {
+  json_t *body, *plugins;
+  mcpd_ctx *ctx;
+  list_node *n;
+  char *text;
+
+  if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+    http_respond(req, 405, "Allow: GET, HEAD\r\nContent-Type: text/plain\r\n",
+                 "405 Method Not Allowed: /healthz takes GET\n", 43);
+    return;
+  }
+  plugins = json_array();
+  for (n = srv->penv.plugins.active.next; n != &srv->penv.plugins.active; n = n->next) {
+    ctx = list_entry(n, mcpd_ctx, link);
+    json_array_append_new(plugins,
+                          json_pack("{s:s,s:s}", "name", ctx->name, "version", ctx->version));
+  }
+  body = json_pack(
+      "{s:s,s:s,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s?}", "status", "ok", "version", MCPD_VERSION,
+      "uptime_s", (json_int_t)((uv_now(&srv->loop) - srv->started_ms) / 1000), "plugins", plugins,
+      "tools", (json_int_t)srv->reg.lists[REG_TOOL].count, "resources",
+      (json_int_t)(srv->reg.lists[REG_RESOURCE].count + srv->reg.lists[REG_TEMPLATE].count),
+      "prompts", (json_int_t)srv->reg.lists[REG_PROMPT].count, "sessions",
+      (json_int_t)srv->sessions.count, "connections", (json_int_t)srv->http.n_conns, "reloads",
+      (json_int_t)srv->reloads, "reload_failures", (json_int_t)srv->reload_failures,
+      "last_reload_error", srv->last_reload_error[0] ? srv->last_reload_error : NULL);
+  text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  if (text == NULL)
+    http_respond(req, 500, "Content-Type: text/plain\r\n", "out of memory\n", 14);
+  else
+    http_respond(req, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n", text,
+                 strlen(text));
+  free(text);
+  json_decref(body);
+}
+
+static void metrics_page(server *srv, http_req *req) {
+  metrics_gauges g;
+  unsigned active = 0, draining = 0;
+  list_node *n;
+  buf out;
+
+  if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+    http_respond(req, 405, "Allow: GET, HEAD\r\nContent-Type: text/plain\r\n",
+                 "405 Method Not Allowed: /metrics takes GET\n", 43);
+    return;
+  }
+  for (n = srv->penv.plugins.active.next; n != &srv->penv.plugins.active; n = n->next)
+    active++;
+  for (n = srv->penv.plugins.draining.next; n != &srv->penv.plugins.draining; n = n->next)
+    draining++;
+  memset(&g, 0, sizeof(g));
+  g.uptime_s = (double)(uv_now(&srv->loop) - srv->started_ms) / 1000.0;
+  g.version = MCPD_VERSION;
+  g.connections = srv->http.n_conns;
+  g.sessions = srv->sessions.count;
+  g.streams_open = srv->mcp.hub.n_attached;
+  g.streams_detached = srv->mcp.hub.n_streams - srv->mcp.hub.n_attached;
+  g.calls_in_flight = srv->calls.n_live;
+  g.plugins_active = active;
+  g.plugins_draining = draining;
+  g.reloads = srv->reloads;
+  g.reload_failures = srv->reload_failures;
+  g.connections_total = srv->http.stats.connections_total;
+  g.connections_rejected = srv->http.stats.rejected_connections;
+  g.http_parse_errors = srv->http.stats.parse_errors;
+  g.client_requests = srv->disp.stats.client_requests;
+  g.client_request_timeouts = srv->disp.stats.client_request_timeouts;
+  g.call_timeouts = srv->disp.stats.timeouts;
+  g.cancellations = srv->disp.stats.cancellations;
+  g.backends = http_client_stats(&srv->http_client, &g.n_backends);
+  memset(&out, 0, sizeof(out));
+  if (metrics_render(&srv->metrics, &g, &out) < 0)
+    http_respond(req, 500, "Content-Type: text/plain\r\n", "out of memory\n", 14);
+  else
+    http_respond(req, 200,
+                 "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                 "Cache-Control: no-store\r\n",
+                 out.data, out.len);
+  buf_free(&out);
+}
+
+/* Every finished request: counted, and logged unless access_log is off. */
+static void on_done(const http_req *req, void *arg) {
+  server *srv = arg;
+  metrics_http(&srv->metrics, req->route, req->status);
+  if (srv->cfg.access_log)
+    access_log_add(&srv->access, req);
+}
+
+static void on_request(http_req *req, void *arg) {
+  server *srv = arg;
+  req->route = metrics_route(req->path, req->path_len);
+  http_req_tag(req->tag_path, sizeof(req->tag_path), req->path, req->path_len);
+  if (req->path_len == 4 && memcmp(req->path, "/mcp", 4) == 0) {
+    mcp_http_handle(&srv->mcp, req);
+  } else if (strcmp(req->path, "/sse") == 0) {
+    legacy_sse_get(&srv->legacy, req, NULL);
+  } else if (strcmp(req->path, "/messages") == 0 || strcmp(req->path, "/messages/") == 0) {
+    legacy_sse_post(&srv->legacy, req);
+  } else if (strcmp(req->path, "/healthz") == 0) {
+    healthz(srv, req);
+  } else if (strcmp(req->path, "/metrics") == 0) {
+    metrics_page(srv, req);
+  } else {
+    static const char body[] = "404 Not Found: the MCP endpoint is /mcp (or /sse for HTTP+SSE)\n";
+    http_respond(req, 404, "Content-Type: text/plain; charset=utf-8\r\n", body, sizeof(body) - 1);
+  }
+}
+
+static void on_session_removed(session_table *t, session *s, const char *why, void *arg) {
+  server *srv = arg;
+  (void)t;
+  if (strcmp(why, "expired") == 0 || strcmp(why, "evicted") == 0)
+    log_msg(&srv->log, LOGLVL_INFO,
+            why[0] == 'e' && why[1] == 'x' ? "session_expired" : "session_evicted", "session=%s",
+            s->id);
+  mcp_http_session_removed(&srv->mcp, s);
+}
+
+/* ---- stopping --------------------------------------------------------------- */
+
+/* After the shutdown deadline cancelled what was running: how long the
+ * cancelled calls get to complete and their answers to go out. */
+#define STOP_GRACE_MS 500
+
+static void stop_plugin_timers(server *srv) {
+  list_node *lists[2] = {&srv->penv.plugins.active, &srv->penv.plugins.draining}, *n;
+  int i;
+  for (i = 0; i < 2; i++) {
+    for (n = lists[i]->next; n != lists[i]; n = n->next)
+      host_api_stop_timers(list_entry(n, mcpd_ctx, link));
+  }
+}
+
+static void close_rest(server *srv) {
+  unsigned stuck;
+  legacy_sse_close(&srv->legacy);
+  if (srv->have_stdio)
+    stdio_close(&srv->stdio);
+  session_table_close(&srv->sessions);
+  mcp_http_close(&srv->mcp);
+  call_cancel_all(&srv->calls);
+  /* Plugins' HTTP requests end with -ESHUTDOWN and their timers stop:
+   * neither may keep a plugin loaded past this point. */
+  http_client_close(&srv->http_client);
+  stop_plugin_timers(srv);
+  /* A plugin may have completed from its cancel callback: process it. */
+  call_engine_drain(&srv->calls);
+  stuck = plugin_unload_all(&srv->penv);
+  if (stuck > 0) {
+    /* A plugin thread may still complete a call: tearing the loop down
+     * under it would crash. Leave now instead. */
+    log_msg(&srv->log, LOGLVL_WARN, "exit_with_calls_running", "plugins=%u", stuck);
+    _exit(srv->exit_code);
+  }
+  plugin_set_close(&srv->penv.plugins);
+  dispatch_close(&srv->disp);
+  call_engine_close(&srv->calls);
+  uv_close((uv_handle_t *)&srv->sig_term, NULL);
+  uv_close((uv_handle_t *)&srv->sig_int, NULL);
+  uv_close((uv_handle_t *)&srv->sig_hup, NULL);
+  uv_close((uv_handle_t *)&srv->stop_timer, NULL);
+  access_log_close(&srv->access);
+}
+
+static void http_closed(http_server *hs) {
+  server *srv = (server *)((char *)hs - offsetof(server, http));
+  close_rest(srv);
+}
+
+/* Polls until in-flight calls and open responses are done, or the
+ * deadline passes; then closes everything. */
+static void stop_tick(uv_timer_t *t) {
+  server *srv = t->data;
+  /* Wait for calls in flight and for responses still being written (drain
+   * closes each connection once its last response is out). */
+  int busy = srv->calls.n_live > 0 || (srv->have_http && srv->http.n_conns > 0) ||
+             (srv->have_stdio && stdio_busy(&srv->stdio));
+  if (busy && uv_now(&srv->loop) < srv->stop_deadline)
+    return;
+  if (srv->calls.n_live > 0 && !srv->stop_cancelled) {
+    log_msg(&srv->log, LOGLVL_WARN, "shutdown_deadline", "calls_cancelled=%u", srv->calls.n_live);
+    call_cancel_all(&srv->calls);
+    /* Plugins complete cancelled calls asynchronously, and their answers
+     * still have to be written: a short grace before closing. */
+    srv->stop_cancelled = 1;
+    srv->stop_deadline = uv_now(&srv->loop) + STOP_GRACE_MS;
+    return;
+  }
+  uv_timer_stop(t);
+  if (srv->have_http)
+    http_server_close(&srv->http, http_closed);
+  else
+    close_rest(srv);
+}
+
+static void begin_stop(server *srv, const char *why) {
+  if (srv->stopping)
+    return;
+  srv->stopping = 1;
+  sdnotify("STOPPING=1");
+  log_msg(&srv->log, LOGLVL_INFO, "shutting_down", "signal=%s in_flight=%u connections=%u", why,
+          srv->calls.n_live, srv->http.n_conns);
+  if (srv->have_http) {
+    http_server_stop_listening(&srv->http);
+    http_server_drain(&srv->http);
+  }
+  if (srv->have_stdio)
+    stdio_drain(&srv->stdio);
+  mcp_http_drain(&srv->mcp);
+  srv->stop_deadline = uv_now(&srv->loop) + srv->cfg.shutdown_timeout_ms;
+  uv_timer_start(&srv->stop_timer, stop_tick, 0, 50);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  server *srv = h->data;
+  if (signum == SIGHUP) {
+    if (!srv->stopping) {
+      sdnotify_reloading();
+      if (srv->on_reload != NULL)
+        srv->on_reload(srv);
+      sdnotify("READY=1");
+    }
+    return;
+  }
+  if (srv->stopping) {
+    log_msg(&srv->log, LOGLVL_WARN, "shutdown_forced", "signal=%s",
+            signum == SIGINT ? "INT" : "TERM");
+    _exit(1);
+  }
+  begin_stop(srv, signum == SIGINT ? "INT" : "TERM");
+}
+
+/* ---- start-up --------------------------------------------------------------- */
+
+/* The default plugin directory: ./plugins next to the binary when it runs
+ * from a build tree, else the installed location. */
+static void default_plugins_dir(char *out, size_t n) {
+  char exe[PATH_MAX];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  struct stat st;
+  if (len > 0) {
+    char *slash;
+    exe[len] = '\0';
+    slash = strrchr(exe, '/');
+    if (slash != NULL && (size_t)(slash - exe) + sizeof("/plugins") <= n) {
+      memcpy(out, exe, (size_t)(slash - exe));
+      memcpy(out + (slash - exe), "/plugins", sizeof("/plugins"));
+      if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+        return;
+    }
+  }
+  snprintf(out, n, "%s", MCPD_DEFAULT_PLUGIN_DIR);
+}
+
+static int is_loopback_host(const char *host) {
+  return http_util_is_loopback_name(host, strlen(host));
+}
+
+static const call_plugin_ops plugin_ops = {
+    .ref = plugin_ref,
+    .unref = plugin_unref,
+    .name = plugin_name,
+};
+
+static const char *const list_methods[REG_LISTS] = {
+    "notifications/tools/list_changed",
+    "notifications/resources/list_changed",
+    "notifications/prompts/list_changed",
+};
+
+void server_notify_lists(server *srv, const int changed[REG_LISTS]) {
+  int k;
+  for (k = 0; k < REG_LISTS; k++)
+    if (changed[k])
+      dispatch_notify_all(&srv->disp, list_methods[k]);
+}
+
+/* A plugin changed its registrations after init(). */
+static void lists_changed(plugin_env *env, const int changed[REG_LISTS]) {
+  server_notify_lists(env->arg, changed);
+}
+
+/* The parts both serving and --check need: loop, log, registry, calls,
+ * plugins. */
+static int init_core(server *srv, config *cfg) {
+  char dir[PATH_MAX], threads[16];
+  plugin_scan_result scan;
+  int r;
+
+  memset(srv, 0, sizeof(*srv));
+  srv->cfg = *cfg;
+  memset(cfg, 0, sizeof(*cfg));
+  log_init(&srv->log, srv->cfg.log_level, 2);
+  /* The worker pool is sized on first use, from the environment. */
+  snprintf(threads, sizeof(threads), "%u", srv->cfg.worker_threads);
+  setenv("UV_THREADPOOL_SIZE", threads, 1);
+  r = uv_loop_init(&srv->loop);
+  if (r < 0) {
+    log_msg(&srv->log, LOGLVL_ERROR, "loop_init_failed", "error=%s", uv_strerror(r));
+    return r;
+  }
+  srv->have_loop = 1;
+  srv->started_ms = uv_now(&srv->loop);
+  http_client_init(&srv->http_client, &srv->loop, &srv->log, NULL);
+  registry_init(&srv->reg);
+  metrics_init(&srv->metrics);
+  /* Sessions come first: the dispatcher walks them for notifications. */
+  session_table_init(&srv->sessions, &srv->loop, srv->cfg.max_sessions, srv->cfg.session_idle_ms,
+                     on_session_removed, srv);
+  memcpy(srv->sessions.prefix, srv->cfg.session_id_prefix, sizeof(srv->sessions.prefix));
+  srv->have_sessions = 1;
+  r = dispatch_init(&srv->disp, &srv->loop, &srv->reg, &srv->calls, &srv->sessions, &srv->cfg,
+                    &srv->log);
+  if (r < 0)
+    return r;
+  srv->disp.metrics = &srv->metrics;
+  call_engine_set_plugin_ops(&srv->calls, &plugin_ops);
+  srv->have_calls = 1;
+  if (srv->cfg.plugins_dir == NULL) {
+    default_plugins_dir(dir, sizeof(dir));
+    if (config_set_string(&srv->cfg.plugins_dir, dir) < 0)
+      return -ENOMEM;
+  }
+  config_runtime_dir(&srv->cfg, dir, sizeof(dir));
+  if (config_set_string(&srv->cfg.runtime_dir, dir) < 0)
+    return -ENOMEM;
+  srv->penv.loop = &srv->loop;
+  srv->penv.log = &srv->log;
+  srv->penv.reg = &srv->reg;
+  srv->penv.calls = &srv->calls;
+  srv->penv.http = &srv->http_client;
+  srv->penv.cfg = &srv->cfg;
+  srv->penv.stopping = &srv->stopping;
+  srv->penv.lists_changed = lists_changed;
+  srv->penv.arg = srv;
+  r = plugin_set_init(&srv->penv, srv->cfg.runtime_dir, srv->cfg.drain_timeout_ms);
+  if (r < 0)
+    return r;
+  srv->have_plugins = 1;
+  return plugin_scan(&srv->penv, srv->cfg.plugins_dir, &scan);
+}
+
+/* The HTTP limits as the config says. */
+static void http_limits_from(const config *c, http_limits *lim) {
+  memset(lim, 0, sizeof(*lim));
+  lim->max_header_bytes = c->max_header_bytes;
+  lim->max_headers = c->max_headers;
+  lim->max_body_bytes = c->max_body_bytes;
+  lim->max_connections = c->max_connections;
+  lim->max_pipelined = c->max_pipelined;
+  lim->max_write_queue_bytes = c->max_write_queue_bytes;
+  lim->header_timeout_ms = c->header_timeout_ms;
+  lim->request_timeout_ms = c->request_timeout_ms;
+  lim->keepalive_timeout_ms = c->keepalive_timeout_ms;
+  lim->send_timeout_ms = c->send_timeout_ms;
+}
+
+void server_apply_config(server *srv) {
+  atomic_store(&srv->log.level, srv->cfg.log_level);
+  http_limits_from(&srv->cfg, &srv->http.limits);
+  srv->sessions.max = srv->cfg.max_sessions;
+  srv->sessions.idle_ms = srv->cfg.session_idle_ms;
+  memcpy(srv->sessions.prefix, srv->cfg.session_id_prefix, sizeof(srv->sessions.prefix));
+  srv->penv.plugins.drain_ms = srv->cfg.drain_timeout_ms;
+  mcp_http_apply_config(&srv->mcp);
+}
+
+static void install_signals(server *srv) {
+  signal(SIGPIPE, SIG_IGN);
+  uv_signal_init(&srv->loop, &srv->sig_term);
+  uv_signal_init(&srv->loop, &srv->sig_int);
+  uv_signal_init(&srv->loop, &srv->sig_hup);
+  srv->sig_term.data = srv->sig_int.data = srv->sig_hup.data = srv;
+  uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+  uv_signal_start(&srv->sig_int, on_signal, SIGINT);
+  uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
+  uv_timer_init(&srv->loop, &srv->stop_timer);
+  srv->stop_timer.data = srv;
+}
+
+static void stdio_eof(void *arg) {
+  begin_stop(arg, "EOF");
+}
+
+int server_init(server *srv, config *cfg, const config_args *args) {
+  http_limits lim;
+  int r;
+
+  r = init_core(srv, cfg);
+  srv->args = *args;
+  if (r < 0 && r != -ENOENT && r != -ENOTDIR && r != -EACCES)
+    return r;
+  log_msg(&srv->log, LOGLVL_INFO, "plugins_ready",
+          "dir=%s loaded=%u failed=%u tools=%zu resources=%zu templates=%zu", srv->cfg.plugins_dir,
+          srv->penv.plugins.count, srv->penv.plugins.failed, srv->reg.lists[REG_TOOL].count,
+          srv->reg.lists[REG_RESOURCE].count, srv->reg.lists[REG_TEMPLATE].count);
+  mcp_http_init(&srv->mcp, &srv->loop, &srv->disp, &srv->sessions, &srv->cfg, &srv->log,
+                is_loopback_host(srv->cfg.listen_host));
+  srv->have_mcp = 1;
+  legacy_sse_init(&srv->legacy, &srv->mcp);
+  if (args->stdio) {
+    r = stdio_start(&srv->stdio, &srv->loop, &srv->disp, &srv->sessions, &srv->cfg, &srv->log,
+                    stdio_eof, srv);
+    if (r < 0)
+      return r;
+    srv->have_stdio = 1;
+    install_signals(srv);
+    sdnotify("READY=1");
+    return 0;
+  }
+  http_limits_from(&srv->cfg, &lim);
+  r = http_server_init(&srv->http, &srv->loop, &lim, &srv->log, on_request, srv);
+  if (r < 0)
+    return r;
+  srv->have_http = 1;
+  srv->http.on_done = on_done;
+  access_log_init(&srv->access, &srv->loop, &srv->log);
+  r = http_server_listen(&srv->http, srv->cfg.listen_host, srv->cfg.listen_port, srv->bound,
+                         sizeof(srv->bound));
+  if (r < 0) {
+    log_msg(&srv->log, LOGLVL_ERROR, "listen_failed", "address=%s:%d error=%s",
+            srv->cfg.listen_host, srv->cfg.listen_port,
+            r == -EINVAL ? "not an IP address (use an IPv4/IPv6 literal or localhost)"
+                         : uv_strerror(r));
+    return r;
+  }
+  install_signals(srv);
+  log_msg(&srv->log, LOGLVL_INFO, "listening", "address=%s endpoint=http://%s/mcp version=%s",
+          srv->bound, srv->bound, MCPD_VERSION);
+  sdnotify("READY=1");
+  return 0;
+}
+
+/* Closes what init_core() opened (the loop must run afterwards to finish
+ * closing the handles). */
+static void close_core(server *srv) {
+  if (srv->have_sessions)
+    session_table_close(&srv->sessions);
+  if (srv->have_loop) {
+    http_client_close(&srv->http_client);
+    if (srv->have_plugins)
+      stop_plugin_timers(srv);
+  }
+  if (srv->have_plugins) {
+    plugin_unload_all(&srv->penv);
+    plugin_set_close(&srv->penv.plugins);
+  }
+  if (srv->have_calls) {
+    dispatch_close(&srv->disp);
+    call_engine_close(&srv->calls);
+  }
+}
+
+void server_abort(server *srv) {
+  if (srv->have_mcp)
+    mcp_http_close(&srv->mcp);
+  close_core(srv);
+  if (srv->have_http)
+    http_server_close(&srv->http, NULL);
+  access_log_close(&srv->access);
+  if (srv->have_loop) {
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&srv->loop);
+  }
+  http_server_free(&srv->http);
+  if (srv->have_loop)
+    http_client_free(&srv->http_client);
+  registry_free(&srv->reg);
+  metrics_free(&srv->metrics);
+  config_free(&srv->cfg);
+}
+
+int server_run(server *srv) {
+  int r;
+  uv_run(&srv->loop, UV_RUN_DEFAULT);
+  r = uv_loop_close(&srv->loop);
+  if (r < 0)
+    log_msg(&srv->log, LOGLVL_WARN, "loop_close_busy", "error=%s", uv_strerror(r));
+  http_server_free(&srv->http);
+  http_client_free(&srv->http_client);
+  registry_free(&srv->reg);
+  metrics_free(&srv->metrics);
+  log_msg(&srv->log, LOGLVL_INFO, "stopped", NULL);
+  config_free(&srv->cfg);
+  return srv->exit_code;
+}
+
+/* --check waits this long for plugins' HTTP requests. */
+#define CHECK_WAIT_MS 15000
+
+static void check_timeout(uv_timer_t *t) {
+  (void)t; /* stopping is all it does: the wait loop sees it inactive */
+}
+
+int server_check(config *cfg, FILE *out) {
+  server *srv = calloc(1, sizeof(*srv));
+  mcpd_ctx *ctx;
+  list_node *n;
+  size_t i;
+  int r, ok, k;
+
+  if (srv == NULL)
+    return 1;
+  r = init_core(srv, cfg);
+  /* Plugins may fetch what their tools come from (http_backend's
+   * documents): let that finish, within bounds, so the list is complete. */
+  if (r >= 0 && srv->http_client.n_live > 0) {
+    uv_timer_t t;
+    uv_timer_init(&srv->loop, &t);
+    uv_timer_start(&t, check_timeout, CHECK_WAIT_MS, 0);
+    while (srv->http_client.n_live > 0 && uv_is_active((uv_handle_t *)&t))
+      uv_run(&srv->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+  }
+  ok = r >= 0 && srv->penv.plugins.failed == 0;
+  fprintf(out, "plugins directory: %s\n", srv->cfg.plugins_dir ? srv->cfg.plugins_dir : "?");
+  for (n = srv->penv.plugins.active.next; n != &srv->penv.plugins.active; n = n->next) {
+    ctx = list_entry(n, mcpd_ctx, link);
+    fprintf(out, "plugin %s %s (%s)\n", ctx->name, ctx->version, ctx->path);
+  }
+  for (k = 0; k < REG_KINDS; k++) {
+    static const char *const what[REG_KINDS] = {"tool", "resource", "resource template", "prompt"};
+    for (i = 0; i < srv->reg.lists[k].count; i++) {
+      const reg_entry *e = srv->reg.lists[k].items[i];
+      fprintf(out, "%s %s (plugin %s)\n", what[k], e->key, e->owner);
+    }
+  }
+  fprintf(out, "%s: %u plugin(s) loaded, %u failed\n", ok ? "ok" : "FAILED",
+          srv->penv.plugins.count, srv->penv.plugins.failed);
+  close_core(srv);
+  if (srv->have_loop) {
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&srv->loop);
+  }
+  if (srv->have_loop)
+    http_client_free(&srv->http_client);
+  registry_free(&srv->reg);
+  metrics_free(&srv->metrics);
+  config_free(&srv->cfg);
+  free(srv);
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,408 @@
+/* config.c -- the daemon's configuration. */
+#include "lib/config.h"
+
+#include "lib/log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Numeric settings, table-driven so the file format, the checks and the
+ * README stay in step. */
+enum num_kind { NUM_UNSIGNED, NUM_SIZE };
+
+struct num_setting {
+  const char *section; /* "limits" or "timeouts" */
+  const char *key;
+  enum num_kind kind;
+  size_t offset;
+  unsigned long long min, max;
+};
+
+#define U(sec, key, field, lo, hi)                                                                 \
+  { sec, key, NUM_UNSIGNED, offsetof(config, field), lo, hi }
+#define Z(sec, key, field, lo, hi)                                                                 \
+  { sec, key, NUM_SIZE, offsetof(config, field), lo, hi }
+
+static const struct num_setting num_settings[] = {
+    Z("limits", "max_body_bytes", max_body_bytes, 1024, 1ULL << 31),
+    Z("limits", "max_header_bytes", max_header_bytes, 1024, 1 << 20),
+    U("limits", "max_headers", max_headers, 8, 1000),
+    U("limits", "max_connections", max_connections, 1, 1000000),
+    U("limits", "max_pipelined_requests", max_pipelined, 1, 1024),
+    U("limits", "max_sessions", max_sessions, 1, 10000000),
+    U("limits", "page_size", page_size, 1, 100000),
+    Z("limits", "max_write_queue_bytes", max_write_queue_bytes, 65536, 1ULL << 32),
+    U("limits", "max_calls_per_session", max_calls_per_session, 1, 100000),
+    U("limits", "sse_replay_events", sse_replay_events, 1, 100000),
+    U("timeouts", "header_ms", header_timeout_ms, 0, 86400000),
+    U("timeouts", "request_ms", request_timeout_ms, 0, 86400000),
+    U("timeouts", "keepalive_ms", keepalive_timeout_ms, 0, 86400000),
+    U("timeouts", "send_ms", send_timeout_ms, 0, 86400000),
+    U("timeouts", "session_idle_ms", session_idle_ms, 0, 604800000),
+    U("timeouts", "call_ms", call_timeout_ms, 0, 86400000),
+    U("timeouts", "sse_keepalive_ms", sse_keepalive_ms, 0, 3600000),
+    U("timeouts", "shutdown_ms", shutdown_timeout_ms, 0, 3600000),
+    U("timeouts", "drain_ms", drain_timeout_ms, 0, 86400000),
+    U("timeouts", "client_request_ms", client_request_ms, 1, 86400000),
+    U("timeouts", "sse_retry_ms", sse_retry_ms, 0, 3600000),
+    U("timeouts", "sse_poll_ms", sse_poll_ms, 0, 3600000),
+    U("timeouts", "sse_resume_ms", sse_resume_ms, 0, 86400000),
+};
+
+#undef U
+#undef Z
+
+int config_set_string(char **field, const char *value) {
+  char *copy = NULL;
+  if (value != NULL) {
+    copy = strdup(value);
+    if (copy == NULL)
+      return -ENOMEM;
+  }
+  free(*field);
+  *field = copy;
+  return 0;
+}
+
+int config_init(config *c) {
+  memset(c, 0, sizeof(*c));
+  c->listen_port = 8000;
+  c->log_level = LOGLVL_INFO;
+  c->access_log = 1;
+  c->worker_threads = 4;
+  c->max_body_bytes = 4u << 20;
+  c->max_header_bytes = 16u << 10;
+  c->max_headers = 100;
+  c->max_connections = 1024;
+  c->max_pipelined = 16;
+  c->max_sessions = 10000;
+  c->page_size = 100;
+  c->max_write_queue_bytes = 8u << 20;
+  c->max_calls_per_session = 128;
+  c->header_timeout_ms = 10000;
+  c->request_timeout_ms = 30000;
+  c->keepalive_timeout_ms = 60000;
+  c->send_timeout_ms = 30000;
+  c->session_idle_ms = 30 * 60 * 1000;
+  c->call_timeout_ms = 5 * 60 * 1000;
+  c->sse_keepalive_ms = 15000;
+  c->shutdown_timeout_ms = 10000;
+  c->drain_timeout_ms = 60000;
+  c->client_request_ms = 60000;
+  c->sse_retry_ms = 1000;
+  c->sse_poll_ms = 0;
+  c->sse_resume_ms = 60000;
+  c->sse_replay_events = 64;
+  c->plugins = json_object();
+  c->empty = json_object();
+  if (config_set_string(&c->listen_host, "127.0.0.1") < 0 || c->plugins == NULL ||
+      c->empty == NULL) {
+    config_free(c);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+static void free_list(char ***list, size_t *n) {
+  size_t i;
+  for (i = 0; i < *n; i++)
+    free((*list)[i]);
+  free(*list);
+  *list = NULL;
+  *n = 0;
+}
+
+void config_free(config *c) {
+  free(c->listen_host);
+  free(c->plugins_dir);
+  free(c->runtime_dir);
+  free(c->instructions);
+  free_list(&c->allowed_origins, &c->n_allowed_origins);
+  free_list(&c->allowed_hosts, &c->n_allowed_hosts);
+  json_decref(c->plugins);
+  json_decref(c->empty);
+  memset(c, 0, sizeof(*c));
+}
+
+int config_set_listen(config *c, const char *spec, char *err, size_t n) {
+  const char *colon, *host_start, *host_end;
+  char *end, *host;
+  long port;
+
+  if (spec[0] == '[') {
+    host_end = strchr(spec, ']');
+    if (host_end == NULL || host_end[1] != ':') {
+      snprintf(err, n, "listen address \"%s\": expected [IPv6]:PORT", spec);
+      return -EINVAL;
+    }
+    host_start = spec + 1;
+    colon = host_end + 1;
+  } else {
+    colon = strrchr(spec, ':');
+    if (colon == NULL) {
+      snprintf(err, n, "listen address \"%s\": expected HOST:PORT", spec);
+      return -EINVAL;
+    }
+    host_start = spec;
+    host_end = colon;
+    if (memchr(spec, ':', (size_t)(colon - spec)) != NULL) {
+      snprintf(err, n, "listen address \"%s\": write IPv6 addresses as [ADDR]:PORT", spec);
+      return -EINVAL;
+    }
+  }
+  errno = 0;
+  port = strtol(colon + 1, &end, 10);
+  if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 || port > 65535) {
+    snprintf(err, n, "listen address \"%s\": port must be a number from 0 to 65535", spec);
+    return -EINVAL;
+  }
+  if (host_end == host_start) {
+    host = strdup("0.0.0.0");
+  } else {
+    host = strndup(host_start, (size_t)(host_end - host_start));
+  }
+  if (host == NULL)
+    return -ENOMEM;
+  free(c->listen_host);
+  c->listen_host = host;
+  c->listen_port = (int)port;
+  return 0;
+}
+
+static int string_list(const json_t *v, const char *key, char ***out, size_t *out_n, char *err,
+                       size_t n) {
+  size_t i, count;
+  char **list;
+
+  if (!json_is_array(v)) {
+    snprintf(err, n, "\"%s\" must be an array of strings", key);
+    return -EINVAL;
+  }
+  count = json_array_size(v);
+  list = calloc(count ? count : 1, sizeof(*list));
+  if (list == NULL)
+    return -ENOMEM;
+  for (i = 0; i < count; i++) {
+    const json_t *s = json_array_get(v, i);
+    if (!json_is_string(s) || json_string_length(s) == 0) {
+      snprintf(err, n, "\"%s\"[%zu] must be a non-empty string", key, i);
+      free_list(&list, &i);
+      return -EINVAL;
+    }
+    list[i] = strdup(json_string_value(s));
+    if (list[i] == NULL) {
+      free_list(&list, &i);
+      return -ENOMEM;
+    }
+  }
+  free_list(out, out_n);
+  *out = list;
+  *out_n = count;
+  return 0;
+}
+
+static int apply_section(config *c, const json_t *obj, const char *section, char *err, size_t n) {
+  const char *key;
+  const json_t *v;
+  size_t i;
+
+  if (!json_is_object(obj)) {
+    snprintf(err, n, "\"%s\" must be an object", section);
+    return -EINVAL;
+  }
+  json_object_foreach((json_t *)obj, key, v) {
+    const struct num_setting *s = NULL;
+    json_int_t x;
+    for (i = 0; i < sizeof(num_settings) / sizeof(num_settings[0]); i++) {
+      if (strcmp(num_settings[i].section, section) == 0 && strcmp(num_settings[i].key, key) == 0) {
+        s = &num_settings[i];
+        break;
+      }
+    }
+    if (s == NULL) {
+      snprintf(err, n, "unknown setting \"%s.%s\"", section, key);
+      return -EINVAL;
+    }
+    if (!json_is_integer(v)) {
+      snprintf(err, n, "\"%s.%s\" must be an integer", section, key);
+      return -EINVAL;
+    }
+    x = json_integer_value(v);
+    if (x < 0 || (unsigned long long)x < s->min || (unsigned long long)x > s->max) {
+      snprintf(err, n, "\"%s.%s\" must be between %llu and %llu", section, key, s->min, s->max);
+      return -EINVAL;
+    }
+    if (s->kind == NUM_SIZE)
+      *(size_t *)((char *)c + s->offset) = (size_t)x;
+    else
+      *(unsigned *)((char *)c + s->offset) = (unsigned)x;
+  }
+  return 0;
+}
+
+int config_apply_json(config *c, const json_t *root, char *err, size_t n) {
+  const char *key;
+  const json_t *v;
+  int r;
+
+  if (!json_is_object(root)) {
+    snprintf(err, n, "the configuration must be a JSON object");
+    return -EINVAL;
+  }
+  json_object_foreach((json_t *)root, key, v) {
+    if (strcmp(key, "listen") == 0) {
+      if (!json_is_string(v)) {
+        snprintf(err, n, "\"listen\" must be a string like \"127.0.0.1:8000\"");
+        return -EINVAL;
+      }
+      r = config_set_listen(c, json_string_value(v), err, n);
+    } else if (strcmp(key, "plugins_dir") == 0 || strcmp(key, "instructions") == 0 ||
+               strcmp(key, "runtime_dir") == 0) {
+      if (!json_is_string(v) || json_string_length(v) == 0) {
+        snprintf(err, n, "\"%s\" must be a non-empty string", key);
+        return -EINVAL;
+      }
+      r = config_set_string(key[0] == 'p'   ? &c->plugins_dir
+                            : key[0] == 'r' ? &c->runtime_dir
+                                            : &c->instructions,
+                            json_string_value(v));
+    } else if (strcmp(key, "log_level") == 0) {
+      int level = json_is_string(v) ? log_level_parse(json_string_value(v)) : -1;
+      if (level < 0) {
+        snprintf(err, n, "\"log_level\" must be one of \"debug\", \"info\", \"warn\", \"error\"");
+        return -EINVAL;
+      }
+      c->log_level = level;
+      r = 0;
+    } else if (strcmp(key, "access_log") == 0) {
+      if (!json_is_boolean(v)) {
+        snprintf(err, n, "\"access_log\" must be true or false");
+        return -EINVAL;
+      }
+      c->access_log = json_is_true(v);
+      r = 0;
+    } else if (strcmp(key, "session_id_prefix") == 0) {
+      const char *p = json_is_string(v) ? json_string_value(v) : NULL;
+      size_t len = p ? strlen(p) : 0;
+      if (p == NULL || len >= sizeof(c->session_id_prefix) ||
+          strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len) {
+        snprintf(err, n,
+                 "\"session_id_prefix\" must be a string of at most %zu characters of A-Z a-z "
+                 "0-9 . _ -",
+                 sizeof(c->session_id_prefix) - 1);
+        return -EINVAL;
+      }
+      memcpy(c->session_id_prefix, p, len + 1);
+      r = 0;
+    } else if (strcmp(key, "allowed_origins") == 0) {
+      r = string_list(v, key, &c->allowed_origins, &c->n_allowed_origins, err, n);
+    } else if (strcmp(key, "allowed_hosts") == 0) {
+      r = string_list(v, key, &c->allowed_hosts, &c->n_allowed_hosts, err, n);
+    } else if (strcmp(key, "worker_threads") == 0) {
+      if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1024) {
+        snprintf(err, n, "\"worker_threads\" must be an integer between 1 and 1024");
+        return -EINVAL;
+      }
+      c->worker_threads = (unsigned)json_integer_value(v);
+      r = 0;
+    } else if (strcmp(key, "limits") == 0 || strcmp(key, "timeouts") == 0) {
+      r = apply_section(c, v, key, err, n);
+    } else if (strcmp(key, "plugins") == 0) {
+      const char *name;
+      const json_t *pc;
+      if (!json_is_object(v)) {
+        snprintf(err, n, "\"plugins\" must be an object of plugin name -> settings");
+        return -EINVAL;
+      }
+      json_object_foreach((json_t *)v, name, pc) {
+        if (!json_is_object(pc)) {
+          snprintf(err, n, "\"plugins.%s\" must be an object", name);
+          return -EINVAL;
+        }
+      }
+      json_decref(c->plugins);
+      c->plugins = json_deep_copy(v);
+      r = c->plugins ? 0 : -ENOMEM;
+    } else if (key[0] == '_' || strcmp(key, "comment") == 0) {
+      r = 0; /* "_comment"-style keys let users annotate a JSON file */
+    } else {
+      snprintf(err, n, "unknown setting \"%s\"", key);
+      return -EINVAL;
+    }
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
+int config_load_file(config *c, const char *path, char *err, size_t n) {
+  json_error_t je;
+  json_t *root;
+  char inner[256];
+  int r;
+
+  root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+  if (root == NULL) {
+    if (je.line < 0 || je.position == 0)
+      snprintf(err, n, "%s: %s", path, je.text);
+    else
+      snprintf(err, n, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    return -EINVAL;
+  }
+  inner[0] = '\0';
+  r = config_apply_json(c, root, inner, sizeof(inner));
+  json_decref(root);
+  if (r < 0)
+    snprintf(err, n, "%s: %s", path, r == -ENOMEM ? "out of memory" : inner);
+  return r;
+}
+
+void config_runtime_dir(const config *c, char *out, size_t n) {
+  const char *env;
+  if (c->runtime_dir != NULL) {
+    snprintf(out, n, "%s", c->runtime_dir);
+  } else if ((env = getenv("RUNTIME_DIRECTORY")) != NULL && *env == '/') {
+    /* systemd's RuntimeDirectory= may list several, colon-separated. */
+    snprintf(out, n, "%.*s", (int)strcspn(env, ":"), env);
+  } else if ((env = getenv("XDG_RUNTIME_DIR")) != NULL && *env == '/') {
+    snprintf(out, n, "%s/mcpd", env);
+  } else {
+    snprintf(out, n, "/tmp/mcpd-%u", (unsigned)getuid());
+  }
+}
+
+const json_t *config_plugin(const config *c, const char *plugin_name) {
+  const json_t *pc = json_object_get(c->plugins, plugin_name);
+  return pc ? pc : c->empty;
+}
+
+int config_build(const config_args *args, config *out, char *err, size_t n) {
+  char why[1024];
+  int r = config_init(out);
+  if (r < 0) {
+    snprintf(err, n, "out of memory");
+    return r;
+  }
+  if (args->config_file != NULL &&
+      (r = config_load_file(out, args->config_file, why, sizeof(why))) < 0) {
+    snprintf(err, n, "config: %s", why);
+    goto fail;
+  }
+  if (args->listen != NULL && (r = config_set_listen(out, args->listen, why, sizeof(why))) < 0) {
+    snprintf(err, n, "--listen: %s", why);
+    goto fail;
+  }
+  if (args->plugins_dir != NULL &&
+      (r = config_set_string(&out->plugins_dir, args->plugins_dir)) < 0)
+    goto fail;
+  if (args->log_level >= 0)
+    out->log_level = args->log_level;
+  return 0;
+fail:
+  config_free(out);
+  return r;
+}

@@ -1,0 +1,103 @@
+/* config.h -- the daemon's configuration: defaults, the JSON config file,
+ * and command-line overrides. Pure: no sockets, no loop. */
+#ifndef MCPD_CONFIG_H
+#define MCPD_CONFIG_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+typedef struct config {
+  char *listen_host;          /* owned; "127.0.0.1", "::1", "0.0.0.0", "localhost" */
+  int listen_port;            /* 0 = an ephemeral port (logged at start) */
+  char *plugins_dir;          /* owned; NULL = the built-in default */
+  char *runtime_dir;          /* owned; NULL = the default (see config_runtime_dir) */
+  int log_level;              /* enum log_level */
+  int access_log;             /* a log line per HTTP request */
+  char session_id_prefix[16]; /* put before every new Mcp-Session-Id; "" = none */
+  char *instructions;         /* owned; NULL = none; sent in the initialize result */
+
+  char **allowed_origins; /* owned; exact origins allowed besides loopback ones */
+  size_t n_allowed_origins;
+  char **allowed_hosts; /* owned; Host names allowed besides loopback ones */
+  size_t n_allowed_hosts;
+  unsigned worker_threads;
+
+  /* limits */
+  size_t max_body_bytes;
+  size_t max_header_bytes;
+  unsigned max_headers;
+  unsigned max_connections;
+  unsigned max_pipelined;
+  unsigned max_sessions;
+  unsigned page_size;
+  size_t max_write_queue_bytes;
+  unsigned max_calls_per_session;
+  unsigned sse_replay_events;
+
+  /* timeouts, in milliseconds; 0 disables one */
+  unsigned header_timeout_ms;
+  unsigned request_timeout_ms;
+  unsigned keepalive_timeout_ms;
+  unsigned send_timeout_ms;
+  unsigned session_idle_ms;
+  unsigned call_timeout_ms;
+  unsigned sse_keepalive_ms;
+  unsigned shutdown_timeout_ms;
+  unsigned drain_timeout_ms;
+  unsigned client_request_ms;
+  unsigned sse_retry_ms;
+  unsigned sse_poll_ms;
+  unsigned sse_resume_ms;
+
+  json_t *plugins; /* owned ref: object, plugin name -> its config object */
+  json_t *empty;   /* owned ref: {} handed to plugins that have no config */
+} config;
+
+/* Fills c with the defaults (documented in the README). Returns 0 or
+ * -ENOMEM. */
+int config_init(config *c);
+
+/* Reads and applies a JSON config file over c. Unknown keys, wrong types and
+ * out-of-range values are errors. Returns 0, or a negative error with a
+ * message naming the file, line or key in err (size n). */
+int config_load_file(config *c, const char *path, char *err, size_t n);
+
+/* Applies a parsed config object (borrowed) over c. Same errors. */
+int config_apply_json(config *c, const json_t *root, char *err, size_t n);
+
+/* Sets listen_host/listen_port from "HOST:PORT", "[V6]:PORT" or ":PORT".
+ * Returns 0 or -EINVAL with a message. */
+int config_set_listen(config *c, const char *spec, char *err, size_t n);
+
+/* Replaces a string field (copied). Returns 0 or -ENOMEM. */
+int config_set_string(char **field, const char *value);
+
+/* Returns the plugin's config object (borrowed; an empty object when the
+ * config has none for it). Never NULL. */
+const json_t *config_plugin(const config *c, const char *plugin_name);
+
+/* The directory for plugin copies: runtime_dir, else $RUNTIME_DIRECTORY
+ * (systemd), else $XDG_RUNTIME_DIR/mcpd, else /tmp/mcpd-<uid>. Writes it
+ * into out (size n). */
+void config_runtime_dir(const config *c, char *out, size_t n);
+
+/* What the command line said, applied over the config file each time the
+ * configuration is built (at start and on every reload). Strings are
+ * borrowed. */
+typedef struct config_args {
+  const char *config_file; /* NULL: no file */
+  const char *listen;      /* NULL: from the file */
+  const char *plugins_dir;
+  int log_level; /* -1: from the file */
+  int stdio;     /* serve stdin/stdout instead of HTTP */
+} config_args;
+
+/* Builds the configuration from the file and the command line into *out
+ * (initialised here; the caller frees it). Returns 0, or a negative error
+ * with a message in err (size n). */
+int config_build(const config_args *args, config *out, char *err, size_t n);
+
+/* Frees everything c owns. */
+void config_free(config *c);
+
+#endif

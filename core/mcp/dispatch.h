@@ -1,0 +1,106 @@
+/* dispatch.h -- the MCP method dispatcher: initialize and version
+ * negotiation, ping, tools, resources (and subscriptions), prompts,
+ * completion, logging/setLevel, cancellation, requests the server sends to
+ * clients (sampling, elicitation, roots), and the completion of plugin calls
+ * into JSON-RPC responses. Transports hand it classified JSON-RPC messages
+ * with the session they belong to; it never sees HTTP. Loop thread only. */
+#ifndef MCPD_DISPATCH_H
+#define MCPD_DISPATCH_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "mcp/call.h"
+#include "lib/config.h"
+#include "mcp/jsonrpc.h"
+#include "lib/list.h"
+#include "lib/log.h"
+#include "net/metrics.h"
+#include "mcp/registry.h"
+#include "mcp/session.h"
+
+/* Where messages for a client go: the transport's side of one pending
+ * request, or of a session's channel for messages the server starts.
+ * send() gets each message (borrowed) with the session it belongs to (NULL
+ * once the session is gone). For a request: its notifications and requests
+ * to the client (final = 0; they may come while its handler still runs),
+ * then exactly one final message (final = 1): the response, or NULL when the
+ * request was cancelled and gets none; after the final message the
+ * dispatcher forgets the sink. For a session channel, final is always 0. */
+typedef struct mcp_sink mcp_sink;
+struct mcp_sink {
+  /* Returns 0, or -ENOTSUP when the message cannot go out this way (a
+   * request to the client on a plain JSON response). */
+  int (*send)(mcp_sink *sink, session *s, const json_t *msg, int final);
+};
+
+typedef struct dispatch_stats {
+  uint64_t requests, notifications, errors;
+  uint64_t tool_calls, tool_errors, resource_reads, prompt_gets, completions;
+  uint64_t timeouts, cancellations;
+  uint64_t client_requests, client_request_timeouts, client_responses_ignored;
+} dispatch_stats;
+
+typedef struct dispatch {
+  registry *reg;
+  call_engine *calls;
+  session_table *sessions;
+  const config *cfg;
+  const logger *log;
+  json_t *empty;    /* {} for callers that need one to borrow */
+  metrics *metrics; /* where answered requests are counted (may be NULL) */
+  /* The headers of the HTTP request being dispatched, set by the transport
+   * around dispatch_message() (NULL otherwise), and the call whose handler
+   * runs: host->call_header() reads the one for the other. Borrowed. */
+  const char *(*header_fn)(const void *req, const char *name);
+  const void *header_req;
+  const struct mcpd_call *running;
+  uv_timer_t req_timer; /* deadlines of requests to clients */
+  list_node requests;   /* all requests to clients awaiting an answer */
+  dispatch_stats stats;
+} dispatch;
+
+enum { DISPATCH_DONE = 0, DISPATCH_PENDING = 1 };
+
+/* Initialises the dispatcher and the call engine whose events it handles.
+ * Everything is borrowed. Returns 0 or a negative error. */
+int dispatch_init(dispatch *d, uv_loop_t *loop, registry *reg, call_engine *calls,
+                  session_table *sessions, const config *cfg, const logger *lg);
+
+/* Handles one message of session s (borrowed; for initialize, a fresh
+ * session the transport made). Returns DISPATCH_DONE with *response set to
+ * a new ref (NULL for notifications and client responses), or
+ * DISPATCH_PENDING: the response will go to sink (borrowed; it must stay
+ * valid until its final message or dispatch_abandon()), and *pending is the
+ * handle for dispatch_abandon(). */
+/* The value of header name in the HTTP request that carried call, while
+ * its handler runs; else NULL. Borrowed. */
+const char *dispatch_call_header(const mcpd_call *call, const char *name);
+
+int dispatch_message(dispatch *d, session *s, const jsonrpc_msg *m, mcp_sink *sink,
+                     json_t **response, mcpd_call **pending);
+
+/* The transport can no longer deliver to the pending request's sink (the
+ * client went away): forget the sink and cancel the call. */
+void dispatch_abandon(dispatch *d, mcpd_call *pending);
+
+/* A session is going away: its calls go on without it, and its requests to
+ * the client are answered -ECANCELED. */
+void dispatch_session_closed(dispatch *d, session *s);
+
+/* Sends the notification `method` (no params) on the channel of every
+ * session that has one (list_changed after a reload). */
+void dispatch_notify_all(dispatch *d, const char *method);
+
+/* host->request(): see mcpd/plugin.h. */
+int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,
+                            unsigned timeout_ms, mcpd_response_fn cb, void *arg);
+
+/* host->call_client_capabilities(): see mcpd/plugin.h. */
+const json_t *dispatch_client_capabilities(const mcpd_call *call);
+
+/* Closes the dispatcher's timer. */
+void dispatch_close(dispatch *d);
+
+#endif

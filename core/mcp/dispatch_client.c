@@ -1,0 +1,214 @@
+/* dispatch_client.c -- requests mcpd sends to a client on behalf of a
+ * running call (sampling, elicitation, roots: host->request()), their
+ * deadlines, and the client's answers. */
+#include "mcp/dispatch_internal.h"
+
+#include "lib/error.h"
+#include "lib/schema.h"
+#include "lib/version.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- requests to the client ------------------------------------------------ */
+
+/* One request mcpd sent to a client on behalf of a call. */
+typedef struct client_req {
+  list_node link;   /* in dispatch.requests */
+  list_node s_link; /* in session.requests */
+  session *s;
+  mcpd_call *call; /* holds a reference */
+  json_t *id;
+  uint64_t deadline;
+  mcpd_response_fn cb;
+  void *arg;
+} client_req;
+
+static dispatch *dispatch_of(const mcpd_call *call) {
+  return call->eng->arg;
+}
+
+/* Answers a request (status, result borrowed) and forgets it. */
+static void client_req_finish(client_req *q, int status, const json_t *result) {
+  mcpd_call *call = q->call;
+  list_remove(&q->link);
+  list_remove(&q->s_link);
+  q->cb(call, status, result, q->arg);
+  json_decref(q->id);
+  free(q);
+  call_unref(call);
+}
+
+static void req_timer_cb(uv_timer_t *t) {
+  dispatch *d = t->data;
+  uint64_t now = uv_now(t->loop);
+  list_node *n, *tmp;
+  list_foreach_safe(n, tmp, &d->requests) {
+    client_req *q = list_entry(n, client_req, link);
+    if (q->deadline <= now) {
+      d->stats.client_request_timeouts++;
+      log_msg(d->log, LOGLVL_WARN, "client_request_timeout", "plugin=%s session=%s",
+              call_plugin_name(q->call), q->s->id);
+      client_req_finish(q, -ETIMEDOUT, NULL);
+      /* The callback may answer or send others: start over. */
+      tmp = d->requests.next;
+    }
+  }
+  if (list_empty(&d->requests))
+    uv_timer_stop(t);
+}
+
+/* Which client capability a method needs; NULL for none. */
+static const char *capability_for(const char *method) {
+  if (strcmp(method, "sampling/createMessage") == 0)
+    return "sampling";
+  if (strcmp(method, "elicitation/create") == 0)
+    return "elicitation";
+  if (strcmp(method, "roots/list") == 0)
+    return "roots";
+  return NULL;
+}
+
+int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,
+                            unsigned timeout_ms, mcpd_response_fn cb, void *arg) {
+  dispatch *d;
+  session *s;
+  mcp_sink *sink;
+  const char *cap;
+  client_req *q;
+  json_t *msg;
+  char id[48];
+  int r;
+
+  if (call == NULL || call->magic != CALL_MAGIC || method == NULL || cb == NULL) {
+    json_decref(params);
+    return -EINVAL;
+  }
+  d = dispatch_of(call);
+  s = call->session;
+  sink = call->owner;
+  if (call->finished || atomic_load(&call->completed)) {
+    json_decref(params);
+    return -EALREADY;
+  }
+  if (atomic_load(&call->cancelled)) {
+    /* A plugin that asks again from its -ECANCELED callback must not keep
+     * the cancellation going round. */
+    json_decref(params);
+    return -ECANCELED;
+  }
+  if (strcmp(method, "ping") != 0 && capability_for(method) == NULL) {
+    json_decref(params);
+    return -EINVAL;
+  }
+  cap = capability_for(method);
+  if (s == NULL || sink == NULL ||
+      (cap != NULL && json_object_get(s->client_capabilities, cap) == NULL)) {
+    /* Offer only what the client declared; and with no way back, nothing. */
+    json_decref(params);
+    return s == NULL || sink == NULL ? -ECANCELED : -ENOTSUP;
+  }
+  q = calloc(1, sizeof(*q));
+  if (q == NULL) {
+    json_decref(params);
+    return -ENOMEM;
+  }
+  snprintf(id, sizeof(id), "mcpd-%llu", (unsigned long long)++s->next_request_id);
+  q->id = json_string(id);
+  msg = json_pack("{s:s,s:O,s:s}", "jsonrpc", "2.0", "id", q->id, "method", method);
+  if (q->id == NULL || msg == NULL) {
+    json_decref(q->id);
+    json_decref(msg);
+    json_decref(params);
+    free(q);
+    return -ENOMEM;
+  }
+  if (params != NULL)
+    json_object_set_new(msg, "params", params);
+  q->s = s;
+  q->call = call;
+  q->cb = cb;
+  q->arg = arg;
+  q->deadline = uv_now(d->req_timer.loop) + (timeout_ms ? timeout_ms : d->cfg->client_request_ms);
+  atomic_fetch_add(&call->refs, 1);
+  list_insert_tail(&d->requests, &q->link);
+  list_insert_tail(&s->requests, &q->s_link);
+  if (!uv_is_active((uv_handle_t *)&d->req_timer)) {
+    uv_timer_start(&d->req_timer, req_timer_cb, 50, 50);
+    uv_unref((uv_handle_t *)&d->req_timer);
+  }
+  /* It travels with the call's other messages (an SSE response stream). */
+  r = sink->send(sink, s, msg, 0);
+  json_decref(msg);
+  if (r < 0) {
+    /* No way to the client (a plain JSON response): say so now rather
+     * than at the timeout. The callback is not called. */
+    list_remove(&q->link);
+    list_remove(&q->s_link);
+    json_decref(q->id);
+    free(q);
+    call_unref(call);
+    return r;
+  }
+  d->stats.client_requests++;
+  return 0;
+}
+
+const char *dispatch_call_header(const mcpd_call *call, const char *name) {
+  const dispatch *d;
+  if (call == NULL || call->magic != CALL_MAGIC || name == NULL)
+    return NULL;
+  d = dispatch_of(call);
+  if (d->running != call || d->header_fn == NULL || d->header_req == NULL)
+    return NULL;
+  return d->header_fn(d->header_req, name);
+}
+
+const json_t *dispatch_client_capabilities(const mcpd_call *call) {
+  const session *s;
+  if (call == NULL || call->magic != CALL_MAGIC)
+    return NULL;
+  s = call->session;
+  return s != NULL && s->client_capabilities != NULL ? s->client_capabilities
+                                                     : dispatch_of(call)->empty;
+}
+
+/* A client's answer to one of our requests. */
+void dispatch_client_response(dispatch *d, session *s, const jsonrpc_msg *m) {
+  list_node *n;
+  for (n = s->requests.next; n != &s->requests; n = n->next) {
+    client_req *q = list_entry(n, client_req, s_link);
+    if (json_equal(q->id, (json_t *)m->id)) {
+      const json_t *error = json_object_get(m->root, "error");
+      if (error != NULL)
+        client_req_finish(q, -EPROTO, error);
+      else
+        client_req_finish(q, 0, json_object_get(m->root, "result"));
+      return;
+    }
+  }
+  d->stats.client_responses_ignored++;
+  log_msg(d->log, LOGLVL_INFO, "client_response_ignored",
+          "session=%s reason=\"no request of ours has this id\"", s->id);
+}
+
+/* Answers -ECANCELED to the requests of a call (it was cancelled) or of a
+ * session (it is going away). */
+void dispatch_cancel_requests(dispatch *d, const mcpd_call *call, session *s) {
+  list_node doomed, *n, *tmp;
+  /* Collect first: a callback may send new requests, which must not be
+   * cancelled by this same pass (or it would never end). */
+  list_init(&doomed);
+  list_foreach_safe(n, tmp, &d->requests) {
+    client_req *q = list_entry(n, client_req, link);
+    if ((call != NULL && q->call == call) || (s != NULL && q->s == s)) {
+      list_remove(&q->link);
+      list_insert_tail(&doomed, &q->link);
+    }
+  }
+  while (!list_empty(&doomed))
+    client_req_finish(list_entry(doomed.next, client_req, link), -ECANCELED, NULL);
+}

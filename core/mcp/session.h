@@ -1,0 +1,87 @@
+/* session.h -- MCP sessions: the table of live sessions keyed by their
+ * Mcp-Session-Id, each with the state of one client conversation
+ * (negotiated revision, client capabilities, log level, calls in flight).
+ * Idle sessions expire. Loop thread only. */
+#ifndef MCPD_SESSION_H
+#define MCPD_SESSION_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "lib/list.h"
+#include "lib/strmap.h"
+
+struct mcpd_call;
+struct mcp_sink;
+
+#define SESSION_ID_LEN     32 /* 128 random bits in hex */
+#define SESSION_PREFIX_MAX 15 /* config "session_id_prefix" */
+#define SESSION_ID_MAX     (SESSION_PREFIX_MAX + SESSION_ID_LEN)
+
+typedef struct session {
+  char id[SESSION_ID_MAX + 1]; /* the table's prefix, then the random part */
+  int version;                 /* negotiated enum protocol_version; -1 before initialize */
+  int initialized;             /* notifications/initialized received */
+  int log_level;               /* notifications/message below it are dropped */
+  json_t *client_capabilities; /* owned; {} until initialize */
+  json_t *client_info;         /* owned; NULL until initialize */
+  uint64_t last_active;        /* loop time, ms */
+  list_node lru;               /* in the table's list, least recently active first */
+  list_node calls;             /* calls in flight (mcpd_call.s_link) */
+  list_node requests;          /* our requests to the client awaiting an answer */
+  json_t *subscriptions;       /* owned: resources/subscribe URIs, as an object set */
+  struct mcp_sink *out;        /* the transport's channel for messages the server
+                                  starts (a GET stream, an HTTP+SSE stream, stdout);
+                                  NULL when there is none */
+  uint64_t next_request_id;    /* for our requests to the client */
+  list_node streams;           /* the transport's SSE streams (sse_stream.s_link) */
+  void *standalone;            /* the standalone (GET) stream, or NULL */
+  unsigned next_stream_no;
+  unsigned holds;   /* streams and calls that keep it from expiring */
+  unsigned n_calls; /* calls in flight */
+  int removing;     /* session_remove() is under way (re-entry is a no-op) */
+  int legacy;       /* created by GET /sse: only POST /messages may use it */
+} session;
+
+typedef struct session_table session_table;
+
+/* Called when a session is removed (DELETE, expiry, shutdown), before it
+ * is freed, so the owners of streams and calls can let go of it. */
+typedef void (*session_remove_cb)(session_table *t, session *s, const char *why, void *arg);
+
+struct session_table {
+  strmap map;
+  list_node lru; /* sessions, least recently active first */
+  unsigned count, max;
+  uint64_t idle_ms; /* 0: sessions never expire */
+  uv_loop_t *loop;
+  uv_timer_t sweep;
+  session_remove_cb on_remove;
+  void *arg;
+  char prefix[SESSION_PREFIX_MAX + 1]; /* put before new ids (scale-out routing) */
+  uint64_t created_total, expired_total, evicted_total;
+};
+
+/* Initialises an empty table. Returns 0. */
+int session_table_init(session_table *t, uv_loop_t *loop, unsigned max, uint64_t idle_ms,
+                       session_remove_cb on_remove, void *arg);
+
+/* Creates a session with a fresh random id. Returns 0 and sets *out
+ * (owned by the table), -EAGAIN when the table is full, -ENOMEM, or the
+ * error of getrandom(2). */
+int session_create(session_table *t, session **out);
+
+/* Looks a session up by id and marks it active. NULL when unknown. */
+session *session_find(session_table *t, const char *id, size_t len);
+
+/* Removes and frees a session (on_remove runs first). */
+void session_remove(session_table *t, session *s, const char *why);
+
+/* Marks a session active now. */
+void session_touch(session_table *t, session *s);
+
+/* Removes every session and closes the sweep timer. */
+void session_table_close(session_table *t);
+
+#endif

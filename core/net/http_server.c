@@ -1,0 +1,1230 @@
+/* http_server.c -- HTTP/1.1 server on libuv and llhttp.
+ *
+ * One http_conn per socket. llhttp parses straight out of one shared read
+ * buffer; the URL and headers of the request being parsed are copied into
+ * a per-connection arena, the body is used in place when it arrived in one
+ * piece (the usual case) and copied otherwise. Each complete request is
+ * queued on its connection and handed to the callback at once, so pipelined
+ * requests are processed concurrently; their responses leave in request
+ * order: a response for a request that is not first in the queue is kept in
+ * the request's own buffer until the ones before it are done. */
+#include "net/http_server.h"
+
+#include "net/http_util.h"
+
+#include <errno.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define READ_BUF_SIZE  (64 * 1024)
+#define LINGER_MS      2000
+#define BODY_KEEP_SIZE (64 * 1024) /* larger body buffers are freed after use */
+
+struct hdr_off {
+  uint32_t name, name_len, value, value_len;
+};
+
+struct http_conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  uv_shutdown_t shutdown_req;
+  llhttp_t parser;
+  http_server *hs;
+  list_node link;        /* in hs->conns */
+  list_node resume_link; /* in hs->resume while waiting to be resumed */
+  http_req *head, *tail; /* requests owed a response, in order */
+  unsigned n_reqs;
+  unsigned writes_in_flight;
+
+  /* The request being parsed. */
+  http_req *cur;
+  buf arena; /* URL and header bytes, NUL-separated */
+  struct hdr_off *hdr;
+  http_header *headers;
+  unsigned n_hdr, cap_hdr;
+  int hdr_state; /* 0: between headers, 1: in a name, 2: in a value */
+  buf body;
+  const char *body_ptr; /* the body, in place in the read buffer */
+  size_t body_len;
+  int err_status; /* status for a parse error, or 0 for 400 */
+  const char *err_text;
+
+  buf stash;                  /* bytes read but not parsed while paused */
+  unsigned reading : 1;       /* between message begin and complete */
+  unsigned paused : 1;        /* too many requests in flight: not parsing */
+  unsigned resume_queued : 1; /* on hs->resume */
+  unsigned stop_parsing : 1;  /* no further request will be read */
+  unsigned finishing : 1;     /* graceful close started */
+  unsigned shut : 1;          /* shutdown(2) sent */
+  unsigned closing : 1;       /* uv_close called */
+  unsigned lingering : 1;     /* reading and discarding until EOF */
+  unsigned eof : 1;           /* the client closed its side */
+  unsigned in_trailers : 1;   /* chunked trailer fields: counted, not kept */
+  size_t trailer_bytes;
+  int handles_open;
+};
+
+/* A write that could not complete at once: owns a copy of the rest. */
+struct write_req {
+  uv_write_t req;
+  http_conn *conn;
+  size_t len;
+  char data[];
+};
+
+static void conn_close(http_conn *c);
+static void conn_finish(http_conn *c);
+static void conn_feed(http_conn *c, const char *data, size_t len);
+static void conn_advance(http_conn *c);
+static void conn_arm_timer(http_conn *c);
+static void conn_parse_error(http_conn *c, llhttp_errno_t err);
+static void idle_cb(uv_idle_t *idle);
+
+static void check_closed(http_server *hs);
+static void arm(http_conn *c, unsigned ms);
+
+/* ---- dates ------------------------------------------------------------ */
+
+static const char *http_date(http_server *hs) {
+  time_t now = time(NULL);
+  if (now != hs->date_time) {
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(hs->date_str, sizeof(hs->date_str), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    hs->date_time = now;
+  }
+  return hs->date_str;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void write_cb(uv_write_t *req, int status) {
+  struct write_req *wr = (struct write_req *)req;
+  http_conn *c = wr->conn;
+  free(wr);
+  c->writes_in_flight--;
+  if (status < 0) {
+    conn_close(c);
+    return;
+  }
+  if (c->finishing && !c->shut) {
+    if (c->writes_in_flight == 0)
+      conn_finish(c);
+    else
+      arm(c, c->hs->limits.send_timeout_ms); /* it reads: give it more time */
+  }
+}
+
+/* Writes bufs to the socket: at once if the socket takes them, else queued
+ * as one copy. bounded: the bytes belong to a stream, whose queue may not
+ * grow past max_write_queue_bytes (a client that stops reading a stream is
+ * closed; a single large response is written whole). Returns 0 or
+ * -ECONNRESET (the connection is closing). */
+static int conn_write(http_conn *c, uv_buf_t *bufs, unsigned n, int bounded) {
+  size_t total = 0, skip, off;
+  unsigned i;
+  struct write_req *wr;
+  uv_buf_t b;
+  int r;
+
+  if (c->closing || c->shut)
+    return -ECONNRESET;
+  for (i = 0; i < n; i++)
+    total += bufs[i].len;
+  if (total == 0)
+    return 0;
+  skip = 0;
+  if (c->writes_in_flight == 0) {
+    r = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    if (r >= 0 && (size_t)r == total)
+      return 0;
+    if (r < 0 && r != UV_EAGAIN) {
+      conn_close(c);
+      return -ECONNRESET;
+    }
+    skip = r > 0 ? (size_t)r : 0;
+  }
+  wr = malloc(sizeof(*wr) + total - skip);
+  if (wr == NULL) {
+    conn_close(c);
+    return -ECONNRESET;
+  }
+  off = 0;
+  for (i = 0; i < n; i++) {
+    size_t len = bufs[i].len;
+    const char *p = bufs[i].base;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    p += skip;
+    len -= skip;
+    skip = 0;
+    memcpy(wr->data + off, p, len);
+    off += len;
+  }
+  wr->conn = c;
+  wr->len = off;
+  b = uv_buf_init(wr->data, (unsigned)off);
+  r = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb);
+  if (r < 0) {
+    free(wr);
+    conn_close(c);
+    return -ECONNRESET;
+  }
+  c->writes_in_flight++;
+  if (bounded && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >
+                     c->hs->limits.max_write_queue_bytes) {
+    log_msg(c->hs->log, LOGLVL_WARN, "http_slow_client", "queued=%zu limit=%zu action=close",
+            uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp),
+            c->hs->limits.max_write_queue_bytes);
+    conn_close(c);
+    return -ECONNRESET;
+  }
+  return 0;
+}
+
+/* Sends bytes produced for req: to the socket if req is first in line,
+ * else into req->out. */
+static int req_emit(http_req *req, uv_buf_t *bufs, unsigned n) {
+  http_conn *c = req->conn;
+  unsigned i;
+  if (c->closing || c->shut)
+    return -ECONNRESET;
+  for (i = 0; i < n; i++)
+    req->bytes += bufs[i].len;
+  if (req == c->head && req->out.len == 0)
+    return conn_write(c, bufs, n, req->stream);
+  for (i = 0; i < n; i++) {
+    if (buf_append(&req->out, bufs[i].base, bufs[i].len) < 0) {
+      conn_close(c);
+      return -ECONNRESET;
+    }
+  }
+  return 0;
+}
+
+/* Formats the status line and headers into out (size n); returns the
+ * length, or 0 if it does not fit. */
+/* Appends len bytes at s to [*p, end); a write that does not fit sets *p
+ * to NULL, and every later one is a no-op. */
+static void put(char **p, const char *end, const char *s, size_t len) {
+  if (*p == NULL || (size_t)(end - *p) < len) {
+    *p = NULL;
+    return;
+  }
+  memcpy(*p, s, len);
+  *p += len;
+}
+
+static void put_str(char **p, const char *end, const char *s) {
+  put(p, end, s, strlen(s));
+}
+
+static void put_uint(char **p, const char *end, uint64_t v) {
+  char tmp[24], *q = tmp + sizeof(tmp);
+  do {
+    *--q = (char)('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  put(p, end, q, (size_t)(tmp + sizeof(tmp) - q));
+}
+
+/* The status line and header block; 0 when it does not fit in n. Written
+ * by hand: it is part of every response. */
+static size_t format_head(http_req *req, int status, const char *headers, int chunked,
+                          size_t content_length, char *out, size_t n) {
+  http_server *hs = req->conn->hs;
+  const char *end = out + n;
+  char *p = out;
+  size_t hl = headers != NULL ? strlen(headers) : 0;
+
+  if (hl > 0 && (hl < 2 || headers[hl - 2] != '\r' || headers[hl - 1] != '\n'))
+    return 0; /* a cut header line would break the framing */
+  put(&p, end, "HTTP/1.1 ", 9);
+  put_uint(&p, end, (uint64_t)status);
+  put(&p, end, " ", 1);
+  put_str(&p, end, http_util_status_text(status));
+  put(&p, end, "\r\nDate: ", 8);
+  put_str(&p, end, http_date(hs));
+  put(&p, end, "\r\n", 2);
+  put(&p, end, headers, hl);
+  if (chunked) {
+    if (!req->http10)
+      put_str(&p, end, "Transfer-Encoding: chunked\r\n");
+  } else if (status != 204 && status != 304) { /* RFC 9110 8.6: none on these */
+    put(&p, end, "Content-Length: ", 16);
+    put_uint(&p, end, content_length);
+    put(&p, end, "\r\n", 2);
+  }
+  if (req->close)
+    put_str(&p, end, "Connection: close\r\n");
+  else if (req->http10)
+    put_str(&p, end, "Connection: keep-alive\r\n");
+  put(&p, end, "\r\n", 2);
+  return p != NULL ? (size_t)(p - out) : 0;
+}
+
+/* Marks req finished and lets the queue move on. */
+static void req_done(http_req *req) {
+  http_server *hs = req->conn->hs;
+  req->done = 1;
+  if (hs->on_done != NULL)
+    hs->on_done(req, hs->arg);
+  if (req == req->conn->head)
+    conn_advance(req->conn);
+}
+
+static int respond_internal(http_req *req, int status, const char *headers, const char *body,
+                            size_t len) {
+  char stack[2048];
+  char *head = stack;
+  size_t hlen;
+  uv_buf_t bufs[2];
+  int r;
+
+  if (req->done)
+    return -EALREADY;
+  if (req->started) {
+    /* A stream was begun: its framing is broken now. Finish the request
+     * anyway (the contract) and drop the connection. */
+    req->close = 1;
+    req_done(req);
+    return -EALREADY;
+  }
+  req->started = 1;
+  req->status = status;
+  if (req->conn->stop_parsing && req->next == NULL && !req->conn->reading)
+    req->close = 1;
+  hlen = format_head(req, status, headers, 0, len, stack, sizeof(stack));
+  if (hlen == 0) {
+    size_t need = (headers ? strlen(headers) : 0) + 512;
+    head = malloc(need);
+    if (head == NULL) {
+      req->close = 1;
+      req_done(req);
+      return -ENOMEM;
+    }
+    hlen = format_head(req, status, headers, 0, len, head, need);
+  }
+  bufs[0] = uv_buf_init(head, (unsigned)hlen);
+  bufs[1] = uv_buf_init((char *)body, (unsigned)(req->head ? 0 : len));
+  r = req_emit(req, bufs, 2);
+  if (head != stack)
+    free(head);
+  req_done(req);
+  return r;
+}
+
+int http_respond(http_req *req, int status, const char *headers, const char *body, size_t len) {
+  return respond_internal(req, status, headers, body, len);
+}
+
+int http_stream_begin(http_req *req, int status, const char *headers) {
+  http_conn *c = req->conn;
+  char stack[2048];
+  size_t hlen;
+  uv_buf_t b;
+
+  if (req->done || req->started)
+    return -EALREADY;
+  /* HTTP/1.0 has no chunked encoding: the end of the stream is the end of
+   * the connection, and no later request can be answered on it. */
+  if (req->http10) {
+    req->close = 1;
+    c->stop_parsing = 1;
+  }
+  hlen = format_head(req, status, headers, 1, 0, stack, sizeof(stack));
+  if (hlen == 0)
+    return -E2BIG;
+  req->started = 1;
+  req->stream = 1;
+  req->status = status;
+  /* While queued behind earlier responses, a stream may buffer no more than
+   * a stream may queue on the socket. */
+  req->out.limit = c->hs->limits.max_write_queue_bytes;
+  b = uv_buf_init(stack, (unsigned)hlen);
+  /* A stream has no end in sight: no timeout applies to it. */
+  if (req == c->head && !c->reading)
+    uv_timer_stop(&c->timer);
+  /* A failed write means the connection is going: the stream counts as
+   * begun, and on_abort follows. */
+  req_emit(req, &b, 1);
+  return 0;
+}
+
+int http_stream_send(http_req *req, const char *data, size_t len) {
+  char size_line[24];
+  uv_buf_t bufs[3];
+  int k;
+
+  if (req->done || !req->stream)
+    return -EINVAL;
+  if (len == 0)
+    return 0;
+  if (req->http10)
+    return req_emit(req, &(uv_buf_t){.base = (char *)data, .len = len}, 1);
+  k = snprintf(size_line, sizeof(size_line), "%zx\r\n", len);
+  bufs[0] = uv_buf_init(size_line, (unsigned)k);
+  bufs[1] = uv_buf_init((char *)data, (unsigned)len);
+  bufs[2] = uv_buf_init("\r\n", 2);
+  return req_emit(req, bufs, 3);
+}
+
+int http_stream_end(http_req *req) {
+  int r = 0;
+  if (req->done || !req->stream)
+    return -EINVAL;
+  if (!req->http10) {
+    uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
+    r = req_emit(req, &b, 1);
+  }
+  req_done(req);
+  return r;
+}
+
+void http_req_close_after(http_req *req) {
+  req->close = 1;
+  req->conn->stop_parsing = 1; /* nothing after it could be answered */
+}
+
+void http_req_peer(const http_req *req, char *out, size_t n) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  char ip[64] = "?";
+  int port = 0;
+  if (n == 0)
+    return;
+  if (uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET) {
+      uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+  }
+  snprintf(out, n, "%s:%d", ip, port);
+}
+
+const char *http_req_header(const http_req *req, const char *name, size_t *len) {
+  size_t i;
+  for (i = 0; i < req->n_headers; i++) {
+    if (http_util_ieq(req->headers[i].name, req->headers[i].name_len, name)) {
+      if (len != NULL)
+        *len = req->headers[i].value_len;
+      return req->headers[i].value;
+    }
+  }
+  return NULL;
+}
+
+/* ---- the request queue ------------------------------------------------- */
+
+static void req_free(http_req *req) {
+  buf_free(&req->out);
+  free(req);
+}
+
+static void conn_enqueue(http_conn *c, http_req *req) {
+  req->next = NULL;
+  if (c->tail != NULL)
+    c->tail->next = req;
+  else
+    c->head = req;
+  c->tail = req;
+  c->n_reqs++;
+}
+
+static void schedule_resume(http_conn *c) {
+  http_server *hs = c->hs;
+  if (c->resume_queued || c->closing || hs->closing)
+    return;
+  c->resume_queued = 1;
+  list_insert_tail(&hs->resume, &c->resume_link);
+  uv_idle_start(&hs->resume_idle, idle_cb);
+}
+
+/* Sends what is ready, in order, and frees finished requests. */
+static void conn_advance(http_conn *c) {
+  http_req *req;
+
+  while ((req = c->head) != NULL) {
+    if (req->out.len > 0) {
+      uv_buf_t b = uv_buf_init(req->out.data, (unsigned)req->out.len);
+      int r = conn_write(c, &b, 1, req->stream);
+      buf_free(&req->out);
+      if (r < 0)
+        return;
+    }
+    if (!req->done)
+      break;
+    c->head = req->next;
+    if (c->head == NULL)
+      c->tail = NULL;
+    c->n_reqs--;
+    if (req->close) {
+      req_free(req);
+      c->stop_parsing = 1;
+      conn_finish(c);
+      return;
+    }
+    req_free(req);
+  }
+  if (c->closing || c->finishing)
+    return;
+  if (c->head == NULL && (c->eof || c->stop_parsing) && !c->reading) {
+    conn_finish(c);
+    return;
+  }
+  if (c->paused && c->n_reqs < c->hs->limits.max_pipelined)
+    schedule_resume(c);
+  conn_arm_timer(c);
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+static void conn_free(http_conn *c) {
+  http_server *hs = c->hs;
+  http_req *req, *next;
+
+  /* Tell handlers about requests they still hold. */
+  for (req = c->head; req != NULL; req = req->next) {
+    if (!req->done && !req->no_route && req->on_abort != NULL)
+      req->on_abort(req);
+    /* A stream usually ends this way: it still gets its log line. */
+    if (!req->done && req->routed && hs->on_done != NULL)
+      hs->on_done(req, hs->arg);
+  }
+  for (req = c->head; req != NULL; req = next) {
+    next = req->next;
+    req_free(req);
+  }
+  if (c->cur != NULL)
+    req_free(c->cur);
+  list_remove(&c->resume_link);
+
+  buf_free(&c->arena);
+  buf_free(&c->body);
+  buf_free(&c->stash);
+  free(c->hdr);
+  free(c->headers);
+  list_remove(&c->link);
+  hs->n_conns--;
+  free(c);
+  check_closed(hs);
+}
+
+static void close_cb(uv_handle_t *h) {
+  http_conn *c = h->data;
+  if (--c->handles_open == 0)
+    conn_free(c);
+}
+
+static void conn_close(http_conn *c) {
+  if (c->closing)
+    return;
+  c->closing = 1;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->handles_open = 2;
+  uv_close((uv_handle_t *)&c->tcp, close_cb);
+  uv_close((uv_handle_t *)&c->timer, close_cb);
+}
+
+static void timer_cb(uv_timer_t *t);
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+
+static void shutdown_cb(uv_shutdown_t *req, int status) {
+  http_conn *c = req->data;
+  if (c->closing)
+    return;
+  if (status < 0 || c->eof) {
+    conn_close(c);
+    return;
+  }
+  /* Read and drop what the client still sends, so our last response is not
+   * destroyed by a reset, until it closes or the linger time ends. */
+  c->lingering = 1;
+  uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+  uv_timer_start(&c->timer, timer_cb, LINGER_MS, 0);
+}
+
+/* Graceful close: once every queued write is out, shut the write side. */
+static void conn_finish(http_conn *c) {
+  int r;
+  if (c->closing)
+    return;
+  c->finishing = 1;
+  c->stop_parsing = 1;
+  if (c->shut)
+    return;
+  if (c->writes_in_flight > 0) {
+    /* A client that never reads would hold the connection forever. */
+    arm(c, c->hs->limits.send_timeout_ms);
+    return;
+  }
+  c->shut = 1;
+  c->shutdown_req.data = c;
+  r = uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, shutdown_cb);
+  if (r < 0)
+    conn_close(c);
+}
+
+/* ---- timers ------------------------------------------------------------- */
+
+static void timer_cb(uv_timer_t *t) {
+  http_conn *c = t->data;
+  if (c->closing)
+    return;
+  if (c->lingering || c->finishing) {
+    conn_close(c);
+    return;
+  }
+  if (c->reading) {
+    /* Slow or stalled client: answer 408 and close. */
+    c->err_status = 408;
+    c->err_text = "the request was not received in time";
+    conn_parse_error(c, HPE_USER);
+    return;
+  }
+  if (c->n_reqs == 0)
+    conn_close(c); /* idle keep-alive connection */
+}
+
+static void arm(http_conn *c, unsigned ms) {
+  if (ms == 0)
+    uv_timer_stop(&c->timer);
+  else
+    uv_timer_start(&c->timer, timer_cb, ms, 0);
+}
+
+/* Arms the timer for a connection that is not in the middle of a request. */
+static void conn_arm_timer(http_conn *c) {
+  if (c->closing || c->finishing || c->reading)
+    return;
+  if (c->n_reqs == 0)
+    arm(c, c->hs->limits.keepalive_timeout_ms);
+  else
+    uv_timer_stop(&c->timer); /* the server is working on it */
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static int fail_parse(http_conn *c, int status, const char *text) {
+  c->err_status = status;
+  c->err_text = text;
+  return -1;
+}
+
+static int on_message_begin(llhttp_t *p) {
+  http_conn *c = p->data;
+  http_req *req = calloc(1, sizeof(*req));
+  if (req == NULL)
+    return fail_parse(c, 503, "out of memory");
+  req->conn = c;
+  req->id = ++c->hs->next_req_id;
+  req->started_ns = uv_hrtime();
+  c->cur = req;
+  c->reading = 1;
+  c->in_trailers = 0;
+  c->trailer_bytes = 0;
+  buf_reset(&c->arena);
+  c->n_hdr = 0;
+  c->hdr_state = 0;
+  buf_reset(&c->body);
+  c->body_ptr = NULL;
+  c->body_len = 0;
+  arm(c, c->hs->limits.header_timeout_ms);
+  return 0;
+}
+
+static int arena_add(http_conn *c, const char *at, size_t len) {
+  if (c->in_trailers) {
+    /* Trailer fields come after the request was set up: keeping them would
+     * move the arena under the request's pointers, and none of them may
+     * act as a header. Count them against the limit and drop them. */
+    c->trailer_bytes += len;
+    if (c->arena.len + c->trailer_bytes > c->hs->limits.max_header_bytes)
+      return fail_parse(c, 431, "the request trailer fields are larger than the limit");
+    return 0;
+  }
+  if (c->arena.len + len > c->hs->limits.max_header_bytes)
+    return fail_parse(c, 431, "the request header block is larger than the limit");
+  if (buf_append(&c->arena, at, len) < 0)
+    return fail_parse(c, 503, "out of memory");
+  return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len) {
+  http_conn *c = p->data;
+  if (c->arena.len + len > c->hs->limits.max_header_bytes)
+    return fail_parse(c, 414, "the request target is longer than the header limit");
+  return arena_add(c, at, len);
+}
+
+static int on_url_complete(llhttp_t *p) {
+  return arena_add(p->data, "", 1);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
+  http_conn *c = p->data;
+  if (c->in_trailers)
+    return arena_add(c, at, len);
+  if (c->hdr_state != 1) {
+    if (c->n_hdr >= c->hs->limits.max_headers)
+      return fail_parse(c, 431, "the request has too many header fields");
+    if (c->n_hdr == c->cap_hdr) {
+      unsigned cap = c->cap_hdr ? c->cap_hdr * 2 : 16;
+      struct hdr_off *h = realloc(c->hdr, cap * sizeof(*h));
+      http_header *hh;
+      if (h == NULL)
+        return fail_parse(c, 503, "out of memory");
+      c->hdr = h;
+      hh = realloc(c->headers, cap * sizeof(*hh));
+      if (hh == NULL)
+        return fail_parse(c, 503, "out of memory");
+      c->headers = hh;
+      c->cap_hdr = cap;
+    }
+    memset(&c->hdr[c->n_hdr], 0, sizeof(c->hdr[0]));
+    c->hdr[c->n_hdr].name = (uint32_t)c->arena.len;
+    c->n_hdr++;
+    c->hdr_state = 1;
+  }
+  c->hdr[c->n_hdr - 1].name_len += (uint32_t)len;
+  return arena_add(c, at, len);
+}
+
+/* RFC 9110 tchar: what a field name is made of. */
+static int is_tchar(unsigned char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+         (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+static int on_header_field_complete(llhttp_t *p) {
+  http_conn *c = p->data;
+  const struct hdr_off *h;
+  uint32_t i;
+  if (c->in_trailers)
+    return 0;
+  h = &c->hdr[c->n_hdr - 1];
+  /* llhttp lets "Bad Header:" and "Name :" through; RFC 9112 5.1 wants 400. */
+  for (i = 0; i < h->name_len; i++) {
+    if (!is_tchar((unsigned char)c->arena.data[h->name + i]))
+      return fail_parse(c, 400, "invalid character in a header field name");
+  }
+  if (h->name_len == 0)
+    return fail_parse(c, 400, "empty header field name");
+  return arena_add(c, "", 1);
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len) {
+  http_conn *c = p->data;
+  if (c->in_trailers)
+    return arena_add(c, at, len);
+  if (c->hdr_state != 2) {
+    c->hdr[c->n_hdr - 1].value = (uint32_t)c->arena.len;
+    c->hdr_state = 2;
+  }
+  c->hdr[c->n_hdr - 1].value_len += (uint32_t)len;
+  return arena_add(c, at, len);
+}
+
+static int on_header_value_complete(llhttp_t *p) {
+  http_conn *c = p->data;
+  struct hdr_off *h;
+  if (c->in_trailers)
+    return 0;
+  h = &c->hdr[c->n_hdr - 1];
+  if (c->hdr_state != 2) {
+    h->value = (uint32_t)c->arena.len; /* empty value */
+    h->value_len = 0;
+  }
+  /* Trailing whitespace is not part of a field value. */
+  while (h->value_len > 0 && (c->arena.data[h->value + h->value_len - 1] == ' ' ||
+                              c->arena.data[h->value + h->value_len - 1] == '\t'))
+    h->value_len--;
+  c->hdr_state = 0;
+  if (arena_add(c, "", 1) < 0)
+    return -1;
+  c->arena.data[h->value + h->value_len] = '\0';
+  return 0;
+}
+
+/* Points the request at the arena: path, query and headers. */
+static int finish_head(http_conn *c, http_req *req) {
+  char *url = c->arena.data, *q;
+  size_t i;
+
+  for (i = 0; i < c->n_hdr; i++) {
+    c->headers[i].name = c->arena.data + c->hdr[i].name;
+    c->headers[i].name_len = c->hdr[i].name_len;
+    c->headers[i].value = c->arena.data + c->hdr[i].value;
+    c->headers[i].value_len = c->hdr[i].value_len;
+  }
+  req->headers = c->headers;
+  req->n_headers = c->n_hdr;
+  if (url == NULL)
+    return fail_parse(c, 400, "the request has no target");
+  /* Absolute form (http://host/path): keep the path only. */
+  if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
+    char *slash = strchr(url + (url[4] == 's' ? 8 : 7), '/');
+    url = slash ? slash : (char *)"/";
+  }
+  q = strchr(url, '?');
+  if (q != NULL) {
+    *q = '\0';
+    req->query = q + 1;
+    req->query_len = strlen(q + 1);
+  }
+  req->path = url;
+  req->path_len = strlen(url);
+  return 0;
+}
+
+static int on_headers_complete(llhttp_t *p) {
+  http_conn *c = p->data;
+  http_req *req = c->cur;
+  const char *expect;
+  size_t expect_len, i, hosts;
+
+  if (finish_head(c, req) < 0)
+    return -1;
+  req->method = llhttp_get_method(p);
+  req->method_name = llhttp_method_name((llhttp_method_t)req->method);
+  req->http10 = llhttp_get_http_major(p) == 1 && llhttp_get_http_minor(p) == 0;
+  req->head = req->method == HTTP_HEAD;
+  req->close = !llhttp_should_keep_alive(p) || c->hs->closing;
+  if (llhttp_get_http_major(p) != 1) {
+    return fail_parse(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
+  }
+  /* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in 1.0. */
+  for (i = 0, hosts = 0; i < req->n_headers; i++)
+    hosts += http_util_ieq(req->headers[i].name, req->headers[i].name_len, "host");
+  if (hosts > 1 || (hosts == 0 && !req->http10))
+    return fail_parse(
+        c, 400, hosts ? "more than one Host header" : "an HTTP/1.1 request needs a Host header");
+  if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->hs->limits.max_body_bytes)
+    return fail_parse(c, 413, "the request body is larger than the limit");
+  expect = http_req_header(req, "expect", &expect_len);
+  if (expect != NULL) {
+    if (!http_util_ieq(expect, expect_len, "100-continue"))
+      return fail_parse(c, 417, "the only expectation supported is 100-continue");
+    /* Interim responses may only go out when nothing is owed before it. */
+    if (c->head == NULL && !req->http10) {
+      uv_buf_t b = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
+      conn_write(c, &b, 1, 0);
+    }
+  }
+  arm(c, c->hs->limits.request_timeout_ms);
+  c->in_trailers = 1; /* any field from here on is a trailer */
+  return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len) {
+  http_conn *c = p->data;
+  size_t have = c->body_ptr ? c->body_len : c->body.len;
+  if (len > c->hs->limits.max_body_bytes - have)
+    return fail_parse(c, 413, "the request body is larger than the limit");
+  /* The whole body in one piece: use it where it lies. */
+  if (have == 0 && (p->flags & F_CONTENT_LENGTH) && p->content_length == 0) {
+    c->body_ptr = at;
+    c->body_len = len;
+    return 0;
+  }
+  if (c->body_ptr != NULL) {
+    if (buf_append(&c->body, c->body_ptr, c->body_len) < 0)
+      return fail_parse(c, 503, "out of memory");
+    c->body_ptr = NULL;
+  }
+  if (buf_append(&c->body, at, len) < 0)
+    return fail_parse(c, 503, "out of memory");
+  return 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+  http_conn *c = p->data;
+  http_server *hs = c->hs;
+  http_req *req = c->cur;
+  int close;
+
+  c->cur = NULL;
+  c->reading = 0;
+  if (c->body_ptr != NULL) {
+    req->body = c->body_ptr;
+    req->body_len = c->body_len;
+  } else if (c->body.len > 0) {
+    req->body = c->body.data;
+    req->body_len = c->body.len;
+  }
+  close = req->close;
+  if (llhttp_get_upgrade(p))
+    close = req->close = 1; /* no protocol switch here: answer, then close */
+  conn_enqueue(c, req);
+  hs->stats.requests_total++;
+  uv_timer_stop(&c->timer);
+  req->routed = 1;
+  hs->on_request(req, hs->arg);
+  /* req may be gone now. */
+  c->body_ptr = NULL;
+  if (c->body.cap > BODY_KEEP_SIZE)
+    buf_free(&c->body);
+  else
+    buf_reset(&c->body);
+  if (c->closing || c->finishing || c->stop_parsing)
+    return HPE_PAUSED;
+  if (close) {
+    c->stop_parsing = 1;
+    return HPE_PAUSED;
+  }
+  if (c->n_reqs >= hs->limits.max_pipelined)
+    return HPE_PAUSED; /* conn_feed marks the connection paused */
+  conn_arm_timer(c);
+  return 0;
+}
+
+static const llhttp_settings_t parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* Answers a request that could not be parsed, then closes. */
+static void conn_parse_error(http_conn *c, llhttp_errno_t err) {
+  http_server *hs = c->hs;
+  http_req *req = c->cur;
+  int status = c->err_status ? c->err_status : 400;
+  char body[256];
+  int k;
+
+  hs->stats.parse_errors++;
+  c->stop_parsing = 1;
+  c->reading = 0;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  if (req == NULL) {
+    req = calloc(1, sizeof(*req));
+    if (req == NULL) {
+      conn_close(c);
+      return;
+    }
+    req->conn = c;
+    req->id = ++hs->next_req_id;
+    req->started_ns = uv_hrtime();
+  }
+  c->cur = NULL;
+  req->no_route = 1;
+  req->close = 1;
+  req->head = 0;
+  req->http10 = 0;
+  conn_enqueue(c, req);
+  if (c->err_text != NULL)
+    k = snprintf(body, sizeof(body), "%d %s: %s\n", status, http_util_status_text(status),
+                 c->err_text);
+  else
+    k = snprintf(body, sizeof(body), "%d %s: malformed request (%s)\n", status,
+                 http_util_status_text(status), llhttp_errno_name(err));
+  log_msg(hs->log, LOGLVL_INFO, "http_bad_request", "status=%d reason=%s", status,
+          c->err_text ? "limit" : llhttp_errno_name(err));
+  respond_internal(req, status, "Content-Type: text/plain; charset=utf-8\r\n", body,
+                   k > 0 ? (size_t)k : 0);
+}
+
+static void conn_feed(http_conn *c, const char *data, size_t len) {
+  llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+  const char *pos;
+
+  if (c->closing)
+    return;
+  switch (err) {
+  case HPE_OK:
+    return;
+  case HPE_PAUSED:
+    if (c->stop_parsing || c->finishing) {
+      /* Nothing more is read: whatever follows is dropped. */
+      uv_read_stop((uv_stream_t *)&c->tcp);
+      if (c->n_reqs == 0)
+        conn_finish(c);
+      return;
+    }
+    pos = llhttp_get_error_pos(&c->parser);
+    if (pos != NULL && pos >= data && pos < data + len) {
+      if (buf_append(&c->stash, pos, (size_t)(data + len - pos)) < 0) {
+        conn_close(c);
+        return;
+      }
+    }
+    c->paused = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    return;
+  case HPE_PAUSED_UPGRADE:
+    c->stop_parsing = 1;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    return;
+  default:
+    conn_parse_error(c, err);
+    return;
+  }
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
+  http_conn *c = h->data;
+  (void)suggested;
+  b->base = c->hs->read_buf;
+  b->len = c->hs->read_buf_size;
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
+  http_conn *c = s->data;
+
+  if (nread == 0)
+    return;
+  if (nread < 0) {
+    if (nread != UV_EOF || c->lingering) {
+      conn_close(c);
+      return;
+    }
+    /* The client closed its side. Like nginx, take that as the client
+     * being gone: what it still waits for is aborted (its calls are
+     * cancelled). Only a connection that is already ending lets its
+     * queued writes drain first. */
+    c->eof = 1;
+    c->stop_parsing = 1;
+    uv_read_stop(s);
+    if (!c->finishing)
+      conn_close(c);
+    return;
+  }
+  /* Discard what comes after the last request we will answer; a request
+   * already half in is still read to its end. */
+  if (c->lingering || (c->stop_parsing && !c->reading))
+    return;
+  if (c->paused) {
+    /* Should not happen (reading is stopped while paused); keep it. */
+    if (buf_append(&c->stash, b->base, (size_t)nread) < 0)
+      conn_close(c);
+    return;
+  }
+  conn_feed(c, b->base, (size_t)nread);
+}
+
+static void conn_resume(http_conn *c) {
+  char *data;
+  size_t len;
+
+  if (c->closing || !c->paused || c->n_reqs >= c->hs->limits.max_pipelined)
+    return;
+  c->paused = 0;
+  llhttp_resume(&c->parser);
+  len = c->stash.len;
+  data = buf_steal(&c->stash);
+  if (len > 0)
+    conn_feed(c, data, len);
+  free(data);
+  if (!c->closing && !c->paused && !c->stop_parsing && !c->finishing)
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+}
+
+static void idle_cb(uv_idle_t *idle) {
+  http_server *hs = idle->data;
+
+  uv_idle_stop(idle);
+  /* Resuming parses, and handlers may queue other connections: take one
+   * at a time off the front. */
+  while (!list_empty(&hs->resume)) {
+    http_conn *c = list_entry(hs->resume.next, http_conn, resume_link);
+    list_remove(&c->resume_link);
+    c->resume_queued = 0;
+    conn_resume(c);
+  }
+}
+
+/* ---- accepting ---------------------------------------------------------- */
+
+static void reject_close_cb(uv_handle_t *h) {
+  http_server *hs = h->data;
+  free(h);
+  hs->n_rejecting--;
+  check_closed(hs);
+}
+
+static void reject(http_server *hs) {
+  static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                            "Content-Type: text/plain; charset=utf-8\r\n"
+                            "Content-Length: 52\r\n"
+                            "Retry-After: 1\r\n"
+                            "Connection: close\r\n\r\n"
+                            "503 Service Unavailable: too many open connections\n";
+  uv_tcp_t *t = malloc(sizeof(*t));
+  uv_buf_t b = uv_buf_init((char *)msg, sizeof(msg) - 1);
+  if (t == NULL)
+    return;
+  uv_tcp_init(hs->loop, t);
+  t->data = hs;
+  hs->n_rejecting++;
+  if (uv_accept((uv_stream_t *)&hs->listener, (uv_stream_t *)t) == 0)
+    uv_try_write((uv_stream_t *)t, &b, 1);
+  hs->stats.rejected_connections++;
+  uv_close((uv_handle_t *)t, reject_close_cb);
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  http_server *hs = server->data;
+  http_conn *c;
+
+  if (status < 0) {
+    log_msg(hs->log, LOGLVL_WARN, "http_accept_failed", "error=%s", uv_strerror(status));
+    return;
+  }
+  if (hs->n_conns >= hs->limits.max_connections) {
+    log_msg(hs->log, LOGLVL_WARN, "http_connection_rejected", "reason=max_connections limit=%u",
+            hs->limits.max_connections);
+    reject(hs);
+    return;
+  }
+  c = calloc(1, sizeof(*c));
+  if (c == NULL) {
+    reject(hs); /* accept and close, or libuv stops watching the listener */
+    return;
+  }
+  c->hs = hs;
+  uv_tcp_init(hs->loop, &c->tcp);
+  uv_timer_init(hs->loop, &c->timer);
+  c->tcp.data = c;
+  c->timer.data = c;
+  list_init(&c->resume_link);
+  list_insert_tail(&hs->conns, &c->link);
+  hs->n_conns++;
+  hs->stats.connections_total++;
+  c->arena.limit = hs->limits.max_header_bytes + 4096;
+  if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+    conn_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+  c->parser.data = c;
+  /* Until the first request starts, the header timeout applies. */
+  arm(c, hs->limits.header_timeout_ms);
+  uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+}
+
+/* ---- server ------------------------------------------------------------- */
+
+int http_server_init(http_server *hs, uv_loop_t *loop, const http_limits *limits, const logger *lg,
+                     http_request_cb on_request, void *arg) {
+  memset(hs, 0, sizeof(*hs));
+  hs->loop = loop;
+  hs->limits = *limits;
+  hs->log = lg;
+  hs->on_request = on_request;
+  hs->arg = arg;
+  hs->read_buf_size = READ_BUF_SIZE;
+  list_init(&hs->conns);
+  list_init(&hs->resume);
+  hs->read_buf = malloc(READ_BUF_SIZE);
+  if (hs->read_buf == NULL)
+    return -ENOMEM;
+  uv_idle_init(loop, &hs->resume_idle);
+  hs->resume_idle.data = hs;
+  uv_tcp_init(loop, &hs->listener);
+  hs->listener.data = hs;
+  hs->handles_open = 2;
+  return 0;
+}
+
+int http_server_listen(http_server *hs, const char *host, int port, char *bound, size_t n) {
+  struct sockaddr_storage ss;
+  int r, len;
+  char ip[64];
+  const char *addr = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+
+  if (uv_ip4_addr(addr, port, (struct sockaddr_in *)&ss) != 0 &&
+      uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&ss) != 0)
+    return -EINVAL;
+  r = uv_tcp_bind(&hs->listener, (struct sockaddr *)&ss, 0);
+  if (r == 0)
+    r = uv_listen((uv_stream_t *)&hs->listener, 511, on_connection);
+  if (r < 0)
+    return r;
+  hs->listening = 1;
+  len = sizeof(ss);
+  uv_tcp_getsockname(&hs->listener, (struct sockaddr *)&ss, &len);
+  if (ss.ss_family == AF_INET6) {
+    uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+    snprintf(bound, n, "[%s]:%d", ip, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+  } else {
+    uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+    snprintf(bound, n, "%s:%d", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+  }
+  return 0;
+}
+
+static void check_closed(http_server *hs) {
+  if (hs->closing && hs->n_conns == 0 && hs->n_rejecting == 0 && hs->handles_open == 0 &&
+      hs->on_closed != NULL) {
+    void (*cb)(http_server *) = hs->on_closed;
+    hs->on_closed = NULL;
+    cb(hs);
+  }
+}
+
+static void handle_closed(uv_handle_t *h) {
+  http_server *hs = h->data;
+  hs->handles_open--;
+  check_closed(hs);
+}
+
+void http_server_stop_listening(http_server *hs) {
+  if (hs->listening) {
+    hs->listening = 0;
+    uv_close((uv_handle_t *)&hs->listener, handle_closed);
+  }
+}
+
+void http_server_drain(http_server *hs) {
+  list_node *n, *tmp;
+  list_foreach_safe(n, tmp, &hs->conns) {
+    http_conn *c = list_entry(n, http_conn, link);
+    if (c->closing)
+      continue;
+    c->stop_parsing = 1;
+    /* Idle connections go now; one whose last response is still being
+     * written closes gracefully once it is out. */
+    if (c->n_reqs == 0 && !c->reading) {
+      if (c->writes_in_flight > 0)
+        conn_finish(c);
+      else
+        conn_close(c);
+    }
+  }
+}
+
+void http_server_close(http_server *hs, void (*on_closed)(http_server *hs)) {
+  list_node *n, *tmp;
+  hs->closing = 1;
+  hs->on_closed = on_closed;
+  list_foreach_safe(n, tmp, &hs->conns) {
+    conn_close(list_entry(n, http_conn, link));
+  }
+  if (!uv_is_closing((uv_handle_t *)&hs->listener)) {
+    hs->listening = 0;
+    uv_close((uv_handle_t *)&hs->listener, handle_closed);
+  }
+  uv_close((uv_handle_t *)&hs->resume_idle, handle_closed);
+}
+
+void http_server_free(http_server *hs) {
+  free(hs->read_buf);
+  hs->read_buf = NULL;
+}

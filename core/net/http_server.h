@@ -1,0 +1,204 @@
+/* http_server.h -- HTTP/1.1 server on libuv and llhttp.
+ *
+ * Keep-alive, pipelined requests answered in order, chunked request bodies,
+ * Expect: 100-continue, streaming (chunked) responses for SSE, and limits
+ * that turn into clear errors: header block (431), body (413), connections
+ * (503), header and request timeouts (408), slow readers (closed).
+ *
+ * The server knows nothing about MCP: each complete request goes to one
+ * callback, which answers now or later with http_respond() or the
+ * http_stream_*() functions. Loop thread only. */
+#ifndef MCPD_HTTP_SERVER_H
+#define MCPD_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <uv.h>
+
+#include "lib/buf.h"
+#include "lib/list.h"
+#include "lib/log.h"
+
+typedef struct http_server http_server;
+typedef struct http_conn http_conn;
+typedef struct http_req http_req;
+
+/* One request header; both strings are NUL-terminated. */
+typedef struct http_header {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+} http_header;
+
+/* A request. The fields before the private part are read-only for
+ * handlers; path, query, body and headers are valid only during the
+ * request callback (copy what you need later). The request itself stays
+ * valid until the handler finishes its response (http_respond() or
+ * http_stream_end()) or on_abort is called, whichever comes first. */
+struct http_req {
+  int method;              /* llhttp_method_t: HTTP_GET, HTTP_POST, ... */
+  const char *method_name; /* "GET" */
+  const char *path;        /* NUL-terminated, without the query */
+  size_t path_len;
+  const char *query; /* after '?', NUL-terminated; NULL when absent */
+  size_t query_len;
+  const char *body; /* not NUL-terminated; NULL when empty */
+  size_t body_len;
+  const http_header *headers;
+  size_t n_headers;
+  uint64_t id; /* per-server sequence number, for logs */
+
+  /* For the handler. */
+  void *user;
+  /* For the completion hook (logs, metrics): set by handlers, copied. */
+  int route;            /* the owner's route number */
+  char tag_path[64];    /* the path, as routed (cut) */
+  char tag_session[48]; /* the MCP session, if any */
+  char tag_tool[65];    /* the tool called, if any */
+  int status;           /* the response status, once begun */
+  uint64_t bytes;       /* response bytes produced */
+  uint64_t started_ns;  /* when the request began (uv_hrtime) */
+  /* Called when the connection goes away before the handler has finished
+   * the response. The request must not be used after it returns. Runs on a
+   * later loop turn than whatever closed the connection, never from inside
+   * an http_* call. */
+  void (*on_abort)(http_req *req);
+
+  /* Private. */
+  http_conn *conn;
+  http_req *next;
+  buf out;          /* response bytes waiting until this request is first */
+  uint8_t done;     /* the handler has finished the response */
+  uint8_t started;  /* the status line has been produced */
+  uint8_t stream;   /* chunked streaming response */
+  uint8_t close;    /* close the connection after this response */
+  uint8_t head;     /* HEAD request: no body in the response */
+  uint8_t http10;   /* HTTP/1.0 client: no chunked encoding */
+  uint8_t no_route; /* internal error response, never given to a handler */
+  uint8_t routed;   /* given to the request callback */
+};
+
+/* Sets one of req's tag fields (size n) to the len bytes at s, cut to fit.
+ * (A plain copy: this runs for every request.) */
+static inline void http_req_tag(char *field, size_t n, const char *s, size_t len) {
+  if (len >= n)
+    len = n - 1;
+  memcpy(field, s, len);
+  field[len] = '\0';
+}
+
+typedef void (*http_request_cb)(http_req *req, void *arg);
+
+/* Called once per request when its response is finished, or when its
+ * connection went away first (status is then what was begun, or 0 when
+ * nothing was), for access logs and metrics. */
+typedef void (*http_done_cb)(const http_req *req, void *arg);
+
+/* Limits and timeouts; 0 disables a timeout. */
+typedef struct http_limits {
+  size_t max_header_bytes;
+  unsigned max_headers;
+  size_t max_body_bytes;
+  unsigned max_connections;
+  unsigned max_pipelined;
+  size_t max_write_queue_bytes;
+  unsigned header_timeout_ms;
+  unsigned request_timeout_ms;
+  unsigned keepalive_timeout_ms;
+  unsigned send_timeout_ms; /* a finished response the client does not read */
+} http_limits;
+
+/* Counters, for logs and /healthz. */
+typedef struct http_stats {
+  uint64_t connections_total;
+  uint64_t requests_total;
+  uint64_t rejected_connections; /* 503 at max_connections */
+  uint64_t parse_errors;         /* 400, 413, 431, 408 */
+} http_stats;
+
+struct http_server {
+  uv_loop_t *loop;
+  uv_tcp_t listener;
+  int listening;
+  http_limits limits;
+  const logger *log;
+  http_request_cb on_request;
+  http_done_cb on_done;
+  void *arg;
+  list_node conns; /* all open connections (http_conn.link) */
+  unsigned n_conns;
+  uint64_t next_req_id;
+  http_stats stats;
+  char *read_buf; /* one shared read buffer: every read is parsed at once */
+  size_t read_buf_size;
+  time_t date_time; /* the second date_str was made for */
+  char date_str[40];
+  void (*on_closed)(http_server *hs); /* see http_server_close() */
+  int closing;
+  int handles_open;      /* listener and resume_idle, until closed */
+  uv_idle_t resume_idle; /* resumes paused connections on the next turn */
+  list_node resume;      /* connections waiting for resume_idle */
+  unsigned n_rejecting;  /* sockets closing after a 503 */
+};
+
+/* Initialises the server. lg and limits are borrowed (limits copied).
+ * Returns 0 or -ENOMEM. */
+int http_server_init(http_server *hs, uv_loop_t *loop, const http_limits *limits, const logger *lg,
+                     http_request_cb on_request, void *arg);
+
+/* Binds and listens. host is an address or "localhost". On success writes
+ * the bound "host:port" into bound (size n) and returns 0; else a negative
+ * error (-EADDRINUSE, -EADDRNOTAVAIL, -EINVAL...). */
+int http_server_listen(http_server *hs, const char *host, int port, char *bound, size_t n);
+
+/* Stops accepting new connections; open ones go on. */
+void http_server_stop_listening(http_server *hs);
+
+/* Closes idle keep-alive connections now and makes every other connection
+ * close after its current responses (no new requests are read). */
+void http_server_drain(http_server *hs);
+
+/* Closes every connection (aborting what is in flight) and the listener;
+ * on_closed(hs) runs once the last handle is closed. */
+void http_server_close(http_server *hs, void (*on_closed)(http_server *hs));
+
+/* Frees what http_server_init() allocated, after on_closed has run. */
+void http_server_free(http_server *hs);
+
+/* Returns the value of header `name` (case-insensitive, NUL-terminated
+ * name) and sets *len; NULL when absent. The first occurrence wins.
+ * Valid only during the request callback. */
+const char *http_req_header(const http_req *req, const char *name, size_t *len);
+
+/* Sends a complete response. status: 200..599. headers: extra header lines
+ * ("Content-Type: application/json\r\n...", borrowed; may be NULL). body:
+ * borrowed, copied if it cannot be written at once. Adds Date,
+ * Content-Length and Connection. Finishes the request: it must not be used
+ * again. Returns 0, or a negative error if the connection is gone (the
+ * request is finished anyway). */
+int http_respond(http_req *req, int status, const char *headers, const char *body, size_t len);
+
+/* Starts a streaming response (chunked; for HTTP/1.0 the connection is
+ * closed at the end instead). headers as for http_respond(). Returns 0 (also
+ * when the connection is already going: on_abort follows), -EALREADY when
+ * a response was started, -E2BIG when headers do not fit. */
+int http_stream_begin(http_req *req, int status, const char *headers);
+
+/* Sends len bytes of a streaming response as one chunk (borrowed; copied if
+ * it cannot be written at once). Returns 0, or -ECONNRESET when the
+ * connection is gone or was closed because the client does not read
+ * (on_abort follows). */
+int http_stream_send(http_req *req, const char *data, size_t len);
+
+/* Ends a streaming response; finishes the request. */
+int http_stream_end(http_req *req);
+
+/* Makes the connection close once this request's response is sent. */
+void http_req_close_after(http_req *req);
+
+/* Returns the remote address of the request's client as text into out. */
+void http_req_peer(const http_req *req, char *out, size_t n);
+
+#endif

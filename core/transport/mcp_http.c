@@ -1,0 +1,673 @@
+/* mcp_http.c -- the Streamable HTTP transport at /mcp.
+ *
+ * A POST carries one JSON-RPC message (or, in a 2025-03-26 session, a
+ * batch). Notifications and client responses get 202. A request gets its
+ * response as application/json, unless the handler sends something first
+ * (progress, a log message, a request to the client): the response then
+ * turns into an SSE stream carrying those and finally the response. Such a
+ * stream is resumable (sse.c): if the connection drops, the call goes on
+ * and the client picks the stream up with GET + Last-Event-ID. A plain GET
+ * opens the session's standalone stream for messages the server starts. */
+#include "lib/json_read.h"
+#include "lib/json_write.h"
+#include "transport/mcp_http.h"
+
+#include "net/http_util.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/protocol.h"
+
+#include <errno.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One POST waiting for responses that come later: a single request whose
+ * handler went asynchronous, or a batch. Each pending request has an item
+ * whose sink the dispatcher holds. */
+typedef struct mcp_reply mcp_reply;
+
+typedef struct reply_item {
+  mcp_sink sink; /* first: the dispatcher sees this */
+  mcp_reply *rep;
+  mcpd_call *call; /* NULL once its final message came */
+} reply_item;
+
+struct mcp_reply {
+  mcp_http *t;
+  http_req *req;      /* while the answer is JSON: NULL once sent or the client is gone */
+  sse_stream *stream; /* once the answer is SSE */
+  unsigned sse_ok : 1;
+  unsigned batch : 1;
+  unsigned outstanding; /* final messages still to come, +1 while dispatching */
+  json_t *collected;    /* batch: responses for the JSON array */
+  char headers[512];    /* extra response headers (CORS; at most ~300 bytes) */
+  unsigned n_items;
+  reply_item items[];
+};
+
+/* ---- responses ---------------------------------------------------------- */
+
+static void respond_json(mcp_http *t, http_req *req, int status, const json_t *msg,
+                         const char *extra) {
+  static const char ct[] = "Content-Type: application/json\r\n";
+  char headers[1024]; /* extra is at most ~700 bytes (CORS and session headers) */
+  size_t el = extra ? strlen(extra) : 0;
+  if (el > sizeof(headers) - sizeof(ct))
+    el = 0; /* never cut a header block */
+  memcpy(headers, ct, sizeof(ct) - 1);
+  memcpy(headers + sizeof(ct) - 1, extra ? extra : "", el);
+  headers[sizeof(ct) - 1 + el] = '\0';
+  buf_reset(&t->out);
+  if (msg == NULL || json_write(&t->out, msg) < 0) {
+    http_respond(req, 500, "Content-Type: text/plain\r\n", "out of memory\n", 14);
+    return;
+  }
+  http_respond(req, status, headers, t->out.data, t->out.len);
+}
+
+/* An HTTP-level rejection with a JSON-RPC error body (no id). */
+static void reject(mcp_http *t, http_req *req, int status, int code, const char *extra,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void reject(mcp_http *t, http_req *req, int status, int code, const char *extra,
+                   const char *fmt, ...) {
+  char msg[512];
+  json_t *err;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  t->stats.rejected++;
+  log_msg(t->log, LOGLVL_DEBUG, "mcp_rejected", "status=%d code=%d", status, code);
+  err = jsonrpc_error(NULL, code, msg, NULL);
+  respond_json(t, req, status, err, extra);
+  json_decref(err);
+}
+
+/* ---- replies -------------------------------------------------------------- */
+
+static void reply_free(mcp_reply *rep) {
+  json_decref(rep->collected);
+  free(rep);
+}
+
+/* All responses are in: finish the HTTP response, free the reply. */
+static void reply_finish(mcp_reply *rep) {
+  mcp_http *t = rep->t;
+  http_req *req = rep->req;
+
+  rep->req = NULL;
+  if (rep->stream != NULL) {
+    sse_stream *st = rep->stream;
+    rep->stream = NULL;
+    st->owner = NULL;
+    st->on_expire = NULL;
+    sse_finish(st); /* ends the response, or waits to be resumed */
+  } else if (req != NULL) {
+    req->on_abort = NULL;
+    if (rep->batch && json_array_size(rep->collected) > 0) {
+      respond_json(t, req, 200, rep->collected, rep->headers);
+    } else if (rep->batch || !rep->sse_ok) {
+      http_respond(req, 202, rep->headers, "", 0); /* notifications only, or all cancelled */
+    } else {
+      /* The request was cancelled: an event stream with no events. */
+      char headers[700];
+      snprintf(headers, sizeof(headers),
+               "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n%s", rep->headers);
+      http_respond(req, 200, headers, "", 0);
+    }
+  }
+  reply_free(rep);
+}
+
+/* Drops one expected final message (or the dispatching hold); the last one
+ * finishes the reply. */
+static void reply_release(mcp_reply *rep) {
+  if (--rep->outstanding == 0)
+    reply_finish(rep);
+}
+
+/* Lets go of every call still pending in the reply (they are cancelled). */
+static void reply_abandon(mcp_reply *rep) {
+  unsigned i;
+  for (i = 0; i < rep->n_items; i++) {
+    reply_item *item = &rep->items[i];
+    if (item->call != NULL) {
+      mcpd_call *call = item->call;
+      item->call = NULL;
+      rep->outstanding--;
+      dispatch_abandon(rep->t->disp, call);
+    }
+  }
+}
+
+/* The stream of a reply is ended by force before its calls finished
+ * (never resumed, session gone, shutdown). */
+static void reply_expire(sse_stream *st) {
+  mcp_reply *rep = st->owner;
+  reply_abandon(rep);
+  rep->outstanding++; /* reply_release() below drops it */
+  reply_release(rep);
+}
+
+/* The answer becomes an SSE stream (of session s). */
+static int start_stream(mcp_reply *rep, session *s) {
+  http_req *req = rep->req;
+  size_t i;
+  if (req == NULL || s == NULL)
+    return -1;
+  rep->req = NULL;
+  rep->stream = sse_open(&rep->t->hub, s, req, 0, rep->headers);
+  if (rep->stream == NULL)
+    return -1;
+  rep->stream->owner = rep;
+  rep->stream->on_expire = reply_expire;
+  rep->t->stats.sse_responses++;
+  /* A batch may already hold responses: they go first. */
+  for (i = 0; rep->collected != NULL && i < json_array_size(rep->collected); i++)
+    sse_send(rep->stream, json_array_get(rep->collected, i));
+  json_array_clear(rep->collected);
+  return 0;
+}
+
+/* Delivers one response of the reply. */
+static void reply_deliver(mcp_reply *rep, const json_t *msg) {
+  if (msg == NULL)
+    return;
+  if (rep->stream != NULL) {
+    sse_send(rep->stream, msg);
+  } else if (rep->req == NULL) {
+    return; /* the client is gone */
+  } else if (rep->batch) {
+    json_array_append(rep->collected, (json_t *)msg);
+  } else {
+    http_req *req = rep->req;
+    rep->req = NULL;
+    req->on_abort = NULL;
+    respond_json(rep->t, req, 200, msg, rep->headers);
+  }
+}
+
+static int item_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
+  reply_item *item = (reply_item *)sink;
+  mcp_reply *rep = item->rep;
+
+  if (!final) {
+    /* A notification or a request to the client: only SSE has room. */
+    if (msg == NULL)
+      return 0;
+    if (rep->sse_ok && (rep->stream != NULL || start_stream(rep, s) == 0)) {
+      sse_send(rep->stream, msg);
+      return 0;
+    }
+    return -ENOTSUP;
+  }
+  item->call = NULL;
+  reply_deliver(rep, msg);
+  reply_release(rep);
+  return 0;
+}
+
+/* The client went away before the answer started: nothing can be resumed,
+ * so the calls are cancelled. */
+static void reply_abort(http_req *req) {
+  mcp_reply *rep = req->user;
+  rep->req = NULL;
+  reply_abandon(rep);
+  /* Only pending items were left: nothing else holds the reply. */
+  reply_free(rep);
+}
+
+static mcp_reply *reply_new(mcp_http *t, http_req *req, unsigned n_items, const char *headers) {
+  mcp_reply *rep = calloc(1, sizeof(*rep) + n_items * sizeof(reply_item));
+  unsigned i;
+  size_t accept_len;
+  const char *accept;
+  if (rep == NULL)
+    return NULL;
+  rep->t = t;
+  rep->req = req;
+  rep->n_items = n_items;
+  accept = http_req_header(req, "accept", &accept_len);
+  rep->sse_ok = http_util_accepts(accept, accept_len, "text/event-stream");
+  {
+    size_t hl = headers ? strlen(headers) : 0;
+    if (hl >= sizeof(rep->headers))
+      hl = 0; /* never cut a header block: the CORS headers are optional */
+    memcpy(rep->headers, headers ? headers : "", hl);
+    rep->headers[hl] = '\0';
+  }
+  for (i = 0; i < n_items; i++) {
+    rep->items[i].sink.send = item_send;
+    rep->items[i].rep = rep;
+  }
+  /* Held while dispatching: an element may finish another one (a cancel),
+   * and the reply must outlive the dispatching. */
+  rep->outstanding = 1;
+  req->user = rep;
+  req->on_abort = reply_abort;
+  return rep;
+}
+
+/* ---- checks --------------------------------------------------------------- */
+
+static int origin_allowed(mcp_http *t, const char *origin, size_t len) {
+  const char *name;
+  size_t name_len, i;
+  for (i = 0; i < t->cfg->n_allowed_origins; i++) {
+    const char *a = t->cfg->allowed_origins[i];
+    if (strcmp(a, "*") == 0 || http_util_ieq(origin, len, a))
+      return 1;
+  }
+  if (http_util_origin_host(origin, len, &name, &name_len) < 0)
+    return 0;
+  return http_util_is_loopback_name(name, name_len);
+}
+
+static int host_allowed(mcp_http *t, const char *host, size_t len) {
+  const char *name;
+  size_t name_len, i;
+  if (!t->bound_loopback && t->cfg->n_allowed_hosts == 0)
+    return 1;
+  if (host == NULL)
+    return 1; /* HTTP/1.0 without Host: not a browser */
+  if (http_util_split_host(host, len, &name, &name_len) < 0)
+    return 0;
+  for (i = 0; i < t->cfg->n_allowed_hosts; i++) {
+    const char *a = t->cfg->allowed_hosts[i];
+    if (strcmp(a, "*") == 0 || http_util_ieq(name, name_len, a))
+      return 1;
+  }
+  return http_util_is_loopback_name(name, name_len);
+}
+
+const char *mcp_http_header_of(const void *req, const char *name) {
+  return http_req_header(req, name, NULL);
+}
+
+void mcp_http_tag(http_req *req, const session *s, const jsonrpc_msg *m) {
+  const char *tool;
+  if (s != NULL)
+    http_req_tag(req->tag_session, sizeof(req->tag_session), s->id, strlen(s->id));
+  if (m != NULL && m->method != NULL && strcmp(m->method, "tools/call") == 0) {
+    tool = json_string_value(json_object_get(m->params, "name"));
+    /* Registered names are plain; anything else is not worth logging. */
+    if (tool != NULL && strspn(tool, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                     "0123456789_-.") == strlen(tool))
+      http_req_tag(req->tag_tool, sizeof(req->tag_tool), tool, strlen(tool));
+  }
+}
+
+/* Finds the request's session: 0 with *out, or -1 after answering. */
+static int need_session(mcp_http *t, http_req *req, const char *extra, session **out) {
+  size_t len;
+  const char *id = http_req_header(req, "mcp-session-id", &len);
+  if (id == NULL) {
+    reject(t, req, 400, MCP_ERROR_BAD_REQUEST, extra,
+           "Bad Request: the Mcp-Session-Id header is required (send initialize first)");
+    return -1;
+  }
+  *out = session_find(t->sessions, id, len);
+  /* An HTTP+SSE session is not one of this transport's: mixing them would
+   * let one client's requests take over the other's stream. */
+  if (*out != NULL && (*out)->legacy)
+    *out = NULL;
+  if (*out == NULL) {
+    reject(t, req, 404, MCP_ERROR_SESSION_NOT_FOUND, extra,
+           "Session not found: it expired or was deleted; initialize a new one");
+    return -1;
+  }
+  mcp_http_tag(req, *out, NULL);
+  return 0;
+}
+
+/* ---- POST ----------------------------------------------------------------- */
+
+static void post_batch(mcp_http *t, http_req *req, json_t *body, session *s, const char *extra) {
+  size_t i, n = json_array_size(body), pending = 0, requests = 0;
+  mcp_reply *rep;
+  jsonrpc_msg m;
+
+  if (n == 0) {
+    reject(t, req, 400, JSONRPC_INVALID_REQUEST, extra, "Invalid Request: empty batch");
+    return;
+  }
+  if (s->version != PROTO_2025_03_26) {
+    reject(t, req, 400, JSONRPC_INVALID_REQUEST, extra,
+           "Invalid Request: JSON-RPC batches are only accepted in sessions that negotiated "
+           "2025-03-26 (this one uses %s)",
+           protocol_name(s->version));
+    return;
+  }
+  for (i = 0; i < n; i++) {
+    if (jsonrpc_classify(json_array_get(body, i), &m) == JSONRPC_REQUEST)
+      requests++;
+  }
+  rep = reply_new(t, req, (unsigned)requests, extra);
+  if (rep == NULL || (rep->collected = json_array()) == NULL) {
+    if (rep != NULL)
+      reply_free(rep);
+    req->on_abort = NULL;
+    http_respond(req, 503, "Content-Type: text/plain\r\n", "out of memory\n", 14);
+    return;
+  }
+  rep->batch = 1;
+  for (i = 0; i < n && (rep->req != NULL || rep->stream != NULL); i++) {
+    json_t *resp = NULL;
+    mcpd_call *call = NULL;
+    jsonrpc_classify(json_array_get(body, i), &m);
+    if (m.kind == JSONRPC_REQUEST && strcmp(m.method, "initialize") == 0) {
+      resp = jsonrpc_error(m.id, JSONRPC_INVALID_REQUEST, "initialize cannot be part of a batch",
+                           NULL);
+    } else if (m.kind == JSONRPC_REQUEST && pending < requests) {
+      if (dispatch_message(t->disp, s, &m, &rep->items[pending].sink, &resp, &call) ==
+          DISPATCH_PENDING) {
+        rep->items[pending].call = call;
+        rep->outstanding++;
+        pending++;
+        continue;
+      }
+    } else {
+      dispatch_message(t->disp, s, &m, NULL, &resp, &call);
+    }
+    reply_deliver(rep, resp);
+    json_decref(resp);
+  }
+  reply_release(rep);
+}
+
+static void post_initialize(mcp_http *t, http_req *req, const jsonrpc_msg *m, const char *extra) {
+  session *s;
+  json_t *resp = NULL;
+  mcpd_call *call = NULL;
+  char headers[600];
+  int r;
+
+  if (http_req_header(req, "mcp-session-id", NULL) != NULL) {
+    reject(t, req, 400, JSONRPC_INVALID_REQUEST, extra,
+           "Invalid Request: initialize starts a new session and must not carry Mcp-Session-Id");
+    return;
+  }
+  if (m->kind != JSONRPC_REQUEST) {
+    reject(t, req, 400, JSONRPC_INVALID_REQUEST, extra,
+           "Invalid Request: initialize must be a request with an id");
+    return;
+  }
+  r = session_create(t->sessions, &s);
+  if (r < 0) {
+    log_msg(t->log, LOGLVL_WARN, "session_refused", "reason=%s",
+            r == -EAGAIN ? "max_sessions" : "error");
+    reject(t, req, 503, JSONRPC_INTERNAL_ERROR, extra,
+           r == -EAGAIN ? "Service Unavailable: too many sessions; try again later"
+                        : "Service Unavailable: cannot create a session");
+    return;
+  }
+  dispatch_message(t->disp, s, m, NULL, &resp, &call);
+  if (resp == NULL || json_object_get(resp, "error") != NULL) {
+    session_remove(t->sessions, s, "failed_initialize");
+    respond_json(t, req, 200, resp, extra);
+    json_decref(resp);
+    return;
+  }
+  mcp_http_tag(req, s, NULL);
+  log_msg(t->log, LOGLVL_INFO, "session_created",
+          "session=%s protocol=%s transport=streamable_http", s->id, protocol_name(s->version));
+  snprintf(headers, sizeof(headers), "Mcp-Session-Id: %s\r\n%s", s->id, extra);
+  respond_json(t, req, 200, resp, headers);
+  json_decref(resp);
+}
+
+static void post(mcp_http *t, http_req *req, const char *extra) {
+  const char *ct, *accept, *pv;
+  size_t ct_len, accept_len, pv_len;
+  json_read_error je;
+  json_t *body, *resp = NULL;
+  jsonrpc_msg m;
+  session *s;
+  mcp_reply *rep;
+  mcpd_call *call = NULL;
+
+  t->stats.posts++;
+  ct = http_req_header(req, "content-type", &ct_len);
+  if (ct == NULL || !http_util_media_type_is(ct, ct_len, "application/json")) {
+    reject(t, req, 415, MCP_ERROR_BAD_REQUEST, extra,
+           "Unsupported Media Type: the body must be Content-Type: application/json");
+    return;
+  }
+  accept = http_req_header(req, "accept", &accept_len);
+  if (!http_util_accepts(accept, accept_len, "application/json") &&
+      !http_util_accepts(accept, accept_len, "text/event-stream")) {
+    reject(t, req, 406, MCP_ERROR_BAD_REQUEST, extra,
+           "Not Acceptable: Accept must allow application/json and text/event-stream");
+    return;
+  }
+  pv = http_req_header(req, "mcp-protocol-version", &pv_len);
+  if (pv != NULL && protocol_parse(pv, pv_len) < 0) {
+    reject(t, req, 400, MCP_ERROR_BAD_REQUEST, extra,
+           "Bad Request: unsupported MCP-Protocol-Version \"%.*s\" (supported: 2025-11-25, "
+           "2025-06-18, 2025-03-26, 2024-11-05)",
+           (int)(pv_len > 40 ? 40 : pv_len), pv);
+    return;
+  }
+  if (req->body_len == 0) {
+    reject(t, req, 400, JSONRPC_PARSE_ERROR, extra, "Parse error: the request body is empty");
+    return;
+  }
+  json_read(req->body, req->body_len, &body, &je);
+  if (body == NULL) {
+    reject(t, req, 400, JSONRPC_PARSE_ERROR, extra, "Parse error: %s (line %d, column %d)", je.text,
+           je.line, je.column);
+    return;
+  }
+  if (json_is_array(body)) {
+    if (need_session(t, req, extra, &s) == 0)
+      post_batch(t, req, body, s, extra);
+    json_decref(body);
+    return;
+  }
+  jsonrpc_classify(body, &m);
+  if (m.kind == JSONRPC_INVALID) {
+    resp = jsonrpc_error(m.id, JSONRPC_INVALID_REQUEST, m.error_message, NULL);
+    respond_json(t, req, 400, resp, extra);
+    json_decref(resp);
+    json_decref(body);
+    return;
+  }
+  if (m.method != NULL && strcmp(m.method, "initialize") == 0) {
+    post_initialize(t, req, &m, extra);
+    json_decref(body);
+    return;
+  }
+  if (need_session(t, req, extra, &s) < 0) {
+    json_decref(body);
+    return;
+  }
+  mcp_http_tag(req, NULL, &m);
+  if (m.kind != JSONRPC_REQUEST) {
+    dispatch_message(t->disp, s, &m, NULL, &resp, &call);
+    json_decref(resp);
+    http_respond(req, 202, extra, "", 0);
+    json_decref(body);
+    return;
+  }
+  rep = reply_new(t, req, 1, extra);
+  if (rep == NULL) {
+    http_respond(req, 503, "Content-Type: text/plain\r\n", "out of memory\n", 14);
+    json_decref(body);
+    return;
+  }
+  if (dispatch_message(t->disp, s, &m, &rep->items[0].sink, &resp, &call) == DISPATCH_PENDING) {
+    rep->items[0].call = call;
+    rep->outstanding++;
+    /* With polling on, a call that runs on answers as a stream at once, so
+     * the stream can be closed and polled back (Last-Event-ID). */
+    if (t->cfg->sse_poll_ms > 0 && rep->sse_ok && s->version >= PROTO_2025_11_25)
+      start_stream(rep, s);
+  } else {
+    reply_deliver(rep, resp);
+    json_decref(resp);
+  }
+  reply_release(rep);
+  json_decref(body);
+}
+
+/* ---- GET: the standalone stream, or a resumption ------------------------- */
+
+static void get(mcp_http *t, http_req *req, const char *extra) {
+  const char *accept, *last;
+  size_t accept_len, last_len;
+  session *s;
+  sse_stream *st;
+  uint64_t event;
+
+  t->stats.gets++;
+  accept = http_req_header(req, "accept", &accept_len);
+  if (accept == NULL || !http_util_accepts(accept, accept_len, "text/event-stream")) {
+    reject(t, req, 406, MCP_ERROR_BAD_REQUEST, extra,
+           "Not Acceptable: GET /mcp opens an SSE stream; send Accept: text/event-stream");
+    return;
+  }
+  if (http_req_header(req, "mcp-session-id", NULL) == NULL && t->legacy_get != NULL) {
+    /* A 2024-11-05 client (HTTP+SSE) pointed at /mcp. */
+    t->legacy_get(t->legacy_arg, req, extra);
+    return;
+  }
+  if (need_session(t, req, extra, &s) < 0)
+    return;
+  last = http_req_header(req, "last-event-id", &last_len);
+  if (last != NULL) {
+    /* A resumption is not a second standalone stream: no 409 for it. */
+    st = sse_find(s, last, last_len, &event);
+    if (st != NULL) {
+      log_msg(t->log, LOGLVL_DEBUG, "sse_resumed", "session=%s stream=%u after=%.*s", s->id, st->no,
+              (int)(last_len > 40 ? 40 : last_len), last);
+      sse_resume(st, req, event);
+      return;
+    }
+    log_msg(t->log, LOGLVL_INFO, "sse_resume_unknown",
+            "session=%s last_event_id=%.*s action=new_stream", s->id,
+            (int)(last_len > 40 ? 40 : last_len), last);
+  }
+  st = s->standalone;
+  if (st != NULL && st->req != NULL) {
+    reject(t, req, 409, MCP_ERROR_BAD_REQUEST, extra,
+           "Conflict: this session already has an open stream");
+    return;
+  }
+  if (st != NULL)
+    sse_finish(st); /* a detached one is replaced */
+  t->stats.streams_opened++;
+  sse_open(&t->hub, s, req, 1, extra);
+}
+
+/* ---- DELETE ---------------------------------------------------------------- */
+
+static void handle_delete(mcp_http *t, http_req *req, const char *extra) {
+  session *s;
+  t->stats.deletes++;
+  if (need_session(t, req, extra, &s) < 0)
+    return;
+  log_msg(t->log, LOGLVL_INFO, "session_deleted", "session=%s", s->id);
+  session_remove(t->sessions, s, "deleted");
+  http_respond(req, 200, extra, "", 0);
+}
+
+void mcp_http_session_removed(mcp_http *t, session *s) {
+  dispatch_session_closed(t->disp, s);
+  sse_session_closed(&t->hub, s);
+}
+
+/* ---- entry ------------------------------------------------------------------ */
+
+int mcp_http_guard(mcp_http *t, http_req *req, char *extra, size_t n) {
+  const char *origin, *host;
+  size_t origin_len, host_len;
+
+  extra[0] = '\0';
+  origin = http_req_header(req, "origin", &origin_len);
+  if (origin != NULL) {
+    if (!origin_allowed(t, origin, origin_len)) {
+      log_msg(t->log, LOGLVL_WARN, "mcp_origin_refused", "origin=%.*s",
+              (int)(origin_len > 100 ? 100 : origin_len), origin);
+      reject(t, req, 403, MCP_ERROR_BAD_REQUEST, NULL, "Forbidden: Origin %.*s is not allowed",
+             (int)(origin_len > 100 ? 100 : origin_len), origin);
+      return -1;
+    }
+    /* A browser client may read our responses and the session header. */
+    snprintf(extra, n,
+             "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n"
+             "Access-Control-Expose-Headers: Mcp-Session-Id\r\n",
+             (int)(origin_len > 200 ? 200 : origin_len), origin);
+  }
+  host = http_req_header(req, "host", &host_len);
+  if (!host_allowed(t, host, host_len)) {
+    log_msg(t->log, LOGLVL_WARN, "mcp_host_refused", "host=%.*s",
+            (int)(host_len > 100 ? 100 : host_len), host);
+    reject(t, req, 421, MCP_ERROR_BAD_REQUEST, NULL,
+           "Misdirected Request: Host %.*s is not allowed for this server",
+           (int)(host_len > 100 ? 100 : host_len), host);
+    return -1;
+  }
+  return 0;
+}
+
+void mcp_http_handle(mcp_http *t, http_req *req) {
+  char extra[400];
+
+  if (mcp_http_guard(t, req, extra, sizeof(extra)) < 0)
+    return;
+  switch (req->method) {
+  case HTTP_POST:
+    t->disp->header_fn = mcp_http_header_of; /* for host->call_header() */
+    t->disp->header_req = req;
+    post(t, req, extra);
+    t->disp->header_req = NULL;
+    return;
+  case HTTP_GET:
+    get(t, req, extra);
+    return;
+  case HTTP_DELETE:
+    handle_delete(t, req, extra);
+    return;
+  case HTTP_OPTIONS: {
+    char headers[700];
+    snprintf(headers, sizeof(headers),
+             "%sAccess-Control-Allow-Methods: GET, POST, DELETE, OPTIONS\r\n"
+             "Access-Control-Allow-Headers: Content-Type, Accept, Authorization, Mcp-Session-Id, "
+             "MCP-Protocol-Version, Last-Event-ID\r\n"
+             "Access-Control-Max-Age: 86400\r\n",
+             extra);
+    http_respond(req, 204, headers, "", 0);
+    return;
+  }
+  default:
+    reject(t, req, 405, MCP_ERROR_BAD_REQUEST, "Allow: GET, POST, DELETE, OPTIONS\r\n",
+           "Method Not Allowed: /mcp takes POST, GET and DELETE");
+    return;
+  }
+}
+
+int mcp_http_init(mcp_http *t, uv_loop_t *loop, dispatch *d, session_table *sessions,
+                  const config *cfg, const logger *lg, int bound_loopback) {
+  memset(t, 0, sizeof(*t));
+  t->disp = d;
+  t->sessions = sessions;
+  t->cfg = cfg;
+  t->log = lg;
+  t->bound_loopback = bound_loopback;
+  return sse_hub_init(&t->hub, loop, cfg, lg);
+}
+
+void mcp_http_apply_config(mcp_http *t) {
+  sse_hub_apply_config(&t->hub);
+}
+
+void mcp_http_drain(mcp_http *t) {
+  sse_hub_end_standalone(&t->hub);
+}
+
+void mcp_http_close(mcp_http *t) {
+  sse_hub_close(&t->hub);
+  buf_free(&t->out);
+}

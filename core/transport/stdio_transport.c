@@ -1,0 +1,398 @@
+/* stdio_transport.c -- the stdio transport. Every message, request answers and
+ * server-started ones alike, is one line of compact JSON on stdout, in the
+ * order produced; stdout is written through libuv so a slow reader never
+ * blocks the loop. */
+#include "lib/json_read.h"
+#include "lib/json_write.h"
+#include "transport/stdio_transport.h"
+
+#include "mcp/jsonrpc.h"
+#include "mcp/protocol.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A 2025-03-26 batch: its answers go out together, as one array. */
+typedef struct stdio_batch {
+  json_t *responses;
+  unsigned outstanding; /* answers still to come, +1 while dispatching */
+} stdio_batch;
+
+/* A request whose answer comes later. */
+typedef struct stdio_req {
+  mcp_sink sink; /* first: the dispatcher holds this */
+  stdio_transport *t;
+  stdio_batch *batch; /* NULL for a single request */
+  mcpd_call *call;
+  int pending, done;
+  list_node link;
+} stdio_req;
+
+struct out_write {
+  uv_write_t req;
+  stdio_transport *t;
+  char data[];
+};
+
+static void write_cb(uv_write_t *w, int status) {
+  struct out_write *ow = (struct out_write *)w;
+  stdio_transport *t = ow->t;
+  t->writes--;
+  if (status < 0 && status != UV_ECANCELED)
+    log_msg(t->log, LOGLVL_WARN, "stdio_write_failed", "error=%s", uv_strerror(status));
+  free(ow);
+}
+
+/* Writes msg as one line. */
+static void write_line(stdio_transport *t, const json_t *msg) {
+  struct out_write *ow;
+  uv_buf_t b;
+
+  if (msg == NULL || (t->wr == NULL && !t->file_out))
+    return;
+  buf_reset(&t->scratch);
+  if (json_write(&t->scratch, msg) < 0 || buf_append(&t->scratch, "\n", 1) < 0)
+    return;
+  if (t->file_out) {
+    /* A regular file never blocks for long: write it in place. */
+    size_t off = 0;
+    while (off < t->scratch.len) {
+      ssize_t w = write(1, t->scratch.data + off, t->scratch.len - off);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0)
+        return;
+      off += (size_t)w;
+    }
+    t->lines_out++;
+    return;
+  }
+  ow = malloc(sizeof(*ow) + t->scratch.len);
+  if (ow == NULL)
+    return;
+  memcpy(ow->data, t->scratch.data, t->scratch.len);
+  ow->t = t;
+  b = uv_buf_init(ow->data, (unsigned)t->scratch.len);
+  if (uv_write(&ow->req, t->wr, &b, 1, write_cb) < 0) {
+    free(ow);
+    return;
+  }
+  t->writes++;
+  t->lines_out++;
+}
+
+static int channel_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
+  stdio_transport *t = (stdio_transport *)((char *)sink - offsetof(stdio_transport, channel));
+  (void)s;
+  (void) final;
+  write_line(t, msg);
+  return 0;
+}
+
+static void batch_release(stdio_transport *t, stdio_batch *b) {
+  if (--b->outstanding > 0)
+    return;
+  if (json_array_size(b->responses) > 0)
+    write_line(t, b->responses);
+  json_decref(b->responses);
+  free(b);
+}
+
+static int req_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
+  stdio_req *r = (stdio_req *)sink;
+  (void)s;
+  if (final && r->batch != NULL) {
+    if (msg != NULL)
+      json_array_append(r->batch->responses, (json_t *)msg);
+    batch_release(r->t, r->batch);
+  } else {
+    write_line(r->t, msg); /* notifications and requests go out at once */
+  }
+  if (final && r->pending) {
+    list_remove(&r->link);
+    free(r);
+  } else if (final) {
+    r->done = 1; /* answered while it was dispatched */
+  }
+  return 0;
+}
+
+/* Dispatches one message; its answer goes to batch (if any) or out. */
+static void handle_msg(stdio_transport *t, const json_t *msg, stdio_batch *batch) {
+  json_t *resp = NULL;
+  jsonrpc_msg m;
+  mcpd_call *call = NULL;
+  stdio_req *r = calloc(1, sizeof(*r));
+
+  if (r == NULL)
+    return;
+  jsonrpc_classify(msg, &m);
+  r->sink.send = req_send;
+  r->t = t;
+  r->batch = batch;
+  if (batch != NULL)
+    batch->outstanding++;
+  if (dispatch_message(t->disp, t->s, &m, &r->sink, &resp, &call) == DISPATCH_PENDING && !r->done) {
+    r->call = call;
+    r->pending = 1;
+    list_insert_tail(&t->reqs, &r->link);
+    return;
+  }
+  if (!r->done) {
+    /* Answered at once (or not at all, for a notification). */
+    if (batch != NULL) {
+      if (resp != NULL)
+        json_array_append(batch->responses, resp);
+      batch->outstanding--;
+    } else {
+      write_line(t, resp);
+    }
+  }
+  json_decref(resp);
+  free(r);
+}
+
+static void handle_line(stdio_transport *t, const char *p, size_t len) {
+  json_read_error je;
+  json_t *msg, *resp;
+  stdio_batch *batch;
+  size_t i;
+
+  while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' ' || p[len - 1] == '\t'))
+    len--;
+  if (len == 0)
+    return;
+  t->lines_in++;
+  json_read(p, len, &msg, &je);
+  if (msg == NULL) {
+    char text[300];
+    snprintf(text, sizeof(text), "Parse error: %s (column %d)", je.text, je.column);
+    resp = jsonrpc_error(NULL, JSONRPC_PARSE_ERROR, text, NULL);
+    write_line(t, resp);
+    json_decref(resp);
+    return;
+  }
+  if (!json_is_array(msg)) {
+    handle_msg(t, msg, NULL);
+    json_decref(msg);
+    return;
+  }
+  if (t->s->version != PROTO_2025_03_26 || json_array_size(msg) == 0) {
+    resp = jsonrpc_error(NULL, JSONRPC_INVALID_REQUEST,
+                         json_array_size(msg) == 0
+                             ? "empty batch"
+                             : "JSON-RPC batches are only accepted in sessions that negotiated "
+                               "2025-03-26",
+                         NULL);
+    write_line(t, resp);
+    json_decref(resp);
+    json_decref(msg);
+    return;
+  }
+  batch = calloc(1, sizeof(*batch));
+  if (batch == NULL || (batch->responses = json_array()) == NULL) {
+    free(batch);
+    json_decref(msg);
+    return;
+  }
+  batch->outstanding = 1; /* held while dispatching */
+  for (i = 0; i < json_array_size(msg); i++)
+    handle_msg(t, json_array_get(msg, i), batch);
+  batch_release(t, batch);
+  json_decref(msg);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
+  (void)h;
+  b->base = malloc(suggested);
+  b->len = b->base ? suggested : 0;
+}
+
+static void at_eof(stdio_transport *t) {
+  if (t->eof)
+    return;
+  t->eof = 1;
+  log_msg(t->log, LOGLVL_INFO, "stdio_eof", "lines_in=%llu lines_out=%llu",
+          (unsigned long long)t->lines_in, (unsigned long long)t->lines_out);
+  if (t->on_eof != NULL)
+    t->on_eof(t->arg);
+}
+
+/* Splits input into lines and handles each complete one. */
+static void feed(stdio_transport *t, const char *p, const char *end) {
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *stop = nl ? nl : end;
+    if (t->skipping) {
+      if (nl != NULL)
+        t->skipping = 0;
+    } else if (buf_append(&t->line, p, (size_t)(stop - p)) < 0) {
+      json_t *resp = jsonrpc_error(NULL, JSONRPC_INVALID_REQUEST,
+                                   "message too large (limits.max_body_bytes)", NULL);
+      log_msg(t->log, LOGLVL_WARN, "stdio_line_too_long", "limit=%zu", t->line.limit);
+      write_line(t, resp);
+      json_decref(resp);
+      buf_reset(&t->line);
+      t->skipping = nl == NULL;
+    } else if (nl != NULL) {
+      handle_line(t, t->line.data, t->line.len);
+      buf_reset(&t->line);
+    }
+    p = nl ? nl + 1 : end;
+  }
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
+  stdio_transport *t = s->data;
+  if (nread > 0)
+    feed(t, b->base, b->base + nread);
+  free(b->base);
+  if (nread < 0) {
+    uv_read_stop(s);
+    if (t->line.len > 0) /* a last line without its newline */
+      handle_line(t, t->line.data, t->line.len);
+    buf_reset(&t->line);
+    at_eof(t);
+  }
+}
+
+#define FS_CHUNK 65536
+
+static void fs_read_cb(uv_fs_t *req) {
+  stdio_transport *t = req->data;
+  ssize_t n = req->result;
+  uv_buf_t b;
+  uv_fs_req_cleanup(req);
+  t->fs_reading = 0;
+  if (n > 0 && !t->eof) {
+    feed(t, t->fs_buf, t->fs_buf + n);
+    if (!t->eof && !t->closing) {
+      b = uv_buf_init(t->fs_buf, FS_CHUNK);
+      t->fs_reading = uv_fs_read(req->loop, req, 0, &b, 1, -1, fs_read_cb) == 0;
+      if (t->fs_reading)
+        return;
+    }
+  }
+  if (t->line.len > 0)
+    handle_line(t, t->line.data, t->line.len);
+  buf_reset(&t->line);
+  at_eof(t);
+}
+
+/* Opens fd as a stream: a pipe (or socket) or a terminal. *file is set for
+ * a regular file (no stream). */
+static uv_stream_t *open_fd(uv_loop_t *loop, int fd, uv_pipe_t *pipe, uv_tty_t *tty, int readable,
+                            int *file) {
+  *file = 0;
+  switch (uv_guess_handle(fd)) {
+  case UV_TTY:
+    if (uv_tty_init(loop, tty, fd, readable) < 0)
+      return NULL;
+    return (uv_stream_t *)tty;
+  case UV_NAMED_PIPE:
+  case UV_TCP:
+    if (uv_pipe_init(loop, pipe, 0) < 0)
+      return NULL;
+    if (uv_pipe_open(pipe, fd) < 0) {
+      uv_close((uv_handle_t *)pipe, NULL);
+      return NULL;
+    }
+    return (uv_stream_t *)pipe;
+  case UV_FILE:
+    *file = 1;
+    return NULL;
+  default:
+    return NULL;
+  }
+}
+
+int stdio_start(stdio_transport *t, uv_loop_t *loop, dispatch *d, session_table *sessions,
+                const config *cfg, const logger *lg, void (*on_eof)(void *arg), void *arg) {
+  int r;
+  memset(t, 0, sizeof(*t));
+  t->disp = d;
+  t->sessions = sessions;
+  t->cfg = cfg;
+  t->log = lg;
+  t->on_eof = on_eof;
+  t->arg = arg;
+  t->line.limit = cfg->max_body_bytes;
+  list_init(&t->reqs);
+  t->channel.send = channel_send;
+  t->rd = open_fd(loop, 0, &t->in, &t->in_tty, 1, &t->file_in);
+  t->wr = open_fd(loop, 1, &t->out, &t->out_tty, 0, &t->file_out);
+  if ((t->rd == NULL && !t->file_in) || (t->wr == NULL && !t->file_out) ||
+      (t->file_in && (t->fs_buf = malloc(FS_CHUNK)) == NULL)) {
+    log_msg(lg, LOGLVL_ERROR, "stdio_unusable",
+            "reason=\"--stdio needs stdin and stdout to be pipes, a terminal or files\"");
+    r = -EBADF;
+    goto fail;
+  }
+  r = session_create(sessions, &t->s);
+  if (r < 0) {
+    log_msg(lg, LOGLVL_ERROR, "stdio_session_failed", "error=%s", uv_strerror(r));
+    goto fail;
+  }
+  t->s->holds++; /* the only session: it lives as long as the process */
+  t->s->out = &t->channel;
+  if (t->rd != NULL) {
+    t->rd->data = t;
+    uv_read_start(t->rd, alloc_cb, read_cb);
+  } else {
+    uv_buf_t b = uv_buf_init(t->fs_buf, FS_CHUNK);
+    t->fs_req.data = t;
+    t->fs_reading = uv_fs_read(loop, &t->fs_req, 0, &b, 1, -1, fs_read_cb) == 0;
+  }
+  log_msg(lg, LOGLVL_INFO, "stdio_ready", "session=%s", t->s->id);
+  return 0;
+
+fail:
+  if (t->rd != NULL)
+    uv_close((uv_handle_t *)t->rd, NULL);
+  if (t->wr != NULL)
+    uv_close((uv_handle_t *)t->wr, NULL);
+  t->rd = t->wr = NULL;
+  free(t->fs_buf);
+  t->fs_buf = NULL;
+  return r;
+}
+
+void stdio_drain(stdio_transport *t) {
+  if (t->rd != NULL && !t->eof)
+    uv_read_stop(t->rd);
+  if (t->fs_reading)
+    uv_cancel((uv_req_t *)&t->fs_req);
+  t->eof = 1;
+}
+
+int stdio_busy(const stdio_transport *t) {
+  return t->writes > 0 || t->fs_reading;
+}
+
+void stdio_close(stdio_transport *t) {
+  if (t->closing)
+    return;
+  t->closing = 1;
+  while (!list_empty(&t->reqs)) {
+    stdio_req *r = list_entry(t->reqs.next, stdio_req, link);
+    list_remove(&r->link);
+    dispatch_abandon(t->disp, r->call);
+    if (r->batch != NULL)
+      batch_release(t, r->batch); /* the answers it has go out with it */
+    free(r);
+  }
+  if (t->s != NULL) {
+    t->s->out = NULL;
+    t->s->holds--;
+  }
+  if (t->rd != NULL)
+    uv_close((uv_handle_t *)t->rd, NULL);
+  if (t->wr != NULL)
+    uv_close((uv_handle_t *)t->wr, NULL);
+  buf_free(&t->line);
+  buf_free(&t->scratch);
+  free(t->fs_buf);
+  t->fs_buf = NULL;
+}
