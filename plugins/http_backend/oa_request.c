@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "oa_request.h"
+#include "oa_chars.h"
 #include "sbuf.h"
 
 #include <errno.h>
@@ -13,23 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- characters, encodings ---------------------------------------------------- */
-
-static int lower(int ch) {
-  return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
-}
-
-static int is_alnum(int ch) {
-  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-}
-
-static int is_unreserved(int ch) {
-  return is_alnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~';
-}
-
-static int is_tchar(int ch) {
-  return is_alnum(ch) || (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
+/* ---- encodings ---------------------------------------------------------------- */
 
 /* RFC 6265 cookie-octet, minus '%' (which we use for escapes). */
 static int is_cookie_octet(int ch) {
@@ -43,7 +28,7 @@ static void put_pct(sbuf *b, const char *s, size_t n, int form) {
   size_t i;
   for (i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)s[i];
-    if (is_unreserved(ch))
+    if (oa_is_unreserved(ch))
       sb_putc(b, (char)ch);
     else if (form && ch == ' ')
       sb_putc(b, '+');
@@ -416,7 +401,7 @@ static void cookie_value(sbuf *ck, const oa_param *p, const json_t *v) {
       int ok = klen > 0;
       size_t j;
       for (j = 0; j < klen && ok; j++)
-        ok = is_tchar((unsigned char)k[j]);
+        ok = oa_is_tchar((unsigned char)k[j]);
       if (!ok)
         continue; /* not a cookie name */
       COOKIE_START(k, klen);
@@ -451,16 +436,6 @@ static int header_ok(const char *s, size_t n) {
   for (i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)s[i];
     if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-      return 0;
-  }
-  return 1;
-}
-
-static int is_token_n(const char *s) {
-  if (*s == '\0')
-    return 0;
-  for (; *s; s++) {
-    if (!is_tchar((unsigned char)*s))
       return 0;
   }
   return 1;
@@ -509,7 +484,7 @@ static const json_t *arg_of(const oa_param *p, const json_t *args) {
     int differs = 0;
     for (s = p->arg; *s; s++) {
       unsigned char ch = (unsigned char)*s;
-      if (is_alnum(ch) || ch == '_') {
+      if (oa_is_alnum(ch) || ch == '_') {
         sb_putc(&var, (char)ch);
       } else {
         sb_printf(&var, "%%%02X", ch);
@@ -601,7 +576,7 @@ int oa_request_build(const oa_operation *op, const json_t *args, const char *bas
     const char *close;
     if (*p != '{') {
       unsigned char ch = (unsigned char)*p;
-      if (is_unreserved(ch) || strchr("!$&'()*+,;=:@/%", ch) != NULL)
+      if (oa_is_unreserved(ch) || strchr("!$&'()*+,;=:@/%", ch) != NULL)
         sb_putc(&path, (char)ch);
       else
         sb_printf(&path, "%%%02X", ch);
@@ -649,7 +624,7 @@ int oa_request_build(const oa_operation *op, const json_t *args, const char *bas
     if (pa->in == OA_QUERY) {
       query_value(&query, pa, v);
     } else if (pa->in == OA_HEADER) {
-      if (!is_token_n(pa->name)) {
+      if (!oa_is_token(pa->name)) {
         rc = fail(err, n, -EINVAL, "\"%s\" is not a valid header name", pa->name);
         goto done;
       }
@@ -668,7 +643,7 @@ int oa_request_build(const oa_operation *op, const json_t *args, const char *bas
         goto done;
       }
     } else if (pa->in == OA_COOKIE) {
-      if (!is_token_n(pa->name)) {
+      if (!oa_is_token(pa->name)) {
         rc = fail(err, n, -EINVAL, "\"%s\" is not a valid cookie name", pa->name);
         goto done;
       }
@@ -728,32 +703,9 @@ done:
 
 /* ---- responses ---------------------------------------------------------------------- */
 
-/* The media type of a Content-Type value, lower case without parameters. */
-static const char *media_type(const char *ct, char *buf, size_t n) {
-  size_t i = 0;
-  if (ct == NULL)
-    ct = "";
-  while (*ct == ' ' || *ct == '\t')
-    ct++;
-  for (; *ct && *ct != ';' && *ct != ' ' && *ct != '\t'; ct++) {
-    if (i + 1 >= n) {
-      i = 0;
-      break;
-    }
-    buf[i++] = (char)lower((unsigned char)*ct);
-  }
-  buf[i] = '\0';
-  return buf;
-}
-
-static int ends_with(const char *s, const char *suffix) {
-  size_t a = strlen(s), b = strlen(suffix);
-  return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 static int is_json_type(const char *mt) {
   return strcmp(mt, "application/json") == 0 || strcmp(mt, "text/json") == 0 ||
-         ends_with(mt, "+json");
+         oa_ends_with(mt, "+json");
 }
 
 static int is_text_type(const char *mt) {
@@ -770,8 +722,8 @@ static int is_text_type(const char *mt) {
                                       "image/svg+xml",
                                       NULL};
   size_t i;
-  if (strncmp(mt, "text/", 5) == 0 || is_json_type(mt) || ends_with(mt, "+xml") ||
-      ends_with(mt, "+yaml"))
+  if (strncmp(mt, "text/", 5) == 0 || is_json_type(mt) || oa_ends_with(mt, "+xml") ||
+      oa_ends_with(mt, "+yaml"))
     return 1;
   for (i = 0; exact[i] != NULL; i++) {
     if (strcmp(mt, exact[i]) == 0)
@@ -1066,7 +1018,7 @@ json_t *oa_result(const oa_operation *op, int status, const char *content_type, 
 
   if (body == NULL)
     len = 0;
-  media_type(content_type, mt, sizeof(mt));
+  oa_media_type(content_type, mt, sizeof(mt));
   if (status < 200 || status > 299)
     return error_result(status, mt, body, len, max);
   if (len == 0) {
@@ -1119,7 +1071,7 @@ json_t *oa_contents(const char *uri, const char *content_type, const char *body,
   int text;
   if (body == NULL)
     len = 0;
-  media_type(content_type, mt, sizeof(mt));
+  oa_media_type(content_type, mt, sizeof(mt));
   c = json_pack("{s:s}", "uri", uri != NULL ? uri : "");
   if (c == NULL)
     return NULL;
