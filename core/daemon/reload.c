@@ -89,7 +89,7 @@ int reload_run(server *srv) {
           "duration_ms=%.3f loaded=%u replaced=%u removed=%u unchanged=%u failed=%u "
           "plugins=%u tools=%zu tools_changed=%d resources_changed=%d prompts_changed=%d",
           (double)(uv_hrtime() - t0) / 1e6, res.loaded, res.replaced, res.removed, res.unchanged,
-          res.failed, srv->penv.plugins.count, srv->reg.lists[REG_TOOL].count, changed[0],
-          changed[1], changed[2]);
+          res.failed, srv->plugins.count, srv->reg.lists[REG_TOOL].count, changed[0], changed[1],
+          changed[2]);
   return 0;
 }

@@ -31,7 +31,7 @@ static void healthz(server *srv, http_req *req) {
     return;
   }
   plugins = json_array();
-  for (n = srv->penv.plugins.active.next; n != &srv->penv.plugins.active; n = n->next) {
+  for (n = srv->plugins.active.next; n != &srv->plugins.active; n = n->next) {
     ctx = list_entry(n, mcpd_ctx, link);
     json_array_append_new(plugins,
                           json_pack("{s:s,s:s}", "name", ctx->name, "version", ctx->version));
@@ -66,9 +66,9 @@ static void metrics_page(server *srv, http_req *req) {
                  "405 Method Not Allowed: /metrics takes GET\n", 43);
     return;
   }
-  for (n = srv->penv.plugins.active.next; n != &srv->penv.plugins.active; n = n->next)
+  for (n = srv->plugins.active.next; n != &srv->plugins.active; n = n->next)
     active++;
-  for (n = srv->penv.plugins.draining.next; n != &srv->penv.plugins.draining; n = n->next)
+  for (n = srv->plugins.draining.next; n != &srv->plugins.draining; n = n->next)
     draining++;
   memset(&g, 0, sizeof(g));
   g.uptime_s = (double)(uv_now(&srv->loop) - srv->started_ms) / 1000.0;
@@ -146,7 +146,7 @@ static void on_session_removed(session_table *t, session *s, const char *why, vo
 #define STOP_GRACE_MS 500
 
 static void stop_plugin_timers(server *srv) {
-  list_node *lists[2] = {&srv->penv.plugins.active, &srv->penv.plugins.draining}, *n;
+  list_node *lists[2] = {&srv->plugins.active, &srv->plugins.draining}, *n;
   int i;
   for (i = 0; i < 2; i++) {
     for (n = lists[i]->next; n != lists[i]; n = n->next)
@@ -175,7 +175,7 @@ static void close_rest(server *srv) {
     log_msg(&srv->log, LOGLVL_WARN, "exit_with_calls_running", "plugins=%u", stuck);
     _exit(srv->exit_code);
   }
-  plugin_set_close(&srv->penv.plugins);
+  plugin_set_close(&srv->plugins);
   dispatch_close(&srv->disp);
   call_engine_close(&srv->calls);
   uv_close((uv_handle_t *)&srv->sig_term, NULL);
@@ -356,6 +356,7 @@ static int init_core(server *srv, config *cfg) {
   srv->penv.stopping = &srv->stopping;
   srv->penv.lists_changed = lists_changed;
   srv->penv.arg = srv;
+  srv->penv.plugins = &srv->plugins;
   r = plugin_set_init(&srv->penv, srv->cfg.runtime_dir, srv->cfg.drain_timeout_ms);
   if (r < 0)
     return r;
@@ -384,7 +385,7 @@ void server_apply_config(server *srv) {
   srv->sessions.max = srv->cfg.max_sessions;
   srv->sessions.idle_ms = srv->cfg.session_idle_ms;
   memcpy(srv->sessions.prefix, srv->cfg.session_id_prefix, sizeof(srv->sessions.prefix));
-  srv->penv.plugins.drain_ms = srv->cfg.drain_timeout_ms;
+  srv->plugins.drain_ms = srv->cfg.drain_timeout_ms;
   mcp_http_apply_config(&srv->mcp);
 }
 
@@ -415,7 +416,7 @@ int server_init(server *srv, config *cfg, const config_args *args) {
     return r;
   log_msg(&srv->log, LOGLVL_INFO, "plugins_ready",
           "dir=%s loaded=%u failed=%u tools=%zu resources=%zu templates=%zu", srv->cfg.plugins_dir,
-          srv->penv.plugins.count, srv->penv.plugins.failed, srv->reg.lists[REG_TOOL].count,
+          srv->plugins.count, srv->plugins.failed, srv->reg.lists[REG_TOOL].count,
           srv->reg.lists[REG_RESOURCE].count, srv->reg.lists[REG_TEMPLATE].count);
   mcp_http_init(&srv->mcp, &srv->loop, &srv->disp, &srv->sessions, &srv->cfg, &srv->log,
                 is_loopback_host(srv->cfg.listen_host));
@@ -466,7 +467,7 @@ static void close_core(server *srv) {
   }
   if (srv->have_plugins) {
     plugin_unload_all(&srv->penv);
-    plugin_set_close(&srv->penv.plugins);
+    plugin_set_close(&srv->plugins);
   }
   if (srv->have_calls) {
     dispatch_close(&srv->disp);
@@ -535,9 +536,9 @@ int server_check(config *cfg, FILE *out) {
       uv_run(&srv->loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&t, NULL);
   }
-  ok = r >= 0 && srv->penv.plugins.failed == 0;
+  ok = r >= 0 && srv->plugins.failed == 0;
   fprintf(out, "plugins directory: %s\n", srv->cfg.plugins_dir ? srv->cfg.plugins_dir : "?");
-  for (n = srv->penv.plugins.active.next; n != &srv->penv.plugins.active; n = n->next) {
+  for (n = srv->plugins.active.next; n != &srv->plugins.active; n = n->next) {
     ctx = list_entry(n, mcpd_ctx, link);
     fprintf(out, "plugin %s %s (%s)\n", ctx->name, ctx->version, ctx->path);
   }
@@ -548,8 +549,8 @@ int server_check(config *cfg, FILE *out) {
       fprintf(out, "%s %s (plugin %s)\n", what[k], e->key, e->owner);
     }
   }
-  fprintf(out, "%s: %u plugin(s) loaded, %u failed\n", ok ? "ok" : "FAILED",
-          srv->penv.plugins.count, srv->penv.plugins.failed);
+  fprintf(out, "%s: %u plugin(s) loaded, %u failed\n", ok ? "ok" : "FAILED", srv->plugins.count,
+          srv->plugins.failed);
   close_core(srv);
   if (srv->have_loop) {
     uv_run(&srv->loop, UV_RUN_DEFAULT);

@@ -36,7 +36,8 @@ struct server {
   int (*on_reload)(server *srv);
   logger log;
   registry reg;
-  plugin_env penv; /* the plugin layer's view of the server, and its plugins */
+  plugin_env penv;    /* the plugin layer's view of the server */
+  plugin_set plugins; /* the loaded plugin versions */
   call_engine calls;
   dispatch disp;
   session_table sessions;

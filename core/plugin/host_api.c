@@ -7,7 +7,7 @@
 #include "mcp/dispatch.h"
 #include "lib/error.h"
 #include "lib/log.h"
-#include "plugin/plugin_loader.h"
+#include "plugin/plugin_ctx.h"
 #include "mcp/registry.h"
 #include "plugin/plugin_env.h"
 

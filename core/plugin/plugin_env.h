@@ -12,9 +12,9 @@
 #include "mcp/call.h"
 #include "mcp/registry.h"
 #include "net/http_client.h"
-#include "plugin/plugin_loader.h"
 
 typedef struct plugin_env plugin_env;
+struct plugin_set;
 
 struct plugin_env {
   /* Borrowed from the daemon; each outlives the environment. */
@@ -29,8 +29,8 @@ struct plugin_env {
    * and changed[k] says which of the REG_LISTS lists changed. The daemon
    * decides whom to tell. */
   void (*lists_changed)(plugin_env *env, const int changed[REG_LISTS]);
-  void *arg;          /* the daemon's */
-  plugin_set plugins; /* the loaded versions (owned) */
+  void *arg;                  /* the daemon's */
+  struct plugin_set *plugins; /* the loaded versions (the daemon's) */
 };
 
 #endif

@@ -33,6 +33,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static void ctx_idle(mcpd_ctx *ctx);
+
 static int valid_plugin_name(const char *s) {
   size_t i;
   for (i = 0; s[i] != '\0'; i++) {
@@ -235,7 +237,7 @@ static void ctx_unload(mcpd_ctx *ctx) {
  * initialised but not serving: its registrations wait in ctx->staged. */
 static int load_version(plugin_env *env, const char *path, const mcpd_ctx *replaces, mcpd_ctx **out,
                         char *err, size_t n) {
-  plugin_set *set = &env->plugins;
+  plugin_set *set = env->plugins;
   mcpd_entry_fn entry;
   const mcpd_plugin *d;
   mcpd_plugin desc;
@@ -323,6 +325,7 @@ static int load_version(plugin_env *env, const char *path, const mcpd_ctx *repla
   }
   ctx->magic = CTX_MAGIC;
   ctx->env = env;
+  ctx->on_idle = ctx_idle;
   ctx->dl = dl;
   ctx->desc = desc;
   ctx->gen = gen;
@@ -385,11 +388,10 @@ static void activate(plugin_set *set, mcpd_ctx *ctx) {
 }
 
 static void start_drain_timer(plugin_set *set);
-static void reaper_cb(uv_idle_t *idle);
 
 /* Takes a serving version out of service; it unloads when idle. */
 static void retire(plugin_env *env, mcpd_ctx *ctx, const char *why) {
-  plugin_set *set = &env->plugins;
+  plugin_set *set = env->plugins;
   registry_remove_ctx(env->reg, ctx);
   list_remove(&ctx->link);
   set->count--;
@@ -420,7 +422,7 @@ static int commit(plugin_env *env, mcpd_ctx *ctx, mcpd_ctx *old) {
     return r;
   }
   registry_free(&old_entries);
-  activate(&env->plugins, ctx);
+  activate(env->plugins, ctx);
   host_api_activated(ctx);
   log_msg(env->log, LOGLVL_INFO, "plugin_loaded",
           "plugin=%s version=%s gen=%llu file=%s tools=%u resources=%u templates=%u prompts=%u%s",
@@ -432,18 +434,11 @@ static int commit(plugin_env *env, mcpd_ctx *ctx, mcpd_ctx *old) {
   return 0;
 }
 
-void plugin_ref(mcpd_ctx *ctx) {
-  ctx->refs++;
-}
+static void reaper_cb(uv_idle_t *idle);
 
-const char *plugin_name(const mcpd_ctx *ctx) {
-  return ctx->name;
-}
-
-void plugin_unref(mcpd_ctx *ctx) {
-  plugin_set *set = &ctx->env->plugins;
-  if (--ctx->refs > 0 || !ctx->retired)
-    return;
+/* A retired version's last reference went (plugin_unref()). */
+static void ctx_idle(mcpd_ctx *ctx) {
+  plugin_set *set = ctx->env->plugins;
   /* Not from here: the caller may be on its way back out of plugin code. */
   list_remove(&ctx->link);
   list_insert_tail(&set->reap, &ctx->link);
@@ -574,7 +569,7 @@ static int same_file(const mcpd_ctx *ctx, const struct stat *st) {
 }
 
 int plugin_scan(plugin_env *env, const char *dir, plugin_scan_result *res) {
-  plugin_set *set = &env->plugins;
+  plugin_set *set = env->plugins;
   char **paths = NULL, err[1024], esc[1200];
   size_t count = 0, i;
   list_node *node, *tmp;
@@ -642,7 +637,7 @@ int plugin_scan(plugin_env *env, const char *dir, plugin_scan_result *res) {
 /* ---- the set ---------------------------------------------------------------- */
 
 int plugin_set_init(plugin_env *env, const char *runtime_dir, unsigned drain_ms) {
-  plugin_set *set = &env->plugins;
+  plugin_set *set = env->plugins;
   int r;
 
   list_init(&set->active);
@@ -668,7 +663,7 @@ int plugin_set_init(plugin_env *env, const char *runtime_dir, unsigned drain_ms)
 }
 
 unsigned plugin_unload_all(plugin_env *env) {
-  plugin_set *set = &env->plugins;
+  plugin_set *set = env->plugins;
   list_node *node;
   unsigned left = 0;
 
