@@ -33,6 +33,11 @@ function(mcpd_add_plugin name)
     LINK_DEPENDS "${MCPD_PLUGIN_MAP}")
   target_include_directories(${name} PRIVATE "${MCPD_PLUGIN_INCLUDE_DIR}")
   target_link_libraries(${name} PRIVATE PkgConfig::JANSSON)
-  target_link_options(${name} PRIVATE
-    "LINKER:--version-script=${MCPD_PLUGIN_MAP}" "LINKER:-z,defs")
+  target_link_options(${name} PRIVATE "LINKER:--version-script=${MCPD_PLUGIN_MAP}")
+  # clang links its sanitizer runtimes into the executable only, so a
+  # sanitized plugin has undefined __asan_*/__tsan_* symbols that the host
+  # provides at load time: -z defs would refuse them.
+  if(NOT MCPD_PLUGIN_ALLOW_SANITIZER_UNDEFINED)
+    target_link_options(${name} PRIVATE "LINKER:-z,defs")
+  endif()
 endfunction()
