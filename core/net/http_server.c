@@ -212,6 +212,8 @@ static int req_emit(http_req *req, uv_buf_t *bufs, unsigned n) {
 /* Appends len bytes at s to [*p, end); a write that does not fit sets *p
  * to NULL, and every later one is a no-op. */
 static void put(char **p, const char *end, const char *s, size_t len) {
+  if (len == 0) /* s may be NULL then, and memcpy must not see it */
+    return;
   if (*p == NULL || (size_t)(end - *p) < len) {
     *p = NULL;
     return;

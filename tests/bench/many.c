@@ -18,14 +18,20 @@ static int read_it(mcpd_call *call, const char *uri, const json_t *vars, void *d
 }
 
 static int init(mcpd_ctx *ctx, const mcpd_host *h, const json_t *config, void **state) {
-  json_t *schema = json_pack("{s:s,s:{s:{s:s}}}", "type", "object", "properties", "q", "type",
-                             "string");
-  mcpd_tool a = {.struct_size = sizeof(a), .name = NAME "_a", .description = "a",
-                 .input_schema = schema, .handler = answer};
-  mcpd_tool b = {.struct_size = sizeof(b), .name = NAME "_b", .description = "b",
-                 .input_schema = schema, .handler = answer};
-  mcpd_resource r = {.struct_size = sizeof(r), .uri = "bench://" NAME, .name = NAME,
-                     .handler = read_it};
+  json_t *schema =
+      json_pack("{s:s,s:{s:{s:s}}}", "type", "object", "properties", "q", "type", "string");
+  mcpd_tool a = {.struct_size = sizeof(a),
+                 .name = NAME "_a",
+                 .description = "a",
+                 .input_schema = schema,
+                 .handler = answer};
+  mcpd_tool b = {.struct_size = sizeof(b),
+                 .name = NAME "_b",
+                 .description = "b",
+                 .input_schema = schema,
+                 .handler = answer};
+  mcpd_resource r = {
+      .struct_size = sizeof(r), .uri = "bench://" NAME, .name = NAME, .handler = read_it};
   int rc;
   host = h;
   rc = host->register_tool(ctx, &a);

@@ -1134,8 +1134,7 @@ static void test_requests(void) {
   CHECK_EQ_STR(build(&api, "files", "{'path':'','X-Req':'r'}", ""),
                "error: path parameter \"path\" is empty");
   /* Dots inside a value are only characters; a slash is encoded. */
-  CHECK_EQ_STR(build(&api, "files", "{'path':'.../a.b','X-Req':'r'}", ""),
-               "GET /files/...%2Fa.b");
+  CHECK_EQ_STR(build(&api, "files", "{'path':'.../a.b','X-Req':'r'}", ""), "GET /files/...%2Fa.b");
   CHECK_EQ_STR(build(&api, "files", "{'path':'../x','X-Req':'r'}", ""), "GET /files/..%2Fx");
 
   /* Missing required arguments, named. */

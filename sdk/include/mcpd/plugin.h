@@ -186,32 +186,32 @@ typedef struct mcpd_http mcpd_http;
 /* An HTTP request to make with http_request() (1.2). Zero-initialise, then
  * fill. Everything is copied by http_request(). */
 typedef struct mcpd_http_request {
-  uint32_t struct_size;          /* sizeof(mcpd_http_request) */
-  uint32_t flags;                /* reserved: must be 0 */
-  const char *method;            /* required: "GET", "POST", ... */
-  const char *url;               /* required: "http://host[:port]/path?query" (percent-
-                                    encoded already: a space, control or non-ASCII byte is
-                                    -EINVAL); https:// is refused (-EPROTONOSUPPORT) */
-  const char *const *headers;    /* "Name: value" lines (no CR/LF), n_headers of them; Host,
-                                    Content-Length, Connection and Transfer-Encoding are the
-                                    host's and are skipped */
+  uint32_t struct_size;       /* sizeof(mcpd_http_request) */
+  uint32_t flags;             /* reserved: must be 0 */
+  const char *method;         /* required: "GET", "POST", ... */
+  const char *url;            /* required: "http://host[:port]/path?query" (percent-
+                                 encoded already: a space, control or non-ASCII byte is
+                                 -EINVAL); https:// is refused (-EPROTONOSUPPORT) */
+  const char *const *headers; /* "Name: value" lines (no CR/LF), n_headers of them; Host,
+                                 Content-Length, Connection and Transfer-Encoding are the
+                                 host's and are skipped */
   size_t n_headers;
-  const void *body;              /* may be NULL */
+  const void *body; /* may be NULL */
   size_t body_len;
-  unsigned timeout_ms;           /* the whole exchange; 0: 30 s */
-  unsigned connect_timeout_ms;   /* 0: 5 s */
-  size_t max_response_bytes;     /* the response body; 0: 10 MiB; more is -E2BIG */
-  const char *label;             /* for the host's metrics and logs, e.g. the backend's
-                                    name; NULL: "host:port" */
+  unsigned timeout_ms;         /* the whole exchange; 0: 30 s */
+  unsigned connect_timeout_ms; /* 0: 5 s */
+  size_t max_response_bytes;   /* the response body; 0: 10 MiB; more is -E2BIG */
+  const char *label;           /* for the host's metrics and logs, e.g. the backend's
+                                  name; NULL: "host:port" */
 } mcpd_http_request;
 
 /* A response, as the callback sees it (1.2). Borrowed: valid during the
  * callback only. */
 typedef struct mcpd_http_response {
-  int status;                  /* 200, 404, ... (never 1xx) */
-  const char *const *headers;  /* "name: value" lines, names in lower case */
+  int status;                 /* 200, 404, ... (never 1xx) */
+  const char *const *headers; /* "name: value" lines, names in lower case */
   size_t n_headers;
-  const char *body;            /* body_len bytes, then a NUL the server did not send */
+  const char *body; /* body_len bytes, then a NUL the server did not send */
   size_t body_len;
 } mcpd_http_response;
 

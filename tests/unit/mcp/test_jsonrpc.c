@@ -37,13 +37,13 @@ static void test_invalid(void) {
       {"[]", "a JSON-RPC message must be a JSON object", 0},
       {"{\"id\":1,\"method\":\"x\"}", "\"jsonrpc\" must be \"2.0\"", 1},
       {"{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"x\"}", "\"jsonrpc\" must be \"2.0\"", 1},
-      {"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"x\"}", "\"id\" must be a string or an integer",
-       0},
+      {"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"x\"}",
+       "\"id\" must be a string or an integer", 0},
       {"{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"x\"}", "\"id\" must be a string or an integer",
        0},
       {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}", "\"method\" must be a non-empty string", 1},
-      {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":3}", "\"params\" must be an object",
-       1},
+      {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":3}",
+       "\"params\" must be an object", 1},
       {"{\"jsonrpc\":\"2.0\",\"id\":1}", "a response needs exactly one of \"result\" and \"error\"",
        1},
       {"{\"jsonrpc\":\"2.0\"}", "a request needs a \"method\"", 0},
@@ -75,13 +75,14 @@ static void test_build(void) {
   json_decref(msg);
   msg = jsonrpc_error(NULL, -32700, "Parse error", NULL);
   text = json_dumps(msg, JSON_COMPACT);
-  CHECK_EQ_STR(text,
-               "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"Parse error\"}}");
+  CHECK_EQ_STR(
+      text,
+      "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"Parse error\"}}");
   free(text);
   json_decref(msg);
   msg = jsonrpc_error(nid, -32002, "Resource not found", json_pack("{s:s}", "uri", "x://y"));
-  CHECK_EQ_STR(json_string_value(json_object_get(
-                   json_object_get(json_object_get(msg, "error"), "data"), "uri")),
+  CHECK_EQ_STR(json_string_value(
+                   json_object_get(json_object_get(json_object_get(msg, "error"), "data"), "uri")),
                "x://y");
   json_decref(msg);
   msg = jsonrpc_notification("notifications/progress", NULL);

@@ -137,8 +137,8 @@ static void test_host_table(void) {
         MCPD_HOST_HAS(h, update_abort) && MCPD_HOST_HAS(h, call_header));
   CHECK(MCPD_HOST_HAS(h, register_tool));
   CHECK(h->register_tool && h->register_resource && h->register_resource_template && h->log &&
-        h->complete && h->fail && h->progress && h->notify_log && h->is_cancelled &&
-        h->on_cancel && h->queue_work && h->strerror && h->call_ctx);
+        h->complete && h->fail && h->progress && h->notify_log && h->is_cancelled && h->on_cancel &&
+        h->queue_work && h->strerror && h->call_ctx);
   CHECK_EQ_STR(h->strerror(-EINVAL), "invalid argument");
 }
 
