@@ -47,8 +47,10 @@ static void test_values(void) {
       "\"ctrl \\u0001\\u001f end\"",
       "\"slash / stays\"",
       "\"unicode \\u00e9\\u4e2d\\ud83d\\ude00\"",
-      "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}"
-      "}",
+      /* clang-format off: one element, which clang warns about when split */
+      // clang-format off
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}}",
+      // clang-format on
       "[1,[2,[3,[4,{\"a\":[]}]]],{\"b\":{\"c\":null}}]",
       "{\"z\":1,\"a\":2,\"m\":{\"y\":true,\"b\":false}}",
   };

@@ -1,0 +1,37 @@
+// readme.test.mjs -- the README's examples tell the truth: the
+// configuration sample is valid JSON that mcpd accepts as it stands (only
+// the paths that must exist on this machine are pointed at the build), and
+// every key it shows is one mcpd knows (an unknown key is an error).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runMcpd, makePluginsDir } from './lib/mcpd.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const readme = readFileSync(join(here, '../../README.md'), 'utf8');
+
+// The first ```json block after a heading.
+function jsonBlockAfter(heading) {
+  const at = readme.indexOf(`\n${heading}\n`);
+  assert.ok(at >= 0, `README has no "${heading}" section`);
+  const m = /```json\n([\s\S]*?)```/.exec(readme.slice(at));
+  assert.ok(m, `no json block after "${heading}"`);
+  return m[1];
+}
+
+test('README: the configuration sample parses and mcpd --check accepts it', async () => {
+  const text = jsonBlockAfter('## Configuration');
+  const cfg = JSON.parse(text); // throws on the smallest slip
+  assert.equal(cfg.listen, '127.0.0.1:8000');
+  const work = mkdtempSync(join(tmpdir(), 'mcpd-readme-'));
+  cfg.plugins_dir = makePluginsDir(['hello']);
+  cfg.runtime_dir = join(work, 'run');
+  const file = join(work, 'mcpd.json');
+  writeFileSync(file, JSON.stringify(cfg));
+  const r = await runMcpd(['--check', '--config', file]);
+  assert.equal(r.code, 0, `mcpd --check: ${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /^ok: 1 plugin\(s\) loaded, 0 failed$/m);
+});
