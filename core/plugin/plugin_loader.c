@@ -19,6 +19,7 @@
 #include "lib/error.h"
 #include "plugin/host_api.h"
 #include "lib/log.h"
+#include "plugin/elf_check.h"
 #include "plugin/plugin_env.h"
 
 #include <dirent.h>
@@ -274,6 +275,18 @@ static int load_version(plugin_env *env, const char *path, const mcpd_ctx *repla
   close(fd);
   if (r < 0) {
     snprintf(err, n, "cannot copy to %.900s: %s", copy, error_strerror(r));
+    return r;
+  }
+  /* The copy, not the original: it is what dlopen() maps, and nobody
+   * else writes it. A truncated file would fault inside dlopen(). */
+  fd = open(copy, O_RDONLY | O_CLOEXEC);
+  r = fd < 0 ? -EIO : elf_check_fd(fd, err, n);
+  if (fd < 0)
+    snprintf(err, n, "cannot open the copy: %s", error_strerror(-errno));
+  else
+    close(fd);
+  if (r < 0) {
+    unlink(copy);
     return r;
   }
   dlerror();

@@ -3,7 +3,7 @@
 // configuration, refused plugins and the command line.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, copyFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -283,7 +283,7 @@ const BAD = {
   bad_signature: /build signature \\"mcpd1:ptr4:jansson2:jint0\\" differs/,
   bad_no_entry: /no entry symbol mcpd_plugin_v1/,
   bad_size: /descriptor struct_size 8 is smaller than the ABI 1\.0 size/,
-  'not_elf.so': /not a loadable shared object/,
+  'not_elf.so': /not an ELF file: 41 bytes is shorter than an ELF header/,
 };
 
 test('refused plugins are skipped with a reason each, and the good one still serves', async () => {
@@ -460,5 +460,40 @@ test('a plugin built against the ABI 1.0 header loads into this newer host', asy
     assert.match(d.log(), /event=plugin_loaded plugin=old_minor version=1\.0 /);
   } finally {
     await d.stop();
+  }
+});
+
+// A plugin cut short (a copy interrupted, a full disk) used to kill mcpd
+// with SIGBUS inside dlopen(): its segments reached past the end of the
+// file. Each cut is refused with a reason, at start, on --check and on
+// SIGHUP, and mcpd goes on serving.
+test('truncated plugins are refused before dlopen at start, on --check and on SIGHUP', async () => {
+  const whole = readFileSync(pluginPath('hello'));
+  const cuts = [1000, 2500, 4000, 6000, 9000, 12000, 16000, whole.length - 1];
+  const dir = makePluginsDir([]);
+  copyFileSync(pluginPath('hello'), join(dir, 'a_hello.so'));
+  for (const n of cuts.slice(0, 4)) writeFileSync(join(dir, `cut_${n}.so`), whole.subarray(0, n));
+  const d = await startMcpd({ pluginsDir: dir });
+  try {
+    for (const n of cuts.slice(0, 4)) {
+      await d.waitForLog(new RegExp(`event=plugin_skipped file=\\S+/cut_${n}\\.so reason=".*(truncated or corrupt|shorter than)`));
+    }
+    assert.match(d.log(), /event=plugins_ready dir=\S+ loaded=1 failed=4 /);
+
+    const check = await runMcpd(['--check', '--plugins', dir]);
+    assert.equal(check.code, 1, check.stdout + check.stderr);
+    assert.match(check.stdout, /FAILED: 1 plugin\(s\) loaded, 4 failed/);
+
+    for (const n of cuts.slice(4)) writeFileSync(join(dir, `cut_${n}.so`), whole.subarray(0, n));
+    d.proc.kill('SIGHUP');
+    await d.waitForLog(/event=reload_done .* failed=\d+/);
+    for (const n of cuts.slice(4)) {
+      assert.match(d.log(), new RegExp(`event=plugin_skipped file=\\S+/cut_${n}\\.so reason="truncated or corrupt`));
+    }
+    const r = await post(d.url, { jsonrpc: '2.0', id: 1, method: 'ping' });
+    assert.ok(r.status === 200 || r.status === 400, `mcpd still answers (status ${r.status})`);
+  } finally {
+    await d.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
