@@ -6,6 +6,8 @@
 #include "net/http_util.h"
 #include "mcp/protocol.h"
 #include "daemon/sdnotify.h"
+#include "lib/crash.h"
+#include "lib/error.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -283,6 +285,7 @@ static const call_plugin_ops plugin_ops = {
     .ref = plugin_ref,
     .unref = plugin_unref,
     .name = plugin_name,
+    .version = plugin_version,
 };
 
 static const char *const list_methods[REG_LISTS] = {
@@ -314,6 +317,10 @@ static int init_core(server *srv, config *cfg) {
   srv->cfg = *cfg;
   memset(cfg, 0, sizeof(*cfg));
   log_init(&srv->log, srv->cfg.log_level, 2);
+  /* Before any plugin code runs and before the worker pool starts. */
+  r = crash_install(2);
+  if (r < 0)
+    log_msg(&srv->log, LOGLVL_WARN, "crash_handlers_not_installed", "error=%s", error_strerror(r));
   /* The worker pool is sized on first use, from the environment. */
   snprintf(threads, sizeof(threads), "%u", srv->cfg.worker_threads);
   setenv("UV_THREADPOOL_SIZE", threads, 1);
@@ -383,7 +390,7 @@ void server_apply_config(server *srv) {
   atomic_store(&srv->log.level, srv->cfg.log_level);
   http_limits_from(&srv->cfg, &srv->http.limits);
   srv->sessions.max = srv->cfg.max_sessions;
-  srv->sessions.idle_ms = srv->cfg.session_idle_ms;
+  session_table_set_idle(&srv->sessions, srv->cfg.session_idle_ms);
   memcpy(srv->sessions.prefix, srv->cfg.session_id_prefix, sizeof(srv->sessions.prefix));
   srv->plugins.drain_ms = srv->cfg.drain_timeout_ms;
   mcp_http_apply_config(&srv->mcp);

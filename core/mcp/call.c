@@ -168,6 +168,14 @@ const char *call_plugin_name(const mcpd_call *call) {
   return name != NULL ? name : "?";
 }
 
+const char *call_plugin_version(const mcpd_call *call) {
+  const call_engine *e = call->eng;
+  const char *v = NULL;
+  if (e->plugins.version != NULL && call->ctx != NULL)
+    v = e->plugins.version(call->ctx);
+  return v != NULL ? v : "?";
+}
+
 void call_set_deadline(mcpd_call *call, unsigned ms) {
   call_engine *e = call->eng;
   uint64_t period;

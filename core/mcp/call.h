@@ -107,6 +107,8 @@ typedef struct call_plugin_ops {
   void (*unref)(mcpd_ctx *ctx);
   /* The plugin's name, for logs: borrowed, valid while a call holds ctx. */
   const char *(*name)(const mcpd_ctx *ctx);
+  /* Its version string, likewise. */
+  const char *(*version)(const mcpd_ctx *ctx);
 } call_plugin_ops;
 
 struct call_engine {
@@ -134,6 +136,9 @@ void call_engine_set_plugin_ops(call_engine *e, const call_plugin_ops *ops);
 
 /* The name of the plugin call runs in (borrowed; "?" when unknown). */
 const char *call_plugin_name(const mcpd_call *call);
+
+/* Its version (borrowed; "?" when unknown). */
+const char *call_plugin_version(const mcpd_call *call);
 
 /* Creates a call with one reference (the owner's), holding a reference to
  * ctx (borrowed) through the engine's plugin ops. NULL when out of

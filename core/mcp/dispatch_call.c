@@ -4,6 +4,8 @@
  * (completion, progress, log, timeout, cancellation) into messages. */
 #include "mcp/dispatch_internal.h"
 
+#include "lib/crash.h"
+
 #include "lib/error.h"
 #include "lib/schema.h"
 #include "lib/version.h"
@@ -201,6 +203,16 @@ static mcpd_call *new_call(req_ctx *c, enum call_kind kind, mcpd_ctx *ctx, const
   return call;
 }
 
+/* Marks the plugin handler about to run on the loop thread, for the line
+ * a crash inside it writes (lib/crash.h). */
+static void scope_enter(crash_scope *s, const mcpd_call *call, const char *kind) {
+  s->plugin = call_plugin_name(call);
+  s->version = call_plugin_version(call);
+  s->kind = kind;
+  s->name = call->name;
+  crash_enter(s);
+}
+
 int dispatch_tools_call(req_ctx *c, reply *r) {
   dispatch *d = c->d;
   const char *name = dispatch_need_string(c, r, "tools/call", "name");
@@ -210,6 +222,7 @@ int dispatch_tools_call(req_ctx *c, reply *r) {
   json_t *result = NULL;
   char why[400];
   int rc;
+  crash_scope scope;
 
   d->stats.tool_calls++;
   if (name == NULL)
@@ -233,7 +246,9 @@ int dispatch_tools_call(req_ctx *c, reply *r) {
     return dispatch_fail(r, JSONRPC_INTERNAL_ERROR, "out of memory");
   if (call->args == NULL || call->name == NULL)
     return run_call(c, r, call, -ENOMEM, NULL);
+  scope_enter(&scope, call, "tool");
   rc = tool->handler(call, call->args, tool->data, &result);
+  crash_leave(&scope);
   return run_call(c, r, call, rc, result);
 }
 
@@ -248,6 +263,7 @@ int dispatch_resources_read(req_ctx *c, reply *r) {
   mcpd_resource_fn handler;
   void *data;
   int rc;
+  crash_scope scope;
 
   d->stats.resource_reads++;
   if (uri == NULL)
@@ -279,7 +295,9 @@ int dispatch_resources_read(req_ctx *c, reply *r) {
   call->uri = strdup(uri);
   if (call->uri == NULL || call->args == NULL || call->name == NULL)
     return run_call(c, r, call, -ENOMEM, NULL);
+  scope_enter(&scope, call, "resource");
   rc = handler(call, call->uri, call->args, data, &result);
+  crash_leave(&scope);
   return run_call(c, r, call, rc, result);
 }
 
@@ -325,6 +343,7 @@ int dispatch_prompts_get(req_ctx *c, reply *r) {
   mcpd_call *call;
   json_t *result = NULL;
   int rc;
+  crash_scope scope;
 
   d->stats.prompt_gets++;
   if (name == NULL)
@@ -345,7 +364,9 @@ int dispatch_prompts_get(req_ctx *c, reply *r) {
     return dispatch_fail(r, JSONRPC_INTERNAL_ERROR, "out of memory");
   if (call->args == NULL || call->name == NULL)
     return run_call(c, r, call, -ENOMEM, NULL);
+  scope_enter(&scope, call, "prompt");
   rc = p->handler(call, call->args, p->data, &result);
+  crash_leave(&scope);
   return run_call(c, r, call, rc, result);
 }
 
@@ -363,6 +384,7 @@ int dispatch_complete(req_ctx *c, reply *r) {
   mcpd_call *call;
   json_t *result = NULL;
   int rc;
+  crash_scope scope;
 
   d->stats.completions++;
   if (!json_is_object(ref) || !json_is_string(type))
@@ -413,7 +435,9 @@ int dispatch_complete(req_ctx *c, reply *r) {
   if (call->args == NULL || call->name == NULL)
     return run_call(c, r, call, -ENOMEM, NULL);
   /* The handler sets result: call it before reading result. */
+  scope_enter(&scope, call, "completion");
   rc = complete(call, json_string_value(name), json_string_value(value), call->args, data, &result);
+  crash_leave(&scope);
   return run_call(c, r, call, rc, result);
 }
 

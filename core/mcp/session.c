@@ -18,6 +18,8 @@ static void sweep_cb(uv_timer_t *timer) {
   uint64_t now = uv_now(t->loop);
   session *s;
 
+  if (t->idle_ms == 0) /* turned off by a reload: nothing expires */
+    return;
   /* Each turn removes the head or moves it to the tail as active, so this
    * ends after at most count turns. */
   while (!list_empty(&t->lru)) {
@@ -35,7 +37,6 @@ static void sweep_cb(uv_timer_t *timer) {
 
 int session_table_init(session_table *t, uv_loop_t *loop, unsigned max, uint64_t idle_ms,
                        session_remove_cb on_remove, void *arg) {
-  uint64_t period;
   memset(t, 0, sizeof(*t));
   t->loop = loop;
   t->max = max;
@@ -45,17 +46,24 @@ int session_table_init(session_table *t, uv_loop_t *loop, unsigned max, uint64_t
   list_init(&t->lru);
   uv_timer_init(loop, &t->sweep);
   t->sweep.data = t;
-  if (idle_ms > 0) {
-    /* Check a few times per idle period, at most once a second. */
-    period = idle_ms / 4;
-    if (period < 100)
-      period = 100;
-    if (period > 1000)
-      period = 1000;
-    uv_timer_start(&t->sweep, sweep_cb, period, period);
-    uv_unref((uv_handle_t *)&t->sweep);
-  }
+  session_table_set_idle(t, idle_ms);
   return 0;
+}
+
+void session_table_set_idle(session_table *t, uint64_t idle_ms) {
+  uint64_t period;
+  t->idle_ms = idle_ms;
+  uv_timer_stop(&t->sweep);
+  if (idle_ms == 0 || uv_is_closing((uv_handle_t *)&t->sweep))
+    return;
+  /* Check a few times per idle period, at most once a second. */
+  period = idle_ms / 4;
+  if (period < 100)
+    period = 100;
+  if (period > 1000)
+    period = 1000;
+  uv_timer_start(&t->sweep, sweep_cb, period, period);
+  uv_unref((uv_handle_t *)&t->sweep);
 }
 
 /* Makes room when the table is full: the least recently active session

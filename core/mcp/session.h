@@ -67,6 +67,10 @@ struct session_table {
 int session_table_init(session_table *t, uv_loop_t *loop, unsigned max, uint64_t idle_ms,
                        session_remove_cb on_remove, void *arg);
 
+/* Changes the idle limit (0: sessions never expire), starting or stopping
+ * the sweep to match: a reload calls this. */
+void session_table_set_idle(session_table *t, uint64_t idle_ms);
+
 /* Creates a session with a fresh random id. Returns 0 and sets *out
  * (owned by the table), -EAGAIN when the table is full, -ENOMEM, or the
  * error of getrandom(2). */

@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "plugin/plugin_ctx.h"
 #include "mcp/registry.h"
+#include "lib/crash.h"
 #include "plugin/plugin_env.h"
 
 #include <errno.h>
@@ -195,6 +196,8 @@ static int h_on_cancel(mcpd_call *call, mcpd_cancel_fn cb, void *arg) {
 struct work_item {
   uv_work_t req;
   mcpd_ctx *ctx;
+  const char *kind; /* what queued it, for the crash line: a literal */
+  char *name;       /* owned copy; NULL when queued outside a handler */
   mcpd_work_fn work;
   mcpd_after_work_fn after;
   void *arg;
@@ -202,7 +205,11 @@ struct work_item {
 
 static void work_cb(uv_work_t *req) {
   struct work_item *w = (struct work_item *)req;
+  crash_scope scope = {
+      .plugin = w->ctx->name, .version = w->ctx->version, .kind = w->kind, .name = w->name};
+  crash_enter(&scope);
   w->work(w->arg);
+  crash_leave(&scope);
 }
 
 static void after_work_cb(uv_work_t *req, int status) {
@@ -210,11 +217,13 @@ static void after_work_cb(uv_work_t *req, int status) {
   mcpd_ctx *ctx = w->ctx;
   if (w->after != NULL)
     w->after(w->arg, status == UV_ECANCELED ? -ECANCELED : 0);
+  free(w->name);
   free(w);
   plugin_unref(ctx);
 }
 
 static int h_queue_work(mcpd_ctx *ctx, mcpd_work_fn work, mcpd_after_work_fn after, void *arg) {
+  const crash_scope *cur;
   struct work_item *w;
   int r;
   if (!ctx_ok(ctx) || work == NULL)
@@ -228,6 +237,13 @@ static int h_queue_work(mcpd_ctx *ctx, mcpd_work_fn work, mcpd_after_work_fn aft
   if (w == NULL)
     return -ENOMEM;
   w->ctx = ctx;
+  /* Name the worker after the handler that queued it ("work" for tool
+   * "x"), so that a crash there still says which tool it was. */
+  w->kind = "work";
+  if ((cur = crash_current()) != NULL && cur->name != NULL) {
+    w->kind = cur->kind != NULL && strcmp(cur->kind, "tool") == 0 ? "tool" : "work";
+    w->name = strdup(cur->name);
+  }
   w->work = work;
   w->after = after;
   w->arg = arg;
@@ -235,6 +251,7 @@ static int h_queue_work(mcpd_ctx *ctx, mcpd_work_fn work, mcpd_after_work_fn aft
   r = uv_queue_work(ctx->env->loop, &w->req, work_cb, after_work_cb);
   if (r < 0) {
     plugin_unref(ctx);
+    free(w->name);
     free(w);
     return r;
   }
@@ -308,7 +325,10 @@ static void http_done(void *arg, int err, const http_client_resp *resp) {
       r.body = resp->body;
       r.body_len = resp->body_len;
     }
+    crash_scope scope = {.plugin = a->ctx->name, .version = a->ctx->version, .kind = "http"};
+    crash_enter(&scope);
     a->u.http.cb(a->arg, err, resp != NULL ? &r : NULL);
+    crash_leave(&scope);
   }
   async_release(a);
   free(a);
@@ -393,8 +413,12 @@ static void timer_fired(uv_timer_t *t) {
   int refd = a->refd && !a->forgotten;
   list_remove(&a->link);
   uv_close((uv_handle_t *)&a->u.timer.handle, timer_closed);
-  if (call)
+  if (call) {
+    crash_scope scope = {.plugin = ctx->name, .version = ctx->version, .kind = "timer"};
+    crash_enter(&scope);
     cb(arg);
+    crash_leave(&scope);
+  }
   if (refd)
     plugin_unref(ctx);
 }

@@ -17,3 +17,7 @@ void plugin_unref(mcpd_ctx *ctx) {
 const char *plugin_name(const mcpd_ctx *ctx) {
   return ctx->name;
 }
+
+const char *plugin_version(const mcpd_ctx *ctx) {
+  return ctx->version;
+}

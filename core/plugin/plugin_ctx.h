@@ -66,7 +66,8 @@ void plugin_ref(mcpd_ctx *ctx);
 /* Drops a reference; the last one of a retired version calls its on_idle. */
 void plugin_unref(mcpd_ctx *ctx);
 
-/* The plugin's name (borrowed: lives as long as ctx). */
+/* The plugin's name and version (borrowed: they live as long as ctx). */
 const char *plugin_name(const mcpd_ctx *ctx);
+const char *plugin_version(const mcpd_ctx *ctx);
 
 #endif

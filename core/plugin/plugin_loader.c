@@ -19,6 +19,7 @@
 #include "lib/error.h"
 #include "plugin/host_api.h"
 #include "lib/log.h"
+#include "lib/crash.h"
 #include "plugin/elf_check.h"
 #include "plugin/plugin_env.h"
 
@@ -214,8 +215,12 @@ static void ctx_unload(mcpd_ctx *ctx) {
   plugin_env *env = ctx->env;
   void *still;
   host_api_forget(ctx); /* nothing of it may call back after shutdown() */
-  if (ctx->desc.shutdown != NULL)
+  if (ctx->desc.shutdown != NULL) {
+    crash_scope scope = {.plugin = ctx->name, .version = ctx->version, .kind = "shutdown"};
+    crash_enter(&scope);
     ctx->desc.shutdown(ctx, ctx->state);
+    crash_leave(&scope);
+  }
   registry_remove_ctx(env->reg, ctx); /* nothing should be left; be sure */
   if (ctx->dl != NULL) {
     dlclose(ctx->dl);
@@ -238,6 +243,7 @@ static void ctx_unload(mcpd_ctx *ctx) {
  * initialised but not serving: its registrations wait in ctx->staged. */
 static int load_version(plugin_env *env, const char *path, const mcpd_ctx *replaces, mcpd_ctx **out,
                         char *err, size_t n) {
+  crash_scope scope = {0};
   plugin_set *set = env->plugins;
   mcpd_entry_fn entry;
   const mcpd_plugin *d;
@@ -366,7 +372,13 @@ static int load_version(plugin_env *env, const char *path, const mcpd_ctx *repla
     return -ENOMEM;
   }
   ctx->in_init = 1;
+  scope.plugin = ctx->name;
+  scope.version = ctx->version;
+  scope.kind = "init";
+  scope.name = path;
+  crash_enter(&scope);
   r = desc.init(ctx, host_api_table(), ctx->config, &ctx->state);
+  crash_leave(&scope);
   ctx->in_init = 0;
   ctx->replaces = NULL;
   if (r != 0) {

@@ -211,8 +211,9 @@ sse_stream *sse_open(sse_hub *h, session *s, http_req *req, int standalone, cons
     st->poll_at = now_ms(h) + h->cfg->sse_poll_ms;
     start_timer(h);
   }
-  if (standalone)
-    start_timer(h); /* keep-alives */
+  /* Keep-alives on every stream: a quiet POST stream (a long call) needs
+   * them as much as a standalone one, or a proxy cuts it. */
+  start_timer(h);
   return st;
 }
 

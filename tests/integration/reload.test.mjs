@@ -134,7 +134,7 @@ test('a broken file keeps the previous version serving; a removed plugin goes, a
 
     install(dir, pluginPath('not_elf.so'));
     await reload(d);
-    assert.match(d.log(), /event=plugin_skipped file=\S*\/versioned\.so reason="not a loadable shared object[^\n]*kept=previous_version/);
+    assert.match(d.log(), /event=plugin_skipped file=\S*\/versioned\.so reason="not an ELF file[^\n]*kept=previous_version/);
     assert.equal(await call(d.url, sid, 'which'), 'v1', 'the old version still answers');
 
     install(dir, pluginPath('bad_init_fails'));

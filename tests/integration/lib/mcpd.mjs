@@ -23,6 +23,7 @@ export function pluginPath(name) {
   if (name === 'hello') return join(buildDir, 'plugins', 'hello.so');
   if (name === 'testkit' || name === 'old_minor') return join(buildDir, `tests/fixtures/good/${name}.so`);
   if (name === 'conformance') return join(buildDir, 'tests/fixtures/conformance/conformance.so');
+  if (name === 'crashkit') return join(buildDir, 'tests/fixtures/crash/crashkit.so');
   if (name.endsWith('.so')) return join(buildDir, 'tests/fixtures/bad', name);
   return join(buildDir, 'tests/fixtures/bad', `${name}.so`);
 }
