@@ -91,6 +91,23 @@ describe('Debian packages (cmake -DCMAKE_INSTALL_PREFIX=/usr, cpack -G DEB)', { 
     assert.deepEqual(debs, [`mcpd-dev_${version}_${arch}.deb`, `mcpd_${version}_${arch}.deb`]);
   });
 
+  test('mcpd-dbgsym holds the debug info of the stripped daemon and plugins, by build id', () => {
+    const ddeb = join(build, `mcpd-dbgsym_${version}_${arch}.ddeb`);
+    assert.ok(existsSync(ddeb), `${ddeb} exists`);
+    assert.equal(run('dpkg-deb', ['-f', ddeb, 'Depends']).stdout.trim(), `mcpd (= ${version})`);
+    const listing = run('dpkg-deb', ['-c', ddeb]).stdout;
+    for (const bin of ['usr/bin/mcpd', 'usr/lib/mcpd/plugins/hello.so', 'usr/lib/mcpd/plugins/http_backend.so']) {
+      const path = join(daemonRoot, bin);
+      const info = run('file', ['-b', path]).stdout.trim();
+      assert.match(info, /stripped$/, `${bin} is stripped: ${info}`);
+      assert.doesNotMatch(info, /not stripped/, `${bin} is stripped: ${info}`);
+      const id = /BuildID\[sha1\]=([0-9a-f]+)/.exec(info)?.[1];
+      assert.ok(id, `${bin} has a build id: ${info}`);
+      assert.ok(listing.includes(`./usr/lib/debug/.build-id/${id.slice(0, 2)}/${id.slice(2)}.debug`),
+        `mcpd-dbgsym has the debug file of ${bin}`);
+    }
+  });
+
   test('the control fields: names, version, dependencies, maintainer, description, homepage', () => {
     const field = (d, f) => run('dpkg-deb', ['-f', d, f]).stdout.trim();
     const info = run('dpkg-deb', ['-I', deb('mcpd')]).stdout;
