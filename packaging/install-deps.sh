@@ -13,12 +13,15 @@ if [ "${1:-}" = "--test" ]; then
   # with go-md2man, and checks the packages' Depends with dpkg-shlibdeps
   # (dpkg-dev). cpack -G DEB itself needs only dpkg (always there) and
   # binutils (with gcc); dpkg-deb, which takes the packages apart, is in dpkg.
-  pkgs="$pkgs go-md2man dpkg-dev"
+  pkgs="$pkgs go-md2man dpkg-dev file"
   # /metrics is checked with promtool (prometheus), scale-out with a real
   # nginx (nginx-light), and sd_notify with a small Python listener.
   pkgs="$pkgs prometheus nginx-light python3"
   # The http_backend tests run a real FastAPI app (form bodies need multipart).
   pkgs="$pkgs python3-fastapi python3-uvicorn python3-multipart"
+  # Lint (tools/lint.sh) and the fuzz targets (fuzz/run.sh: clang-14 with
+  # libFuzzer and the sanitizer runtimes); git lists the files to check.
+  pkgs="$pkgs git clang-format clang-tidy clang-14 libclang-rt-14-dev"
 fi
 
 missing=""

@@ -1,9 +1,12 @@
 #!/bin/sh
 # run-all.sh -- the whole test suite, from a clean clone on Debian 12:
-# installs what is missing, builds, runs the unit tests (ctest) and the
-# integration tests (the real mcpd driven by the official MCP SDK client),
-# then builds again with ASan+UBSan and runs everything once more, and once
-# more with ThreadSanitizer (plugin threads, the worker pool, reloads).
+# installs what is missing, checks the source (tools/lint.sh: the layer
+# rule, clang-format, clang-tidy), builds, runs the unit tests (ctest) and
+# the integration tests (the real mcpd driven by the official MCP SDK
+# client), runs every fuzz target for FUZZ_SECONDS (30) each
+# (fuzz/run.sh, clang-14 + libFuzzer), then builds again with ASan+UBSan
+# and runs everything once more, and once more with ThreadSanitizer
+# (plugin threads, the worker pool, reloads).
 # Exits non-zero on the first failure.
 set -eu
 cd "$(dirname "$0")/.."
@@ -28,7 +31,14 @@ run_suite() { # $1 = build directory, $2 = extra cmake arguments
     integration/)
 }
 
+step "lint"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+tools/lint.sh build
+
 run_suite build "-DCMAKE_BUILD_TYPE=RelWithDebInfo"
+
+step "fuzz (${FUZZ_SECONDS:-30} s per target)"
+fuzz/run.sh "${FUZZ_SECONDS:-30}" build-fuzz
 run_suite build-asan "-DCMAKE_BUILD_TYPE=Debug -DMCPD_SANITIZE=ON"
 run_suite build-tsan "-DCMAKE_BUILD_TYPE=Debug -DMCPD_TSAN=ON"
 

@@ -1080,6 +1080,35 @@ static void reject(http_server *hs) {
   uv_close((uv_handle_t *)t, reject_close_cb);
 }
 
+/* A new connection whose socket is still to be attached (accepted or
+ * opened); NULL when out of memory. */
+static http_conn *conn_new(http_server *hs) {
+  http_conn *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return NULL;
+  c->hs = hs;
+  uv_tcp_init(hs->loop, &c->tcp);
+  uv_timer_init(hs->loop, &c->timer);
+  c->tcp.data = c;
+  c->timer.data = c;
+  list_init(&c->resume_link);
+  list_insert_tail(&hs->conns, &c->link);
+  hs->n_conns++;
+  hs->stats.connections_total++;
+  c->arena.limit = hs->limits.max_header_bytes + 4096;
+  return c;
+}
+
+/* Starts reading requests on a connection with its socket attached. */
+static void conn_start(http_conn *c) {
+  uv_tcp_nodelay(&c->tcp, 1);
+  llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+  c->parser.data = c;
+  /* Until the first request starts, the header timeout applies. */
+  arm(c, c->hs->limits.header_timeout_ms);
+  uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+}
+
 static void on_connection(uv_stream_t *server, int status) {
   http_server *hs = server->data;
   http_conn *c;
@@ -1094,31 +1123,36 @@ static void on_connection(uv_stream_t *server, int status) {
     reject(hs);
     return;
   }
-  c = calloc(1, sizeof(*c));
+  c = conn_new(hs);
   if (c == NULL) {
     reject(hs); /* accept and close, or libuv stops watching the listener */
     return;
   }
-  c->hs = hs;
-  uv_tcp_init(hs->loop, &c->tcp);
-  uv_timer_init(hs->loop, &c->timer);
-  c->tcp.data = c;
-  c->timer.data = c;
-  list_init(&c->resume_link);
-  list_insert_tail(&hs->conns, &c->link);
-  hs->n_conns++;
-  hs->stats.connections_total++;
-  c->arena.limit = hs->limits.max_header_bytes + 4096;
   if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
     conn_close(c);
     return;
   }
-  uv_tcp_nodelay(&c->tcp, 1);
-  llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
-  c->parser.data = c;
-  /* Until the first request starts, the header timeout applies. */
-  arm(c, hs->limits.header_timeout_ms);
-  uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+  conn_start(c);
+}
+
+int http_server_adopt(http_server *hs, uv_os_sock_t sock) {
+  http_conn *c;
+  int r;
+
+  if (hs->closing)
+    return -ESHUTDOWN;
+  if (hs->n_conns >= hs->limits.max_connections)
+    return -EAGAIN;
+  c = conn_new(hs);
+  if (c == NULL)
+    return -ENOMEM;
+  r = uv_tcp_open(&c->tcp, sock);
+  if (r < 0) {
+    conn_close(c); /* the handle has no socket: sock stays the caller's */
+    return r;
+  }
+  conn_start(c);
+  return 0;
 }
 
 /* ---- server ------------------------------------------------------------- */

@@ -153,6 +153,15 @@ int http_server_init(http_server *hs, uv_loop_t *loop, const http_limits *limits
  * error (-EADDRINUSE, -EADDRNOTAVAIL, -EINVAL...). */
 int http_server_listen(http_server *hs, const char *host, int port, char *bound, size_t n);
 
+/* Serves sock, a connected stream socket (TCP, or one end of a Unix
+ * socketpair), as if the listener had accepted it: the same connection
+ * code, parser and limits. For tests and fuzzing (fuzz/fuzz_http.c feeds
+ * requests through a socketpair); the daemon never calls it. Returns 0 and
+ * the connection owns sock (it is closed with the connection); else
+ * -EAGAIN (max_connections reached), -ESHUTDOWN (the server is closing),
+ * -ENOMEM or a libuv error, and sock is still the caller's. */
+int http_server_adopt(http_server *hs, uv_os_sock_t sock);
+
 /* Stops accepting new connections; open ones go on. */
 void http_server_stop_listening(http_server *hs);
 

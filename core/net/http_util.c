@@ -57,11 +57,15 @@ static int parse_q(const char *p, size_t len) {
 int http_util_accepts(const char *accept, size_t len, const char *type) {
   const char *slash = strchr(type, '/');
   size_t type_major = slash ? (size_t)(slash - type) : strlen(type);
-  const char *p = accept, *end = accept + len;
+  const char *p, *end;
   int best = -1, best_specificity = -1;
 
+  /* Absent header: callers pass len uninitialised then, so no arithmetic
+   * on accept before this check (NULL + len is undefined). */
   if (accept == NULL)
     return 1;
+  p = accept;
+  end = accept + len;
   while (p < end) {
     const char *item = p, *comma = memchr(p, ',', (size_t)(end - p));
     const char *item_end = comma ? comma : end;

@@ -94,9 +94,55 @@ static void test_build(void) {
   json_decref(nid);
 }
 
+/* The message of an error response as sent, or NULL when there is none. */
+static char *error_text(const char *message) {
+  json_t *id = json_integer(1), *msg = jsonrpc_error(id, -32601, message, NULL);
+  const char *m = json_string_value(json_object_get(json_object_get(msg, "error"), "message"));
+  char *copy = m != NULL ? strdup(m) : NULL;
+  json_decref(msg);
+  json_decref(id);
+  return copy;
+}
+
+/* Regression (found by fuzz/fuzz_dispatch): an error message that is not
+ * valid UTF-8 made jsonrpc_error() return NULL, so the request got no
+ * response at all. The dispatcher formats its messages into 512 bytes: a
+ * long non-ASCII method name ("Method not found: ...") was cut inside a
+ * UTF-8 sequence. Plugins' fail() messages can be any bytes too. Each
+ * byte that is not valid UTF-8 now becomes U+FFFD. */
+static void test_error_not_utf8(void) {
+  char message[512], *text;
+  size_t i;
+
+  /* What the dispatcher's 512-byte buffer holds for a long method name of
+   * e-acutes (2 bytes each): the cut lands inside the last one. */
+  memcpy(message, "Method not found: ", 18);
+  for (i = 18; i < sizeof(message) - 1; i++)
+    message[i] = (char)((i - 18) % 2 == 0 ? 0xc3 : 0xa9);
+  message[i] = '\0';
+  text = error_text(message);
+  CHECK(text != NULL);
+  CHECK(text != NULL && strncmp(text, "Method not found: \xc3\xa9", 20) == 0);
+  CHECK(text != NULL && strcmp(text + strlen(text) - 3, "\xef\xbf\xbd") == 0);
+  free(text);
+
+  text = error_text("bad \xff byte, cut \xe2\x82");
+  CHECK_EQ_STR(text, "bad \xef\xbf\xbd byte, cut \xef\xbf\xbd\xef\xbf\xbd");
+  free(text);
+  text = error_text("surrogate \xed\xa0\x80, overlong \xc0\xaf, too big \xf4\x90\x80\x80");
+  CHECK(text != NULL && strstr(text, "\xed") == NULL && strstr(text, "\xc0") == NULL &&
+        strstr(text, "\xf4") == NULL);
+  free(text);
+  /* Valid text is kept as it is. */
+  text = error_text("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  CHECK_EQ_STR(text, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  free(text);
+}
+
 int main(void) {
   RUN(test_kinds);
   RUN(test_invalid);
   RUN(test_build);
+  RUN(test_error_not_utf8);
   TEST_MAIN_END();
 }

@@ -27,6 +27,18 @@ static void test_accepts(void) {
   CHECK(!http_util_accepts(S("application/jsonx"), "application/json"));
 }
 
+/* Regression (found by fuzz/fuzz_http): a POST to /mcp without an Accept
+ * header passed NULL with the length http_req_header() never set, and
+ * http_util_accepts() computed NULL + len before its NULL check (undefined
+ * behaviour; clang's UBSan aborts: "applying non-zero offset to null
+ * pointer"). An absent header accepts anything, whatever len says. */
+static void test_accepts_absent_header(void) {
+  volatile size_t garbage = 0x7ffd12345678; /* what an uninitialised length may hold */
+  CHECK(http_util_accepts(NULL, garbage, "application/json"));
+  CHECK(http_util_accepts(NULL, garbage, "text/event-stream"));
+  CHECK(http_util_accepts(NULL, 1, "text/event-stream"));
+}
+
 static void test_media_type(void) {
   CHECK(http_util_media_type_is(S("application/json"), "application/json"));
   CHECK(http_util_media_type_is(S("application/json; charset=utf-8"), "application/json"));
@@ -96,6 +108,7 @@ static void test_status(void) {
 
 int main(void) {
   RUN(test_accepts);
+  RUN(test_accepts_absent_header);
   RUN(test_media_type);
   RUN(test_loopback);
   RUN(test_split_host);
