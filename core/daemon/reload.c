@@ -79,17 +79,22 @@ int reload_run(server *srv) {
   r = plugin_scan(&srv->penv, srv->cfg.plugins_dir, &res);
   registry_lists_compare(&srv->reg, before, changed);
   server_notify_lists(srv, changed);
+  /* Only a new failure counts: a broken file left in the directory is
+   * skipped, not failed again (plugin_scan()). The error shown is the
+   * newest one still standing. */
   if (r < 0 || res.failed > 0) {
     srv->reload_failures++;
-    note_error(srv, res.first_error, res.failed > 1 ? " (and more: see the log)" : "");
+    note_error(srv, r < 0 ? res.first_error : res.newest_error,
+               res.failed > 1 ? " (and more: see the log)" : "");
   } else {
-    srv->last_reload_error[0] = '\0';
+    note_error(srv, res.newest_error, "");
   }
   log_msg(&srv->log, r < 0 || res.failed ? LOGLVL_WARN : LOGLVL_INFO, "reload_done",
           "duration_ms=%.3f loaded=%u replaced=%u removed=%u unchanged=%u failed=%u "
-          "plugins=%u tools=%zu tools_changed=%d resources_changed=%d prompts_changed=%d",
+          "still_failed=%u plugins=%u tools=%zu tools_changed=%d resources_changed=%d "
+          "prompts_changed=%d",
           (double)(uv_hrtime() - t0) / 1e6, res.loaded, res.replaced, res.removed, res.unchanged,
-          res.failed, srv->plugins.count, srv->reg.lists[REG_TOOL].count, changed[0], changed[1],
-          changed[2]);
+          res.failed, res.still_failed, srv->plugins.count, srv->reg.lists[REG_TOOL].count,
+          changed[0], changed[1], changed[2]);
   return 0;
 }

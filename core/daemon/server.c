@@ -103,6 +103,19 @@ static void metrics_page(server *srv, http_req *req) {
   buf_free(&out);
 }
 
+/* mcpd's own pages check Origin and Host like the MCP endpoints: through
+ * DNS rebinding, a web page could otherwise read what they tell about the
+ * server. Returns 1, or 0 after answering the refusal. */
+static int page_allowed(server *srv, http_req *req) {
+  char msg[300];
+  int status = mcp_http_check(&srv->mcp, req, msg, sizeof(msg) - 1);
+  if (status == 0)
+    return 1;
+  strcat(msg, "\n");
+  http_respond(req, status, "Content-Type: text/plain; charset=utf-8\r\n", msg, strlen(msg));
+  return 0;
+}
+
 /* Every finished request: counted, and logged unless access_log is off. */
 static void on_done(const http_req *req, void *arg) {
   server *srv = arg;
@@ -122,9 +135,11 @@ static void on_request(http_req *req, void *arg) {
   } else if (strcmp(req->path, "/messages") == 0 || strcmp(req->path, "/messages/") == 0) {
     legacy_sse_post(&srv->legacy, req);
   } else if (strcmp(req->path, "/healthz") == 0) {
-    healthz(srv, req);
+    if (page_allowed(srv, req))
+      healthz(srv, req);
   } else if (strcmp(req->path, "/metrics") == 0) {
-    metrics_page(srv, req);
+    if (page_allowed(srv, req))
+      metrics_page(srv, req);
   } else {
     static const char body[] = "404 Not Found: the MCP endpoint is /mcp (or /sse for HTTP+SSE)\n";
     http_respond(req, 404, "Content-Type: text/plain; charset=utf-8\r\n", body, sizeof(body) - 1);
@@ -168,6 +183,8 @@ static void close_rest(server *srv) {
    * neither may keep a plugin loaded past this point. */
   http_client_close(&srv->http_client);
   stop_plugin_timers(srv);
+  /* Nor may work that still waits for its session's share of the pool. */
+  host_api_cancel_work(&srv->penv);
   /* A plugin may have completed from its cancel callback: process it. */
   call_engine_drain(&srv->calls);
   stuck = plugin_unload_all(&srv->penv);
@@ -307,8 +324,9 @@ static void lists_changed(plugin_env *env, const int changed[REG_LISTS]) {
 }
 
 /* The parts both serving and --check need: loop, log, registry, calls,
- * plugins. */
-static int init_core(server *srv, config *cfg) {
+ * plugins. plugin_error: see plugin_env (NULL when serving). */
+static int init_core(server *srv, config *cfg,
+                     void (*plugin_error)(plugin_env *env, const char *plugin, const char *msg)) {
   char dir[PATH_MAX], threads[16];
   plugin_scan_result scan;
   int r;
@@ -337,6 +355,7 @@ static int init_core(server *srv, config *cfg) {
   /* Sessions come first: the dispatcher walks them for notifications. */
   session_table_init(&srv->sessions, &srv->loop, srv->cfg.max_sessions, srv->cfg.session_idle_ms,
                      on_session_removed, srv);
+  srv->sessions.max_per_client = srv->cfg.max_sessions_per_client;
   memcpy(srv->sessions.prefix, srv->cfg.session_id_prefix, sizeof(srv->sessions.prefix));
   srv->have_sessions = 1;
   r = dispatch_init(&srv->disp, &srv->loop, &srv->reg, &srv->calls, &srv->sessions, &srv->cfg,
@@ -362,8 +381,10 @@ static int init_core(server *srv, config *cfg) {
   srv->penv.cfg = &srv->cfg;
   srv->penv.stopping = &srv->stopping;
   srv->penv.lists_changed = lists_changed;
+  srv->penv.plugin_error = plugin_error;
   srv->penv.arg = srv;
   srv->penv.plugins = &srv->plugins;
+  srv->penv.disp = &srv->disp; /* whose work host->queue_work() queues */
   r = plugin_set_init(&srv->penv, srv->cfg.runtime_dir, srv->cfg.drain_timeout_ms);
   if (r < 0)
     return r;
@@ -378,6 +399,9 @@ static void http_limits_from(const config *c, http_limits *lim) {
   lim->max_headers = c->max_headers;
   lim->max_body_bytes = c->max_body_bytes;
   lim->max_connections = c->max_connections;
+  lim->max_conns_per_client = c->max_connections_per_client;
+  lim->max_streams_per_client = c->max_streams_per_client;
+  lim->max_unread_bytes = c->max_unread_bytes;
   lim->max_pipelined = c->max_pipelined;
   lim->max_write_queue_bytes = c->max_write_queue_bytes;
   lim->header_timeout_ms = c->header_timeout_ms;
@@ -390,6 +414,7 @@ void server_apply_config(server *srv) {
   atomic_store(&srv->log.level, srv->cfg.log_level);
   http_limits_from(&srv->cfg, &srv->http.limits);
   srv->sessions.max = srv->cfg.max_sessions;
+  srv->sessions.max_per_client = srv->cfg.max_sessions_per_client;
   session_table_set_idle(&srv->sessions, srv->cfg.session_idle_ms);
   memcpy(srv->sessions.prefix, srv->cfg.session_id_prefix, sizeof(srv->sessions.prefix));
   srv->plugins.drain_ms = srv->cfg.drain_timeout_ms;
@@ -417,7 +442,7 @@ int server_init(server *srv, config *cfg, const config_args *args) {
   http_limits lim;
   int r;
 
-  r = init_core(srv, cfg);
+  r = init_core(srv, cfg, NULL);
   srv->args = *args;
   if (r < 0 && r != -ENOENT && r != -ENOTDIR && r != -EACCES)
     return r;
@@ -519,22 +544,57 @@ int server_run(server *srv) {
 /* --check waits this long for plugins' HTTP requests. */
 #define CHECK_WAIT_MS 15000
 
+/* Lines plugins log at error level that --check prints; more are counted. */
+#define CHECK_MAX_ERRORS 32
+
+/* A --check run: the server, and what plugins said was wrong meanwhile. */
+typedef struct check_run {
+  server srv;
+  uv_mutex_t lock; /* host->log may be called from any thread */
+  unsigned n_errors, more_errors;
+  struct {
+    char plugin[65];
+    char msg[512];
+  } errors[CHECK_MAX_ERRORS];
+} check_run;
+
 static void check_timeout(uv_timer_t *t) {
   (void)t; /* stopping is all it does: the wait loop sees it inactive */
 }
 
+/* A plugin logged an error during --check: the check fails, and says it. */
+static void check_plugin_error(plugin_env *env, const char *plugin, const char *msg) {
+  check_run *c = (check_run *)((char *)env - offsetof(server, penv) - offsetof(check_run, srv));
+  uv_mutex_lock(&c->lock);
+  if (c->n_errors < CHECK_MAX_ERRORS) {
+    snprintf(c->errors[c->n_errors].plugin, sizeof(c->errors[0].plugin), "%s", plugin);
+    snprintf(c->errors[c->n_errors].msg, sizeof(c->errors[0].msg), "%s", msg);
+    c->n_errors++;
+  } else {
+    c->more_errors++;
+  }
+  uv_mutex_unlock(&c->lock);
+}
+
 int server_check(config *cfg, FILE *out) {
-  server *srv = calloc(1, sizeof(*srv));
+  check_run *c = calloc(1, sizeof(*c));
+  server *srv;
   mcpd_ctx *ctx;
   list_node *n;
   size_t i;
+  unsigned errors, waiting = 0;
   int r, ok, k;
 
-  if (srv == NULL)
+  if (c == NULL || uv_mutex_init(&c->lock) < 0) {
+    free(c);
     return 1;
-  r = init_core(srv, cfg);
+  }
+  srv = &c->srv;
+  r = init_core(srv, cfg, check_plugin_error);
   /* Plugins may fetch what their tools come from (http_backend's
-   * documents): let that finish, within bounds, so the list is complete. */
+   * documents): let that finish, within bounds, so the list is complete
+   * and a document that does not load fails the check (its plugin logs
+   * an error). */
   if (r >= 0 && srv->http_client.n_live > 0) {
     uv_timer_t t;
     uv_timer_init(&srv->loop, &t);
@@ -542,8 +602,11 @@ int server_check(config *cfg, FILE *out) {
     while (srv->http_client.n_live > 0 && uv_is_active((uv_handle_t *)&t))
       uv_run(&srv->loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&t, NULL);
+    waiting = srv->http_client.n_live;
   }
-  ok = r >= 0 && srv->plugins.failed == 0;
+  uv_mutex_lock(&c->lock);
+  errors = c->n_errors + c->more_errors;
+  ok = r >= 0 && srv->plugins.failed == 0 && errors == 0 && waiting == 0;
   fprintf(out, "plugins directory: %s\n", srv->cfg.plugins_dir ? srv->cfg.plugins_dir : "?");
   for (n = srv->plugins.active.next; n != &srv->plugins.active; n = n->next) {
     ctx = list_entry(n, mcpd_ctx, link);
@@ -556,8 +619,19 @@ int server_check(config *cfg, FILE *out) {
       fprintf(out, "%s %s (plugin %s)\n", what[k], e->key, e->owner);
     }
   }
-  fprintf(out, "%s: %u plugin(s) loaded, %u failed\n", ok ? "ok" : "FAILED", srv->plugins.count,
+  for (i = 0; i < c->n_errors; i++)
+    fprintf(out, "error: plugin %s: %s\n", c->errors[i].plugin, c->errors[i].msg);
+  if (c->more_errors > 0)
+    fprintf(out, "error: %u more error(s) from plugins: see the log\n", c->more_errors);
+  if (waiting > 0)
+    fprintf(out, "error: %u HTTP request(s) of plugins still unanswered after %d ms\n", waiting,
+            CHECK_WAIT_MS);
+  fprintf(out, "%s: %u plugin(s) loaded, %u failed", ok ? "ok" : "FAILED", srv->plugins.count,
           srv->plugins.failed);
+  if (errors > 0)
+    fprintf(out, ", %u error(s) reported by plugins", errors);
+  fprintf(out, "\n");
+  uv_mutex_unlock(&c->lock);
   close_core(srv);
   if (srv->have_loop) {
     uv_run(&srv->loop, UV_RUN_DEFAULT);
@@ -568,6 +642,7 @@ int server_check(config *cfg, FILE *out) {
   registry_free(&srv->reg);
   metrics_free(&srv->metrics);
   config_free(&srv->cfg);
-  free(srv);
+  uv_mutex_destroy(&c->lock);
+  free(c);
   return ok ? 0 : 1;
 }

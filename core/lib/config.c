@@ -32,11 +32,17 @@ static const struct num_setting num_settings[] = {
     Z("limits", "max_header_bytes", max_header_bytes, 1024, 1 << 20),
     U("limits", "max_headers", max_headers, 8, 1000),
     U("limits", "max_connections", max_connections, 1, 1000000),
+    U("limits", "max_connections_per_client", max_connections_per_client, 1, 1000000),
+    U("limits", "max_streams_per_client", max_streams_per_client, 1, 1000000),
+    Z("limits", "max_unread_bytes", max_unread_bytes, 4096, 1ULL << 32),
     U("limits", "max_pipelined_requests", max_pipelined, 1, 1024),
     U("limits", "max_sessions", max_sessions, 1, 10000000),
+    U("limits", "max_sessions_per_client", max_sessions_per_client, 1, 10000000),
     U("limits", "page_size", page_size, 1, 100000),
     Z("limits", "max_write_queue_bytes", max_write_queue_bytes, 65536, 1ULL << 32),
     U("limits", "max_calls_per_session", max_calls_per_session, 1, 100000),
+    U("limits", "max_batch_messages", max_batch_messages, 1, 100000),
+    U("limits", "max_workers_per_session", max_workers_per_session, 0, 1024),
     U("limits", "sse_replay_events", sse_replay_events, 1, 100000),
     U("timeouts", "header_ms", header_timeout_ms, 0, 86400000),
     U("timeouts", "request_ms", request_timeout_ms, 0, 86400000),
@@ -51,6 +57,7 @@ static const struct num_setting num_settings[] = {
     U("timeouts", "sse_retry_ms", sse_retry_ms, 0, 3600000),
     U("timeouts", "sse_poll_ms", sse_poll_ms, 0, 3600000),
     U("timeouts", "sse_resume_ms", sse_resume_ms, 0, 86400000),
+    U("timeouts", "sse_stall_ms", sse_stall_ms, 0, 86400000),
 };
 
 #undef U
@@ -78,11 +85,22 @@ int config_init(config *c) {
   c->max_header_bytes = 16u << 10;
   c->max_headers = 100;
   c->max_connections = 1024;
+  /* A quarter of the connections, half of them streams: one address
+   * cannot lock the others out, and a NAT of clients still fits. */
+  c->max_connections_per_client = 256;
+  c->max_streams_per_client = 128;
+  c->max_unread_bytes = 1u << 20;
   c->max_pipelined = 16;
   c->max_sessions = 10000;
+  /* A tenth of the table: a flood from one address cannot evict the
+   * others' sessions, and many clients behind one NAT still fit. */
+  c->max_sessions_per_client = 1000;
   c->page_size = 100;
   c->max_write_queue_bytes = 8u << 20;
   c->max_calls_per_session = 128;
+  /* Enough for any real client; each message of a batch is a request. */
+  c->max_batch_messages = 100;
+  c->max_workers_per_session = 0; /* worker_threads - 1: one is left for the others */
   c->header_timeout_ms = 10000;
   c->request_timeout_ms = 30000;
   c->keepalive_timeout_ms = 60000;
@@ -96,6 +114,7 @@ int config_init(config *c) {
   c->sse_retry_ms = 1000;
   c->sse_poll_ms = 0;
   c->sse_resume_ms = 60000;
+  c->sse_stall_ms = 60000;
   c->sse_replay_events = 64;
   c->plugins = json_object();
   c->empty = json_object();

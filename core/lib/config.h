@@ -27,11 +27,17 @@ typedef struct config {
   size_t max_header_bytes;
   unsigned max_headers;
   unsigned max_connections;
+  unsigned max_connections_per_client; /* of one client address (an IPv6 /64) */
+  unsigned max_streams_per_client;     /* SSE GET streams of one client address */
+  size_t max_unread_bytes;             /* a connection's unread output before it is paused */
   unsigned max_pipelined;
   unsigned max_sessions;
+  unsigned max_sessions_per_client; /* of one client address (an IPv6 /64) */
   unsigned page_size;
   size_t max_write_queue_bytes;
   unsigned max_calls_per_session;
+  unsigned max_batch_messages;      /* in one JSON-RPC batch */
+  unsigned max_workers_per_session; /* of the worker pool; 0: worker_threads - 1 */
   unsigned sse_replay_events;
 
   /* timeouts, in milliseconds; 0 disables one */
@@ -48,6 +54,7 @@ typedef struct config {
   unsigned sse_retry_ms;
   unsigned sse_poll_ms;
   unsigned sse_resume_ms;
+  unsigned sse_stall_ms; /* an SSE stream whose queued output does not move is closed */
 
   json_t *plugins; /* owned ref: object, plugin name -> its config object */
   json_t *empty;   /* owned ref: {} handed to plugins that have no config */

@@ -36,7 +36,8 @@ struct uritpl {
   char *names; /* distinct variable names, each NUL-terminated */
   struct part *parts;
   size_t nparts;
-  size_t *refs; /* the variable index of each slot of each expression */
+  size_t *refs;           /* the variable index of each slot of each expression */
+  unsigned char *explode; /* per slot: the variable has the '*' modifier */
   size_t nrefs;
   struct var *vars;
   size_t nvars;
@@ -211,7 +212,8 @@ static int parse_expr(struct parser *ps, size_t open, size_t *end) {
       return bad_name(ps, open, q);
     t->refs[t->nrefs++] = add_var(ps, s + start, q - start);
     pt->count++;
-    /* Modifiers change expansion, not what a variable can match. */
+    /* A prefix (:3) changes expansion, not what a variable can match; an
+     * explode (*) lets a path expression ({/var*}) span several segments. */
     if (s[q] == ':') {
       size_t digits = ++q;
       while (s[q] >= '0' && s[q] <= '9')
@@ -219,6 +221,7 @@ static int parse_expr(struct parser *ps, size_t open, size_t *end) {
       if (q == digits)
         return bad_name(ps, open, q);
     } else if (s[q] == '*') {
+      t->explode[t->nrefs - 1] = 1;
       q++;
     }
     if (s[q] == '}')
@@ -264,10 +267,11 @@ int uritpl_parse(const char *tmpl, uritpl **out, char *err, size_t n) {
   t->names = malloc(len + 1);
   t->parts = calloc(2 * braces + 1, sizeof(*t->parts));
   t->refs = calloc(braces + commas + 1, sizeof(*t->refs));
+  t->explode = calloc(braces + commas + 1, 1);
   t->vars = calloc(braces + commas + 1, sizeof(*t->vars));
   t->memo_ok = calloc(2 * braces + 2, 1);
   if (t->text == NULL || t->names == NULL || t->parts == NULL || t->refs == NULL ||
-      t->vars == NULL || t->memo_ok == NULL) {
+      t->explode == NULL || t->vars == NULL || t->memo_ok == NULL) {
     uritpl_free(t);
     return -ENOMEM;
   }
@@ -315,6 +319,7 @@ void uritpl_free(uritpl *t) {
   free(t->names);
   free(t->parts);
   free(t->refs);
+  free(t->explode);
   free(t->vars);
   free(t->memo_ok);
   free(t);
@@ -381,16 +386,17 @@ static int utf8_step(struct utf8 *u, unsigned char c) {
   return 1;
 }
 
-/* Scans a value starting at p up to a byte in stop (or the end). Returns
+/* Scans a value starting at p up to a byte in stop (or the end), and for a
+ * simple string (safe) up to an escape that decodes to '/' as well. Returns
  * the largest e such that uri[p..e) decodes to valid UTF-8 without NUL;
  * *run gets the offset where the scan stopped. */
-static size_t scan(struct matcher *m, size_t p, const char *stop, size_t *run) {
+static size_t scan(struct matcher *m, size_t p, const char *stop, int safe, size_t *run) {
   struct utf8 u = {0, 0x80, 0xBF};
   size_t i = p, last = p, next;
   int c;
   while (i < m->n && strchr(stop, m->uri[i]) == NULL) {
     c = token(m->uri, i, &next);
-    if (c <= 0 || !utf8_step(&u, (unsigned char)c))
+    if (c <= 0 || (safe && c == '/') || !utf8_step(&u, (unsigned char)c))
       break;
     i = next;
     if (u.need == 0)
@@ -412,17 +418,32 @@ static int boundary(const struct matcher *m, size_t p, size_t e, size_t last) {
   return (token(m->uri, e, &next) & 0xC0) != 0x80;
 }
 
+/* Whether uri[s..e) decodes to "." or "..": a simple string must not name
+ * the current or the parent directory either. */
+static int is_dots(const struct matcher *m, size_t s, size_t e) {
+  size_t dots = 0, next;
+  while (s < e && dots < 3) {
+    if (token(m->uri, s, &next) != '.')
+      return 0;
+    dots++;
+    s = next;
+  }
+  return s == e && (dots == 1 || dots == 2);
+}
+
 /* Finds the end of an occurrence at p of the value already bound to v,
- * without bytes in stop; SIZE_MAX if there is none. Decoding is
- * deterministic, so at most one end fits. */
-static size_t bound_end(struct matcher *m, size_t v, size_t p, const char *stop) {
+ * without bytes in stop (and, for a simple string, no '/' and not a dots
+ * value: it may have been bound by a {+var} first); SIZE_MAX if there is
+ * none. Decoding is deterministic, so at most one end fits. */
+static size_t bound_end(struct matcher *m, size_t v, size_t p, const char *stop, int safe) {
   size_t a = m->b[v].start, a_end = m->b[v].end, na, np, steps = 1;
   /* Raw text is never shorter than its decoding: a cheap early no. */
-  if (m->b[v].dlen > m->n - p)
+  if (m->b[v].dlen > m->n - p || (safe && is_dots(m, a, a_end)))
     return SIZE_MAX;
   while (a < a_end) {
-    if (p >= m->n || strchr(stop, m->uri[p]) != NULL ||
-        token(m->uri, a, &na) != token(m->uri, p, &np))
+    int c;
+    if (p >= m->n || strchr(stop, m->uri[p]) != NULL || (c = token(m->uri, a, &na)) < 0 ||
+        (safe && c == '/') || c != token(m->uri, p, &np))
       break;
     a = na;
     p = np;
@@ -432,11 +453,14 @@ static size_t bound_end(struct matcher *m, size_t v, size_t p, const char *stop)
   return a == a_end ? p : SIZE_MAX;
 }
 
-/* Binds variable v to uri[s..e). Returns 1 if newly bound, 0 if it already
- * had an equal value, -1 if it had another one. */
-static int bind_var(struct matcher *m, size_t v, size_t s, size_t e) {
+/* Binds variable v to uri[s..e) (checked as a simple string when safe).
+ * Returns 1 if newly bound, 0 if it already had an equal value, -1 if it had
+ * another one or the value is not allowed. */
+static int bind_var(struct matcher *m, size_t v, size_t s, size_t e, int safe) {
   struct binding *b = &m->b[v];
   size_t i;
+  if (safe && is_dots(m, s, e))
+    return -1;
   if (!b->set) {
     b->set = 1;
     b->start = s;
@@ -449,7 +473,7 @@ static int bind_var(struct matcher *m, size_t v, size_t s, size_t e) {
     tick(m, e - s);
     return 1;
   }
-  return bound_end(m, v, s, "") == e ? 0 : -1;
+  return bound_end(m, v, s, "", safe) == e ? 0 : -1;
 }
 
 static void unbind(struct matcher *m, const struct slot *sl, size_t k) {
@@ -477,11 +501,29 @@ static const char *stop_bytes(enum op op, int multi) {
   }
 }
 
+/* Whether the value of slot k of part pt is a simple string: no decoded '/'
+ * and not "." or "..". Everything but the expressions made to carry a path
+ * ({+var}, {#var}, {/var*}) and the query ones (form values: free text). */
+static int slot_safe(const uritpl *t, const struct part *pt, size_t k) {
+  switch (pt->op) {
+  case OP_RESERVED:
+  case OP_FRAGMENT:
+  case OP_QUERY:
+  case OP_QCONT:
+    return 0;
+  case OP_PATH:
+    return !t->explode[pt->first + k];
+  default:
+    return 1;
+  }
+}
+
 static int walk_values(struct matcher *m, size_t i, size_t p) {
   const uritpl *t = m->t;
   const struct part *pt = &t->parts[i];
   struct slot *sl = &m->slots[pt->first];
   const char *stop = stop_bytes(pt->op, pt->count > 1);
+  int safe;
   char prefix = pt->op == OP_FRAGMENT ? '#'
                 : pt->op == OP_LABEL  ? '.'
                 : pt->op == OP_PATH   ? '/'
@@ -497,10 +539,11 @@ static int walk_values(struct matcher *m, size_t i, size_t p) {
   }
   /* Every value but the last one ends at the next separator. */
   for (k = 0; k + 1 < pt->count; k++) {
-    last = scan(m, pos, stop, &run);
+    safe = slot_safe(t, pt, k);
+    last = scan(m, pos, stop, safe, &run);
     if (last != run || run >= m->n || m->uri[run] != sep || (run == pos && !m->allow_empty))
       break;
-    fresh = bind_var(m, t->refs[pt->first + k], pos, run);
+    fresh = bind_var(m, t->refs[pt->first + k], pos, run, safe);
     if (fresh < 0)
       break;
     sl[k].var = t->refs[pt->first + k];
@@ -509,12 +552,16 @@ static int walk_values(struct matcher *m, size_t i, size_t p) {
   }
   if (k + 1 == pt->count) {
     size_t v = t->refs[pt->first + k];
+    safe = slot_safe(t, pt, k);
+    /* {/var*}: the last value takes every segment up to the query. */
+    if (pt->op == OP_PATH && !safe)
+      stop = "?#";
     if (m->b[v].set) {
-      e = bound_end(m, v, pos, stop);
+      e = bound_end(m, v, pos, stop, safe);
       if (e != SIZE_MAX && (e > pos || m->allow_empty) && walk(m, i + 1, e))
         return 1;
     } else {
-      last = scan(m, pos, stop, &run);
+      last = scan(m, pos, stop, safe, &run);
       for (pct = 0, e = pos; e < last; e++)
         pct += m->uri[e] == '%';
       /* Longest value first; pct counts the escapes in uri[pos..e). */
@@ -523,7 +570,7 @@ static int walk_values(struct matcher *m, size_t i, size_t p) {
           pct--;
         if (e == pos && !m->allow_empty)
           break;
-        if (!boundary(m, pos, e, last))
+        if (!boundary(m, pos, e, last) || (safe && is_dots(m, pos, e)))
           continue;
         m->b[v].set = 1;
         m->b[v].start = pos;
@@ -572,7 +619,7 @@ static int walk_query(struct matcher *m, size_t i, size_t p) {
       ;
     if (j < k)
       break;
-    last = scan(m, eq + 1, "&#", &run);
+    last = scan(m, eq + 1, "&#", 0, &run);
     if (last != run)
       break;
     sl[k].var = v;
@@ -585,7 +632,7 @@ static int walk_query(struct matcher *m, size_t i, size_t p) {
   for (;;) {
     end = k > 0 ? sl[k - 1].end : p;
     for (j = 0; j < k; j++) {
-      fresh = bind_var(m, sl[j].var, sl[j].start, sl[j].end);
+      fresh = bind_var(m, sl[j].var, sl[j].start, sl[j].end, 0);
       if (fresh < 0)
         break;
       sl[j].fresh = fresh;

@@ -6,14 +6,21 @@
  *   {+var}       reserved: any characters, including '/' (decoded)
  *   {#var}       fragment: '#' followed by any characters
  *   {/var}       path segment: '/' followed by a value without '/'
+ *   {/var*}      path segments: '/' followed by one or more segments; the
+ *                value is them joined by '/' ("/a/b" gives "a/b")
  *   {.var}       label: '.' followed by a value without '/' or '.'
  *   {?a,b}       query: each of "a=..", "b=.." optional, in any order
  *   {&a,b}       query continuation: like {?..} after a literal '?'
  *   several variables in one simple or reserved expression: {x,y}, the
  *   values separated by ','.
- * Variable names: [A-Za-z0-9_.] or %XX. Modifiers (:3, *) are accepted and
- * ignored when matching. Matching is exact over the whole URI: literal text
- * must match byte for byte. Pure: no I/O, no global state. */
+ * Values are percent-decoded. A value of {var}, {.var} or {/var} is an
+ * RFC 6570 simple string: a URI where it would decode to a string holding
+ * '/' (%2F) or to exactly "." or ".." does not match, so such a value can be
+ * used as a file name. {+var}, {#var} and {/var*} carry paths (any '/', any
+ * ".."), and query values are free text: a plugin checks those itself.
+ * Variable names: [A-Za-z0-9_.] or %XX. A prefix modifier (:3) is accepted
+ * and ignored when matching. Matching is exact over the whole URI: literal
+ * text must match byte for byte. Pure: no I/O, no global state. */
 #ifndef MCPD_URI_TEMPLATE_H
 #define MCPD_URI_TEMPLATE_H
 
@@ -34,7 +41,8 @@ int uritpl_parse(const char *tmpl, uritpl **out, char *err, size_t n);
  * appeared in the URI to its percent-decoded string value (a variable of a
  * query expression that is absent from the URI is left out); returns 0 when
  * the URI does not match (*vars untouched); -ENOMEM when out of memory.
- * A value whose percent-decoding is invalid (bad %XX, or a decoded NUL)
+ * A value whose percent-decoding is invalid (bad %XX, a decoded NUL, not
+ * UTF-8), or a simple string that decodes to '/', "." or ".." (see above),
  * does not match. */
 int uritpl_match(const uritpl *t, const char *uri, json_t **vars);
 

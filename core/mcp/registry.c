@@ -7,6 +7,7 @@
 #include "lib/uri_template.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,6 +419,61 @@ void registry_take_ctx(registry *r, mcpd_ctx *ctx, registry *into) {
     }
     l->count = o;
   }
+}
+
+/* Moves the last n items of l to index at, keeping their order. */
+static void move_tail_to(reg_list *l, size_t at, size_t n) {
+  reg_entry **tmp;
+  size_t from = l->count - n;
+  if (n == 0 || at >= from)
+    return;
+  tmp = malloc(n * sizeof(*tmp));
+  if (tmp == NULL) {
+    /* No room to do it at once: one entry at a time, in place. */
+    size_t i;
+    for (i = 0; i < n; i++) {
+      reg_entry *e = l->items[from + i];
+      memmove(l->items + at + i + 1, l->items + at + i, (from - at) * sizeof(*tmp));
+      l->items[at + i] = e;
+    }
+    return;
+  }
+  memcpy(tmp, l->items + from, n * sizeof(*tmp));
+  memmove(l->items + at + n, l->items + at, (from - at) * sizeof(*tmp));
+  memcpy(l->items + at, tmp, n * sizeof(*tmp));
+  free(tmp);
+}
+
+int registry_replace_ctx(registry *r, mcpd_ctx *old, registry *src, registry *taken) {
+  size_t at[REG_KINDS], added[REG_KINDS], i;
+  int k, rc;
+
+  for (k = 0; k < REG_KINDS; k++) {
+    at[k] = SIZE_MAX;
+    for (i = 0; old != NULL && i < r->lists[k].count && at[k] == SIZE_MAX; i++) {
+      if (r->lists[k].items[i]->ctx == old)
+        at[k] = i; /* nothing before it moves when old's entries leave */
+    }
+    added[k] = src->lists[k].count;
+  }
+  if (old != NULL)
+    registry_take_ctx(r, old, taken);
+  rc = registry_merge(r, src);
+  if (rc < 0) {
+    if (old != NULL) {
+      for (k = 0; k < REG_KINDS; k++)
+        added[k] = taken->lists[k].count;
+      if (registry_merge(r, taken) == 0) /* back as it was */
+        for (k = 0; k < REG_KINDS; k++)
+          if (at[k] != SIZE_MAX)
+            move_tail_to(&r->lists[k], at[k], added[k]);
+    }
+    return rc;
+  }
+  for (k = 0; k < REG_KINDS; k++)
+    if (at[k] != SIZE_MAX)
+      move_tail_to(&r->lists[k], at[k], added[k]);
+  return 0;
 }
 
 void registry_remove_ctx(registry *r, mcpd_ctx *ctx) {

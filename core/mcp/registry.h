@@ -99,6 +99,15 @@ int registry_merge(registry *dst, registry *src);
 /* Moves every entry of ctx from r into into (appended). */
 void registry_take_ctx(registry *r, mcpd_ctx *ctx, registry *into);
 
+/* Puts src's entries in place of old's: old's entries move from r into
+ * taken (an empty registry), src's move into r where old's first entry of each kind
+ * was (after r's own where old had none), in src's order, and src is left
+ * empty. A version that registers what its predecessor did so leaves every
+ * list as it was (no reordering, no list_changed). old may be NULL (a plain
+ * registry_merge()). All or nothing: returns 0, or -EEXIST / -ENOMEM with
+ * r as it was (old's entries back in their places) and src untouched. */
+int registry_replace_ctx(registry *r, mcpd_ctx *old, registry *src, registry *taken);
+
 /* Removes (and frees) every entry of ctx. */
 void registry_remove_ctx(registry *r, mcpd_ctx *ctx);
 

@@ -1,16 +1,30 @@
 /* session.c -- MCP sessions. The table keeps sessions in least-recently-
- * active order, so expiring idle ones looks only at the head of a list. */
+ * active order, so expiring idle ones looks only at the head of a list. Two
+ * more lists serve eviction: the sessions no request has used since they
+ * were created (a flood of initializes leaves nothing else), and each
+ * client address's own sessions. */
 #include "mcp/session.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+
+/* How far eviction looks along a list for a session without a hold: a
+ * bound on the work one initialize can cause. Held sessions are few at the
+ * head of a list, since the sweep moves them to the tail. */
+#define EVICT_LOOK 64
 
 void session_touch(session_table *t, session *s) {
   s->last_active = uv_now(t->loop);
   list_remove(&s->lru);
   list_insert_tail(&t->lru, &s->lru);
+  list_remove(&s->fresh); /* used now: no longer first to go */
+  if (s->client != NULL) {
+    list_remove(&s->by_client);
+    list_insert_tail(&s->client->sessions, &s->by_client);
+  }
 }
 
 static void sweep_cb(uv_timer_t *timer) {
@@ -43,7 +57,9 @@ int session_table_init(session_table *t, uv_loop_t *loop, unsigned max, uint64_t
   t->idle_ms = idle_ms;
   t->on_remove = on_remove;
   t->arg = arg;
+  t->max_per_client = max;
   list_init(&t->lru);
+  list_init(&t->fresh);
   uv_timer_init(loop, &t->sweep);
   t->sweep.data = t;
   session_table_set_idle(t, idle_ms);
@@ -66,40 +82,136 @@ void session_table_set_idle(session_table *t, uint64_t idle_ms) {
   uv_unref((uv_handle_t *)&t->sweep);
 }
 
-/* Makes room when the table is full: the least recently active session
- * with no stream and no call goes (its client gets 404 and initializes
- * again), so idle sessions cannot lock new clients out. */
-static int evict_one(session_table *t) {
+/* The first session without a hold (no stream, no call) among the first
+ * EVICT_LOOK of list head, whose nodes are the member at offset off of a
+ * session; with fresh_only, only one no request has used yet. NULL when
+ * there is none. */
+static session *idle_in(list_node *head, size_t off, int fresh_only) {
   list_node *n;
   unsigned looked = 0;
-  for (n = t->lru.next; n != &t->lru && looked < 64; n = n->next, looked++) {
-    session *s = list_entry(n, session, lru);
-    if (s->holds == 0) {
-      t->evicted_total++;
-      session_remove(t, s, "evicted");
-      return 0;
-    }
+  for (n = head->next; n != head && looked < EVICT_LOOK; n = n->next, looked++) {
+    session *s = (session *)((char *)n - off);
+    if (s->holds == 0 && (!fresh_only || !list_empty(&s->fresh)))
+      return s;
   }
-  return -1;
+  return NULL;
+}
+
+/* Evicts s to make room (its client gets 404 and initializes again). */
+static void evict(session_table *t, session *s) {
+  t->evicted_total++;
+  session_remove(t, s, "evicted");
+}
+
+/* Makes room for a new session of client c (NULL: no address). Returns 0,
+ * or -EDQUOT / -EAGAIN when nothing may go (see session_create_for()). */
+static int make_room(session_table *t, session_client *c) {
+  const size_t by_lru = offsetof(session, lru), by_fresh = offsetof(session, fresh),
+               by_client = offsetof(session, by_client);
+  session *s = NULL;
+
+  if (c != NULL && c->count >= t->max_per_client) {
+    /* At its own cap, a client makes room among its own sessions only. */
+    s = idle_in(&c->sessions, by_client, 1);
+    if (s == NULL)
+      s = idle_in(&c->sessions, by_client, 0);
+    if (s == NULL)
+      return -EDQUOT;
+  } else if (t->count >= t->max) {
+    if (c != NULL)
+      s = idle_in(&c->sessions, by_client, 1);
+    if (s == NULL)
+      s = idle_in(&t->fresh, by_fresh, 0);
+    if (s == NULL && c != NULL)
+      s = idle_in(&c->sessions, by_client, 0);
+    if (s == NULL)
+      s = idle_in(&t->lru, by_lru, 0);
+    if (s == NULL)
+      return -EAGAIN;
+  }
+  if (s != NULL)
+    evict(t, s);
+  return 0;
+}
+
+/* The entry of address addr (cut as it is kept); NULL when it has no
+ * session. */
+static session_client *client_find(session_table *t, const char *addr) {
+  return strmap_get(&t->clients, addr, strnlen(addr, SESSION_CLIENT_MAX - 1));
+}
+
+/* The entry of address addr, made when absent (not counted yet). NULL when
+ * out of memory. */
+static session_client *client_get(session_table *t, const char *addr) {
+  size_t len = strnlen(addr, SESSION_CLIENT_MAX - 1);
+  session_client *c = strmap_get(&t->clients, addr, len);
+  if (c != NULL)
+    return c;
+  c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return NULL;
+  memcpy(c->addr, addr, len);
+  list_init(&c->sessions);
+  if (strmap_put(&t->clients, c->addr, len, c) < 0) {
+    free(c);
+    return NULL;
+  }
+  return c;
+}
+
+/* Forgets the entry of an address with no session left. */
+static void client_release(session_table *t, session_client *c) {
+  if (c == NULL || c->count > 0)
+    return;
+  strmap_remove(&t->clients, c->addr, strlen(c->addr));
+  free(c);
+}
+
+int session_refusal_log_due(session_table *t, unsigned *quiet) {
+  uint64_t now = uv_now(t->loop);
+  if (t->refused_log_ms != 0 && now - t->refused_log_ms < 1000) {
+    t->refused_quiet++;
+    return 0;
+  }
+  t->refused_log_ms = now != 0 ? now : 1;
+  *quiet = t->refused_quiet;
+  t->refused_quiet = 0;
+  return 1;
 }
 
 int session_create(session_table *t, session **out) {
+  return session_create_for(t, NULL, out);
+}
+
+int session_create_for(session_table *t, const char *client, session **out) {
   static const char hex[] = "0123456789abcdef";
   unsigned char rnd[SESSION_ID_LEN / 2];
+  session_client *c = NULL;
   session *s;
   size_t i, plen;
   ssize_t got;
+  int r;
 
-  if (t->count >= t->max && evict_one(t) < 0)
-    return -EAGAIN;
+  /* An eviction may free the client's entry (its last session): look it
+   * up again afterwards. */
+  r = make_room(t, client != NULL ? client_find(t, client) : NULL);
+  if (r < 0)
+    return r;
+  if (client != NULL && (c = client_get(t, client)) == NULL)
+    return -ENOMEM;
   do {
     got = getrandom(rnd, sizeof(rnd), 0);
   } while (got < 0 && errno == EINTR);
-  if (got != (ssize_t)sizeof(rnd))
-    return got < 0 ? -errno : -EIO;
+  if (got != (ssize_t)sizeof(rnd)) {
+    r = got < 0 ? -errno : -EIO;
+    client_release(t, c);
+    return r;
+  }
   s = calloc(1, sizeof(*s));
-  if (s == NULL)
+  if (s == NULL) {
+    client_release(t, c);
     return -ENOMEM;
+  }
   plen = strlen(t->prefix);
   memcpy(s->id, t->prefix, plen);
   for (i = 0; i < sizeof(rnd); i++) {
@@ -109,6 +221,8 @@ int session_create(session_table *t, session **out) {
   s->id[plen + SESSION_ID_LEN] = '\0';
   s->version = -1;
   list_init(&s->lru);
+  list_init(&s->fresh);
+  list_init(&s->by_client);
   list_init(&s->calls);
   list_init(&s->requests);
   list_init(&s->streams);
@@ -119,12 +233,19 @@ int session_create(session_table *t, session **out) {
     json_decref(s->client_capabilities);
     json_decref(s->subscriptions);
     free(s);
+    client_release(t, c);
     return -ENOMEM;
   }
   t->count++;
   t->created_total++;
   s->last_active = uv_now(t->loop);
   list_insert_tail(&t->lru, &s->lru);
+  list_insert_tail(&t->fresh, &s->fresh);
+  if (c != NULL) {
+    s->client = c;
+    c->count++;
+    list_insert_tail(&c->sessions, &s->by_client);
+  }
   *out = s;
   return 0;
 }
@@ -146,6 +267,12 @@ void session_remove(session_table *t, session *s, const char *why) {
     t->on_remove(t, s, why, t->arg);
   strmap_remove(&t->map, s->id, strlen(s->id));
   list_remove(&s->lru);
+  list_remove(&s->fresh);
+  list_remove(&s->by_client);
+  if (s->client != NULL) {
+    s->client->count--;
+    client_release(t, s->client);
+  }
   t->count--;
   json_decref(s->client_capabilities);
   json_decref(s->client_info);
@@ -157,6 +284,7 @@ void session_table_close(session_table *t) {
   while (!list_empty(&t->lru))
     session_remove(t, list_entry(t->lru.next, session, lru), "shutdown");
   strmap_free(&t->map);
+  strmap_free(&t->clients);
   if (!uv_is_closing((uv_handle_t *)&t->sweep))
     uv_close((uv_handle_t *)&t->sweep, NULL);
 }

@@ -1,7 +1,9 @@
 /* session.h -- MCP sessions: the table of live sessions keyed by their
  * Mcp-Session-Id, each with the state of one client conversation
  * (negotiated revision, client capabilities, log level, calls in flight).
- * Idle sessions expire. Loop thread only. */
+ * Idle sessions expire. A full table, or a client address at its own cap,
+ * makes room by evicting an idle session (see session_create_for()).
+ * Loop thread only. */
 #ifndef MCPD_SESSION_H
 #define MCPD_SESSION_H
 
@@ -18,6 +20,14 @@ struct mcp_sink;
 #define SESSION_ID_LEN     32 /* 128 random bits in hex */
 #define SESSION_PREFIX_MAX 15 /* config "session_id_prefix" */
 #define SESSION_ID_MAX     (SESSION_PREFIX_MAX + SESSION_ID_LEN)
+#define SESSION_CLIENT_MAX 48 /* a client address as text, with its NUL */
+
+/* The sessions of one client address (see session_create_for()). */
+typedef struct session_client {
+  char addr[SESSION_CLIENT_MAX]; /* the key in session_table.clients */
+  unsigned count;
+  list_node sessions; /* session.by_client, least recently active first */
+} session_client;
 
 typedef struct session {
   char id[SESSION_ID_MAX + 1]; /* the table's prefix, then the random part */
@@ -28,6 +38,10 @@ typedef struct session {
   json_t *client_info;         /* owned; NULL until initialize */
   uint64_t last_active;        /* loop time, ms */
   list_node lru;               /* in the table's list, least recently active first */
+  list_node fresh;             /* in the table's list of sessions no request has used
+                                  since the one that created them; alone once used */
+  session_client *client;      /* its client address; NULL when created without one */
+  list_node by_client;         /* in client->sessions */
   list_node calls;             /* calls in flight (mcpd_call.s_link) */
   list_node requests;          /* our requests to the client awaiting an answer */
   json_t *subscriptions;       /* owned: resources/subscribe URIs, as an object set */
@@ -52,18 +66,24 @@ typedef void (*session_remove_cb)(session_table *t, session *s, const char *why,
 
 struct session_table {
   strmap map;
-  list_node lru; /* sessions, least recently active first */
+  list_node lru;   /* sessions, least recently active first */
+  list_node fresh; /* sessions never used since they were created, oldest first */
   unsigned count, max;
-  uint64_t idle_ms; /* 0: sessions never expire */
+  unsigned max_per_client; /* sessions of one client address (session_create_for()) */
+  strmap clients;          /* address -> session_client */
+  uint64_t idle_ms;        /* 0: sessions never expire */
   uv_loop_t *loop;
   uv_timer_t sweep;
   session_remove_cb on_remove;
   void *arg;
   char prefix[SESSION_PREFIX_MAX + 1]; /* put before new ids (scale-out routing) */
   uint64_t created_total, expired_total, evicted_total;
+  uint64_t refused_log_ms; /* see session_refusal_log_due() */
+  unsigned refused_quiet;
 };
 
-/* Initialises an empty table. Returns 0. */
+/* Initialises an empty table (max_per_client starts at max: no cap of
+ * its own until the owner sets the field). Returns 0. */
 int session_table_init(session_table *t, uv_loop_t *loop, unsigned max, uint64_t idle_ms,
                        session_remove_cb on_remove, void *arg);
 
@@ -71,12 +91,34 @@ int session_table_init(session_table *t, uv_loop_t *loop, unsigned max, uint64_t
  * the sweep to match: a reload calls this. */
 void session_table_set_idle(session_table *t, uint64_t idle_ms);
 
-/* Creates a session with a fresh random id. Returns 0 and sets *out
- * (owned by the table), -EAGAIN when the table is full, -ENOMEM, or the
- * error of getrandom(2). */
+/* Creates a session with a fresh random id for the client at address
+ * client (borrowed, copied; at most SESSION_CLIENT_MAX - 1 bytes are kept;
+ * NULL: no address, no per-client cap). Returns 0 and sets *out (owned by
+ * the table); -EDQUOT when that address already holds max_per_client
+ * sessions and each has an open stream or a call in flight; -EAGAIN when
+ * the table is full and every session is busy that way; -ENOMEM; or the
+ * error of getrandom(2).
+ *
+ * Making room, so that one client cannot push the others out: a client at
+ * its cap loses its own least valuable idle session. A full table evicts,
+ * in this order, the first idle session found among: the client's own
+ * sessions that were never used after the request that created them, then
+ * anybody's such sessions (oldest first), then the client's own least
+ * recently active one, then anybody's. A session that was used is thus kept
+ * over a newer one that never was. */
+int session_create_for(session_table *t, const char *client, session **out);
+
+/* session_create_for(t, NULL, out): a session with no client address
+ * (stdio, tests). */
 int session_create(session_table *t, session **out);
 
-/* Looks a session up by id and marks it active. NULL when unknown. */
+/* Whether a refused session should be logged now: at most one line a
+ * second, so that a flood against a full table cannot flood the log too.
+ * *quiet gets how many refusals went unlogged before this one. */
+int session_refusal_log_due(session_table *t, unsigned *quiet);
+
+/* Looks a session up by id and marks it active (and used: see
+ * session_create_for()). NULL when unknown. */
 session *session_find(session_table *t, const char *id, size_t len);
 
 /* Removes and frees a session (on_remove runs first). */

@@ -7,13 +7,23 @@
  * queued on its connection and handed to the callback at once, so pipelined
  * requests are processed concurrently; their responses leave in request
  * order: a response for a request that is not first in the queue is kept in
- * the request's own buffer until the ones before it are done. */
+ * the request's own buffer until the ones before it are done.
+ *
+ * Fair shares: every connection belongs to the entry of its client address
+ * (hs->clients), which counts its connections and streams against the
+ * per-client caps. A connection whose socket queue holds more than
+ * max_unread_bytes is paused like one with too many requests in flight,
+ * so a client that pipelines and never reads cannot make the server
+ * queue without end. */
 #include "net/http_server.h"
 
 #include "net/http_util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <llhttp.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +32,17 @@
 #define READ_BUF_SIZE  (64 * 1024)
 #define LINGER_MS      2000
 #define BODY_KEEP_SIZE (64 * 1024) /* larger body buffers are freed after use */
+#define LOG_EVERY_MS   5000        /* refusals and closes: a line per interval */
+#define CLIENT_MAX     48          /* a client address as text, with its NUL */
+
+/* The connections of one client address. */
+typedef struct http_client {
+  char addr[CLIENT_MAX]; /* the key in hs->clients */
+  unsigned n_conns;      /* open connections (closing ones are not counted) */
+  unsigned n_streams;    /* streaming responses in progress */
+  list_node conns;       /* http_conn.client_link */
+  http_log_limit refused_log;
+} http_client;
 
 struct hdr_off {
   uint32_t name, name_len, value, value_len;
@@ -64,7 +85,15 @@ struct http_conn {
   unsigned eof : 1;           /* the client closed its side */
   unsigned in_trailers : 1;   /* chunked trailer fields: counted, not kept */
   size_t trailer_bytes;
+  size_t chunk_ext_bytes; /* chunk extensions of the request being read */
   int handles_open;
+
+  http_client *client;   /* NULL for a socket without an IP peer */
+  list_node client_link; /* in client->conns */
+  uint64_t idle_since;   /* loop ms: since when it has had no request (eviction order) */
+  uint64_t progress_ms;  /* loop ms: the write queue last made progress, or began */
+  const char *feed;      /* the bytes being parsed begin here (obs-fold check) */
+  char before_feed;      /* the last byte parsed before `feed` that is not SP/HT */
 };
 
 /* A write that could not complete at once: owns a copy of the rest. */
@@ -85,6 +114,42 @@ static void idle_cb(uv_idle_t *idle);
 
 static void check_closed(http_server *hs);
 static void arm(http_conn *c, unsigned ms);
+static void schedule_resume(http_conn *c);
+
+/* ---- rate-limited logs ------------------------------------------------------ */
+
+/* Counts an event; returns 1 when a line may be written now, with *count
+ * the events it stands for (this one included). */
+static int log_due(http_server *hs, http_log_limit *l, uint64_t *count) {
+  uint64_t now = uv_now(hs->loop);
+  l->count++;
+  if (l->next_ms != 0 && now < l->next_ms)
+    return 0;
+  *count = l->count;
+  l->count = 0;
+  l->next_ms = now + LOG_EVERY_MS;
+  return 1;
+}
+
+static const char *client_name(const http_conn *c) {
+  return c->client != NULL ? c->client->addr : "?";
+}
+
+/* ---- output waiting for the client ------------------------------------------ */
+
+/* Whether the client has left more output unread than the bound: then no
+ * further request of its connection is read until it drains. (Responses
+ * held behind an unfinished one are bounded by max_pipelined instead: the
+ * client is not the one late there.) */
+static int conn_over_output(http_conn *c) {
+  size_t bound = c->hs->limits.max_unread_bytes;
+  return bound > 0 && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > bound;
+}
+
+/* Whether a paused connection may be read again. */
+static int conn_may_resume(http_conn *c) {
+  return c->n_reqs < c->hs->limits.max_pipelined && !conn_over_output(c);
+}
 
 /* ---- dates ------------------------------------------------------------ */
 
@@ -110,12 +175,20 @@ static void write_cb(uv_write_t *req, int status) {
     conn_close(c);
     return;
   }
-  if (c->finishing && !c->shut) {
+  c->progress_ms = uv_now(c->hs->loop);
+  if (c->finishing) {
+    if (c->shut)
+      return;
     if (c->writes_in_flight == 0)
       conn_finish(c);
     else
       arm(c, c->hs->limits.send_timeout_ms); /* it reads: give it more time */
+    return;
   }
+  if (c->paused && conn_may_resume(c))
+    schedule_resume(c);
+  else
+    conn_arm_timer(c); /* it reads: the send timeout starts again */
 }
 
 /* Writes bufs to the socket: at once if the socket takes them, else queued
@@ -146,6 +219,7 @@ static int conn_write(http_conn *c, uv_buf_t *bufs, unsigned n, int bounded) {
       return -ECONNRESET;
     }
     skip = r > 0 ? (size_t)r : 0;
+    c->progress_ms = uv_now(c->hs->loop); /* the queue begins now */
   }
   wr = malloc(sizeof(*wr) + total - skip);
   if (wr == NULL) {
@@ -178,9 +252,14 @@ static int conn_write(http_conn *c, uv_buf_t *bufs, unsigned n, int bounded) {
   c->writes_in_flight++;
   if (bounded && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >
                      c->hs->limits.max_write_queue_bytes) {
-    log_msg(c->hs->log, LOGLVL_WARN, "http_slow_client", "queued=%zu limit=%zu action=close",
-            uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp),
-            c->hs->limits.max_write_queue_bytes);
+    uint64_t closed;
+    c->hs->stats.slow_clients++;
+    if (log_due(c->hs, &c->hs->slow_log, &closed))
+      log_msg(c->hs->log, LOGLVL_WARN, "http_slow_client",
+              "reason=max_write_queue_bytes client=%s queued=%zu limit=%zu action=close "
+              "closed=%" PRIu64,
+              client_name(c), uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp),
+              c->hs->limits.max_write_queue_bytes, closed);
     conn_close(c);
     return -ECONNRESET;
   }
@@ -274,6 +353,8 @@ static size_t format_head(http_req *req, int status, const char *headers, int ch
 static void req_done(http_req *req) {
   http_server *hs = req->conn->hs;
   req->done = 1;
+  if (req->stream && req->conn->client != NULL)
+    req->conn->client->n_streams--;
   if (hs->on_done != NULL)
     hs->on_done(req, hs->arg);
   if (req == req->conn->head)
@@ -345,6 +426,8 @@ int http_stream_begin(http_req *req, int status, const char *headers) {
   req->started = 1;
   req->stream = 1;
   req->status = status;
+  if (c->client != NULL)
+    c->client->n_streams++;
   /* While queued behind earlier responses, a stream may buffer no more than
    * a stream may queue on the socket. */
   req->out.limit = c->hs->limits.max_write_queue_bytes;
@@ -391,6 +474,33 @@ int http_stream_end(http_req *req) {
 void http_req_close_after(http_req *req) {
   req->close = 1;
   req->conn->stop_parsing = 1; /* nothing after it could be answered */
+}
+
+int http_stream_admit(http_req *req) {
+  http_conn *c = req->conn;
+  http_server *hs = c->hs;
+  unsigned cap = hs->limits.max_streams_per_client;
+  uint64_t n;
+
+  if (c->client == NULL || cap == 0 || c->client->n_streams < cap)
+    return 0;
+  hs->stats.refused_streams++;
+  if (log_due(hs, &c->client->refused_log, &n))
+    log_msg(hs->log, LOGLVL_WARN, "http_stream_refused",
+            "reason=max_streams_per_client client=%s limit=%u refused=%" PRIu64, c->client->addr,
+            cap, n);
+  return -EDQUOT;
+}
+
+uint64_t http_req_unread_ms(const http_req *req) {
+  const http_conn *c = req->conn;
+  if (c->closing || c->writes_in_flight == 0)
+    return 0;
+  return uv_now(c->hs->loop) - c->progress_ms;
+}
+
+void http_req_abort(http_req *req) {
+  conn_close(req->conn);
 }
 
 void http_req_peer(const http_req *req, char *out, size_t n) {
@@ -475,6 +585,8 @@ static void conn_advance(http_conn *c) {
       return;
     }
     req_free(req);
+    if (c->head == NULL)
+      c->idle_since = uv_now(c->hs->loop);
   }
   if (c->closing || c->finishing)
     return;
@@ -482,9 +594,76 @@ static void conn_advance(http_conn *c) {
     conn_finish(c);
     return;
   }
-  if (c->paused && c->n_reqs < c->hs->limits.max_pipelined)
+  if (c->paused && conn_may_resume(c))
     schedule_resume(c);
   conn_arm_timer(c);
+}
+
+/* ---- client addresses ------------------------------------------------------- */
+
+/* The address the connections of a peer are counted under: the IPv4
+ * address, or the /64 of an IPv6 one (which one client usually holds
+ * whole, and could otherwise spread over). An IPv4-mapped IPv6 address
+ * counts as its IPv4 address. Returns 0, or -1 for a socket without an IP
+ * peer (a socketpair). */
+static int peer_key(const uv_tcp_t *tcp, char *out, size_t n) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  unsigned char a6[16];
+  char ip[INET6_ADDRSTRLEN];
+
+  if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0)
+    return -1;
+  if (ss.ss_family == AF_INET)
+    return inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)n) ? 0 : -1;
+  if (ss.ss_family != AF_INET6)
+    return -1;
+  memcpy(a6, &((struct sockaddr_in6 *)&ss)->sin6_addr, sizeof(a6));
+  if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a6))
+    return inet_ntop(AF_INET, a6 + 12, out, (socklen_t)n) ? 0 : -1;
+  memset(a6 + 8, 0, 8);
+  if (inet_ntop(AF_INET6, a6, ip, sizeof(ip)) == NULL)
+    return -1;
+  return snprintf(out, n, "%s/64", ip) < (int)n ? 0 : -1;
+}
+
+/* Counts c under its peer's address. Without an IP peer, or out of memory,
+ * c is counted nowhere (and so never refused for its address). */
+static void client_attach(http_conn *c) {
+  http_server *hs = c->hs;
+  char addr[CLIENT_MAX];
+  http_client *cl;
+
+  if (peer_key(&c->tcp, addr, sizeof(addr)) < 0)
+    return;
+  cl = strmap_get(&hs->clients, addr, strlen(addr));
+  if (cl == NULL) {
+    cl = calloc(1, sizeof(*cl));
+    if (cl == NULL)
+      return;
+    memcpy(cl->addr, addr, sizeof(addr));
+    list_init(&cl->conns);
+    if (strmap_put(&hs->clients, cl->addr, strlen(cl->addr), cl) < 0) {
+      free(cl);
+      return;
+    }
+  }
+  cl->n_conns++;
+  list_insert_tail(&cl->conns, &c->client_link);
+  c->client = cl;
+}
+
+/* c is being freed: its address forgets it (and goes with its last one). */
+static void client_detach(http_conn *c) {
+  http_client *cl = c->client;
+  if (cl == NULL)
+    return;
+  list_remove(&c->client_link);
+  c->client = NULL;
+  if (list_empty(&cl->conns)) {
+    strmap_remove(&c->hs->clients, cl->addr, strlen(cl->addr));
+    free(cl);
+  }
 }
 
 /* ---- closing ------------------------------------------------------------ */
@@ -500,6 +679,8 @@ static void conn_free(http_conn *c) {
     /* A stream usually ends this way: it still gets its log line. */
     if (!req->done && req->routed && hs->on_done != NULL)
       hs->on_done(req, hs->arg);
+    if (!req->done && req->stream && c->client != NULL)
+      c->client->n_streams--;
   }
   for (req = c->head; req != NULL; req = next) {
     next = req->next;
@@ -508,6 +689,8 @@ static void conn_free(http_conn *c) {
   if (c->cur != NULL)
     req_free(c->cur);
   list_remove(&c->resume_link);
+  client_detach(c);
+  hs->n_closing--;
 
   buf_free(&c->arena);
   buf_free(&c->body);
@@ -530,6 +713,9 @@ static void conn_close(http_conn *c) {
   if (c->closing)
     return;
   c->closing = 1;
+  c->hs->n_closing++;
+  if (c->client != NULL)
+    c->client->n_conns--; /* its slot is free: the socket closes now */
   uv_read_stop((uv_stream_t *)&c->tcp);
   c->handles_open = 2;
   uv_close((uv_handle_t *)&c->tcp, close_cb);
@@ -580,6 +766,8 @@ static void conn_finish(http_conn *c) {
 
 static void timer_cb(uv_timer_t *t) {
   http_conn *c = t->data;
+  http_server *hs = c->hs;
+  uint64_t n;
   if (c->closing)
     return;
   if (c->lingering || c->finishing) {
@@ -591,6 +779,17 @@ static void timer_cb(uv_timer_t *t) {
     c->err_status = 408;
     c->err_text = "the request was not received in time";
     conn_parse_error(c, HPE_USER);
+    return;
+  }
+  if ((c->paused && conn_over_output(c)) || (c->n_reqs == 0 && c->writes_in_flight > 0)) {
+    /* Its responses have not moved for send_timeout_ms: it does not read. */
+    hs->stats.slow_clients++;
+    if (log_due(hs, &hs->slow_log, &n))
+      log_msg(hs->log, LOGLVL_WARN, "http_slow_client",
+              "reason=%s client=%s unread=%zu action=close closed=%" PRIu64,
+              hs->limits.send_timeout_ms ? "send_ms" : "keepalive_ms", client_name(c),
+              uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp), n);
+    conn_close(c);
     return;
   }
   if (c->n_reqs == 0)
@@ -606,12 +805,19 @@ static void arm(http_conn *c, unsigned ms) {
 
 /* Arms the timer for a connection that is not in the middle of a request. */
 static void conn_arm_timer(http_conn *c) {
+  const http_limits *l = &c->hs->limits;
   if (c->closing || c->finishing || c->reading)
     return;
-  if (c->n_reqs == 0)
-    arm(c, c->hs->limits.keepalive_timeout_ms);
-  else
+  if (c->head != NULL && c->head->stream)
+    uv_timer_stop(&c->timer); /* a stream has limits of its own */
+  else if (c->paused && conn_over_output(c))
+    arm(c, l->send_timeout_ms); /* the client does not read what it asked for */
+  else if (c->n_reqs > 0)
     uv_timer_stop(&c->timer); /* the server is working on it */
+  else if (c->writes_in_flight > 0 && l->send_timeout_ms > 0)
+    arm(c, l->send_timeout_ms); /* its last response is still on the way */
+  else
+    arm(c, l->keepalive_timeout_ms);
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -634,6 +840,7 @@ static int on_message_begin(llhttp_t *p) {
   c->reading = 1;
   c->in_trailers = 0;
   c->trailer_bytes = 0;
+  c->chunk_ext_bytes = 0;
   buf_reset(&c->arena);
   c->n_hdr = 0;
   c->hdr_state = 0;
@@ -724,8 +931,22 @@ static int on_header_field_complete(llhttp_t *p) {
   return arena_add(c, "", 1);
 }
 
+/* Whether a header value's bytes at `at` begin a continuation line: only
+ * SP or HT lie between them and a line feed. llhttp honours such obs-fold
+ * lines (RFC 9112 5.2), also in Content-Length and Transfer-Encoding, where
+ * a proxy that does not would frame the message differently: refused. */
+static int after_fold(const http_conn *c, const char *at) {
+  const char *p = at;
+  while (p > c->feed && (p[-1] == ' ' || p[-1] == '\t'))
+    p--;
+  return (p > c->feed ? p[-1] : c->before_feed) == '\n';
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   http_conn *c = p->data;
+  /* (An empty value comes as a zero-length span at the next line.) */
+  if (len > 0 && after_fold(c, at))
+    return fail_parse(c, 400, "a header line continued on the next line (obs-fold)");
   if (c->in_trailers)
     return arena_add(c, at, len);
   if (c->hdr_state != 2) {
@@ -772,9 +993,12 @@ static int finish_head(http_conn *c, http_req *req) {
   req->n_headers = c->n_hdr;
   if (url == NULL)
     return fail_parse(c, 400, "the request has no target");
-  /* Absolute form (http://host/path): keep the path only. */
+  /* Absolute form (http://host/path): route on the path; the authority
+   * stands in for Host (RFC 9112 3.2.2), so the handler checks it too. */
   if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
-    char *slash = strchr(url + (url[4] == 's' ? 8 : 7), '/');
+    char *host = url + (url[4] == 's' ? 8 : 7), *slash = strchr(host, '/');
+    req->target_host = host;
+    req->target_host_len = strcspn(host, "/?#");
     url = slash ? slash : (char *)"/";
   }
   q = strchr(url, '?');
@@ -792,7 +1016,7 @@ static int on_headers_complete(llhttp_t *p) {
   http_conn *c = p->data;
   http_req *req = c->cur;
   const char *expect;
-  size_t expect_len, i, hosts;
+  size_t expect_len, i, hosts, codings;
 
   if (finish_head(c, req) < 0)
     return -1;
@@ -810,6 +1034,14 @@ static int on_headers_complete(llhttp_t *p) {
   if (hosts > 1 || (hosts == 0 && !req->http10))
     return fail_parse(
         c, 400, hosts ? "more than one Host header" : "an HTTP/1.1 request needs a Host header");
+  /* llhttp takes any list that ends in chunked ("identity, chunked"), and
+   * several Transfer-Encoding fields: shapes a proxy may frame otherwise. */
+  for (i = 0, codings = 0; i < req->n_headers; i++) {
+    const http_header *h = &req->headers[i];
+    if (http_util_ieq(h->name, h->name_len, "transfer-encoding") &&
+        (codings++ > 0 || !http_util_ieq(h->value, h->value_len, "chunked")))
+      return fail_parse(c, 400, "the only Transfer-Encoding accepted is chunked, alone");
+  }
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->hs->limits.max_body_bytes)
     return fail_parse(c, 413, "the request body is larger than the limit");
   expect = http_req_header(req, "expect", &expect_len);
@@ -848,6 +1080,17 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
+/* Chunk extensions are read and dropped; all of a request's together may
+ * be no larger than a header block, or a body could hide any amount. */
+static int on_chunk_extension(llhttp_t *p, const char *at, size_t len) {
+  http_conn *c = p->data;
+  (void)at;
+  c->chunk_ext_bytes += len;
+  if (c->chunk_ext_bytes > c->hs->limits.max_header_bytes)
+    return fail_parse(c, 413, "the chunk extensions are larger than the header limit");
+  return 0;
+}
+
 static int on_message_complete(llhttp_t *p) {
   http_conn *c = p->data;
   http_server *hs = c->hs;
@@ -883,7 +1126,7 @@ static int on_message_complete(llhttp_t *p) {
     c->stop_parsing = 1;
     return HPE_PAUSED;
   }
-  if (c->n_reqs >= hs->limits.max_pipelined)
+  if (!conn_may_resume(c))
     return HPE_PAUSED; /* conn_feed marks the connection paused */
   conn_arm_timer(c);
   return 0;
@@ -900,6 +1143,8 @@ static const llhttp_settings_t parser_settings = {
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
+    .on_chunk_extension_name = on_chunk_extension,
+    .on_chunk_extension_value = on_chunk_extension,
 };
 
 /* Answers a request that could not be parsed, then closes. */
@@ -943,9 +1188,17 @@ static void conn_parse_error(http_conn *c, llhttp_errno_t err) {
 }
 
 static void conn_feed(http_conn *c, const char *data, size_t len) {
-  llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+  llhttp_errno_t err;
   const char *pos;
+  size_t n = len;
 
+  c->feed = data;
+  err = llhttp_execute(&c->parser, data, len);
+  /* For after_fold() in the next piece. */
+  while (n > 0 && (data[n - 1] == ' ' || data[n - 1] == '\t'))
+    n--;
+  if (n > 0)
+    c->before_feed = data[n - 1];
   if (c->closing)
     return;
   switch (err) {
@@ -968,6 +1221,7 @@ static void conn_feed(http_conn *c, const char *data, size_t len) {
     }
     c->paused = 1;
     uv_read_stop((uv_stream_t *)&c->tcp);
+    conn_arm_timer(c); /* paused for unread output: the send timeout runs */
     return;
   case HPE_PAUSED_UPGRADE:
     c->stop_parsing = 1;
@@ -1024,7 +1278,7 @@ static void conn_resume(http_conn *c) {
   char *data;
   size_t len;
 
-  if (c->closing || !c->paused || c->n_reqs >= c->hs->limits.max_pipelined)
+  if (c->closing || !c->paused || !conn_may_resume(c))
     return;
   c->paused = 0;
   llhttp_resume(&c->parser);
@@ -1033,8 +1287,10 @@ static void conn_resume(http_conn *c) {
   if (len > 0)
     conn_feed(c, data, len);
   free(data);
-  if (!c->closing && !c->paused && !c->stop_parsing && !c->finishing)
+  if (!c->closing && !c->paused && !c->stop_parsing && !c->finishing) {
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+    conn_arm_timer(c);
+  }
 }
 
 static void idle_cb(uv_idle_t *idle) {
@@ -1092,15 +1348,102 @@ static http_conn *conn_new(http_server *hs) {
   c->tcp.data = c;
   c->timer.data = c;
   list_init(&c->resume_link);
+  list_init(&c->client_link);
   list_insert_tail(&hs->conns, &c->link);
   hs->n_conns++;
-  hs->stats.connections_total++;
   c->arena.limit = hs->limits.max_header_bytes + 4096;
   return c;
 }
 
+/* Whether c may be closed to make room: nothing owed to it, nothing on the
+ * way to it, at most a header block half in (slowloris). */
+static int conn_evictable(const http_conn *c) {
+  return !c->closing && !c->finishing && !c->paused && c->n_reqs == 0 && c->writes_in_flight == 0 &&
+         !(c->reading && c->in_trailers);
+}
+
+/* The evictable connection of list head (hs->conns, or a client's conns
+ * when by_client) idle the longest, except `except`; NULL when none is. */
+static http_conn *oldest_idle(list_node *head, int by_client, const http_conn *except) {
+  http_conn *best = NULL;
+  list_node *n;
+  for (n = head->next; n != head; n = n->next) {
+    http_conn *o =
+        by_client ? list_entry(n, http_conn, client_link) : list_entry(n, http_conn, link);
+    if (o != except && conn_evictable(o) && (best == NULL || o->idle_since < best->idle_since))
+      best = o;
+  }
+  return best;
+}
+
+static void evict(http_conn *victim, const char *reason) {
+  http_server *hs = victim->hs;
+  uint64_t n;
+  hs->stats.evicted_connections++;
+  if (log_due(hs, &hs->evict_log, &n))
+    log_msg(hs->log, LOGLVL_INFO, "http_connection_evicted", "reason=%s client=%s evicted=%" PRIu64,
+            reason, client_name(victim), n);
+  conn_close(victim);
+}
+
+/* Answers a new connection that cannot be served (429 for its address, 503
+ * for the server) and closes it. A flood is logged once per interval, with
+ * the count: per address for 429, for the server for 503. */
+static void refuse(http_conn *c, int status, const char *reason, unsigned limit) {
+  http_server *hs = c->hs;
+  const char *body = status == 429 ? "429 Too Many Requests: too many open connections from "
+                                     "this address\n"
+                                   : "503 Service Unavailable: too many open connections\n";
+  char msg[384];
+  int k = snprintf(msg, sizeof(msg),
+                   "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                   "Content-Length: %zu\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
+                   status, http_util_status_text(status), strlen(body), body);
+  http_log_limit *l = status == 429 && c->client != NULL ? &c->client->refused_log : &hs->full_log;
+  uint64_t n;
+
+  if (k > 0 && (size_t)k < sizeof(msg)) {
+    uv_buf_t b = uv_buf_init(msg, (unsigned)k);
+    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  }
+  hs->stats.rejected_connections++;
+  if (log_due(hs, l, &n))
+    log_msg(hs->log, LOGLVL_WARN, "http_connection_rejected",
+            "reason=%s client=%s limit=%u refused=%" PRIu64, reason, client_name(c), limit, n);
+  conn_close(c);
+}
+
+/* Makes room for c, just accepted: an address over its cap, or a full
+ * server, closes its oldest idle connection (the address's own; anyone's).
+ * Without one, c is refused. Returns 0 when c may be served. */
+static int conn_admit(http_conn *c) {
+  http_server *hs = c->hs;
+  unsigned cap = hs->limits.max_conns_per_client;
+  http_conn *victim;
+
+  if (c->client != NULL && cap > 0 && c->client->n_conns > cap) {
+    victim = oldest_idle(&c->client->conns, 1, c);
+    if (victim == NULL) {
+      refuse(c, 429, "max_connections_per_client", cap);
+      return -1;
+    }
+    evict(victim, "max_connections_per_client");
+  }
+  if (hs->n_conns - hs->n_closing > hs->limits.max_connections) {
+    victim = oldest_idle(&hs->conns, 0, c);
+    if (victim == NULL) {
+      refuse(c, 503, "max_connections", hs->limits.max_connections);
+      return -1;
+    }
+    evict(victim, "max_connections");
+  }
+  return 0;
+}
+
 /* Starts reading requests on a connection with its socket attached. */
 static void conn_start(http_conn *c) {
+  c->hs->stats.connections_total++;
+  c->idle_since = uv_now(c->hs->loop);
   uv_tcp_nodelay(&c->tcp, 1);
   llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
   c->parser.data = c;
@@ -1117,12 +1460,7 @@ static void on_connection(uv_stream_t *server, int status) {
     log_msg(hs->log, LOGLVL_WARN, "http_accept_failed", "error=%s", uv_strerror(status));
     return;
   }
-  if (hs->n_conns >= hs->limits.max_connections) {
-    log_msg(hs->log, LOGLVL_WARN, "http_connection_rejected", "reason=max_connections limit=%u",
-            hs->limits.max_connections);
-    reject(hs);
-    return;
-  }
+  /* Accepted before the limits are checked: they depend on its address. */
   c = conn_new(hs);
   if (c == NULL) {
     reject(hs); /* accept and close, or libuv stops watching the listener */
@@ -1132,7 +1470,9 @@ static void on_connection(uv_stream_t *server, int status) {
     conn_close(c);
     return;
   }
-  conn_start(c);
+  client_attach(c);
+  if (conn_admit(c) == 0)
+    conn_start(c);
 }
 
 int http_server_adopt(http_server *hs, uv_os_sock_t sock) {
@@ -1141,7 +1481,7 @@ int http_server_adopt(http_server *hs, uv_os_sock_t sock) {
 
   if (hs->closing)
     return -ESHUTDOWN;
-  if (hs->n_conns >= hs->limits.max_connections)
+  if (hs->n_conns - hs->n_closing >= hs->limits.max_connections)
     return -EAGAIN;
   c = conn_new(hs);
   if (c == NULL)
@@ -1151,6 +1491,7 @@ int http_server_adopt(http_server *hs, uv_os_sock_t sock) {
     conn_close(c); /* the handle has no socket: sock stays the caller's */
     return r;
   }
+  client_attach(c);
   conn_start(c);
   return 0;
 }
@@ -1263,4 +1604,5 @@ void http_server_close(http_server *hs, void (*on_closed)(http_server *hs)) {
 void http_server_free(http_server *hs) {
   free(hs->read_buf);
   hs->read_buf = NULL;
+  strmap_free(&hs->clients); /* empty: each entry went with its last connection */
 }

@@ -3,7 +3,15 @@
  * Keep-alive, pipelined requests answered in order, chunked request bodies,
  * Expect: 100-continue, streaming (chunked) responses for SSE, and limits
  * that turn into clear errors: header block (431), body (413), connections
- * (503), header and request timeouts (408), slow readers (closed).
+ * (503; per client address 429), header and request timeouts (408), slow
+ * readers (not read from while their unread output is over a bound, then
+ * closed).
+ *
+ * No client can starve the others: a client address holds at most
+ * max_conns_per_client connections and max_streams_per_client streams; a
+ * connection whose client does not read what it asked for is not read
+ * from; and a full server (or an address at its cap) closes its oldest
+ * idle or header-waiting connection to admit a new one.
  *
  * The server knows nothing about MCP: each complete request goes to one
  * callback, which answers now or later with http_respond() or the
@@ -19,6 +27,7 @@
 #include "lib/buf.h"
 #include "lib/list.h"
 #include "lib/log.h"
+#include "lib/strmap.h"
 
 typedef struct http_server http_server;
 typedef struct http_conn http_conn;
@@ -44,6 +53,10 @@ struct http_req {
   size_t path_len;
   const char *query; /* after '?', NUL-terminated; NULL when absent */
   size_t query_len;
+  /* The authority of an absolute-form target ("http://HOST:PORT/path"),
+   * not NUL-terminated; NULL for the usual origin form ("/path"). */
+  const char *target_host;
+  size_t target_host_len;
   const char *body; /* not NUL-terminated; NULL when empty */
   size_t body_len;
   const http_header *headers;
@@ -108,15 +121,33 @@ typedef struct http_limits {
   unsigned request_timeout_ms;
   unsigned keepalive_timeout_ms;
   unsigned send_timeout_ms; /* a finished response the client does not read */
+  /* Per client address (an IPv4 address, or the /64 of an IPv6 one); 0: no
+   * cap. A connection beyond max_conns_per_client closes that address's
+   * oldest idle connection, or gets 429. */
+  unsigned max_conns_per_client;
+  unsigned max_streams_per_client; /* see http_stream_admit() */
+  /* Response bytes queued for a client that has not read them, past which
+   * its connection is read no further until they drain, and closed after
+   * send_timeout_ms without progress; 0: no bound. */
+  size_t max_unread_bytes;
 } http_limits;
 
 /* Counters, for logs and /healthz. */
 typedef struct http_stats {
   uint64_t connections_total;
   uint64_t requests_total;
-  uint64_t rejected_connections; /* 503 at max_connections */
+  uint64_t rejected_connections; /* 503 at max_connections, 429 per client */
   uint64_t parse_errors;         /* 400, 413, 431, 408 */
+  uint64_t evicted_connections;  /* idle ones closed to admit a new one */
+  uint64_t refused_streams;      /* at max_streams_per_client */
+  uint64_t slow_clients;         /* closed: they did not read their responses */
 } http_stats;
+
+/* A log line at most once per interval, counting what it stands for. */
+typedef struct http_log_limit {
+  uint64_t next_ms; /* loop ms: the next line may be written then */
+  uint64_t count;   /* events since the last line */
+} http_log_limit;
 
 struct http_server {
   uv_loop_t *loop;
@@ -141,6 +172,9 @@ struct http_server {
   uv_idle_t resume_idle; /* resumes paused connections on the next turn */
   list_node resume;      /* connections waiting for resume_idle */
   unsigned n_rejecting;  /* sockets closing after a 503 */
+  unsigned n_closing;    /* connections closed, their handles not yet */
+  strmap clients;        /* client address -> its connections (private) */
+  http_log_limit full_log, evict_log, slow_log;
 };
 
 /* Initialises the server. lg and limits are borrowed (limits copied).
@@ -209,5 +243,23 @@ void http_req_close_after(http_req *req);
 
 /* Returns the remote address of the request's client as text into out. */
 void http_req_peer(const http_req *req, char *out, size_t n);
+
+/* Whether req's client address may begin one more long-lived stream (an SSE
+ * GET): 0, or -EDQUOT when it already holds limits.max_streams_per_client
+ * streaming responses (the refusal is logged, at most one line per interval
+ * per address; the caller answers req, e.g. with 429). Every streaming
+ * response counts, but only the caller decides which to refuse: a POST
+ * whose answer turns into a stream is never refused. req is borrowed. */
+int http_stream_admit(http_req *req);
+
+/* How long, in ms, the connection carrying req (borrowed) has had response
+ * bytes queued that its client has not taken: 0 when nothing waits, else the
+ * time since the queue last made progress (a write completed) or began. */
+uint64_t http_req_unread_ms(const http_req *req);
+
+/* Closes req's connection now, dropping what is queued. req stays valid as
+ * the request contract says: if it is not finished, on_abort follows (on a
+ * later loop turn). */
+void http_req_abort(http_req *req);
 
 #endif

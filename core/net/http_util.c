@@ -294,6 +294,8 @@ const char *http_util_status_text(int status) {
     return "Expectation Failed";
   case 421:
     return "Misdirected Request";
+  case 429:
+    return "Too Many Requests";
   case 431:
     return "Request Header Fields Too Large";
   case 500:

@@ -231,7 +231,9 @@ int metrics_render(const metrics *m, const metrics_gauges *g, buf *out) {
   r |= gauge(out, "mcpd_connections_open", "Open HTTP connections.", (double)g->connections);
   r |= counter(out, "mcpd_connections_total", "HTTP connections accepted.", g->connections_total);
   r |= counter(out, "mcpd_connections_rejected_total",
-               "Connections refused with 503 at limits.max_connections.", g->connections_rejected);
+               "Connections refused: 503 at limits.max_connections, 429 at "
+               "limits.max_connections_per_client.",
+               g->connections_rejected);
   r |= counter(out, "mcpd_http_bad_requests_total",
                "Requests refused before routing (malformed, over a limit, too slow).",
                g->http_parse_errors);

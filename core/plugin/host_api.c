@@ -10,6 +10,7 @@
 #include "plugin/plugin_ctx.h"
 #include "mcp/registry.h"
 #include "lib/crash.h"
+#include "mcp/session.h"
 #include "plugin/plugin_env.h"
 
 #include <errno.h>
@@ -60,10 +61,22 @@ static int reg_result(mcpd_ctx *ctx, int r, const char *what, const char *err) {
   char esc[600];
   if (r < 0)
     snprintf(ctx->last_refusal, sizeof(ctx->last_refusal), "%.255s", err);
+  if (r < 0 && ctx->in_init)
+    ctx->n_refused++; /* the loader keeps it out of service (plugin_loader.c) */
   if (r < 0)
     log_msg(ctx->env->log, LOGLVL_ERROR, "plugin_register_refused", "plugin=%s what=%s reason=%s",
             ctx->name, what, log_escape(err, esc, sizeof(esc)));
   return r;
+}
+
+/* A registration in init() found key held by a plugin in service: the
+ * loader remembers the first such key, to try the plugin again on a reload
+ * once that plugin has let go of it. */
+static void note_taken(mcpd_ctx *ctx, enum reg_kind kind, const char *key) {
+  if (ctx->in_init && ctx->taken_kind < 0) {
+    ctx->taken_kind = (int)kind;
+    snprintf(ctx->taken_key, sizeof(ctx->taken_key), "%s", key);
+  }
 }
 
 static int norm(mcpd_ctx *ctx, void *dst, size_t dst_size, size_t min_size, const void *src,
@@ -91,6 +104,8 @@ static int h_register_tool(mcpd_ctx *ctx, const mcpd_tool *tool) {
   r = t.name != NULL
           ? registry_check_free(ctx->env->reg, REG_TOOL, t.name, ctx->replaces, err, sizeof(err))
           : 0;
+  if (r == -EEXIST)
+    note_taken(ctx, REG_TOOL, t.name);
   if (r == 0)
     r = registry_add_tool(&ctx->staged, ctx, ctx->name, &t, err, sizeof(err));
   if (r == 0)
@@ -107,6 +122,8 @@ static int h_register_resource(mcpd_ctx *ctx, const mcpd_resource *res) {
   r = t.uri != NULL
           ? registry_check_free(ctx->env->reg, REG_RESOURCE, t.uri, ctx->replaces, err, sizeof(err))
           : 0;
+  if (r == -EEXIST)
+    note_taken(ctx, REG_RESOURCE, t.uri);
   if (r == 0)
     r = registry_add_resource(&ctx->staged, ctx, ctx->name, &t, err, sizeof(err));
   if (r == 0)
@@ -124,6 +141,8 @@ static int h_register_template(mcpd_ctx *ctx, const mcpd_resource_template *tmpl
   r = t.uri_template != NULL ? registry_check_free(ctx->env->reg, REG_TEMPLATE, t.uri_template,
                                                    ctx->replaces, err, sizeof(err))
                              : 0;
+  if (r == -EEXIST)
+    note_taken(ctx, REG_TEMPLATE, t.uri_template);
   if (r == 0)
     r = registry_add_template(&ctx->staged, ctx, ctx->name, &t, err, sizeof(err));
   if (r == 0)
@@ -140,6 +159,8 @@ static int h_register_prompt(mcpd_ctx *ctx, const mcpd_prompt *prompt) {
   r = t.name != NULL
           ? registry_check_free(ctx->env->reg, REG_PROMPT, t.name, ctx->replaces, err, sizeof(err))
           : 0;
+  if (r == -EEXIST)
+    note_taken(ctx, REG_PROMPT, t.name);
   if (r == 0)
     r = registry_add_prompt(&ctx->staged, ctx, ctx->name, &t, err, sizeof(err));
   if (r == 0)
@@ -159,11 +180,13 @@ static void h_log(mcpd_ctx *ctx, int level, const char *fmt, ...) {
        : level <= MCPD_LOG_NOTICE  ? LOGLVL_INFO
        : level == MCPD_LOG_WARNING ? LOGLVL_WARN
                                    : LOGLVL_ERROR;
-  if (!log_enabled(ctx->env->log, lv))
+  if (!log_enabled(ctx->env->log, lv)) /* never for errors: no level hides them */
     return;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  if (lv == LOGLVL_ERROR && ctx->env->plugin_error != NULL)
+    ctx->env->plugin_error(ctx->env, ctx->name, msg);
   log_msg(ctx->env->log, lv, "plugin_log", "plugin=%s msg=%s", ctx->name,
           log_escape(msg, esc, sizeof(esc)));
 }
@@ -192,6 +215,21 @@ static int h_on_cancel(mcpd_call *call, mcpd_cancel_fn cb, void *arg) {
   return call_on_cancel(call, cb, arg);
 }
 
+/* The worker pool is shared fairly: work queued for a session (from its
+ * call's handler, or from the after_work of its earlier work) holds at most
+ * limits.max_workers_per_session of the pool at once; the rest waits here,
+ * in the session's own FIFO rather than in libuv's, and goes to the pool
+ * as the session's own work finishes. A session whose calls block on slow
+ * work so fills its share and never the whole pool, while other sessions'
+ * work gets the workers left. Work queued outside any session's call (a
+ * timer, an HTTP callback) goes to the pool at once. */
+typedef struct work_owner {
+  char id[SESSION_ID_MAX + 1]; /* the session's id: the map's key */
+  size_t id_len;
+  unsigned running;  /* handed to the pool, not yet finished */
+  list_node waiting; /* work_item.link, oldest first */
+} work_owner;
+
 /* Work queued by a plugin keeps the plugin loaded until after_work ran. */
 struct work_item {
   uv_work_t req;
@@ -201,6 +239,8 @@ struct work_item {
   mcpd_work_fn work;
   mcpd_after_work_fn after;
   void *arg;
+  work_owner *owner; /* NULL: no session's */
+  list_node link;    /* in owner->waiting until handed to the pool */
 };
 
 static void work_cb(uv_work_t *req) {
@@ -212,19 +252,132 @@ static void work_cb(uv_work_t *req) {
   crash_leave(&scope);
 }
 
-static void after_work_cb(uv_work_t *req, int status) {
-  struct work_item *w = (struct work_item *)req;
+/* How much of the pool one session's work may hold. */
+static unsigned work_share(const plugin_env *env) {
+  if (env->cfg->max_workers_per_session > 0)
+    return env->cfg->max_workers_per_session;
+  return env->cfg->worker_threads > 1 ? env->cfg->worker_threads - 1 : 1;
+}
+
+/* Whose work queue_work() is queuing now: the session of the call whose
+ * handler runs, else the owner whose after_work runs (work it chains is the
+ * same session's), else nobody (NULL). Creates the record. -ENOMEM. */
+static int work_owner_now(plugin_env *env, work_owner **out) {
+  const mcpd_call *call = env->disp != NULL ? env->disp->running : NULL;
+  const session *s = call != NULL ? call->session : NULL;
+  work_owner *o;
+
+  *out = env->work_current;
+  if (s == NULL)
+    return 0;
+  o = strmap_get(&env->work_owners, s->id, strlen(s->id));
+  if (o == NULL) {
+    o = calloc(1, sizeof(*o));
+    if (o == NULL)
+      return -ENOMEM;
+    o->id_len = strlen(s->id);
+    memcpy(o->id, s->id, o->id_len + 1);
+    list_init(&o->waiting);
+    if (strmap_put(&env->work_owners, o->id, o->id_len, o) < 0) {
+      free(o);
+      return -ENOMEM;
+    }
+  }
+  *out = o;
+  return 0;
+}
+
+/* Frees an owner with nothing in the pool and nothing waiting (and the
+ * table with the last one, so nothing is left to free at exit). */
+static void work_owner_check(plugin_env *env, work_owner *o) {
+  if (o == NULL || o->running > 0 || !list_empty(&o->waiting) || o == env->work_current)
+    return;
+  strmap_remove(&env->work_owners, o->id, o->id_len);
+  free(o);
+  if (env->work_owners.count == 0)
+    strmap_free(&env->work_owners);
+}
+
+static void after_work_cb(uv_work_t *req, int status);
+
+static int work_submit(struct work_item *w) {
+  int r = uv_queue_work(w->ctx->env->loop, &w->req, work_cb, after_work_cb);
+  if (r == 0 && w->owner != NULL)
+    w->owner->running++;
+  return r;
+}
+
+/* Ends w without running it: after_work(arg, err), as libuv does for work
+ * it cancels. */
+static void work_drop(struct work_item *w, int err) {
   mcpd_ctx *ctx = w->ctx;
+  plugin_env *env = ctx->env;
+  void *prev = env->work_current;
+  env->work_current = w->owner;
   if (w->after != NULL)
-    w->after(w->arg, status == UV_ECANCELED ? -ECANCELED : 0);
+    w->after(w->arg, err);
+  env->work_current = prev;
   free(w->name);
   free(w);
   plugin_unref(ctx);
 }
 
+/* Hands o's waiting work to the pool while o is under its share. */
+static void work_owner_pump(plugin_env *env, work_owner *o) {
+  while (o->running < work_share(env) && !list_empty(&o->waiting)) {
+    struct work_item *w = list_entry(o->waiting.next, struct work_item, link);
+    list_remove(&w->link);
+    if (work_submit(w) < 0)
+      work_drop(w, -ECANCELED);
+  }
+  work_owner_check(env, o);
+}
+
+static void after_work_cb(uv_work_t *req, int status) {
+  struct work_item *w = (struct work_item *)req;
+  mcpd_ctx *ctx = w->ctx;
+  plugin_env *env = ctx->env; /* ctx may be unloaded once unreferenced */
+  work_owner *o = w->owner;
+  void *prev = env->work_current;
+  env->work_current = o;
+  if (w->after != NULL)
+    w->after(w->arg, status == UV_ECANCELED ? -ECANCELED : 0);
+  env->work_current = prev;
+  free(w->name);
+  free(w);
+  plugin_unref(ctx);
+  /* Its place in the pool goes to the session's next work, if any. */
+  if (o != NULL) {
+    o->running--;
+    work_owner_pump(env, o);
+  }
+}
+
+void host_api_cancel_work(plugin_env *env) {
+  size_t i;
+  for (;;) {
+    work_owner *o = NULL;
+    for (i = 0; i < env->work_owners.cap && o == NULL; i++) {
+      work_owner *x =
+          env->work_owners.slots[i].key != NULL ? env->work_owners.slots[i].value : NULL;
+      if (x != NULL && !list_empty(&x->waiting))
+        o = x;
+    }
+    if (o == NULL)
+      return;
+    while (!list_empty(&o->waiting)) {
+      struct work_item *w = list_entry(o->waiting.next, struct work_item, link);
+      list_remove(&w->link);
+      work_drop(w, -ECANCELED);
+    }
+    work_owner_check(env, o);
+  }
+}
+
 static int h_queue_work(mcpd_ctx *ctx, mcpd_work_fn work, mcpd_after_work_fn after, void *arg) {
   const crash_scope *cur;
   struct work_item *w;
+  work_owner *o;
   int r;
   if (!ctx_ok(ctx) || work == NULL)
     return -EINVAL;
@@ -234,9 +387,13 @@ static int h_queue_work(mcpd_ctx *ctx, mcpd_work_fn work, mcpd_after_work_fn aft
   if (*ctx->env->stopping)
     return -ESHUTDOWN;
   w = calloc(1, sizeof(*w));
-  if (w == NULL)
+  if (w == NULL || work_owner_now(ctx->env, &o) < 0) {
+    free(w);
     return -ENOMEM;
+  }
   w->ctx = ctx;
+  w->owner = o;
+  list_init(&w->link);
   /* Name the worker after the handler that queued it ("work" for tool
    * "x"), so that a crash there still says which tool it was. */
   w->kind = "work";
@@ -248,11 +405,16 @@ static int h_queue_work(mcpd_ctx *ctx, mcpd_work_fn work, mcpd_after_work_fn aft
   w->after = after;
   w->arg = arg;
   plugin_ref(ctx);
-  r = uv_queue_work(ctx->env->loop, &w->req, work_cb, after_work_cb);
+  if (o != NULL && o->running >= work_share(ctx->env)) {
+    list_insert_tail(&o->waiting, &w->link); /* its session's work makes room */
+    return 0;
+  }
+  r = work_submit(w);
   if (r < 0) {
     plugin_unref(ctx);
     free(w->name);
     free(w);
+    work_owner_check(ctx->env, o);
     return r;
   }
   return 0;
@@ -559,10 +721,9 @@ static int h_update_commit(mcpd_ctx *ctx) {
   }
   registry_lists_snapshot(env->reg, before);
   registry_init(&old);
-  registry_take_ctx(env->reg, ctx, &old);
-  r = registry_merge(env->reg, &ctx->staged);
+  /* In place: an update that changes nothing reorders nothing either. */
+  r = registry_replace_ctx(env->reg, ctx, &ctx->staged, &old);
   if (r < 0) {
-    registry_merge(env->reg, &old); /* back as it was */
     registry_free(&old);
     update_close(ctx, 1);
     for (int k = 0; k < REG_LISTS; k++)

@@ -6,6 +6,8 @@
 
 #include "mcpd/plugin.h"
 
+struct plugin_env;
+
 /* The host table (static, read-only, shared by every plugin). */
 const mcpd_host *host_api_table(void);
 
@@ -29,6 +31,11 @@ void host_api_abandon(mcpd_ctx *ctx);
 
 /* Stops ctx's timers without their callbacks (mcpd is stopping). */
 void host_api_stop_timers(mcpd_ctx *ctx);
+
+/* mcpd is stopping: work still waiting for its session's share of the
+ * worker pool never starts; its after_work runs now with -ECANCELED (work
+ * already in the pool finishes as usual). env is borrowed. Loop thread. */
+void host_api_cancel_work(struct plugin_env *env);
 
 int host_api_normalize(void *dst, size_t dst_size, const void *src, size_t src_size,
                        size_t min_size);

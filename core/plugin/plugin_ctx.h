@@ -47,6 +47,10 @@ struct mcpd_ctx {
   unsigned saved_counts[4];        /* n_tools.. before an update, to restore on failure */
   list_node async;                 /* its HTTP requests and timers (host_api.c) */
   char last_refusal[256];          /* why the last registration was refused */
+  unsigned n_refused;              /* registrations refused during init(): it must not serve */
+  int taken_kind;                  /* the first key of init() another plugin held: its
+                                      enum reg_kind, or -1 */
+  char taken_key[256];             /* ... and that key */
   const struct mcpd_ctx *replaces; /* during init: the version it replaces */
   registry staged;                 /* its registrations until it is put in service */
   unsigned refs;                   /* 1 while serving, +1 per call and per queued work */

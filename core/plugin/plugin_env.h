@@ -9,7 +9,9 @@
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/strmap.h"
 #include "mcp/call.h"
+#include "mcp/dispatch.h"
 #include "mcp/registry.h"
 #include "net/http_client.h"
 
@@ -29,8 +31,22 @@ struct plugin_env {
    * and changed[k] says which of the REG_LISTS lists changed. The daemon
    * decides whom to tell. */
   void (*lists_changed)(plugin_env *env, const int changed[REG_LISTS]);
+  /* Upward, NULL unless set: a plugin logged a line at error level or
+   * above (host->log). `mcpd --check` sets it, so that a plugin can fail
+   * the check with its reasons, such as http_backend's documents that do
+   * not load. ANY thread (host->log is); plugin and msg are borrowed for
+   * the call. */
+  void (*plugin_error)(plugin_env *env, const char *plugin, const char *msg);
   void *arg;                  /* the daemon's */
   struct plugin_set *plugins; /* the loaded versions (the daemon's) */
+  /* The dispatcher (borrowed; NULL in tests): the call whose handler runs
+   * (dispatch.running) tells host->queue_work() which session the work is
+   * for, so that no session holds more than its share of the pool. */
+  const dispatch *disp;
+  /* host_api.c's own: the sessions with work in the pool or waiting for
+   * it (session id -> its record), and the one whose after_work runs. */
+  strmap work_owners;
+  void *work_current;
 };
 
 #endif

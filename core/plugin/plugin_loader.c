@@ -12,7 +12,13 @@
  * named), the descriptor (size, major, minor, build signature, the jansson
  * identity, name syntax, flags, init), a name no other plugin serves, then
  * init(), whose registrations go to a staging registry. A version goes into
- * service only when all of that worked. */
+ * service only when all of that worked, every registration included: a
+ * plugin that ignores a refused registration would serve half its tools.
+ *
+ * A file that failed is remembered (struct failure), so that each reload
+ * does not run a broken file's init() again and count it as a new failure:
+ * it is tried again once its plugin_file_id or its settings change, or,
+ * when the reason was a name another plugin held, once that name is free. */
 #include "plugin/plugin_loader.h"
 
 #include "mcp/call.h"
@@ -36,6 +42,31 @@
 #include <unistd.h>
 
 static void ctx_idle(mcpd_ctx *ctx);
+
+/* load_why.taken_kind for a plugin name another loaded plugin has. */
+#define TAKEN_PLUGIN_NAME REG_KINDS
+
+/* What load_version() found out about a failure besides its message. */
+typedef struct load_why {
+  int remember;        /* the reason lies in the file or its init(): skip it until it changes */
+  char name[65];       /* the plugin's name once its descriptor was read, else "" */
+  int taken_kind;      /* -1; or a name another plugin held: an enum reg_kind or
+                          TAKEN_PLUGIN_NAME ... */
+  char taken_key[256]; /* ... and that name */
+} load_why;
+
+/* A file that failed to load, and what decided it. */
+typedef struct failure {
+  list_node link; /* in plugin_set.failures */
+  char *path;
+  plugin_file_id file;
+  char *name;      /* the plugin's name, or NULL when it failed before that was known */
+  json_t *config;  /* with name: the settings its init() got */
+  int taken_kind;  /* as in load_why */
+  char *taken_key; /* NULL when taken_kind is -1 */
+  char *error;     /* "file: reason", for /healthz */
+  uint64_t seq;    /* larger is newer */
+} failure;
 
 static int valid_plugin_name(const char *s) {
   size_t i;
@@ -242,7 +273,7 @@ static void ctx_unload(mcpd_ctx *ctx) {
 /* Loads a version of the plugin in path. On success *out is loaded and
  * initialised but not serving: its registrations wait in ctx->staged. */
 static int load_version(plugin_env *env, const char *path, const mcpd_ctx *replaces, mcpd_ctx **out,
-                        char *err, size_t n) {
+                        load_why *why, char *err, size_t n) {
   crash_scope scope = {0};
   plugin_set *set = env->plugins;
   mcpd_entry_fn entry;
@@ -283,6 +314,9 @@ static int load_version(plugin_env *env, const char *path, const mcpd_ctx *repla
     snprintf(err, n, "cannot copy to %.900s: %s", copy, error_strerror(r));
     return r;
   }
+  /* From here on a failure is the file's (or its init()'s), save for
+   * running out of memory: worth remembering. */
+  why->remember = 1;
   /* The copy, not the original: it is what dlopen() maps, and nobody
    * else writes it. A truncated file would fault inside dlopen(). */
   fd = open(copy, O_RDONLY | O_CLOEXEC);
@@ -298,8 +332,8 @@ static int load_version(plugin_env *env, const char *path, const mcpd_ctx *repla
   dlerror();
   dl = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
   if (dl == NULL) {
-    const char *why = dlerror();
-    snprintf(err, n, "not a loadable shared object: %s", why ? why : "dlopen failed");
+    const char *dl_err = dlerror();
+    snprintf(err, n, "not a loadable shared object: %s", dl_err ? dl_err : "dlopen failed");
     unlink(copy);
     return -ENOEXEC;
   }
@@ -328,10 +362,13 @@ static int load_version(plugin_env *env, const char *path, const mcpd_ctx *repla
   r = check_descriptor(d, &desc, err, n);
   if (r < 0)
     goto fail_dl;
+  snprintf(why->name, sizeof(why->name), "%s", desc.name);
   for (node = set->active.next; node != &set->active; node = node->next) {
     const mcpd_ctx *other = list_entry(node, mcpd_ctx, link);
     if (other != replaces && strcmp(other->name, desc.name) == 0) {
       snprintf(err, n, "a plugin named \"%s\" is already loaded from %s", desc.name, other->path);
+      why->taken_kind = TAKEN_PLUGIN_NAME;
+      snprintf(why->taken_key, sizeof(why->taken_key), "%s", desc.name);
       r = -EEXIST;
       goto fail_dl;
     }
@@ -339,6 +376,7 @@ static int load_version(plugin_env *env, const char *path, const mcpd_ctx *repla
   ctx = calloc(1, sizeof(*ctx));
   if (ctx == NULL) {
     r = -ENOMEM;
+    why->remember = 0;
     snprintf(err, n, "out of memory");
     goto fail_dl;
   }
@@ -350,6 +388,7 @@ static int load_version(plugin_env *env, const char *path, const mcpd_ctx *repla
   ctx->gen = gen;
   ctx->refs = 1;
   ctx->replaces = replaces;
+  ctx->taken_kind = -1;
   ctx->file.dev = st.st_dev;
   ctx->file.ino = st.st_ino;
   ctx->file.size = st.st_size;
@@ -368,6 +407,7 @@ static int load_version(plugin_env *env, const char *path, const mcpd_ctx *repla
       ctx->config == NULL || (desc.description != NULL && ctx->description == NULL)) {
     ctx->desc.shutdown = NULL; /* init() never ran */
     ctx_unload(ctx);
+    why->remember = 0;
     snprintf(err, n, "out of memory");
     return -ENOMEM;
   }
@@ -381,6 +421,10 @@ static int load_version(plugin_env *env, const char *path, const mcpd_ctx *repla
   crash_leave(&scope);
   ctx->in_init = 0;
   ctx->replaces = NULL;
+  if (ctx->taken_kind >= 0) {
+    why->taken_kind = ctx->taken_kind;
+    snprintf(why->taken_key, sizeof(why->taken_key), "%s", ctx->taken_key);
+  }
   if (r != 0) {
     if (r > 0)
       snprintf(err, n, "init() returned %d; it must return 0 or a negative error", r);
@@ -389,8 +433,21 @@ static int load_version(plugin_env *env, const char *path, const mcpd_ctx *repla
                r, ctx->last_refusal);
     else
       snprintf(err, n, "init() failed: %s (%d)", error_strerror(r), r);
+    if (r == -ENOMEM)
+      why->remember = 0;
     ctx_unload(ctx);
     return r > 0 ? -EINVAL : r;
+  }
+  if (ctx->n_refused > 0) {
+    /* In service it would lack what was refused, and nobody would know
+     * which of its tools are missing: the same rule as a failed init(). */
+    snprintf(err, n,
+             "init() returned 0 after %u refused registration(s), so it does not go into "
+             "service; the last: %s",
+             ctx->n_refused, ctx->last_refusal);
+    r = ctx->taken_kind >= 0 ? -EEXIST : -EINVAL;
+    ctx_unload(ctx);
+    return r;
   }
   *out = ctx;
   return 0;
@@ -437,12 +494,10 @@ static int commit(plugin_env *env, mcpd_ctx *ctx, mcpd_ctx *old) {
   int r;
 
   registry_init(&old_entries);
-  if (old != NULL)
-    registry_take_ctx(env->reg, old, &old_entries);
-  r = registry_merge(env->reg, &ctx->staged);
+  /* In the old version's places: a file replaced by an identical copy
+   * changes no list, and clients hear nothing. */
+  r = registry_replace_ctx(env->reg, old, &ctx->staged, &old_entries);
   if (r < 0) {
-    if (old != NULL)
-      registry_merge(env->reg, &old_entries); /* back as it was */
     registry_free(&old_entries);
     return r;
   }
@@ -593,6 +648,125 @@ static int same_file(const mcpd_ctx *ctx, const struct stat *st) {
          ctx->file.mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
+/* ---- remembered failures ----------------------------------------------------- */
+
+static void failure_free(failure *f) {
+  list_remove(&f->link);
+  free(f->path);
+  free(f->name);
+  json_decref(f->config);
+  free(f->taken_key);
+  free(f->error);
+  free(f);
+}
+
+static failure *failure_find(plugin_set *set, const char *path) {
+  list_node *node;
+  for (node = set->failures.next; node != &set->failures; node = node->next) {
+    failure *f = list_entry(node, failure, link);
+    if (strcmp(f->path, path) == 0)
+      return f;
+  }
+  return NULL;
+}
+
+/* Remembers that path (whose stat is st) failed as why says, replacing
+ * what was remembered for it. Out of memory, it is simply not remembered
+ * (and tried again next time). */
+static void failure_note(plugin_env *env, const char *path, const struct stat *st,
+                         const load_why *why, const char *error) {
+  plugin_set *set = env->plugins;
+  failure *f = failure_find(set, path);
+  if (f != NULL)
+    failure_free(f);
+  if (!why->remember)
+    return;
+  f = calloc(1, sizeof(*f));
+  if (f == NULL)
+    return;
+  list_init(&f->link);
+  f->path = strdup(path);
+  f->error = strdup(error);
+  f->file.dev = st->st_dev;
+  f->file.ino = st->st_ino;
+  f->file.size = st->st_size;
+  f->file.mtime = st->st_mtim;
+  f->taken_kind = why->taken_kind;
+  f->seq = ++set->next_failure;
+  if (why->name[0] != '\0') {
+    f->name = strdup(why->name);
+    f->config = json_deep_copy(config_plugin(env->cfg, why->name));
+  }
+  if (why->taken_kind >= 0)
+    f->taken_key = strdup(why->taken_key);
+  if (f->path == NULL || f->error == NULL ||
+      (why->name[0] != '\0' && (f->name == NULL || f->config == NULL)) ||
+      (why->taken_kind >= 0 && f->taken_key == NULL)) {
+    failure_free(f);
+    return;
+  }
+  list_insert_tail(&set->failures, &f->link);
+}
+
+/* Whether the name that made f fail is still held by a plugin in service. */
+static int still_taken(plugin_env *env, const failure *f) {
+  enum reg_kind kind;
+  list_node *node;
+  if (f->taken_kind < 0)
+    return 1; /* not a name: nothing of that kind to wait for */
+  if (f->taken_kind == TAKEN_PLUGIN_NAME) {
+    for (node = env->plugins->active.next; node != &env->plugins->active; node = node->next) {
+      const mcpd_ctx *other = list_entry(node, mcpd_ctx, link);
+      if (strcmp(other->name, f->taken_key) == 0 && strcmp(other->path, f->path) != 0)
+        return 1;
+    }
+    return 0;
+  }
+  kind = (enum reg_kind)f->taken_kind;
+  return registry_get(env->reg, kind, f->taken_key, strlen(f->taken_key)) != NULL;
+}
+
+/* Whether loading f's file again would fail the same way: the same file,
+ * the same settings, and the name it wanted still held. */
+static int failure_stands(plugin_env *env, const failure *f, const struct stat *st) {
+  return f->file.dev == st->st_dev && f->file.ino == st->st_ino && f->file.size == st->st_size &&
+         f->file.mtime.tv_sec == st->st_mtim.tv_sec &&
+         f->file.mtime.tv_nsec == st->st_mtim.tv_nsec &&
+         (f->name == NULL || json_equal(f->config, (json_t *)config_plugin(env->cfg, f->name))) &&
+         still_taken(env, f);
+}
+
+/* Sets res->newest_error: the first failure of this scan, else the newest
+ * one remembered, else "". */
+static void newest_error(plugin_set *set, plugin_scan_result *res) {
+  const failure *newest = NULL;
+  list_node *node;
+  if (res->failed > 0) {
+    snprintf(res->newest_error, sizeof(res->newest_error), "%s", res->first_error);
+    return;
+  }
+  for (node = set->failures.next; node != &set->failures; node = node->next) {
+    const failure *f = list_entry(node, failure, link);
+    if (newest == NULL || f->seq > newest->seq)
+      newest = f;
+  }
+  snprintf(res->newest_error, sizeof(res->newest_error), "%s", newest ? newest->error : "");
+}
+
+/* Forgets the failures of files no longer in paths. */
+static void failures_prune(plugin_set *set, char **paths, size_t count) {
+  list_node *node, *tmp;
+  size_t i;
+  list_foreach_safe(node, tmp, &set->failures) {
+    failure *f = list_entry(node, failure, link);
+    int present = 0;
+    for (i = 0; i < count && !present; i++)
+      present = strcmp(paths[i], f->path) == 0;
+    if (!present)
+      failure_free(f);
+  }
+}
+
 int plugin_scan(plugin_env *env, const char *dir, plugin_scan_result *res) {
   plugin_set *set = env->plugins;
   char **paths = NULL, err[1024], esc[1200];
@@ -619,43 +793,68 @@ int plugin_scan(plugin_env *env, const char *dir, plugin_scan_result *res) {
       res->removed++;
     }
   }
+  failures_prune(set, paths, count);
   for (i = 0; i < count; i++) {
     mcpd_ctx *old = active_by_path(set, paths[i]), *ctx = NULL;
+    failure *known = NULL;
+    load_why why;
     struct stat st;
+    char error[512];
     if (stat(paths[i], &st) < 0)
       continue;
     if (old != NULL && same_file(old, &st) &&
         json_equal(old->config, (json_t *)config_plugin(env->cfg, old->name))) {
       res->unchanged++;
+      if ((known = failure_find(set, paths[i])) != NULL)
+        failure_free(known); /* the version that failed was moved away again */
       /* It stays: it may want to refresh what its tools come from. */
       if (old->desc.reload != NULL)
         old->desc.reload(old, old->state);
       continue;
     }
+    known = failure_find(set, paths[i]);
+    if (known != NULL && failure_stands(env, known, &st)) {
+      res->still_failed++;
+      log_msg(env->log, LOGLVL_INFO, "plugin_still_skipped",
+              "file=%s reason=\"it failed before%s, and neither the file nor its settings "
+              "changed (touch it to try again)\"%s",
+              paths[i], known->taken_kind >= 0 ? " for a name another plugin still has" : "",
+              old != NULL ? " kept=previous_version" : "");
+      continue;
+    }
+    memset(&why, 0, sizeof(why));
+    why.taken_kind = -1;
     err[0] = '\0';
-    r = load_version(env, paths[i], old, &ctx, err, sizeof(err));
+    r = load_version(env, paths[i], old, &ctx, &why, err, sizeof(err));
     if (r == 0) {
       r = commit(env, ctx, old);
       if (r < 0) {
         snprintf(err, sizeof(err), "out of memory putting it in service");
+        why.remember = 0;
         ctx_unload(ctx);
       }
     }
     if (r < 0) {
+      snprintf(error, sizeof(error), "%.200s: %.300s", paths[i], err);
       if (res->failed++ == 0)
-        snprintf(res->first_error, sizeof(res->first_error), "%.200s: %.300s", paths[i], err);
+        snprintf(res->first_error, sizeof(res->first_error), "%s", error);
+      failure_note(env, paths[i], &st, &why, error);
       log_msg(env->log, LOGLVL_ERROR, "plugin_skipped", "file=%s reason=%s%s", paths[i],
               log_escape(err, esc, sizeof(esc)), old != NULL ? " kept=previous_version" : "");
-    } else if (old != NULL) {
-      res->replaced++;
     } else {
-      res->loaded++;
+      if (known != NULL)
+        failure_free(known);
+      if (old != NULL)
+        res->replaced++;
+      else
+        res->loaded++;
     }
   }
   for (i = 0; i < count; i++)
     free(paths[i]);
   free(paths);
-  set->failed = res->failed;
+  set->failed = res->failed + res->still_failed;
+  newest_error(set, res);
   return 0;
 }
 
@@ -668,6 +867,7 @@ int plugin_set_init(plugin_env *env, const char *runtime_dir, unsigned drain_ms)
   list_init(&set->active);
   list_init(&set->draining);
   list_init(&set->reap);
+  list_init(&set->failures);
   set->drain_ms = drain_ms;
   set->runtime_dir = strdup(runtime_dir);
   if (set->runtime_dir == NULL)
@@ -706,6 +906,8 @@ unsigned plugin_unload_all(plugin_env *env) {
 }
 
 void plugin_set_close(plugin_set *set) {
+  while (set->failures.next != NULL && !list_empty(&set->failures))
+    failure_free(list_entry(set->failures.next, failure, link));
   if (set->handles_open) {
     set->handles_open = 0;
     uv_close((uv_handle_t *)&set->reaper, NULL);

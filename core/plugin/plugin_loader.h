@@ -22,7 +22,9 @@ typedef struct plugin_set {
   list_node draining; /* retired, waiting for their calls and work */
   list_node reap;     /* retired and idle: unloaded on the next loop turn */
   unsigned count;     /* active */
-  unsigned failed;    /* files that failed in the last scan */
+  unsigned failed;    /* files not serving after the last scan because they failed */
+  list_node failures; /* files that failed, remembered (plugin_loader.c) */
+  uint64_t next_failure;
   uint64_t next_gen;
   char *runtime_dir; /* where the private copies live */
   unsigned drain_ms; /* after it, a retired version's calls are cancelled */
@@ -33,8 +35,13 @@ typedef struct plugin_set {
 
 /* What one scan of the plugins directory did. */
 typedef struct plugin_scan_result {
-  unsigned loaded, replaced, removed, unchanged, failed;
-  char first_error[512]; /* "file: reason" of the first failure; "" when none */
+  unsigned loaded, replaced, removed, unchanged;
+  unsigned failed;       /* files that failed in this scan */
+  unsigned still_failed; /* files skipped: they failed before and nothing changed since */
+  char first_error[512]; /* "file: reason" of the first failure of this scan; "" when none */
+  /* "file: reason" of the newest failure still standing: the first of this
+   * scan, else the newest remembered one; "" when every file serves. */
+  char newest_error[512];
 } plugin_scan_result;
 
 /* Sets the set up: creates runtime_dir (0700) and removes copies left
@@ -46,8 +53,14 @@ int plugin_set_init(struct plugin_env *env, const char *runtime_dir, unsigned dr
  * plugin_file_id, or their settings in the config) load as a new version
  * that replaces the old one only if it loads, removed files retire. A file
  * that fails is logged with its path and reason; the version serving
- * before it (if any) goes on serving. Returns 0, or a negative error when
- * dir cannot be read (nothing changes then). */
+ * before it (if any) goes on serving. A plugin whose init() saw a
+ * registration refused does not go into service, even if init() returned
+ * 0. A failure is remembered: later scans skip the file (its init() does
+ * not run again) until the file or its plugin's settings change, or, when
+ * a name another plugin held was the reason, until that name is free.
+ * Names: the version in service keeps its names; within one scan, the
+ * first file in name order takes a free name. Returns 0, or a negative
+ * error when dir cannot be read (nothing changes then). */
 int plugin_scan(struct plugin_env *env, const char *dir, plugin_scan_result *res);
 
 /* Retires every serving version and unloads each with nothing in flight.

@@ -74,7 +74,7 @@ static void stream_gone(sse_stream *st) {
 
 void legacy_sse_get(legacy_sse *l, http_req *req, const char *extra) {
   mcp_http *t = l->mcp;
-  char guard_extra[400], endpoint[128];
+  char guard_extra[400], endpoint[128], path[80];
   const char *accept;
   size_t accept_len;
   sse_stream *st;
@@ -94,7 +94,7 @@ void legacy_sse_get(legacy_sse *l, http_req *req, const char *extra) {
     plain(req, 406, extra, "406 Not Acceptable: /sse sends text/event-stream\n");
     return;
   }
-  if (session_create(t->sessions, &s) < 0) {
+  if (mcp_http_new_session(t, req, &s) < 0) {
     plain(req, 503, "Retry-After: 1\r\n", "503 Service Unavailable: too many sessions\n");
     return;
   }
@@ -113,7 +113,7 @@ void legacy_sse_get(legacy_sse *l, http_req *req, const char *extra) {
   snprintf(endpoint, sizeof(endpoint), "event: endpoint\ndata: /messages?sessionId=%s\n\n", s->id);
   http_stream_send(req, endpoint, strlen(endpoint));
   log_msg(t->log, LOGLVL_INFO, "session_created", "session=%s transport=http_sse path=%s", s->id,
-          req->path);
+          log_escape(req->path, path, sizeof(path)));
 }
 
 void legacy_sse_post(legacy_sse *l, http_req *req) {

@@ -16,11 +16,14 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/protocol.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <llhttp.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* One POST waiting for responses that come later: a single request whose
  * handler went asynchronous, or a batch. Each pending request has an item
@@ -42,6 +45,14 @@ struct mcp_reply {
   unsigned outstanding; /* final messages still to come, +1 while dispatching */
   json_t *collected;    /* batch: responses for the JSON array */
   char headers[512];    /* extra response headers (CORS; at most ~300 bytes) */
+  /* A batch, dispatched a slice a turn (batch.h). */
+  batch_job job;
+  json_t *body; /* owned: the batch */
+  session *s;   /* its session, held while dispatching; NULL once it is gone */
+  char *fields; /* owned: the request's header fields once the request is
+                   gone ("name\0value\0..."), for host->call_header() */
+  size_t fields_len;
+  unsigned used; /* items handed out */
   unsigned n_items;
   reply_item items[];
 };
@@ -89,7 +100,18 @@ static void reject(mcp_http *t, http_req *req, int status, int code, const char 
 
 static void reply_free(mcp_reply *rep) {
   json_decref(rep->collected);
+  json_decref(rep->body);
+  free(rep->fields);
   free(rep);
+}
+
+/* The batch of rep dispatches nothing more: its job leaves the runner and
+ * its session is no longer held. */
+static void reply_stop_batch(mcp_reply *rep) {
+  batch_cancel(&rep->t->batches, &rep->job);
+  if (rep->s != NULL)
+    rep->s->holds--;
+  rep->s = NULL;
 }
 
 /* All responses are in: finish the HTTP response, free the reply. */
@@ -147,7 +169,10 @@ static void reply_abandon(mcp_reply *rep) {
 static void reply_expire(sse_stream *st) {
   mcp_reply *rep = st->owner;
   reply_abandon(rep);
-  rep->outstanding++; /* reply_release() below drops it */
+  if (batch_queued(&rep->job))
+    reply_stop_batch(rep); /* its dispatching hold is released below */
+  else
+    rep->outstanding++; /* reply_release() below drops it */
   reply_release(rep);
 }
 
@@ -214,8 +239,10 @@ static int item_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
 static void reply_abort(http_req *req) {
   mcp_reply *rep = req->user;
   rep->req = NULL;
+  reply_stop_batch(rep);
   reply_abandon(rep);
-  /* Only pending items were left: nothing else holds the reply. */
+  /* Only pending items (and a batch still dispatching, stopped above) were
+   * left: nothing else holds the reply. */
   reply_free(rep);
 }
 
@@ -265,21 +292,75 @@ static int origin_allowed(mcp_http *t, const char *origin, size_t len) {
   return http_util_is_loopback_name(name, name_len);
 }
 
+/* Whether Host is checked at all: when mcpd listens on loopback or
+ * allowed_hosts lists names, unless it lists "*". */
+static int host_checked(const mcp_http *t) {
+  size_t i;
+  for (i = 0; i < t->cfg->n_allowed_hosts; i++) {
+    if (strcmp(t->cfg->allowed_hosts[i], "*") == 0)
+      return 0;
+  }
+  return t->bound_loopback || t->cfg->n_allowed_hosts > 0;
+}
+
 static int host_allowed(mcp_http *t, const char *host, size_t len) {
   const char *name;
   size_t name_len, i;
-  if (!t->bound_loopback && t->cfg->n_allowed_hosts == 0)
-    return 1;
-  if (host == NULL)
-    return 1; /* HTTP/1.0 without Host: not a browser */
   if (http_util_split_host(host, len, &name, &name_len) < 0)
     return 0;
   for (i = 0; i < t->cfg->n_allowed_hosts; i++) {
-    const char *a = t->cfg->allowed_hosts[i];
-    if (strcmp(a, "*") == 0 || http_util_ieq(name, name_len, a))
+    if (http_util_ieq(name, name_len, t->cfg->allowed_hosts[i]))
       return 1;
   }
   return http_util_is_loopback_name(name, name_len);
+}
+
+/* A refused header value in the log: at most 100 bytes of it, escaped, so
+ * that what a client sends cannot add fields or lines to it. */
+static void log_refused(mcp_http *t, const char *event, const char *key, const char *v,
+                        size_t len) {
+  char cut[101], esc[420];
+  if (len > 100)
+    len = 100;
+  memcpy(cut, v, len);
+  cut[len] = '\0';
+  log_msg(t->log, LOGLVL_WARN, event, "%s=%s", key, log_escape(cut, esc, sizeof(esc)));
+}
+
+int mcp_http_check(mcp_http *t, const http_req *req, char *msg, size_t n) {
+  const char *origin, *host;
+  size_t origin_len, host_len;
+
+  origin = http_req_header(req, "origin", &origin_len);
+  if (origin != NULL && !origin_allowed(t, origin, origin_len)) {
+    log_refused(t, "mcp_origin_refused", "origin", origin, origin_len);
+    snprintf(msg, n, "Forbidden: Origin %.*s is not allowed",
+             (int)(origin_len > 100 ? 100 : origin_len), origin);
+    return 403;
+  }
+  if (!host_checked(t))
+    return 0;
+  host = http_req_header(req, "host", &host_len);
+  if (host == NULL && req->target_host == NULL) {
+    /* HTTP/1.0 may leave Host out; a check that could be skipped so would
+     * be no defence. */
+    log_msg(t->log, LOGLVL_WARN, "mcp_host_refused", "host=- reason=no_host_header");
+    snprintf(msg, n,
+             "Bad Request: a Host header is required (mcpd checks it against DNS rebinding)");
+    return 400;
+  }
+  /* An absolute-form target names the host the request is for, whatever
+   * Host says (RFC 9112 3.2.2): both must be ours. */
+  if (req->target_host != NULL && !host_allowed(t, req->target_host, req->target_host_len)) {
+    host = req->target_host;
+    host_len = req->target_host_len;
+  } else if (host == NULL || host_allowed(t, host, host_len)) {
+    return 0;
+  }
+  log_refused(t, "mcp_host_refused", "host", host, host_len);
+  snprintf(msg, n, "Misdirected Request: Host %.*s is not allowed for this server",
+           (int)(host_len > 100 ? 100 : host_len), host);
+  return 421;
 }
 
 const char *mcp_http_header_of(const void *req, const char *name) {
@@ -324,8 +405,87 @@ static int need_session(mcp_http *t, http_req *req, const char *extra, session *
 
 /* ---- POST ----------------------------------------------------------------- */
 
+/* host->call_header() for a batch's later slices: the request's fields
+ * were copied (reply_keep_fields), as the request has moved on. */
+static const char *reply_header_of(const void *r, const char *name) {
+  const mcp_reply *rep = r;
+  const char *p = rep->fields, *end = rep->fields + rep->fields_len;
+  while (p < end) {
+    const char *value = p + strlen(p) + 1;
+    if (strcasecmp(p, name) == 0)
+      return value;
+    p = value + strlen(value) + 1;
+  }
+  return NULL;
+}
+
+/* Copies req's header fields for reply_header_of(). Without memory, later
+ * slices' handlers see no headers. */
+static void reply_keep_fields(mcp_reply *rep, const http_req *req) {
+  size_t i, len = 0;
+  char *p;
+  for (i = 0; i < req->n_headers; i++)
+    len += req->headers[i].name_len + req->headers[i].value_len + 2;
+  rep->fields = p = malloc(len ? len : 1);
+  if (p == NULL)
+    return;
+  for (i = 0; i < req->n_headers; i++) {
+    memcpy(p, req->headers[i].name, req->headers[i].name_len + 1);
+    p += req->headers[i].name_len + 1;
+    memcpy(p, req->headers[i].value, req->headers[i].value_len + 1);
+    p += req->headers[i].value_len + 1;
+  }
+  rep->fields_len = len;
+}
+
+/* Dispatches one message of a batch (the batch runner's run()). */
+static void batch_run(batch_job *job, const json_t *el) {
+  mcp_reply *rep = (mcp_reply *)((char *)job - offsetof(mcp_reply, job));
+  mcp_http *t = rep->t;
+  json_t *resp = NULL;
+  mcpd_call *call = NULL;
+  mcp_sink *sink = NULL;
+  jsonrpc_msg m;
+
+  if (rep->req == NULL && rep->stream == NULL)
+    return; /* the client is gone */
+  jsonrpc_classify(el, &m);
+  if (rep->s == NULL) {
+    if (m.kind == JSONRPC_REQUEST)
+      resp =
+          jsonrpc_error(m.id, MCP_ERROR_SESSION_NOT_FOUND,
+                        "Session not found: it was deleted or expired while its batch ran", NULL);
+  } else if (m.kind == JSONRPC_REQUEST && strcmp(m.method, "initialize") == 0) {
+    resp =
+        jsonrpc_error(m.id, JSONRPC_INVALID_REQUEST, "initialize cannot be part of a batch", NULL);
+  } else {
+    if (m.kind == JSONRPC_REQUEST && rep->used < rep->n_items)
+      sink = &rep->items[rep->used].sink;
+    if (rep->fields != NULL) {
+      t->disp->header_fn = reply_header_of;
+      t->disp->header_req = rep;
+    }
+    if (dispatch_message(t->disp, rep->s, &m, sink, &resp, &call) == DISPATCH_PENDING &&
+        sink != NULL) {
+      rep->items[rep->used++].call = call;
+      rep->outstanding++;
+    }
+    if (rep->fields != NULL)
+      t->disp->header_req = NULL;
+  }
+  reply_deliver(rep, resp);
+  json_decref(resp);
+}
+
+/* The batch's last slice ran (the batch runner's done()). */
+static void batch_done(batch_job *job) {
+  mcp_reply *rep = (mcp_reply *)((char *)job - offsetof(mcp_reply, job));
+  reply_stop_batch(rep);
+  reply_release(rep); /* the dispatching hold */
+}
+
 static void post_batch(mcp_http *t, http_req *req, json_t *body, session *s, const char *extra) {
-  size_t i, n = json_array_size(body), pending = 0, requests = 0;
+  size_t i, n = json_array_size(body), requests = 0;
   mcp_reply *rep;
   jsonrpc_msg m;
 
@@ -338,6 +498,13 @@ static void post_batch(mcp_http *t, http_req *req, json_t *body, session *s, con
            "Invalid Request: JSON-RPC batches are only accepted in sessions that negotiated "
            "2025-03-26 (this one uses %s)",
            protocol_name(s->version));
+    return;
+  }
+  if (n > t->cfg->max_batch_messages) {
+    reject(t, req, 400, JSONRPC_INVALID_REQUEST, extra,
+           "Invalid Request: the batch has %zu messages; the limit is %u "
+           "(limits.max_batch_messages): send it in smaller batches",
+           n, t->cfg->max_batch_messages);
     return;
   }
   for (i = 0; i < n; i++) {
@@ -353,28 +520,20 @@ static void post_batch(mcp_http *t, http_req *req, json_t *body, session *s, con
     return;
   }
   rep->batch = 1;
-  for (i = 0; i < n && (rep->req != NULL || rep->stream != NULL); i++) {
-    json_t *resp = NULL;
-    mcpd_call *call = NULL;
-    jsonrpc_classify(json_array_get(body, i), &m);
-    if (m.kind == JSONRPC_REQUEST && strcmp(m.method, "initialize") == 0) {
-      resp = jsonrpc_error(m.id, JSONRPC_INVALID_REQUEST, "initialize cannot be part of a batch",
-                           NULL);
-    } else if (m.kind == JSONRPC_REQUEST && pending < requests) {
-      if (dispatch_message(t->disp, s, &m, &rep->items[pending].sink, &resp, &call) ==
-          DISPATCH_PENDING) {
-        rep->items[pending].call = call;
-        rep->outstanding++;
-        pending++;
-        continue;
-      }
-    } else {
-      dispatch_message(t->disp, s, &m, NULL, &resp, &call);
-    }
-    reply_deliver(rep, resp);
-    json_decref(resp);
+  rep->body = json_incref(body);
+  rep->s = s;
+  s->holds++; /* no expiry or eviction under a batch still dispatching */
+  rep->job.msgs = body;
+  rep->job.run = batch_run;
+  rep->job.done = batch_done;
+  /* The first slice now, the rest on later turns, so that a batch of
+   * thousands of calls cannot hold the loop from everyone else. */
+  if (batch_start(&t->batches, &rep->job) == 0) {
+    reply_stop_batch(rep);
+    reply_release(rep);
+    return;
   }
-  reply_release(rep);
+  reply_keep_fields(rep, req);
 }
 
 static void post_initialize(mcp_http *t, http_req *req, const jsonrpc_msg *m, const char *extra) {
@@ -394,13 +553,13 @@ static void post_initialize(mcp_http *t, http_req *req, const jsonrpc_msg *m, co
            "Invalid Request: initialize must be a request with an id");
     return;
   }
-  r = session_create(t->sessions, &s);
+  r = mcp_http_new_session(t, req, &s);
   if (r < 0) {
-    log_msg(t->log, LOGLVL_WARN, "session_refused", "reason=%s",
-            r == -EAGAIN ? "max_sessions" : "error");
     reject(t, req, 503, JSONRPC_INTERNAL_ERROR, extra,
-           r == -EAGAIN ? "Service Unavailable: too many sessions; try again later"
-                        : "Service Unavailable: cannot create a session");
+           r == -EDQUOT   ? "Service Unavailable: this address holds too many busy sessions; "
+                            "end one (DELETE) or try again later"
+           : r == -EAGAIN ? "Service Unavailable: too many sessions; try again later"
+                          : "Service Unavailable: cannot create a session");
     return;
   }
   dispatch_message(t->disp, s, m, NULL, &resp, &call);
@@ -517,6 +676,7 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
 static void get(mcp_http *t, http_req *req, const char *extra) {
   const char *accept, *last;
   size_t accept_len, last_len;
+  char cut[41], esc[180];
   session *s;
   sse_stream *st;
   uint64_t event;
@@ -538,16 +698,18 @@ static void get(mcp_http *t, http_req *req, const char *extra) {
   last = http_req_header(req, "last-event-id", &last_len);
   if (last != NULL) {
     /* A resumption is not a second standalone stream: no 409 for it. */
+    /* The client's value, cut and escaped for the log. */
+    snprintf(cut, sizeof(cut), "%.*s", (int)(last_len > 40 ? 40 : last_len), last);
+    log_escape(cut, esc, sizeof(esc));
     st = sse_find(s, last, last_len, &event);
     if (st != NULL) {
-      log_msg(t->log, LOGLVL_DEBUG, "sse_resumed", "session=%s stream=%u after=%.*s", s->id, st->no,
-              (int)(last_len > 40 ? 40 : last_len), last);
+      log_msg(t->log, LOGLVL_DEBUG, "sse_resumed", "session=%s stream=%u after=%s", s->id, st->no,
+              esc);
       sse_resume(st, req, event);
       return;
     }
     log_msg(t->log, LOGLVL_INFO, "sse_resume_unknown",
-            "session=%s last_event_id=%.*s action=new_stream", s->id,
-            (int)(last_len > 40 ? 40 : last_len), last);
+            "session=%s last_event_id=%s action=new_stream", s->id, esc);
   }
   st = s->standalone;
   if (st != NULL && st->req != NULL) {
@@ -557,8 +719,9 @@ static void get(mcp_http *t, http_req *req, const char *extra) {
   }
   if (st != NULL)
     sse_finish(st); /* a detached one is replaced */
-  t->stats.streams_opened++;
-  sse_open(&t->hub, s, req, 1, extra);
+  /* NULL: answered already (429 or 503). */
+  if (sse_open(&t->hub, s, req, 1, extra) != NULL)
+    t->stats.streams_opened++;
 }
 
 /* ---- DELETE ---------------------------------------------------------------- */
@@ -573,7 +736,64 @@ static void handle_delete(mcp_http *t, http_req *req, const char *extra) {
   http_respond(req, 200, extra, "", 0);
 }
 
+/* ---- sessions per client address ------------------------------------------ */
+
+/* The address the sessions of req's client are counted under: the IPv4
+ * address, or the /64 of an IPv6 one ("2001:db8:1:2::/64"), which one
+ * client usually holds whole and so could otherwise use to dodge the cap.
+ * An IPv4-mapped IPv6 address counts as its IPv4 address. Returns 0, or -1
+ * when the peer is not an IP socket. */
+static int client_addr(const http_req *req, char *out, size_t n) {
+  char peer[80];
+  struct in6_addr a6;
+  char *colon;
+
+  http_req_peer(req, peer, sizeof(peer)); /* "ADDR:PORT", "?:0" when unknown */
+  colon = strrchr(peer, ':');
+  if (colon == NULL || peer[0] == '?')
+    return -1;
+  *colon = '\0';
+  if (inet_pton(AF_INET6, peer, &a6) == 1) {
+    if (IN6_IS_ADDR_V4MAPPED(&a6))
+      return inet_ntop(AF_INET, a6.s6_addr + 12, out, (socklen_t)n) != NULL ? 0 : -1;
+    memset(a6.s6_addr + 8, 0, 8);
+    if (inet_ntop(AF_INET6, &a6, peer, sizeof(peer)) == NULL)
+      return -1;
+    return snprintf(out, n, "%s/64", peer) < (int)n ? 0 : -1;
+  }
+  return snprintf(out, n, "%s", peer) < (int)n ? 0 : -1;
+}
+
+int mcp_http_new_session(mcp_http *t, http_req *req, session **out) {
+  char addr[SESSION_CLIENT_MAX];
+  unsigned quiet;
+  int r;
+
+  r = session_create_for(t->sessions, client_addr(req, addr, sizeof(addr)) == 0 ? addr : NULL, out);
+  if (r < 0 && session_refusal_log_due(t->sessions, &quiet))
+    log_msg(t->log, LOGLVL_WARN, "session_refused", "reason=%s client=%s refused_unlogged=%u",
+            r == -EDQUOT   ? "max_sessions_per_client"
+            : r == -EAGAIN ? "max_sessions"
+                           : "error",
+            client_addr(req, addr, sizeof(addr)) == 0 ? addr : "?", quiet);
+  return r;
+}
+
+/* Batches of s (every session when s is NULL) still dispatching let go of
+ * it: their remaining requests are answered -32001. */
+static void batches_forget(mcp_http *t, const session *s) {
+  list_node *n;
+  for (n = t->batches.jobs.next; n != &t->batches.jobs; n = n->next) {
+    mcp_reply *rep = list_entry(n, mcp_reply, job.link);
+    if (rep->s != NULL && (s == NULL || rep->s == s)) {
+      rep->s->holds--;
+      rep->s = NULL;
+    }
+  }
+}
+
 void mcp_http_session_removed(mcp_http *t, session *s) {
+  batches_forget(t, s);
   dispatch_session_closed(t->disp, s);
   sse_session_closed(&t->hub, s);
 }
@@ -581,33 +801,24 @@ void mcp_http_session_removed(mcp_http *t, session *s) {
 /* ---- entry ------------------------------------------------------------------ */
 
 int mcp_http_guard(mcp_http *t, http_req *req, char *extra, size_t n) {
-  const char *origin, *host;
-  size_t origin_len, host_len;
+  const char *origin;
+  size_t origin_len;
+  char msg[300];
+  int status;
 
   extra[0] = '\0';
+  status = mcp_http_check(t, req, msg, sizeof(msg));
+  if (status != 0) {
+    reject(t, req, status, MCP_ERROR_BAD_REQUEST, NULL, "%s", msg);
+    return -1;
+  }
   origin = http_req_header(req, "origin", &origin_len);
   if (origin != NULL) {
-    if (!origin_allowed(t, origin, origin_len)) {
-      log_msg(t->log, LOGLVL_WARN, "mcp_origin_refused", "origin=%.*s",
-              (int)(origin_len > 100 ? 100 : origin_len), origin);
-      reject(t, req, 403, MCP_ERROR_BAD_REQUEST, NULL, "Forbidden: Origin %.*s is not allowed",
-             (int)(origin_len > 100 ? 100 : origin_len), origin);
-      return -1;
-    }
     /* A browser client may read our responses and the session header. */
     snprintf(extra, n,
              "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n"
              "Access-Control-Expose-Headers: Mcp-Session-Id\r\n",
              (int)(origin_len > 200 ? 200 : origin_len), origin);
-  }
-  host = http_req_header(req, "host", &host_len);
-  if (!host_allowed(t, host, host_len)) {
-    log_msg(t->log, LOGLVL_WARN, "mcp_host_refused", "host=%.*s",
-            (int)(host_len > 100 ? 100 : host_len), host);
-    reject(t, req, 421, MCP_ERROR_BAD_REQUEST, NULL,
-           "Misdirected Request: Host %.*s is not allowed for this server",
-           (int)(host_len > 100 ? 100 : host_len), host);
-    return -1;
   }
   return 0;
 }
@@ -650,13 +861,15 @@ void mcp_http_handle(mcp_http *t, http_req *req) {
 
 int mcp_http_init(mcp_http *t, uv_loop_t *loop, dispatch *d, session_table *sessions,
                   const config *cfg, const logger *lg, int bound_loopback) {
+  int r;
   memset(t, 0, sizeof(*t));
   t->disp = d;
   t->sessions = sessions;
   t->cfg = cfg;
   t->log = lg;
   t->bound_loopback = bound_loopback;
-  return sse_hub_init(&t->hub, loop, cfg, lg);
+  r = batch_runner_init(&t->batches, loop);
+  return r < 0 ? r : sse_hub_init(&t->hub, loop, cfg, lg);
 }
 
 void mcp_http_apply_config(mcp_http *t) {
@@ -668,6 +881,8 @@ void mcp_http_drain(mcp_http *t) {
 }
 
 void mcp_http_close(mcp_http *t) {
-  sse_hub_close(&t->hub);
+  sse_hub_close(&t->hub); /* a batch answering as a stream stops with it */
+  batches_forget(t, NULL);
+  batch_runner_close(&t->batches);
   buf_free(&t->out);
 }

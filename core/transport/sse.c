@@ -176,10 +176,27 @@ void sse_detach(sse_stream *st) {
   start_timer(h);
 }
 
+/* A GET stream beyond its address's share (limits.max_streams_per_client):
+ * 429, with the stream's extra headers (borrowed). */
+static void refuse_stream(http_req *req, const char *extra) {
+  static const char body[] = "429 Too Many Requests: this address holds too many open SSE "
+                             "streams; close one or try again later\n";
+  char headers[800];
+  snprintf(headers, sizeof(headers),
+           "Content-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\n%s", extra ? extra : "");
+  http_respond(req, 429, headers, body, sizeof(body) - 1);
+}
+
 sse_stream *sse_open(sse_hub *h, session *s, http_req *req, int standalone, const char *extra) {
-  sse_stream *st = calloc(1, sizeof(*st));
+  sse_stream *st;
   char headers[700];
 
+  /* Only a GET stream is refused: a POST answer must reach its client. */
+  if (standalone && http_stream_admit(req) < 0) {
+    refuse_stream(req, extra);
+    return NULL;
+  }
+  st = calloc(1, sizeof(*st));
   if (st == NULL) {
     http_respond(req, 503, "Content-Type: text/plain\r\n", "out of memory\n", 14);
     return NULL;
@@ -298,6 +315,12 @@ void sse_resume(sse_stream *st, http_req *req, uint64_t event) {
   list_node *n;
   int gap;
 
+  /* A resumption that replaces a bound connection adds no stream. Refused,
+   * the stream stays detached and may be resumed later. */
+  if (st->req == NULL && http_stream_admit(req) < 0) {
+    refuse_stream(req, st->headers);
+    return;
+  }
   if (st->req != NULL) {
     /* The old connection is still bound (its loss not yet seen): end it. */
     http_req *old = st->req;
@@ -339,13 +362,21 @@ void sse_session_closed(sse_hub *h, session *s) {
 static void timer_cb(uv_timer_t *t) {
   sse_hub *h = t->data;
   uint64_t now = now_ms(h);
-  unsigned keepalive = h->cfg->sse_keepalive_ms;
+  unsigned keepalive = h->cfg->sse_keepalive_ms, stall = h->cfg->sse_stall_ms;
   list_node *n, *tmp;
 
   list_foreach_safe(n, tmp, &h->streams) {
     sse_stream *st = list_entry(n, sse_stream, link);
     if (st->req != NULL) {
-      if (st->poll_at != 0 && now >= st->poll_at && !st->done) {
+      uint64_t unread = http_req_unread_ms(st->req);
+      if (stall > 0 && unread >= stall) {
+        /* Its client reads nothing (the keep-alives pile up): free the
+         * connection. on_abort detaches the stream, which may be resumed. */
+        h->stats.stalled++;
+        log_msg(h->log, LOGLVL_INFO, "sse_stalled", "session=%s stream=%u unread_ms=%" PRIu64,
+                st->s != NULL ? st->s->id : "-", st->no, unread);
+        http_req_abort(st->req);
+      } else if (st->poll_at != 0 && now >= st->poll_at && !st->done) {
         /* The polling model: end the response; the client comes back with
          * Last-Event-ID after retry ms. */
         http_req *req = st->req;

@@ -55,6 +55,7 @@ struct sse_stream {
 
 typedef struct sse_stats {
   uint64_t opened, resumed, detached, expired, polls, replayed_events, events;
+  uint64_t stalled; /* connections closed: their client read nothing for sse_stall_ms */
 } sse_stats;
 
 struct sse_hub {
@@ -84,7 +85,9 @@ void sse_hub_close(sse_hub *h);
  * event when the session speaks 2025-11-25. A standalone stream becomes
  * the session's channel (session.out): what is sent there goes out as an
  * event. Returns the stream (owned by the
- * session) or NULL when out of memory (req is then answered 503). */
+ * session) or NULL when out of memory (req is then answered 503), or when
+ * a standalone stream would pass its client address's share
+ * (http_stream_admit(); req is then answered 429). */
 sse_stream *sse_open(sse_hub *h, session *s, http_req *req, int standalone, const char *extra);
 
 /* Sends one message as an event. msg is borrowed. Returns 0 or -ENOMEM. */
@@ -103,7 +106,8 @@ sse_stream *sse_find(session *s, const char *last_event_id, size_t len, uint64_t
 
 /* Resumes st on req (a GET): writes the head, replays the events after
  * `event`, and carries the stream from now on (a done stream ends right
- * after the replay). */
+ * after the replay). A detached stream whose new client address is at its
+ * share of streams is not resumed: req gets 429 and st stays detached. */
 void sse_resume(sse_stream *st, http_req *req, uint64_t event);
 
 /* Frees every stream of a session (its attached responses end). */

@@ -1,7 +1,9 @@
 /* stdio_transport.c -- the stdio transport. Every message, request answers and
  * server-started ones alike, is one line of compact JSON on stdout, in the
  * order produced; stdout is written through libuv so a slow reader never
- * blocks the loop. */
+ * blocks the loop. Lines are handled in the order they come: while a batch
+ * is dispatched across loop turns (batch.h), the input after it waits and
+ * stdin is not read. */
 #include "lib/json_read.h"
 #include "lib/json_write.h"
 #include "transport/stdio_transport.h"
@@ -16,6 +18,9 @@
 
 /* A 2025-03-26 batch: its answers go out together, as one array. */
 typedef struct stdio_batch {
+  batch_job job; /* first: the runner hands this back; a slice a turn */
+  stdio_transport *t;
+  json_t *msgs; /* owned: the batch */
   json_t *responses;
   unsigned outstanding; /* answers still to come, +1 while dispatching */
 } stdio_batch;
@@ -97,6 +102,7 @@ static void batch_release(stdio_transport *t, stdio_batch *b) {
   if (json_array_size(b->responses) > 0)
     write_line(t, b->responses);
   json_decref(b->responses);
+  json_decref(b->msgs);
   free(b);
 }
 
@@ -154,11 +160,26 @@ static void handle_msg(stdio_transport *t, const json_t *msg, stdio_batch *batch
   free(r);
 }
 
+static void batch_run(batch_job *job, const json_t *msg) {
+  stdio_batch *b = (stdio_batch *)job;
+  handle_msg(b->t, msg, b);
+}
+
+static void resume_input(stdio_transport *t);
+
+/* The batch's last slice ran: the input after it goes on. */
+static void batch_done(batch_job *job) {
+  stdio_batch *b = (stdio_batch *)job;
+  stdio_transport *t = b->t;
+  t->running = NULL;
+  batch_release(t, b); /* the dispatching hold */
+  resume_input(t);
+}
+
 static void handle_line(stdio_transport *t, const char *p, size_t len) {
   json_read_error je;
   json_t *msg, *resp;
   stdio_batch *batch;
-  size_t i;
 
   while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' ' || p[len - 1] == '\t'))
     len--;
@@ -191,17 +212,34 @@ static void handle_line(stdio_transport *t, const char *p, size_t len) {
     json_decref(msg);
     return;
   }
+  if (json_array_size(msg) > t->cfg->max_batch_messages) {
+    char text[200];
+    snprintf(text, sizeof(text),
+             "the batch has %zu messages; the limit is %u (limits.max_batch_messages): send it "
+             "in smaller batches",
+             json_array_size(msg), t->cfg->max_batch_messages);
+    resp = jsonrpc_error(NULL, JSONRPC_INVALID_REQUEST, text, NULL);
+    write_line(t, resp);
+    json_decref(resp);
+    json_decref(msg);
+    return;
+  }
   batch = calloc(1, sizeof(*batch));
   if (batch == NULL || (batch->responses = json_array()) == NULL) {
     free(batch);
     json_decref(msg);
     return;
   }
+  batch->t = t;
+  batch->msgs = msg;
   batch->outstanding = 1; /* held while dispatching */
-  for (i = 0; i < json_array_size(msg); i++)
-    handle_msg(t, json_array_get(msg, i), batch);
-  batch_release(t, batch);
-  json_decref(msg);
+  batch->job.msgs = msg;
+  batch->job.run = batch_run;
+  batch->job.done = batch_done;
+  if (batch_start(&t->batches, &batch->job) == 0)
+    batch_release(t, batch);
+  else
+    t->running = batch;
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
@@ -220,11 +258,25 @@ static void at_eof(stdio_transport *t) {
     t->on_eof(t->arg);
 }
 
-/* Splits input into lines and handles each complete one. */
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+static void fs_read_next(stdio_transport *t);
+
+/* Splits input into lines and handles each complete one. Behind a batch
+ * still dispatching, the rest waits in t->held and reading pauses. */
 static void feed(stdio_transport *t, const char *p, const char *end) {
   while (p < end) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     const char *stop = nl ? nl : end;
+    if (t->running != NULL) {
+      /* At most one read's worth: reading stops until the batch is done. */
+      if (buf_append(&t->held, p, (size_t)(end - p)) < 0)
+        log_msg(t->log, LOGLVL_ERROR, "stdio_input_lost", "bytes=%zu reason=out_of_memory",
+                (size_t)(end - p));
+      if (t->rd != NULL && !t->paused)
+        uv_read_stop(t->rd);
+      t->paused = 1;
+      return;
+    }
     if (t->skipping) {
       if (nl != NULL)
         t->skipping = 0;
@@ -244,6 +296,23 @@ static void feed(stdio_transport *t, const char *p, const char *end) {
   }
 }
 
+/* After a batch: the input that waited behind it, then reading again. */
+static void resume_input(stdio_transport *t) {
+  buf held = t->held;
+  if (t->eof || t->closing)
+    return; /* stopping: what waited is not read */
+  memset(&t->held, 0, sizeof(t->held));
+  feed(t, held.data, held.data + held.len);
+  buf_free(&held);
+  if (t->running != NULL || !t->paused || t->eof || t->closing)
+    return;
+  t->paused = 0;
+  if (t->rd != NULL)
+    uv_read_start(t->rd, alloc_cb, read_cb);
+  else
+    fs_read_next(t);
+}
+
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   stdio_transport *t = s->data;
   if (nread > 0)
@@ -260,25 +329,36 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
 
 #define FS_CHUNK 65536
 
-static void fs_read_cb(uv_fs_t *req) {
-  stdio_transport *t = req->data;
-  ssize_t n = req->result;
-  uv_buf_t b;
-  uv_fs_req_cleanup(req);
-  t->fs_reading = 0;
-  if (n > 0 && !t->eof) {
-    feed(t, t->fs_buf, t->fs_buf + n);
-    if (!t->eof && !t->closing) {
-      b = uv_buf_init(t->fs_buf, FS_CHUNK);
-      t->fs_reading = uv_fs_read(req->loop, req, 0, &b, 1, -1, fs_read_cb) == 0;
-      if (t->fs_reading)
-        return;
-    }
-  }
+/* stdin from a file ended (or cannot be read on). */
+static void fs_input_end(stdio_transport *t) {
   if (t->line.len > 0)
     handle_line(t, t->line.data, t->line.len);
   buf_reset(&t->line);
   at_eof(t);
+}
+
+static void fs_read_cb(uv_fs_t *req) {
+  stdio_transport *t = req->data;
+  ssize_t n = req->result;
+  uv_fs_req_cleanup(req);
+  t->fs_reading = 0;
+  if (n > 0 && !t->eof) {
+    feed(t, t->fs_buf, t->fs_buf + n);
+    if (t->paused)
+      return; /* resume_input() reads on */
+    if (!t->eof && !t->closing) {
+      fs_read_next(t);
+      return;
+    }
+  }
+  fs_input_end(t);
+}
+
+static void fs_read_next(stdio_transport *t) {
+  uv_buf_t b = uv_buf_init(t->fs_buf, FS_CHUNK);
+  t->fs_reading = uv_fs_read(t->loop, &t->fs_req, 0, &b, 1, -1, fs_read_cb) == 0;
+  if (!t->fs_reading)
+    fs_input_end(t);
 }
 
 /* Opens fd as a stream: a pipe (or socket) or a terminal. *file is set for
@@ -312,6 +392,7 @@ int stdio_start(stdio_transport *t, uv_loop_t *loop, dispatch *d, session_table 
                 const config *cfg, const logger *lg, void (*on_eof)(void *arg), void *arg) {
   int r;
   memset(t, 0, sizeof(*t));
+  t->loop = loop;
   t->disp = d;
   t->sessions = sessions;
   t->cfg = cfg;
@@ -335,6 +416,9 @@ int stdio_start(stdio_transport *t, uv_loop_t *loop, dispatch *d, session_table 
     log_msg(lg, LOGLVL_ERROR, "stdio_session_failed", "error=%s", uv_strerror(r));
     goto fail;
   }
+  r = batch_runner_init(&t->batches, loop);
+  if (r < 0)
+    goto fail;
   t->s->holds++; /* the only session: it lives as long as the process */
   t->s->out = &t->channel;
   if (t->rd != NULL) {
@@ -368,13 +452,19 @@ void stdio_drain(stdio_transport *t) {
 }
 
 int stdio_busy(const stdio_transport *t) {
-  return t->writes > 0 || t->fs_reading;
+  return t->writes > 0 || t->fs_reading || t->running != NULL;
 }
 
 void stdio_close(stdio_transport *t) {
   if (t->closing)
     return;
   t->closing = 1;
+  batch_runner_close(&t->batches);
+  if (t->running != NULL) {
+    stdio_batch *b = t->running;
+    t->running = NULL;
+    batch_release(t, b); /* the dispatching hold: the rest is never run */
+  }
   while (!list_empty(&t->reqs)) {
     stdio_req *r = list_entry(t->reqs.next, stdio_req, link);
     list_remove(&r->link);
@@ -392,6 +482,7 @@ void stdio_close(stdio_transport *t) {
   if (t->wr != NULL)
     uv_close((uv_handle_t *)t->wr, NULL);
   buf_free(&t->line);
+  buf_free(&t->held);
   buf_free(&t->scratch);
   free(t->fs_buf);
   t->fs_buf = NULL;

@@ -14,8 +14,12 @@
 #include "lib/list.h"
 #include "lib/log.h"
 #include "mcp/session.h"
+#include "transport/batch.h"
+
+struct stdio_batch;
 
 typedef struct stdio_transport {
+  uv_loop_t *loop;
   uv_pipe_t in, out;
   uv_tty_t in_tty, out_tty;
   uv_stream_t *rd, *wr;  /* whichever of the above is in use */
@@ -31,9 +35,13 @@ typedef struct stdio_transport {
   mcp_sink channel; /* the session's channel: stdout */
   buf line;         /* the line being read */
   buf scratch;
-  int skipping;    /* an over-long line: drop it up to its newline */
-  unsigned writes; /* uv_write requests in flight */
-  list_node reqs;  /* requests whose answer is still to come */
+  int skipping;                /* an over-long line: drop it up to its newline */
+  batch_runner batches;        /* batches dispatched a slice a turn */
+  struct stdio_batch *running; /* the batch still dispatching: input waits */
+  buf held;                    /* input read behind it */
+  int paused;                  /* reading stopped until it is done */
+  unsigned writes;             /* uv_write requests in flight */
+  list_node reqs;              /* requests whose answer is still to come */
   void (*on_eof)(void *arg);
   void *arg;
   int closing, eof;

@@ -27,6 +27,7 @@ static const mcpd_host *host;
 #define MAX_BACKENDS   64
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS   30000
+#define DOC_MAX_BYTES  (64u << 20) /* an OpenAPI document, fetched or read */
 
 struct backend;
 
@@ -620,7 +621,22 @@ static int resource_handler(mcpd_call *call, const char *uri, const json_t *vars
 
 /* ---- registering what the documents describe ------------------------------------- */
 
-static int register_op(plugin *pl, op_ref *ref) {
+/* The keys one publish() registered so far, by kind: a key two backends
+ * share is settled here, because during init() a registration the host
+ * refuses keeps the whole plugin out of service. */
+typedef struct published_keys {
+  json_t *tools, *resources, *templates; /* objects used as sets */
+} published_keys;
+
+/* Whether key is in set (and if not, puts it there). */
+static int key_seen(json_t *set, const char *key) {
+  if (json_object_get(set, key) != NULL)
+    return 1;
+  json_object_set_new(set, key, json_true());
+  return 0;
+}
+
+static int register_op(plugin *pl, op_ref *ref, published_keys *keys) {
   const oa_operation *op = ref->op;
   char name[80];
   int r = -EEXIST, k;
@@ -636,18 +652,25 @@ static int register_op(plugin *pl, op_ref *ref) {
     t.annotations = op->annotations;
     t.handler = tool_handler;
     t.tool_data = ref;
-    /* A name another backend took: the next free suffix. */
+    /* A name another backend of this plugin took: the next free suffix.
+     * One another plugin has is refused by the host: later (an update) the
+     * next suffix is tried; in init() the refusal keeps this plugin out of
+     * service anyway, so no more are tried. */
     for (k = 1; k <= 9 && r == -EEXIST; k++) {
       if (k == 1)
         snprintf(name, sizeof(name), "%s", op->name);
       else
         snprintf(name, sizeof(name), "%.60s_%d", op->name, k);
+      if (key_seen(keys->tools, name))
+        continue;
       t.name = name;
       r = host->register_tool(pl->ctx, &t);
+      if (r == -EEXIST && !pl->live)
+        break;
     }
     if (r == 0 && k > 2)
       host->log(pl->ctx, MCPD_LOG_WARNING,
-                "backend=%s tool %s was taken by another backend: registered as %s "
+                "backend=%s tool %s was taken by another backend or plugin: registered as %s "
                 "(set tool_prefix to keep names apart)",
                 ref->b->name, op->name, name);
   } else if (op->kind == OA_RESOURCE) {
@@ -661,7 +684,7 @@ static int register_op(plugin *pl, op_ref *ref) {
     res.mime_type = op->mime_type;
     res.handler = resource_handler;
     res.data = ref;
-    r = host->register_resource(pl->ctx, &res);
+    r = key_seen(keys->resources, op->uri) ? -EEXIST : host->register_resource(pl->ctx, &res);
   } else {
     mcpd_resource_template tpl;
     memset(&tpl, 0, sizeof(tpl));
@@ -673,7 +696,8 @@ static int register_op(plugin *pl, op_ref *ref) {
     tpl.mime_type = op->mime_type;
     tpl.handler = resource_handler;
     tpl.data = ref;
-    r = host->register_resource_template(pl->ctx, &tpl);
+    r = key_seen(keys->templates, op->uri) ? -EEXIST
+                                           : host->register_resource_template(pl->ctx, &tpl);
   }
   if (r < 0)
     host->log(pl->ctx, MCPD_LOG_WARNING, "backend=%s operation %s %s skipped: %s", ref->b->name,
@@ -684,6 +708,7 @@ static int register_op(plugin *pl, op_ref *ref) {
 /* Registers the operations of every backend that has a document. During
  * init() straight away; later as one update that replaces the old set. */
 static void publish(plugin *pl) {
+  published_keys keys;
   size_t i, j;
   int r;
   if (pl->live && (r = host->update_begin(pl->ctx)) < 0) {
@@ -691,11 +716,17 @@ static void publish(plugin *pl) {
       host->log(pl->ctx, MCPD_LOG_ERROR, "cannot update the tool list: %s", host->strerror(r));
     return;
   }
+  keys.tools = json_object();
+  keys.resources = json_object();
+  keys.templates = json_object();
   for (i = 0; i < pl->n_backends; i++) {
     api_gen *g = pl->backends[i].gen;
     for (j = 0; g != NULL && j < g->api.n_ops; j++)
-      register_op(pl, &g->ops[j]);
+      register_op(pl, &g->ops[j], &keys);
   }
+  json_decref(keys.tools);
+  json_decref(keys.resources);
+  json_decref(keys.templates);
   if (pl->live && (r = host->update_commit(pl->ctx)) < 0) {
     host->log(pl->ctx, MCPD_LOG_ERROR, "the new tool list was refused: %s", host->strerror(r));
     return; /* the registered set still points into the published documents */
@@ -713,6 +744,26 @@ static void publish(plugin *pl) {
   }
 }
 
+/* Whether text that is not JSON is a YAML OpenAPI document: its first
+ * line that is not blank, a comment or "---" starts with "openapi:" or
+ * "swagger:". */
+static int looks_like_yaml(const char *text, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    size_t end = i;
+    while (end < len && text[end] != '\n')
+      end++;
+    while (i < end && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r'))
+      i++;
+    if (i < end && text[i] != '#' && !(end - i >= 3 && memcmp(text + i, "---", 3) == 0))
+      return (end - i >= 8 && memcmp(text + i, "openapi:", 8) == 0) ||
+             (end - i >= 8 && memcmp(text + i, "swagger:", 8) == 0) ||
+             (end - i >= 10 && memcmp(text + i, "\"openapi\":", 10) == 0);
+    i = end + 1;
+  }
+  return 0;
+}
+
 /* Converts a fetched (or read) document and puts it in service. Returns
  * 0, or a negative error with a message in err. */
 static int take_document(backend *b, const char *text, size_t len, char *err, size_t n) {
@@ -724,7 +775,12 @@ static int take_document(backend *b, const char *text, size_t len, char *err, si
   int r;
 
   if (doc == NULL) {
-    snprintf(err, n, "the OpenAPI document is not JSON: %s (line %d)", je.text, je.line);
+    if (looks_like_yaml(text, len))
+      snprintf(err, n,
+               "the OpenAPI document is YAML; mcpd reads JSON documents only (serve or point "
+               "\"openapi\" at its JSON form, e.g. converted with yq -o=json)");
+    else
+      snprintf(err, n, "the OpenAPI document is not JSON: %s (line %d)", je.text, je.line);
     return -EINVAL;
   }
   g = calloc(1, sizeof(*g));
@@ -791,7 +847,10 @@ static void fetch_failed(backend *b, const char *why) {
     b->retry = NULL; /* this version is out of service: nothing to retry for */
     return;
   }
-  host->log(b->pl->ctx, MCPD_LOG_WARNING,
+  /* The first failure of a backend with no tools yet is an error: its
+   * tools are missing (and `mcpd --check` fails on it). Retries, and a
+   * backend that keeps its old tools, only warn. */
+  host->log(b->pl->ctx, b->gen == NULL && b->failures == 1 ? MCPD_LOG_ERROR : MCPD_LOG_WARNING,
             "backend=%s document=%s not loaded (attempt %u): %s; %s in %u ms", b->name, b->openapi,
             b->failures, why, b->gen ? "keeping the tools it had, trying again" : "trying again",
             b->retry_ms);
@@ -806,6 +865,11 @@ static void on_document(void *arg, int err, const mcpd_http_response *resp) {
   b->fetching = NULL;
   if (err == -ESHUTDOWN || err == -ECANCELED)
     return;
+  if (err == -E2BIG) {
+    snprintf(why, sizeof(why), "%s is larger than %u MiB", b->spec_url, DOC_MAX_BYTES >> 20);
+    fetch_failed(b, why);
+    return;
+  }
   if (err != 0) {
     transport_error(b, err, why, sizeof(why));
     fetch_failed(b, why);
@@ -834,15 +898,16 @@ static int read_file(backend *b, char *err, size_t n) {
     return -errno;
   }
   do {
+    if (len > DOC_MAX_BYTES) {
+      fclose(f);
+      free(text);
+      snprintf(err, n, "%s is larger than %u MiB", b->spec_file, DOC_MAX_BYTES >> 20);
+      return -E2BIG;
+    }
     if (len + 65536 > cap) {
       char *grown;
-      cap = (len + 65536) * 2;
-      if (cap > (64u << 20)) {
-        fclose(f);
-        free(text);
-        snprintf(err, n, "%s is larger than 64 MiB", b->spec_file);
-        return -E2BIG;
-      }
+      /* Room for one byte past the limit, to see a file that passes it. */
+      cap = (len + 65536) * 2 > DOC_MAX_BYTES + 1 ? DOC_MAX_BYTES + 1 : (len + 65536) * 2;
       grown = realloc(text, cap);
       if (grown == NULL) {
         fclose(f);
@@ -881,7 +946,7 @@ static void fetch(backend *b) {
   hr.n_headers = b->n_headers;
   hr.timeout_ms = b->timeout_ms;
   hr.connect_timeout_ms = b->connect_timeout_ms;
-  hr.max_response_bytes = 64u << 20;
+  hr.max_response_bytes = DOC_MAX_BYTES;
   hr.label = b->name;
   r = host->http_request(b->pl->ctx, &hr, on_document, b, &b->fetching);
   if (r < 0) {

@@ -427,7 +427,7 @@ test('timeouts: a stalled header block gets 408 after header_ms; an idle keep-al
   }
 });
 
-test('503: above max_connections a new connection is refused and closed; once one closes, a new one works', async () => {
+test('503: above max_connections, with no idle connection to close, a new connection is refused and closed; once one closes, a new one works', async () => {
   const t = await startMcpd({ plugins: ['hello'], config: { limits: { max_connections: 2 } } });
   try {
     const a = await openConn(t.port);
@@ -437,6 +437,11 @@ test('503: above max_connections a new connection is refused and closed; once on
     b.write(get('/healthz'));
     assert.equal((await a.responses(1))[0].status, 200);
     assert.equal((await b.responses(1))[0].status, 200);
+    // Both busy (half a body each): neither may be closed to make room.
+    const half = 'POST /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n12345';
+    a.write(half);
+    b.write(half);
+    await sleep(100);
     const third = await rawExchange(t.port, get('/healthz'));
     const [r] = parseResponses(third.text);
     assert.equal(r.status, 503);
@@ -445,8 +450,10 @@ test('503: above max_connections a new connection is refused and closed; once on
     assert.equal(third.closed, true);
     // The first two are unaffected.
     assert.equal(a.closed, false);
+    b.write('67890');
+    assert.equal((await b.responses(2))[1].status, 404);
     b.write(get('/healthz'));
-    assert.equal((await b.responses(2))[1].status, 200);
+    assert.equal((await b.responses(3))[2].status, 200);
     a.destroy();
     await a.waitClose();
     // The server notices the close on its next loop turn.
@@ -512,7 +519,7 @@ test('HEAD /healthz has the headers of GET and no body', async () => {
 
 test('HTTP/1.0 without keep-alive gets Connection: close and the socket closes', async () => {
   const c = await openConn(d.port);
-  c.write('GET /healthz HTTP/1.0\r\n\r\n');
+  c.write('GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n');
   await c.waitClose();
   const [r] = parseResponses(c.text);
   assert.equal(r.status, 200);

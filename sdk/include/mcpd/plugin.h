@@ -134,7 +134,8 @@ typedef int (*mcpd_tool_fn)(mcpd_call *call, const json_t *args, void *tool_data
  * block. Same completion rules as a tool handler.
  *   uri     borrowed: the URI the client asked for, valid until completion.
  *   vars    borrowed: for a template, an object of the variables matched in
- *           the URI (percent-decoded strings); for a plain resource, {}.
+ *           the URI (percent-decoded UTF-8 strings, exactly as described at
+ *           mcpd_resource_template); for a plain resource, {}.
  *   data    the pointer given at registration.
  *   result  on MCPD_OK, a new ref to a ReadResourceResult object
  *           ({"contents":[{"uri":..., "mimeType":..., "text"|"blob":...}]});
@@ -272,9 +273,19 @@ typedef struct mcpd_resource {
 
 /* A family of resources described by an RFC 6570 URI template, passed to
  * register_resource_template(). The host matches a requested URI against the
- * template and passes the variables to the handler. Supported expressions:
- * {var} (no '/', '?' or '#' in the value), {+var} (any characters), {/var},
- * {.var}, {?a,b} and {&a,b} (query parameters, each optional). */
+ * template and passes the variables to the handler, each percent-decoded
+ * (%XX; never '+' as a space) into a UTF-8 string without NUL; a URI whose
+ * values do not decode so matches nothing. What each expression can hold:
+ *   {var}, {.var}, {/var}  a simple string: never a '/' (raw or %2F), never
+ *       exactly "." or "..", never '?' or '#' (and {.var} no raw '.'). A URI
+ *       that would give anything else matches nothing (the client gets
+ *       "Resource not found"), so such a value is safe as one file name.
+ *   {+var}, {#var}  any characters, '/' and ".." included (a path).
+ *   {/var*}  one or more '/'-separated segments, joined by '/' ("/a/b" gives
+ *       "a/b"); '/' and ".." included.
+ *   {?a,b}, {&a,b}  query parameters, each optional (absent from vars when
+ *       not in the URI); any text, '/' and ".." included.
+ * A plugin that uses a value of the last three kinds as a path checks it. */
 typedef struct mcpd_resource_template {
   uint32_t struct_size;      /* sizeof(mcpd_resource_template) */
   uint32_t flags;            /* reserved: must be 0 */
@@ -378,7 +389,12 @@ typedef struct mcpd_host {
   /* Runs work(arg) on a worker thread, then after_work(arg, status) on the
    * loop thread. LOOP, but not from init() (-EPERM there). The plugin stays
    * loaded until after_work has run. Returns 0, or a negative error (then
-   * neither callback runs; -ESHUTDOWN while mcpd stops). */
+   * neither callback runs; -ESHUTDOWN while mcpd stops). The pool is shared
+   * fairly: work queued from a call's handler, or from the after_work of
+   * such work, is that call's session's, and one session's work holds at
+   * most limits.max_workers_per_session workers at once; more of it waits,
+   * in the order queued, for the session's own work to finish. Work queued
+   * from elsewhere (a timer, an HTTP callback) goes to the pool at once. */
   int (*queue_work)(mcpd_ctx *ctx, mcpd_work_fn work, mcpd_after_work_fn after_work, void *arg);
 
   /* Returns a static description of a negative error code. ANY. */

@@ -138,7 +138,7 @@ static void test_query(void) {
 }
 
 static void test_percent_decoding(void) {
-  EXPECT("p/{v}", "p/a%2fb%2F", "v", "a/b/");
+  EXPECT("p/{+v}", "p/a%2fb%2F", "v", "a/b/");
   EXPECT("p/{v}", "p/%C3%a9t%c3%A9", "v", "\xc3\xa9t\xc3\xa9");
   EXPECT("p/{v}", "p/h\xc3\xa9llo", "v", "h\xc3\xa9llo");
   EXPECT("p/{v}", "p/%25", "v", "%");
@@ -156,6 +156,51 @@ static void test_percent_decoding(void) {
   /* A split must not cut an escape or a UTF-8 sequence in two. */
   EXPECT("{a}{b}", "%C3%A9%41", "a", "\xc3\xa9", "b", "A");
   EXPECT("{a}{b}", "%C3%A9", "a", "\xc3\xa9", "b", "");
+}
+
+/* A {var}, {.var} or {/var} value is an RFC 6570 simple string: nothing
+ * that decodes to '/', and not "." or ".." (a plugin may use it as a file
+ * name). {+var}, {#var} and {/var*} carry paths; query values are free text. */
+static void test_simple_strings(void) {
+  EXPECT_NONE("hello://greet/{name}", "hello://greet/..%2F..%2Fetc%2Fpasswd");
+  EXPECT_NONE("hello://greet/{name}", "hello://greet/a%2fb");
+  EXPECT_NONE("hello://greet/{name}", "hello://greet/%2F");
+  EXPECT_NONE("hello://greet/{name}", "hello://greet/..");
+  EXPECT_NONE("hello://greet/{name}", "hello://greet/.");
+  EXPECT_NONE("hello://greet/{name}", "hello://greet/%2E%2E");
+  EXPECT_NONE("hello://greet/{name}", "hello://greet/.%2e");
+  EXPECT_NONE("hello://greet/{name}", "hello://greet/%2e");
+  EXPECT("hello://greet/{name}", "hello://greet/...", "name", "...");
+  EXPECT("hello://greet/{name}", "hello://greet/..x", "name", "..x");
+  EXPECT("hello://greet/{name}", "hello://greet/a.b", "name", "a.b");
+  EXPECT("hello://greet/{name}", "hello://greet/a%5Cb", "name", "a\\b");
+  /* A value ends before an encoded '/', so a literal may take it. */
+  EXPECT("r/{a}%2F{b}", "r/x%2Fy", "a", "x", "b", "y");
+  EXPECT_NONE("r/{a}/{b}", "r/x/..");
+  EXPECT_NONE("r/{a},{b}", "r/x,y%2Fz");
+  EXPECT_NONE("map://{x,y}/z", "map://1,%2F/z");
+  EXPECT_NONE("map://{x,y}/z", "map://..,2/z");
+  EXPECT_NONE("file{.ext}", "file.a%2Fb");
+  EXPECT_NONE("file{.ext}", "file.%2E%2E");
+  EXPECT("file{.ext}", "file.tar%2Egz", "ext", "tar.gz");
+  EXPECT_NONE("repo{/owner}", "repo/me%2Fyou");
+  EXPECT_NONE("repo{/owner}", "repo/..");
+  /* The expressions made to carry paths. */
+  EXPECT("file:///{+path}", "file:///..%2F..%2Fetc", "path", "../../etc");
+  EXPECT("file:///{+path}", "file:///..", "path", "..");
+  EXPECT("doc{#frag}", "doc#a%2Fb", "frag", "a/b");
+  EXPECT("r{/seg*}", "r/a/b%2Fc/d", "seg", "a/b/c/d");
+  EXPECT("r{/seg*}", "r/..", "seg", "..");
+  EXPECT("r{/seg*}{?q}", "r/a/b?q=1", "seg", "a/b", "q", "1");
+  EXPECT("r{/a,b*}", "r/x/y/z", "a", "x", "b", "y/z");
+  EXPECT_NONE("r{/a,b*}", "r/%2E%2E/y");
+  /* Query values are form values: any text. */
+  EXPECT("q{?v}", "q?v=a%2Fb", "v", "a/b");
+  EXPECT("q{?v}", "q?v=..", "v", "..");
+  /* A value bound by {+a} must also be a simple string where {a} repeats it. */
+  EXPECT("r/{+a}/{a}", "r/x/x", "a", "x");
+  EXPECT_NONE("r/{+a}/{a}", "r/x%2Fy/x%2Fy");
+  EXPECT_NONE("r/{+a}/{a}", "r/../..");
 }
 
 static void test_empty_values(void) {
@@ -313,6 +358,7 @@ int main(void) {
   RUN(test_multi);
   RUN(test_query);
   RUN(test_percent_decoding);
+  RUN(test_simple_strings);
   RUN(test_empty_values);
   RUN(test_repeated);
   RUN(test_parse_errors);

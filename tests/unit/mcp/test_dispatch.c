@@ -1289,9 +1289,15 @@ static void test_resources(void) {
   CHECK_EQ_STR(json_string_value(json_object_get(c, "uri")), "kit://plain");
   json_decref(resp);
   resp = ask(s, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/read\",\"params\":"
-                "{\"uri\":\"kit://items/a%2Fb\"}}");
+                "{\"uri\":\"kit://items/a%20b\"}}");
   c = json_array_get(json_object_get(result_of(resp), "contents"), 0);
-  CHECK_EQ_STR(json_string_value(json_object_get(c, "text")), "a/b");
+  CHECK_EQ_STR(json_string_value(json_object_get(c, "text")), "a b");
+  json_decref(resp);
+  /* A {var} value is a simple string: one that decodes to a path never
+   * reaches the handler. */
+  resp = ask(s, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/read\",\"params\":"
+                "{\"uri\":\"kit://items/..%2Fb\"}}");
+  CHECK_EQ_INT(error_code(resp), MCP_ERROR_RESOURCE_NOT_FOUND);
   json_decref(resp);
   /* The handler's -ENOENT and an unmatched URI: Resource not found. */
   resp = ask(s, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/read\",\"params\":"

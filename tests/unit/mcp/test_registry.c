@@ -3,7 +3,9 @@
  * hold, copies not borrowed pointers), duplicate keys (-EEXIST naming the
  * owner, one key space per kind), bad fields (-EINVAL with a message, the
  * registry unchanged), registry_check_free, registry_merge (all or
- * nothing), registry_take_ctx / registry_remove_ctx, template matching in
+ * nothing), registry_take_ctx / registry_remove_ctx, registry_replace_ctx
+ * (a new version's entries take the old one's places, so an identical one
+ * changes no list; all or nothing), template matching in
  * registration order, the listing per protocol revision (fields gated by
  * revision, cached), and registry_lists_snapshot / registry_lists_compare
  * (which lists changed). */
@@ -573,6 +575,84 @@ static void test_take_remove(void) {
   registry_free(&into);
 }
 
+/* The keys of kind in r, in order, joined by spaces, into out. */
+static const char *keys(const registry *r, enum reg_kind kind, char *out, size_t n) {
+  size_t i, len = 0;
+  out[0] = '\0';
+  for (i = 0; i < r->lists[kind].count && len < n; i++)
+    len += (size_t)snprintf(out + len, n - len, "%s%s", i ? " " : "", r->lists[kind].items[i]->key);
+  return out;
+}
+
+static void test_replace(void) {
+  static char ctx_c_mem, ctx_d_mem;
+  mcpd_ctx *c = (mcpd_ctx *)(void *)&ctx_c_mem, *d = (mcpd_ctx *)(void *)&ctx_d_mem;
+  registry r, staged, taken;
+  json_t *before[REG_LISTS];
+  int changed[REG_LISTS];
+  char err[256], list[256];
+
+  registry_init(&r);
+  registry_init(&staged);
+  registry_init(&taken);
+  /* alpha's tools, then beta's; beta also has a resource, alpha none. */
+  CHECK_EQ_INT(add_tool(&r, CTX_A, "alpha", "a1", err, sizeof(err)), 0);
+  CHECK_EQ_INT(add_tool(&r, CTX_A, "alpha", "a2", err, sizeof(err)), 0);
+  CHECK_EQ_INT(add_tool(&r, CTX_B, "beta", "b1", err, sizeof(err)), 0);
+  CHECK_EQ_INT(add_resource(&r, CTX_B, "beta", "r://b"), 0);
+  CHECK_EQ_INT(add_resource(&r, CTX_A, "alpha", "r://a"), 0);
+
+  /* A new version of alpha registering the same: every list as it was. */
+  CHECK_EQ_INT(add_tool(&staged, c, "alpha", "a1", err, sizeof(err)), 0);
+  CHECK_EQ_INT(add_tool(&staged, c, "alpha", "a2", err, sizeof(err)), 0);
+  CHECK_EQ_INT(add_resource(&staged, c, "alpha", "r://a"), 0);
+  registry_lists_snapshot(&r, before);
+  CHECK_EQ_INT(registry_replace_ctx(&r, CTX_A, &staged, &taken), 0);
+  registry_lists_compare(&r, before, changed);
+  CHECK(!changed[REG_LIST_TOOLS] && !changed[REG_LIST_RESOURCES] && !changed[REG_LIST_PROMPTS]);
+  CHECK_EQ_STR(keys(&r, REG_TOOL, list, sizeof(list)), "a1 a2 b1");
+  CHECK_EQ_STR(keys(&r, REG_RESOURCE, list, sizeof(list)), "r://b r://a");
+  CHECK(registry_get(&r, REG_TOOL, "a2", 2)->ctx == c);
+  CHECK_EQ_INT(taken.lists[REG_TOOL].count, 2);
+  CHECK(registry_get(&taken, REG_TOOL, "a1", 2)->ctx == CTX_A);
+  CHECK_EQ_INT(staged.lists[REG_TOOL].count, 0);
+  registry_free(&taken);
+  registry_init(&taken);
+
+  /* Fewer and more entries, and a kind the old one had none of: the new
+   * ones start where the old ones did; a new kind goes last. */
+  CHECK_EQ_INT(add_tool(&staged, d, "alpha", "a3", err, sizeof(err)), 0);
+  CHECK_EQ_INT(add_prompt(&staged, d, "alpha", "pa"), 0);
+  CHECK_EQ_INT(registry_replace_ctx(&r, c, &staged, &taken), 0);
+  CHECK_EQ_STR(keys(&r, REG_TOOL, list, sizeof(list)), "a3 b1");
+  CHECK_EQ_STR(keys(&r, REG_RESOURCE, list, sizeof(list)), "r://b");
+  CHECK_EQ_STR(keys(&r, REG_PROMPT, list, sizeof(list)), "pa");
+  CHECK(!has(&r, REG_TOOL, "a1") && has(&taken, REG_TOOL, "a1"));
+  registry_free(&taken);
+  registry_init(&taken);
+
+  /* A key another plugin holds: -EEXIST, and r is exactly as it was. */
+  CHECK_EQ_INT(add_tool(&staged, c, "alpha", "x", err, sizeof(err)), 0);
+  CHECK_EQ_INT(add_tool(&staged, c, "alpha", "b1", err, sizeof(err)), 0);
+  CHECK_EQ_INT(registry_replace_ctx(&r, d, &staged, &taken), -EEXIST);
+  CHECK_EQ_STR(keys(&r, REG_TOOL, list, sizeof(list)), "a3 b1");
+  CHECK_EQ_STR(keys(&r, REG_PROMPT, list, sizeof(list)), "pa");
+  CHECK(registry_get(&r, REG_TOOL, "a3", 2)->ctx == d);
+  CHECK(registry_get(&r, REG_TOOL, "b1", 2)->ctx == CTX_B);
+  CHECK_EQ_INT(staged.lists[REG_TOOL].count, 2);
+  CHECK_EQ_INT(taken.lists[REG_TOOL].count, 0);
+  registry_free(&staged);
+  registry_init(&staged);
+
+  /* No old version: a plain merge, after r's own. */
+  CHECK_EQ_INT(add_tool(&staged, c, "gamma", "g", err, sizeof(err)), 0);
+  CHECK_EQ_INT(registry_replace_ctx(&r, NULL, &staged, &taken), 0);
+  CHECK_EQ_STR(keys(&r, REG_TOOL, list, sizeof(list)), "a3 b1 g");
+  registry_free(&r);
+  registry_free(&staged);
+  registry_free(&taken);
+}
+
 /* ---- templates ------------------------------------------------------------------- */
 
 static void test_match_template(void) {
@@ -774,6 +854,7 @@ int main(void) {
   RUN(test_bad_others);
   RUN(test_merge);
   RUN(test_take_remove);
+  RUN(test_replace);
   RUN(test_match_template);
   RUN(test_listing);
   RUN(test_snapshots);

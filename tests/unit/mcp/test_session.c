@@ -1,10 +1,14 @@
 /* test_session.c -- the session table: create / lookup / remove (the
  * on_remove hook runs first, with the reason), ids (32 hex digits after
- * the table's prefix, unique), the max-sessions rule (the least recently
- * active session without a hold is evicted; with every session held the
- * table is full, -EAGAIN), idle expiry on a real uv loop (idle sessions
- * go, held ones and recently found ones stay; idle_ms 0 never expires),
- * and session_table_close. */
+ * the table's prefix, unique), the max-sessions rule (a session without a
+ * hold is evicted: one never used since it was created first, else the
+ * least recently active; with every session held the table is full,
+ * -EAGAIN), the cap per client address (a client at its cap evicts only its
+ * own sessions, -EDQUOT when all are held; a full table takes the client's
+ * own unused sessions first, then anybody's unused ones, and keeps used
+ * ones over newer unused ones), idle expiry on a real uv loop (idle
+ * sessions go, held ones and recently found ones stay; idle_ms 0 never
+ * expires), and session_table_close. */
 #include "mcp/session.h"
 #include "test.h"
 
@@ -162,34 +166,34 @@ static void test_eviction(void) {
   CHECK_EQ_INT(t.count, 3);
   CHECK(session_find(&t, id_b, strlen(id_b)) == NULL);
 
-  /* Order now c, a, d. c holds (a stream or a call): a goes instead. */
+  /* Order now c, a, d; c and d were never used. c holds (a stream or a
+   * call): d goes, newer than a but never used, while a was. */
   c->holds = 1;
-  CHECK_EQ_INT(session_create(&t, &e), 0);
-  CHECK_EQ_INT(removed.n, 2);
-  CHECK_EQ_STR(removed.id[1], id_a);
-  CHECK(session_find(&t, c->id, strlen(c->id)) == c);
+  {
+    char id_d[SESSION_ID_MAX + 1];
+    snprintf(id_d, sizeof(id_d), "%s", d->id);
+    CHECK_EQ_INT(session_create(&t, &e), 0);
+    CHECK_EQ_INT(removed.n, 2);
+    CHECK_EQ_STR(removed.id[1], id_d);
+  }
+  CHECK(session_find(&t, a->id, strlen(a->id)) == a);
 
-  /* session_touch marks activity too: order is now d, e, c -> touch d. */
-  session_touch(&t, d);
+  /* session_touch marks activity (and use) too: order c, a, e -> touch e. */
+  session_touch(&t, e);
   /* Every session held: full, and nobody is evicted. */
-  d->holds = 1;
+  a->holds = 1;
   e->holds = 2;
   CHECK_EQ_INT(session_create(&t, &f), -EAGAIN);
   CHECK(f == NULL);
   CHECK_EQ_INT(removed.n, 2);
   CHECK_EQ_INT(t.count, 3);
   CHECK_EQ_INT(t.evicted_total, 2);
-  /* One hold released: that one goes (e, least recently active of the
-   * free ones after c was found). */
+  /* Holds released: all used now but c (held), so the least recently
+   * active of the free ones goes: a. */
   e->holds = 0;
-  d->holds = 0;
-  /* Order: e, c, d (c was found, d touched before). e goes first. */
-  {
-    char id_e[SESSION_ID_MAX + 1];
-    snprintf(id_e, sizeof(id_e), "%s", e->id);
-    CHECK_EQ_INT(session_create(&t, &f), 0);
-    CHECK_EQ_STR(removed.id[2], id_e);
-  }
+  a->holds = 0;
+  CHECK_EQ_INT(session_create(&t, &f), 0);
+  CHECK_EQ_STR(removed.id[2], id_a);
   c->holds = 0;
   /* A larger max (as after a reload) lets the table grow again. */
   t.max = 4;
@@ -198,6 +202,125 @@ static void test_eviction(void) {
   CHECK_EQ_INT(t.count, 4);
   close_table(&loop, &t);
   CHECK_EQ_INT(t.created_total, 7);
+  CHECK_EQ_INT(uv_loop_close(&loop), 0);
+}
+
+/* Whether the session with this id is still in the table (without marking
+ * it active, which session_find() would). */
+static int present(session_table *t, const char *id) {
+  return strmap_get(&t->map, id, strlen(id)) != NULL;
+}
+
+static void test_per_client(void) {
+  uv_loop_t loop;
+  session_table t;
+  session *x[7] = {0}, *y = NULL, *z1 = NULL, *z2 = NULL, *z3 = NULL, *w = NULL, *v = NULL, *n;
+  char id[8][SESSION_ID_MAX + 1];
+  session_client *cx;
+  int i;
+
+  reset_removed();
+  uv_loop_init(&loop);
+  session_table_init(&t, &loop, 10, 0, on_remove, &t);
+  CHECK_EQ_INT(t.max_per_client, 10); /* no cap of its own until set */
+  t.max_per_client = 3;
+  for (i = 1; i <= 3; i++) {
+    CHECK_EQ_INT(session_create_for(&t, "10.0.0.1", &x[i]), 0);
+    snprintf(id[i], sizeof(id[i]), "%s", x[i]->id);
+  }
+  cx = x[1]->client;
+  CHECK(cx != NULL && x[2]->client == cx && x[3]->client == cx);
+  CHECK_EQ_STR(cx->addr, "10.0.0.1");
+  CHECK_EQ_INT(cx->count, 3);
+  CHECK_EQ_INT(t.clients.count, 1);
+
+  /* At its cap, the client evicts its own oldest session no request has
+   * used (x2), not x1, which was used. */
+  CHECK(session_find(&t, id[1], strlen(id[1])) == x[1]);
+  CHECK_EQ_INT(session_create_for(&t, "10.0.0.1", &x[4]), 0);
+  CHECK_EQ_INT(removed.n, 1);
+  CHECK_EQ_STR(removed.id[0], id[2]);
+  CHECK_EQ_STR(removed.why[0], "evicted");
+  CHECK_EQ_INT(cx->count, 3);
+  CHECK_EQ_INT(t.count, 3);
+
+  /* Its unused ones held: its used one goes. */
+  x[3]->holds = 1;
+  x[4]->holds = 1;
+  CHECK_EQ_INT(session_create_for(&t, "10.0.0.1", &x[5]), 0);
+  CHECK_EQ_INT(removed.n, 2);
+  CHECK_EQ_STR(removed.id[1], id[1]);
+  /* All held: refused with -EDQUOT, and nobody else pays. */
+  x[5]->holds = 1;
+  n = NULL;
+  CHECK_EQ_INT(session_create_for(&t, "10.0.0.1", &n), -EDQUOT);
+  CHECK(n == NULL);
+  CHECK_EQ_INT(removed.n, 2);
+  CHECK_EQ_INT(cx->count, 3);
+  /* Another address is not affected, nor is a session with no address. */
+  CHECK_EQ_INT(session_create_for(&t, "10.0.0.2", &y), 0);
+  CHECK_EQ_INT(session_create(&t, &n), 0);
+  CHECK(n != NULL && n->client == NULL);
+  session_remove(&t, n, "deleted");
+  CHECK_EQ_INT(t.clients.count, 2);
+
+  /* A full table (6): y was used, the z's come from a third address. */
+  CHECK(session_find(&t, y->id, strlen(y->id)) == y);
+  t.max = 6;
+  CHECK_EQ_INT(session_create_for(&t, "10.0.0.3", &z1), 0);
+  CHECK_EQ_INT(session_create_for(&t, "10.0.0.3", &z2), 0);
+  CHECK(session_find(&t, z1->id, strlen(z1->id)) == z1);
+  snprintf(id[6], sizeof(id[6]), "%s", z2->id);
+  CHECK_EQ_INT(t.count, 6);
+  reset_removed();
+  /* A newcomer: anybody's oldest unused idle session goes (z2: x3..x5
+   * are held, y and z1 were used). */
+  CHECK_EQ_INT(session_create_for(&t, "10.0.0.4", &w), 0);
+  CHECK_EQ_INT(removed.n, 1);
+  CHECK_EQ_STR(removed.id[0], id[6]);
+  CHECK(present(&t, y->id) && present(&t, z1->id));
+  /* z1's client again: the newcomer's unused session goes before z1's
+   * own used one. */
+  snprintf(id[7], sizeof(id[7]), "%s", w->id);
+  CHECK_EQ_INT(session_create_for(&t, "10.0.0.3", &z3), 0);
+  CHECK_EQ_INT(removed.n, 2);
+  CHECK_EQ_STR(removed.id[1], id[7]);
+  CHECK(present(&t, z1->id) && present(&t, y->id));
+  CHECK_EQ_INT(t.clients.count, 3); /* 10.0.0.4 left with its last session */
+  /* Now z3 is z1's client's own unused session: it goes first. */
+  snprintf(id[7], sizeof(id[7]), "%s", z3->id);
+  CHECK_EQ_INT(session_create_for(&t, "10.0.0.3", &n), 0);
+  CHECK_EQ_STR(removed.id[2], id[7]);
+  CHECK(present(&t, z1->id));
+
+  /* A cap of one: the client's only session is evicted for its next one
+   * (the client's entry goes and comes back). */
+  t.max = 100;
+  t.max_per_client = 1;
+  CHECK_EQ_INT(session_create_for(&t, "10.0.0.9", &v), 0);
+  snprintf(id[0], sizeof(id[0]), "%s", v->id);
+  CHECK_EQ_INT(session_create_for(&t, "10.0.0.9", &n), 0);
+  CHECK(n != NULL && n->client != NULL && n->client->count == 1);
+  CHECK(!present(&t, id[0]));
+
+  /* An address longer than the key is cut, the same way each time: the
+   * second session of it counts against the first's cap. */
+  {
+    char long_addr[100];
+    memset(long_addr, 'a', sizeof(long_addr) - 1);
+    long_addr[sizeof(long_addr) - 1] = '\0';
+    CHECK_EQ_INT(session_create_for(&t, long_addr, &n), 0);
+    CHECK_EQ_INT(strlen(n->client->addr), SESSION_CLIENT_MAX - 1);
+    snprintf(id[0], sizeof(id[0]), "%s", n->id);
+    CHECK_EQ_INT(session_create_for(&t, long_addr, &v), 0);
+    CHECK(!present(&t, id[0]));
+    CHECK_EQ_INT(v->client->count, 1);
+  }
+
+  for (i = 3; i <= 5; i++)
+    x[i]->holds = 0;
+  close_table(&loop, &t);
+  CHECK_EQ_INT(t.count, 0);
   CHECK_EQ_INT(uv_loop_close(&loop), 0);
 }
 
@@ -337,6 +460,7 @@ int main(void) {
   RUN(test_create_find_remove);
   RUN(test_prefix);
   RUN(test_eviction);
+  RUN(test_per_client);
   RUN(test_idle_expiry);
   RUN(test_no_expiry);
   RUN(test_expiry_turned_off);

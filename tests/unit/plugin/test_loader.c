@@ -12,7 +12,11 @@
  * change (reloaded), removing a file (retired); and references: a call in
  * flight on a replaced version still completes on that version, and a
  * retired version stays loaded until its last reference goes, then its
- * copy is removed. */
+ * copy is removed. Failures: a plugin whose init() had a registration
+ * refused does not serve even when init() returns 0; a failed file is
+ * remembered and skipped (init() not run again) until it changes, its
+ * settings change, or the name another plugin held is free; a replaced
+ * plugin's tools keep their places in the lists. */
 #include "mcp/dispatch.h"
 #include "plugin/plugin_ctx.h"
 #include "plugin/plugin_env.h"
@@ -26,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef MCPD_FIXTURES
@@ -528,7 +533,9 @@ static void test_load_bad(void) {
   CHECK_EQ_INT(install(RELOAD "versioned_v2.so", "v_b.so"), 0);
   CHECK_EQ_INT(scan(&res), 0);
   CHECK_EQ_INT(res.loaded, 1);
-  CHECK_EQ_INT(res.failed, 2); /* zz_dup.so again, and v_b.so */
+  CHECK_EQ_INT(res.failed, 1);       /* v_b.so */
+  CHECK_EQ_INT(res.still_failed, 1); /* zz_dup.so: skipped, hello still has "echo" */
+  CHECK_EQ_INT(set.failed, 2);
   CHECK(active("versioned") != NULL && strcmp(active("versioned")->version, "v1") == 0);
   CHECK(tool("only_in_v2") == NULL);
 
@@ -540,6 +547,119 @@ static void test_load_bad(void) {
     CHECK_EQ_INT(set.count, before);
     CHECK(tool("echo") != NULL);
   }
+  teardown();
+}
+
+/* The names of the tools, in list order, joined by spaces. */
+static const char *tool_order(void) {
+  static char out[512];
+  size_t i, len = 0;
+  out[0] = '\0';
+  for (i = 0; i < reg.lists[REG_TOOL].count && len < sizeof(out); i++)
+    len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", i ? " " : "",
+                            reg.lists[REG_TOOL].items[i]->key);
+  return out;
+}
+
+static void test_refused_and_remembered(void) {
+  plugin_scan_result res;
+  uint64_t gen;
+  char path[256], before[512];
+  struct timespec times[2];
+
+  setup();
+  /* A registration refused in init() keeps the plugin out, even though
+   * init() returned 0: nothing of it serves. */
+  CHECK_EQ_INT(install(MCPD_BUNDLED "/hello.so", "hello.so"), 0);
+  CHECK_EQ_INT(install(BAD "bad_half.so", "z_half.so"), 0);
+  CHECK_EQ_INT(scan(&res), 0);
+  CHECK_EQ_INT(res.loaded, 1);
+  CHECK_EQ_INT(res.failed, 1);
+  CHECK(strstr(res.first_error, "/z_half.so: init() returned 0 after 1 refused registration(s)") !=
+        NULL);
+  CHECK(strstr(res.first_error, "tool \"echo\" is already registered by plugin \"hello\"") != NULL);
+  CHECK(active("bad_half") == NULL);
+  CHECK(tool("half_own") == NULL);
+  CHECK(tool("echo") != NULL && tool("echo")->e.ctx == active("hello"));
+  CHECK_EQ_INT(copies(), 1);
+
+  /* Remembered: the next scans skip it without loading it (no new
+   * version number is used), while hello still holds "echo". */
+  gen = set.next_gen;
+  CHECK_EQ_INT(scan(&res), 0);
+  CHECK_EQ_INT(res.failed, 0);
+  CHECK_EQ_INT(res.still_failed, 1);
+  CHECK_EQ_INT(set.failed, 1);
+  CHECK_EQ_INT(set.next_gen, gen);
+  CHECK(strstr(res.newest_error, "/z_half.so: ") != NULL);
+  CHECK_EQ_STR(res.first_error, "");
+
+  /* Once hello is gone, "echo" is free: it is tried again, and loads. */
+  uninstall("hello.so");
+  CHECK_EQ_INT(scan(&res), 0);
+  CHECK_EQ_INT(res.removed, 1);
+  CHECK_EQ_INT(res.loaded, 1);
+  CHECK(active("bad_half") != NULL && tool("half_own") != NULL);
+  CHECK_EQ_STR(res.newest_error, "");
+  CHECK_EQ_INT(set.failed, 0);
+  uninstall_all();
+  CHECK_EQ_INT(scan(&res), 0);
+  turn(3);
+
+  /* An init() that fails: run once, then skipped until the file changes. */
+  CHECK_EQ_INT(install(BAD "bad_init_fails.so", "broken.so"), 0);
+  CHECK_EQ_INT(scan(&res), 0);
+  CHECK_EQ_INT(res.failed, 1);
+  gen = set.next_gen;
+  CHECK_EQ_INT(scan(&res), 0);
+  CHECK_EQ_INT(res.failed, 0);
+  CHECK_EQ_INT(res.still_failed, 1);
+  CHECK_EQ_INT(set.next_gen, gen);
+  /* Touched: tried again. */
+  snprintf(path, sizeof(path), "%s/broken.so", plugins_dir);
+  clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec += 10;
+  times[1] = times[0];
+  CHECK_EQ_INT(utimensat(AT_FDCWD, path, times, 0), 0);
+  CHECK_EQ_INT(scan(&res), 0);
+  CHECK_EQ_INT(res.failed, 1);
+  CHECK_EQ_INT(res.still_failed, 0);
+  CHECK(set.next_gen > gen);
+  /* Its settings changed: tried again too. */
+  gen = set.next_gen;
+  json_object_set_new(cfg.plugins, "bad_init_fails", json_pack("{s:i}", "retry", 1));
+  CHECK_EQ_INT(scan(&res), 0);
+  CHECK_EQ_INT(res.failed, 1);
+  CHECK(set.next_gen > gen);
+  CHECK_EQ_INT(scan(&res), 0);
+  CHECK_EQ_INT(res.still_failed, 1);
+  /* Two broken files: the newest failure is the one named. */
+  CHECK_EQ_INT(install(BAD "not_elf.so", "z_broken.so"), 0);
+  CHECK_EQ_INT(scan(&res), 0);
+  CHECK_EQ_INT(res.failed, 1);
+  CHECK_EQ_INT(res.still_failed, 1);
+  CHECK(strstr(res.newest_error, "/z_broken.so: ") != NULL);
+  CHECK_EQ_INT(scan(&res), 0);
+  CHECK(strstr(res.newest_error, "/z_broken.so: ") != NULL);
+  uninstall("z_broken.so");
+  CHECK_EQ_INT(scan(&res), 0);
+  CHECK(strstr(res.newest_error, "/broken.so: ") != NULL);
+  /* Removed: forgotten. */
+  uninstall("broken.so");
+  CHECK_EQ_INT(scan(&res), 0);
+  CHECK_EQ_STR(res.newest_error, "");
+  CHECK_EQ_INT(set.failed, 0);
+
+  /* A file replaced by an identical copy: its tools keep their places. */
+  CHECK_EQ_INT(install(MCPD_BUNDLED "/hello.so", "a_hello.so"), 0);
+  CHECK_EQ_INT(install(RELOAD "versioned_v1.so", "versioned.so"), 0);
+  CHECK_EQ_INT(scan(&res), 0);
+  snprintf(before, sizeof(before), "%s", tool_order());
+  CHECK(strncmp(before, "echo", 4) == 0);
+  CHECK_EQ_INT(install(MCPD_BUNDLED "/hello.so", "a_hello.so"), 0);
+  CHECK_EQ_INT(scan(&res), 0);
+  CHECK_EQ_INT(res.replaced, 1);
+  CHECK_EQ_STR(tool_order(), before);
   teardown();
 }
 
@@ -718,6 +838,7 @@ int main(void) {
   RUN(test_set_init);
   RUN(test_load_good);
   RUN(test_load_bad);
+  RUN(test_refused_and_remembered);
   RUN(test_replace_and_refs);
   RUN(test_drain_deadline);
   close(log_fd);
