@@ -138,5 +138,7 @@ for tag in old new; do
       printf "| %s (%s) | %d | %.2f ms | %d | %.2f ms | %.1f MB |\n", t, r, e, ep / 1000, b,
         bp / 1000, m / 1024 }'
 done
-printf '\nrounds: %s x %s s per row; requests/s of each round, old echo: %s; new echo: %s\n' \
-  "$rounds" "$secs" "${rps[old,echo]}" "${rps[new,echo]}"
+printf '\nrounds: %s x %s s per row; requests/s of each round:\n' "$rounds" "$secs"
+for tag in old new; do
+  printf '  %s echo: %s; http_backend: %s\n' "$tag" "${rps[$tag,echo]}" "${rps[$tag,backend]}"
+done
