@@ -87,6 +87,9 @@ static void metrics_page(server *srv, http_req *req) {
   g.connections_total = srv->http.stats.connections_total;
   g.connections_rejected = srv->http.stats.rejected_connections;
   g.http_parse_errors = srv->http.stats.parse_errors;
+  g.connections_evicted = srv->http.stats.evicted_connections;
+  g.streams_refused = srv->http.stats.refused_streams;
+  g.slow_clients = srv->http.stats.slow_clients;
   g.client_requests = srv->disp.stats.client_requests;
   g.client_request_timeouts = srv->disp.stats.client_request_timeouts;
   g.call_timeouts = srv->disp.stats.timeouts;

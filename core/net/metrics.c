@@ -234,6 +234,15 @@ int metrics_render(const metrics *m, const metrics_gauges *g, buf *out) {
                "Connections refused: 503 at limits.max_connections, 429 at "
                "limits.max_connections_per_client.",
                g->connections_rejected);
+  r |= counter(out, "mcpd_connections_evicted_total",
+               "Idle connections closed to admit a new one (server full, or the client's "
+               "limits.max_connections_per_client).",
+               g->connections_evicted);
+  r |= counter(out, "mcpd_sse_streams_refused_total",
+               "SSE streams refused at limits.max_streams_per_client (429).", g->streams_refused);
+  r |= counter(out, "mcpd_slow_clients_closed_total",
+               "Connections closed because their client did not read its responses.",
+               g->slow_clients);
   r |= counter(out, "mcpd_http_bad_requests_total",
                "Requests refused before routing (malformed, over a limit, too slow).",
                g->http_parse_errors);

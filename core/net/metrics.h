@@ -51,6 +51,7 @@ typedef struct metrics_gauges {
   uint64_t connections, sessions, streams_open, streams_detached, calls_in_flight;
   uint64_t plugins_active, plugins_draining, reloads, reload_failures;
   uint64_t connections_total, connections_rejected, http_parse_errors;
+  uint64_t connections_evicted, streams_refused, slow_clients;
   uint64_t client_requests, client_request_timeouts, call_timeouts, cancellations;
   /* Plugins' outgoing HTTP requests, by label (borrowed). */
   http_client_label_stats *const *backends;

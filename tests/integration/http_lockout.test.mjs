@@ -104,6 +104,8 @@ test('a full server closes its oldest idle keep-alive connection to admit a new 
     assert.ok(await waitFor(() => conns[0].closed, 3000), 'the oldest idle connection was closed for it');
     assert.equal(conns[1].closed, false, 'the other one stays');
     assert.match(d.log(), /event=http_connection_evicted reason=max_connections client=127\.0\.0\.2/);
+    const m = await (await fetch(`${d.base}/metrics`, { headers: { Connection: 'close' } })).text();
+    assert.match(m, /^mcpd_connections_evicted_total [1-9]\d*$/m);
   } finally {
     for (const c of conns) c.sock.destroy();
     await d.stop();
@@ -189,6 +191,8 @@ test('SSE streams: an address beyond max_streams_per_client gets 429 (HTTP+SSE a
     const g = await getStream(d.port, '127.0.0.2', sid);
     assert.equal(g.res.statusCode, 429);
     g.res.resume();
+    const m = await (await fetch(`${d.base}/metrics`)).text();
+    assert.match(m, /^mcpd_sse_streams_refused_total 3$/m, 'two HTTP+SSE streams and one GET stream refused');
     // Another address, and the victim, are served.
     const other = await legacyStream(d.port, '127.0.0.3');
     open.push(other);
