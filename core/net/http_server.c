@@ -797,10 +797,15 @@ static void timer_cb(uv_timer_t *t) {
 }
 
 static void arm(http_conn *c, unsigned ms) {
-  if (ms == 0)
+  if (ms == 0) {
     uv_timer_stop(&c->timer);
-  else
-    uv_timer_start(&c->timer, timer_cb, ms, 0);
+    return;
+  }
+  /* The loop's clock stops while a callback runs: after a long one (a big
+   * synchronous tool result) a timer started from it would fire at once.
+   * Count from now. */
+  uv_update_time(c->hs->loop);
+  uv_timer_start(&c->timer, timer_cb, ms, 0);
 }
 
 /* Arms the timer for a connection that is not in the middle of a request. */
