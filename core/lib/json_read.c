@@ -1,6 +1,7 @@
 /* json_read.c -- a JSON parser that builds jansson values in one pass over
  * the buffer, with an explicit stack instead of recursion. */
 #include "lib/json_read.h"
+#include "lib/utf8.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -128,33 +129,6 @@ static inline uint64_t word_special(uint64_t x) {
   const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
   uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
   return ((x - ones * 0x20) | x | ((q - ones) & ~q) | ((b - ones) & ~b)) & high;
-}
-
-/* Length of the valid UTF-8 sequence at p (2 to 4), or 0: no overlong
- * forms, no surrogates, nothing above U+10FFFF, nothing cut short. */
-static inline size_t utf8_len(const unsigned char *p, const unsigned char *end) {
-  unsigned c = p[0];
-  size_t avail = (size_t)(end - p);
-  unsigned lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF)
-    return avail >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (c == 0xE0)
-      lo = 0xA0; /* overlong below U+0800 */
-    else if (c == 0xED)
-      hi = 0x9F; /* U+D800..U+DFFF */
-    return avail >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (c == 0xF0)
-      lo = 0x90; /* overlong below U+10000 */
-    else if (c == 0xF4)
-      hi = 0x8F; /* above U+10FFFF */
-    return avail >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80
-               ? 4
-               : 0;
-  }
-  return 0;
 }
 
 /* Skips plain ASCII, 8 bytes at a time where that is cheap; stops at the

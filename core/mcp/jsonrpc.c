@@ -1,6 +1,8 @@
 /* jsonrpc.c -- JSON-RPC 2.0 messages. */
 #include "mcp/jsonrpc.h"
 
+#include "lib/utf8.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,43 +75,23 @@ json_t *jsonrpc_result(const json_t *id, json_t *result) {
   return msg;
 }
 
-/* The length of the valid UTF-8 sequence that starts at s (NUL-terminated),
- * or 0 when none does (bad lead byte, cut, overlong, surrogate, too big). */
-static size_t utf8_seq(const unsigned char *s) {
-  unsigned c = s[0], lo, hi;
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF)
-    return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    lo = c == 0xE0 ? 0xA0 : 0x80;
-    hi = c == 0xED ? 0x9F : 0xBF;
-    return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    lo = c == 0xF0 ? 0x90 : 0x80;
-    hi = c == 0xF4 ? 0x8F : 0xBF;
-    return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80 ? 4 : 0;
-  }
-  return 0;
-}
-
 /* A JSON string of message, with each byte that is not part of valid UTF-8
  * replaced by U+FFFD: a message cut to fit a buffer, or a plugin's, may end
  * inside a sequence, and jansson refuses such a string (the response would
  * be lost). New ref; NULL when out of memory. */
 static json_t *message_string(const char *message) {
   const unsigned char *p = (const unsigned char *)message;
+  const unsigned char *end = p + strlen(message);
   json_t *s = json_string(message);
   char *fixed, *q;
   size_t n;
   if (s != NULL)
     return s;
-  fixed = malloc(strlen(message) * 3 + 1);
+  fixed = malloc((size_t)(end - p) * 3 + 1);
   if (fixed == NULL)
     return NULL;
-  for (q = fixed; *p != '\0'; p += n ? n : 1) {
-    n = utf8_seq(p);
+  for (q = fixed; p < end; p += n ? n : 1) {
+    n = *p < 0x80 ? 1 : utf8_len(p, end);
     if (n > 0) {
       memcpy(q, p, n);
       q += n;
