@@ -37,6 +37,7 @@ typedef struct config {
   size_t max_write_queue_bytes;
   unsigned max_calls_per_session;
   unsigned max_batch_messages;      /* in one JSON-RPC batch */
+  size_t max_json_values;           /* in one message (a batch counts whole) */
   unsigned max_workers_per_session; /* of the worker pool; 0: worker_threads - 1 */
   unsigned sse_replay_events;
 

@@ -62,6 +62,7 @@ static int fail_code(reader *r, const char *at, int code, const char *fmt, ...) 
   vsnprintf(e->text, sizeof(e->text), fmt, ap);
   va_end(ap);
   e->position = (size_t)(at - r->start);
+  e->over = 0;
   e->line = 1;
   e->column = 1;
   for (p = r->start; p < at; p++) {
@@ -455,9 +456,17 @@ static inline int attach(json_t *parent, int in_object, const char *key, size_t 
 }
 
 int json_read(const char *text, size_t len, json_t **out, json_read_error *err) {
+  return json_read_limited(text, len, NULL, out, err);
+}
+
+int json_read_limited(const char *text, size_t len, const json_read_limits *lim, json_t **out,
+                      json_read_error *err) {
   reader r;
+  /* Counted down; SIZE_MAX stands for no bound. */
+  size_t values_left = lim != NULL && lim->max_values > 0 ? lim->max_values : SIZE_MAX;
+  size_t elements_left = lim != NULL && lim->max_elements > 0 ? lim->max_elements : SIZE_MAX;
   json_t *small_stack[INLINE_STACK], **stack = small_stack;
-  json_t *root = NULL, *top = NULL, *v;
+  json_t *root = NULL, *top = NULL, *v = NULL;
   size_t depth = 0; /* open containers */
   int in_object = 0, rc = 0;
   const char *p, *end, *key = NULL, *at;
@@ -486,6 +495,19 @@ value:
   /* p is at a value's first byte; key names it when top is an object. */
   if (UNLIKELY(depth >= MAX_DEPTH)) {
     rc = fail(&r, p, "nesting deeper than %d levels", MAX_DEPTH);
+    goto done;
+  }
+  if (UNLIKELY(values_left-- == 0)) {
+    rc = fail_code(&r, p, -E2BIG, "more than %zu values", lim->max_values);
+    if (err != NULL)
+      err->over = JSON_READ_OVER_VALUES;
+    goto done;
+  }
+  if (depth == 1 && !in_object && UNLIKELY(elements_left-- == 0)) {
+    rc = fail_code(&r, p, -E2BIG, "more than %zu elements in the top-level array",
+                   lim->max_elements);
+    if (err != NULL)
+      err->over = JSON_READ_OVER_ELEMENTS;
     goto done;
   }
   at = p;

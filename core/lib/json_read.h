@@ -20,7 +20,18 @@ typedef struct {
   int line;        /* 1-based */
   int column;      /* 1-based, in characters (UTF-8 sequences) on that line */
   size_t position; /* byte offset of the offending character (len at the end) */
+  int over;        /* for -E2BIG: JSON_READ_OVER_VALUES or JSON_READ_OVER_ELEMENTS */
 } json_read_error;
+
+/* Bounds on what one document may cost to build, checked as it is read, so
+ * that a body over them is refused after the first value too many rather
+ * than after building (and freeing) millions of them. 0: no bound. */
+typedef struct {
+  size_t max_values;   /* values in the document, containers included */
+  size_t max_elements; /* elements of a top-level array (a JSON-RPC batch) */
+} json_read_limits;
+
+enum { JSON_READ_OVER_VALUES = 1, JSON_READ_OVER_ELEMENTS = 2 };
 
 /* Parses the len bytes at text (borrowed; need not be NUL-terminated). On
  * success returns 0 and sets *out to a new reference (the caller owns it).
@@ -29,5 +40,11 @@ typedef struct {
  * success. out NULL, or text NULL with len > 0, gives -EINVAL and nothing
  * else (text NULL with len 0 is empty input). */
 int json_read(const char *text, size_t len, json_t **out, json_read_error *err);
+
+/* json_read() within *lim (borrowed; NULL: no bounds). A document over one
+ * of them gives -E2BIG, and err->over says which. Same ownership and
+ * threads as json_read(). */
+int json_read_limited(const char *text, size_t len, const json_read_limits *lim, json_t **out,
+                      json_read_error *err);
 
 #endif

@@ -121,6 +121,7 @@ void legacy_sse_post(legacy_sse *l, http_req *req) {
   char extra[400], id[SESSION_ID_MAX + 8];
   const char *ct;
   size_t ct_len;
+  json_read_limits lim;
   json_read_error je;
   json_t *body, *resp = NULL;
   jsonrpc_msg m;
@@ -155,8 +156,17 @@ void legacy_sse_post(legacy_sse *l, http_req *req) {
     return;
   }
   body = NULL;
-  if (req->body_len)
-    json_read(req->body, req->body_len, &body, &je);
+  lim.max_values = t->cfg->max_json_values;
+  lim.max_elements = 0; /* this transport has no batches */
+  if (req->body_len && json_read_limited(req->body, req->body_len, &lim, &body, &je) == -E2BIG) {
+    char text[160];
+    snprintf(text, sizeof(text),
+             "413 Request Entity Too Large: the message has more than %zu JSON values, the limit "
+             "(limits.max_json_values)\n",
+             t->cfg->max_json_values);
+    plain(req, 413, extra, text);
+    return;
+  }
   if (body == NULL) {
     plain(req, 400, extra, "400 Bad Request: Could not parse message\n");
     return;

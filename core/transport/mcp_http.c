@@ -500,13 +500,6 @@ static void post_batch(mcp_http *t, http_req *req, json_t *body, session *s, con
            protocol_name(s->version));
     return;
   }
-  if (n > t->cfg->max_batch_messages) {
-    reject(t, req, 400, JSONRPC_INVALID_REQUEST, extra,
-           "Invalid Request: the batch has %zu messages; the limit is %u "
-           "(limits.max_batch_messages): send it in smaller batches",
-           n, t->cfg->max_batch_messages);
-    return;
-  }
   for (i = 0; i < n; i++) {
     if (jsonrpc_classify(json_array_get(body, i), &m) == JSONRPC_REQUEST)
       requests++;
@@ -580,7 +573,9 @@ static void post_initialize(mcp_http *t, http_req *req, const jsonrpc_msg *m, co
 static void post(mcp_http *t, http_req *req, const char *extra) {
   const char *ct, *accept, *pv;
   size_t ct_len, accept_len, pv_len;
+  json_read_limits lim;
   json_read_error je;
+  int rc;
   json_t *body, *resp = NULL;
   jsonrpc_msg m;
   session *s;
@@ -613,7 +608,23 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
     reject(t, req, 400, JSONRPC_PARSE_ERROR, extra, "Parse error: the request body is empty");
     return;
   }
-  json_read(req->body, req->body_len, &body, &je);
+  lim.max_values = t->cfg->max_json_values;
+  lim.max_elements = t->cfg->max_batch_messages;
+  rc = json_read_limited(req->body, req->body_len, &lim, &body, &je);
+  if (rc == -E2BIG && je.over == JSON_READ_OVER_ELEMENTS) {
+    reject(t, req, 400, JSONRPC_INVALID_REQUEST, extra,
+           "Invalid Request: the batch has more than %u messages, the limit "
+           "(limits.max_batch_messages): send it in smaller batches",
+           t->cfg->max_batch_messages);
+    return;
+  }
+  if (rc == -E2BIG) {
+    reject(t, req, 413, JSONRPC_INVALID_REQUEST, extra,
+           "Request Entity Too Large: the message has more than %zu JSON values, the limit "
+           "(limits.max_json_values)",
+           t->cfg->max_json_values);
+    return;
+  }
   if (body == NULL) {
     reject(t, req, 400, JSONRPC_PARSE_ERROR, extra, "Parse error: %s (line %d, column %d)", je.text,
            je.line, je.column);

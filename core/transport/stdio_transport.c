@@ -177,6 +177,7 @@ static void batch_done(batch_job *job) {
 }
 
 static void handle_line(stdio_transport *t, const char *p, size_t len) {
+  json_read_limits lim;
   json_read_error je;
   json_t *msg, *resp;
   stdio_batch *batch;
@@ -186,7 +187,24 @@ static void handle_line(stdio_transport *t, const char *p, size_t len) {
   if (len == 0)
     return;
   t->lines_in++;
-  json_read(p, len, &msg, &je);
+  lim.max_values = t->cfg->max_json_values;
+  lim.max_elements = t->cfg->max_batch_messages;
+  if (json_read_limited(p, len, &lim, &msg, &je) == -E2BIG) {
+    char text[200];
+    if (je.over == JSON_READ_OVER_ELEMENTS)
+      snprintf(text, sizeof(text),
+               "the batch has more than %u messages, the limit (limits.max_batch_messages): send "
+               "it in smaller batches",
+               t->cfg->max_batch_messages);
+    else
+      snprintf(text, sizeof(text),
+               "the message has more than %zu JSON values, the limit (limits.max_json_values)",
+               t->cfg->max_json_values);
+    resp = jsonrpc_error(NULL, JSONRPC_INVALID_REQUEST, text, NULL);
+    write_line(t, resp);
+    json_decref(resp);
+    return;
+  }
   if (msg == NULL) {
     char text[300];
     snprintf(text, sizeof(text), "Parse error: %s (column %d)", je.text, je.column);
@@ -207,18 +225,6 @@ static void handle_line(stdio_transport *t, const char *p, size_t len) {
                              : "JSON-RPC batches are only accepted in sessions that negotiated "
                                "2025-03-26",
                          NULL);
-    write_line(t, resp);
-    json_decref(resp);
-    json_decref(msg);
-    return;
-  }
-  if (json_array_size(msg) > t->cfg->max_batch_messages) {
-    char text[200];
-    snprintf(text, sizeof(text),
-             "the batch has %zu messages; the limit is %u (limits.max_batch_messages): send it "
-             "in smaller batches",
-             json_array_size(msg), t->cfg->max_batch_messages);
-    resp = jsonrpc_error(NULL, JSONRPC_INVALID_REQUEST, text, NULL);
     write_line(t, resp);
     json_decref(resp);
     json_decref(msg);

@@ -10,7 +10,9 @@
 # into build-bench/ (build/, build-asan/ and build-tsan/ are left alone),
 # raises `ulimit -n` for the open-streams measurement, and runs bench.mjs,
 # which starts and stops every server itself, prints the table and writes
-# tests/bench/RESULTS.md. Settings: see the top of bench.mjs.
+# tests/bench/RESULTS.md, then attack.mjs, which measures a victim's
+# tools/call latency while other addresses attack and appends that table.
+# Settings: see the top of bench.mjs and of attack.mjs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -54,4 +56,13 @@ bench=$!
 trap 'kill -TERM "$bench" 2>/dev/null; wait "$bench"; exit 130' INT TERM HUP
 status=0
 wait "$bench" || status=$?
+[ "$status" -ne 0 ] && exit "$status"
+
+# The victim's latency under each of the hostile-client attacks, appended
+# to RESULTS.md (BENCH_ATTACKS=0 skips it).
+if [ "${BENCH_ATTACKS:-1}" != 0 ]; then
+  ATTACK_APPEND=1 node "$here/attack.mjs" &
+  bench=$!
+  wait "$bench" || status=$?
+fi
 exit "$status"

@@ -120,7 +120,7 @@ test('batches: more messages than limits.max_batch_messages is -32600; the limit
     const over = await request(d.port, { headers: { 'Mcp-Session-Id': sid }, body: pings(101) });
     assert.equal(over.status, 400, over.text);
     assert.equal(over.json.error.code, -32600);
-    assert.match(over.json.error.message, /101 messages.*limit is 100.*limits\.max_batch_messages/);
+    assert.match(over.json.error.message, /more than 100 messages, the limit \(limits\.max_batch_messages\)/);
     const ok = await request(d.port, { headers: { 'Mcp-Session-Id': sid }, body: pings(100) });
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.json.length, 100);
@@ -130,9 +130,63 @@ test('batches: more messages than limits.max_batch_messages is -32600; the limit
   }
 });
 
+// A body is parsed, built and freed in one turn of the loop: millions of
+// tiny values would hold it for hundreds of milliseconds. Counting stops at
+// the first value over limits.max_json_values, and so does the work.
+test('a message of more than limits.max_json_values values is refused at once (413), on every transport', async () => {
+  const d = await startMcpd({ plugins: ['hello'], config: { limits: { max_json_values: 1000 } } });
+  try {
+    const sid = await initialize(d.port, '127.0.0.1', '2025-11-25');
+    const call = (n) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'v', x: Array(n).fill(1) } } });
+    // 9 values besides the array's elements: 991 elements is exactly 1000.
+    const ok = await request(d.port, { headers: { 'Mcp-Session-Id': sid }, body: call(991) });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.result.content[0].text, 'v');
+    const over = await request(d.port, { headers: { 'Mcp-Session-Id': sid }, body: call(992) });
+    assert.equal(over.status, 413, over.text);
+    assert.equal(over.json.error.code, -32600);
+    assert.match(over.json.error.message, /more than 1000 JSON values, the limit \(limits\.max_json_values\)/);
+
+    // The default bound: two million numbers are refused after 100,000,
+    // and /healthz is not held up while that happens.
+    const d2 = await startMcpd({ plugins: ['hello'] });
+    try {
+      const sid2 = await initialize(d2.port, '127.0.0.1', '2025-11-25');
+      const big = JSON.stringify(call(2000000));
+      const t0 = Date.now();
+      const r = await request(d2.port, { headers: { 'Mcp-Session-Id': sid2 }, body: big });
+      assert.equal(r.status, 413, r.text.slice(0, 300));
+      assert.match(r.json.error.message, /more than 100000 JSON values/);
+      assert.ok(Date.now() - t0 < 5000);
+    } finally {
+      await d2.stop();
+    }
+
+    // The 2024-11-05 transport: POST /messages answers 413 in plain text.
+    const sse = await new Promise((res, rej) => {
+      http.get({ host: '127.0.0.1', port: d.port, path: '/sse', headers: { Accept: 'text/event-stream' } }, (r) => {
+        r.setEncoding('utf8');
+        let t = '';
+        r.on('data', (c) => {
+          t += c;
+          const m = /data: (\/messages\?[^\n]*)/.exec(t);
+          if (m) res({ path: m[1].trim(), res: r });
+        });
+      }).on('error', rej);
+    });
+    const legacy = await request(d.port, { path: sse.path, body: call(992) });
+    assert.equal(legacy.status, 413, legacy.text);
+    assert.match(legacy.text, /more than 1000 JSON values/);
+    sse.res.destroy();
+  } finally {
+    await d.stop();
+  }
+});
+
 test('batches: a large batch runs across loop turns, and a victim is answered while it runs', async () => {
   const N = 20000;
-  const d = await startMcpd({ plugins: ['hello', 'testkit'], config: { limits: { max_batch_messages: N } } });
+  const d = await startMcpd({ plugins: ['hello', 'testkit'], config: { limits: { max_batch_messages: N, max_json_values: 1000000 } } });
   try {
     // The victim listens for the resource update the batch's first message makes.
     const victim = await initialize(d.port, '127.0.0.1');
@@ -215,7 +269,7 @@ function stdioSession(dir, config) {
 
 test('stdio: a batch over the limit is -32600, and a large one runs across loop turns', async () => {
   const dir = makePluginsDir(['hello', 'testkit']);
-  const s = stdioSession(dir, { limits: { max_batch_messages: 1000 } });
+  const s = stdioSession(dir, { limits: { max_batch_messages: 1000, max_json_values: 5000 } });
   try {
     s.send(`${JSON.stringify({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'fair', version: '1' } } })}\n`);
     s.send(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
@@ -226,7 +280,12 @@ test('stdio: a batch over the limit is -32600, and a large one runs across loop 
     let lines = await s.wait((l) => l.length >= 2);
     const over = lines[1];
     assert.equal(over.error?.code, -32600, JSON.stringify(over));
-    assert.match(over.error.message, /1001 messages.*limit is 1000.*limits\.max_batch_messages/);
+    assert.match(over.error.message, /more than 1000 messages, the limit \(limits\.max_batch_messages\)/);
+    const many = { jsonrpc: '2.0', id: 'many', method: 'tools/call', params: { name: 'echo', arguments: { text: 'v', x: Array(5000).fill(1) } } };
+    s.send(`${JSON.stringify(many)}\n`);
+    lines = await s.wait((l) => l.length >= 3);
+    assert.equal(lines[2].error?.code, -32600, JSON.stringify(lines[2]));
+    assert.match(lines[2].error.message, /more than 5000 JSON values, the limit \(limits\.max_json_values\)/);
 
     // A call that completes through the queue, then a batch of 1000 in the
     // same write: the call's answer does not wait for the whole batch, and

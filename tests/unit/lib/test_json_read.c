@@ -476,6 +476,51 @@ static void test_depth(void) {
   buf_free(&b);
 }
 
+/* ---- limits ------------------------------------------------------------------ */
+
+/* The document loads with limits just at its counts, and fails with -E2BIG
+ * naming the right limit one below either; the position is the first value
+ * too many. */
+static void test_limits(void) {
+  static const char doc[] = "[{\"a\":[1,2]},\"s\",[],3]"; /* 8 values, 4 elements */
+  json_read_limits lim = {8, 4};
+  json_read_error e;
+  json_t *v = NULL;
+
+  CHECK_EQ_INT(json_read_limited(doc, strlen(doc), &lim, &v, &e), 0);
+  CHECK(v != NULL && json_array_size(v) == 4);
+  json_decref(v);
+  lim.max_values = 7;
+  CHECK_EQ_INT(json_read_limited(doc, strlen(doc), &lim, &v, &e), -E2BIG);
+  CHECK(v == NULL);
+  CHECK_EQ_INT(e.over, JSON_READ_OVER_VALUES);
+  CHECK_EQ_INT(e.position, strlen(doc) - 2); /* the 3 */
+  CHECK(strstr(e.text, "more than 7 values") != NULL);
+  lim.max_values = 8;
+  lim.max_elements = 3;
+  CHECK_EQ_INT(json_read_limited(doc, strlen(doc), &lim, &v, &e), -E2BIG);
+  CHECK_EQ_INT(e.over, JSON_READ_OVER_ELEMENTS);
+  CHECK_EQ_INT(e.position, strlen(doc) - 2);
+  CHECK(strstr(e.text, "more than 3 elements") != NULL);
+  /* Elements count only at the top: an object at the top, or arrays
+   * inside, are not batches. */
+  lim.max_elements = 1;
+  CHECK_EQ_INT(json_read_limited("{\"a\":[1,2,3]}", 13, &lim, &v, &e), 0);
+  json_decref(v);
+  CHECK_EQ_INT(json_read_limited("[[1,2,3]]", 9, &lim, &v, &e), 0);
+  json_decref(v);
+  /* 0 is no bound; a malformed document is still -EINVAL, with over 0. */
+  lim.max_values = 0;
+  lim.max_elements = 0;
+  CHECK_EQ_INT(json_read_limited(doc, strlen(doc), &lim, &v, &e), 0);
+  json_decref(v);
+  CHECK_EQ_INT(json_read_limited(doc, strlen(doc), NULL, &v, &e), 0);
+  json_decref(v);
+  lim.max_values = 100;
+  CHECK_EQ_INT(json_read_limited("[1,,2]", 6, &lim, &v, &e), -EINVAL);
+  CHECK_EQ_INT(e.over, 0);
+}
+
 /* ---- arguments and allocation failures ------------------------------------- */
 
 static long alloc_budget = -1; /* allocations left before failing; -1: no limit */
@@ -824,6 +869,7 @@ int main(void) {
   RUN(test_scan_offsets);
   RUN(test_positions);
   RUN(test_depth);
+  RUN(test_limits);
   RUN(test_arguments_and_nomem);
   RUN(test_generated);
   fprintf(stderr,
