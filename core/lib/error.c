@@ -40,6 +40,9 @@
   XX(ESHUTDOWN, "shutting down")                                                                   \
   XX(EPROTONOSUPPORT, "protocol not supported")                                                    \
   XX(EHOSTUNREACH, "host unreachable")                                                             \
+  XX(ENETUNREACH, "network unreachable")                                                           \
+  XX(EKEYREJECTED, "certificate rejected")                                                         \
+  XX(ECONNABORTED, "connection aborted")                                                           \
   XX(ESTALE, "out of service")                                                                     \
   XX(ENAMETOOLONG, "name too long")
 

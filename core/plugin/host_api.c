@@ -461,6 +461,8 @@ typedef struct host_async {
     struct {
       http_client_req *req;
       mcpd_http_fn cb;
+      char *error; /* the plugin's buffer (1.3), or NULL */
+      size_t error_size;
     } http;
     struct {
       uv_timer_t handle;
@@ -476,7 +478,7 @@ static void async_release(host_async *a) {
     plugin_unref(a->ctx);
 }
 
-static void http_done(void *arg, int err, const http_client_resp *resp) {
+static void http_done(void *arg, int err, const char *why, const http_client_resp *resp) {
   host_async *a = arg;
   mcpd_http_response r;
   if (!a->forgotten) {
@@ -487,6 +489,8 @@ static void http_done(void *arg, int err, const http_client_resp *resp) {
       r.body = resp->body;
       r.body_len = resp->body_len;
     }
+    if (err != 0 && a->u.http.error != NULL && a->u.http.error_size > 0)
+      snprintf(a->u.http.error, a->u.http.error_size, "%s", why != NULL ? why : "failed");
     crash_scope scope = {.plugin = a->ctx->name, .version = a->ctx->version, .kind = "http"};
     crash_enter(&scope);
     a->u.http.cb(a->arg, err, resp != NULL ? &r : NULL);
@@ -513,8 +517,15 @@ static int h_http_request(mcpd_ctx *ctx, const mcpd_http_request *req, mcpd_http
     return -ESTALE;
   memcpy(&size, req, sizeof(size));
   r = host_api_normalize(&q, sizeof(q), req, size, MCPD_HTTP_REQUEST_SIZE_V1_2);
-  if (r < 0 || q.flags != 0)
+  if (r < 0 || (q.flags & ~MCPD_HTTP_INSECURE_SKIP_VERIFY) != 0)
     return -EINVAL;
+  if ((q.flags & MCPD_HTTP_INSECURE_SKIP_VERIFY) && !ctx->warned_insecure) {
+    ctx->warned_insecure = 1;
+    log_msg(ctx->env->log, LOGLVL_WARN, "plugin_http_insecure",
+            "plugin=%s reason=\"server certificates are not verified (insecure_skip_verify): "
+            "anyone on the path can read and change these requests\"",
+            ctx->name);
+  }
   a = calloc(1, sizeof(*a));
   if (a == NULL)
     return -ENOMEM;
@@ -530,6 +541,13 @@ static int h_http_request(mcpd_ctx *ctx, const mcpd_http_request *req, mcpd_http
   p.max_response_bytes = q.max_response_bytes;
   p.label = q.label;
   p.owner = ctx;
+  p.ca_file = q.ca_file;
+  p.client_cert_file = q.client_cert_file;
+  p.client_key_file = q.client_key_file;
+  p.proxy = q.proxy;
+  p.insecure_skip_verify = (q.flags & MCPD_HTTP_INSECURE_SKIP_VERIFY) != 0;
+  a->u.http.error = q.error;
+  a->u.http.error_size = q.error_size;
   a->ctx = ctx;
   a->u.http.cb = cb;
   a->arg = arg;

@@ -57,6 +57,7 @@ struct mcpd_ctx {
   int retired;                     /* out of service, unloading when refs reaches 0 */
   uint64_t retired_at;             /* loop time, ms */
   int drain_cancelled;             /* its calls were cancelled at the drain deadline */
+  int warned_insecure;             /* MCPD_HTTP_INSECURE_SKIP_VERIFY was logged */
   unsigned n_tools, n_resources, n_templates, n_prompts;
   list_node link; /* in plugin_set.active, .draining or .reap */
   /* Called by plugin_unref() when a retired version's last reference goes:

@@ -49,7 +49,7 @@ typedef struct op_ref {
 typedef struct backend {
   struct plugin *pl;
   char *name;
-  char *origin;    /* "http://host:port" */
+  char *origin;    /* "http://host:port" or "https://host:port" */
   char *base_path; /* "" or "/api" (no trailing slash) */
   char *openapi;   /* as configured */
   char *spec_url;  /* the document's URL when fetched over HTTP, else NULL */
@@ -63,6 +63,10 @@ typedef struct backend {
   size_t n_headers;
   unsigned timeout_ms, connect_timeout_ms;
   size_t max_response_bytes;
+  /* TLS and proxy (NULL: the defaults; see mcpd_http_request). */
+  char *ca_file, *client_cert_file, *client_key_file, *proxy;
+  int insecure_skip_verify;
+  char fetch_why[400]; /* what went wrong with the document request */
   api_gen *gen;        /* the newest document converted, or NULL */
   api_gen *published;  /* the one whose operations are registered, or NULL */
   mcpd_http *fetching; /* the document request in flight */
@@ -86,6 +90,7 @@ typedef struct pending {
   int resource;
   char *uri; /* resources: the URI asked for */
   int cancelled;
+  char why[400]; /* what went wrong, from the host */
 } pending;
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -204,6 +209,90 @@ static unsigned uint_setting(const json_t *o, const char *key, unsigned def, uns
   return (unsigned)json_integer_value(v);
 }
 
+/* A file setting: a readable PEM file. Sets *out (owned) or leaves it NULL. */
+static int pem_setting(const json_t *o, const char *key, const char *bname, char **out, char *err,
+                       size_t n) {
+  const json_t *v = json_object_get(o, key);
+  char head[4096];
+  size_t got;
+  FILE *f;
+  if (v == NULL)
+    return 0;
+  if (!json_is_string(v) || json_string_value(v)[0] == '\0') {
+    snprintf(err, n, "backend %s: \"%s\" must be the path of a PEM file", bname, key);
+    return -EINVAL;
+  }
+  f = fopen(json_string_value(v), "rb");
+  if (f == NULL) {
+    snprintf(err, n, "backend %s: %s %s: %s", bname, key, json_string_value(v), strerror(errno));
+    return -EINVAL;
+  }
+  got = fread(head, 1, sizeof(head) - 1, f);
+  fclose(f);
+  head[got] = '\0';
+  if (strstr(head, "-----BEGIN ") == NULL) {
+    snprintf(err, n, "backend %s: %s %s is not a PEM file (no -----BEGIN line)", bname, key,
+             json_string_value(v));
+    return -EINVAL;
+  }
+  *out = strdup(json_string_value(v));
+  return *out != NULL ? 0 : -ENOMEM;
+}
+
+/* ca_file, client_cert_file, client_key_file, insecure_skip_verify, proxy. */
+static int parse_tls(backend *b, const json_t *o, const char *name, char *err, size_t n) {
+  const json_t *v;
+  int r;
+  if ((r = pem_setting(o, "ca_file", name, &b->ca_file, err, n)) < 0 ||
+      (r = pem_setting(o, "client_cert_file", name, &b->client_cert_file, err, n)) < 0 ||
+      (r = pem_setting(o, "client_key_file", name, &b->client_key_file, err, n)) < 0)
+    return r;
+  if (b->client_key_file != NULL && b->client_cert_file == NULL)
+    return bad(err, n, "backend %s: client_key_file needs client_cert_file%s", name, "");
+  v = json_object_get(o, "insecure_skip_verify");
+  if (v != NULL && !json_is_boolean(v))
+    return bad(err, n, "backend %s: \"insecure_skip_verify\" must be true or false%s", name, "");
+  b->insecure_skip_verify = json_is_true(v);
+  v = json_object_get(o, "proxy");
+  if (v != NULL) {
+    const char *p = json_string_value(v);
+    if (p == NULL ||
+        (p[0] != '\0' && strncasecmp(p, "http://", 7) != 0 && strncasecmp(p, "https://", 8) != 0 &&
+         strncasecmp(p, "socks5://", 9) != 0 && strncasecmp(p, "socks5h://", 10) != 0))
+      return bad(err, n,
+                 "backend %s: \"proxy\" must be a URL like \"http://proxy:3128\", or \"\" for "
+                 "none%s",
+                 name, "");
+    if (strpbrk(p, " \t\r\n") != NULL)
+      return bad(err, n, "backend %s: \"proxy\" has a space or line break%s", name, "");
+    b->proxy = strdup(p);
+    if (b->proxy == NULL)
+      return -ENOMEM;
+  }
+  if (host->abi_minor < 3 &&
+      (strncasecmp(b->origin, "https://", 8) == 0 ||
+       (b->spec_url && strncasecmp(b->spec_url, "https://", 8) == 0) || b->ca_file ||
+       b->client_cert_file || b->proxy || b->insecure_skip_verify))
+    return bad(err, n,
+               "backend %s: https:// and the TLS and proxy settings need mcpd with plugin "
+               "ABI 1.3 or later%s",
+               name, "");
+  return 0;
+}
+
+/* The backend's TLS and proxy settings, and an error buffer, on a request. */
+static void set_transport(const backend *b, mcpd_http_request *hr, char *why, size_t why_n) {
+  hr->ca_file = b->ca_file;
+  hr->client_cert_file = b->client_cert_file;
+  hr->client_key_file = b->client_key_file;
+  hr->proxy = b->proxy;
+  if (b->insecure_skip_verify)
+    hr->flags |= MCPD_HTTP_INSECURE_SKIP_VERIFY;
+  why[0] = '\0';
+  hr->error = why;
+  hr->error_size = why_n;
+}
+
 static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, size_t n) {
   static const char *const known[] = {
       "name",
@@ -221,11 +310,16 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
       "timeout_ms",
       "connect_timeout_ms",
       "max_response_bytes",
+      "ca_file",
+      "client_cert_file",
+      "client_key_file",
+      "insecure_skip_verify",
+      "proxy",
   };
   const char *key, *name, *url, *spec, *slash;
   const json_t *v;
   int r, isbad = 0;
-  size_t i;
+  size_t i, scheme_len = 0;
 
   b->pl = pl;
   if (!json_is_object(o))
@@ -250,17 +344,16 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
     return bad(err, n, "backend %s: \"base_url\" is required (e.g. \"http://127.0.0.1:8001\")%s",
                name, "");
   if (strncasecmp(url, "https://", 8) == 0)
-    return bad(err, n,
-               "backend %s: base_url %s: https:// is not supported yet (use http://, or TLS in a "
-               "local proxy)",
-               name, url);
-  if (strncasecmp(url, "http://", 7) != 0 || url[7] == '\0' || url[7] == '/' ||
+    scheme_len = 8;
+  else if (strncasecmp(url, "http://", 7) == 0)
+    scheme_len = 7;
+  if (scheme_len == 0 || url[scheme_len] == '\0' || url[scheme_len] == '/' ||
       strpbrk(url, "?# \t\r\n") != NULL)
     return bad(err, n,
-               "backend %s: base_url must look like http://host[:port][/base/path] (no query, "
+               "backend %s: base_url must look like http[s]://host[:port][/base/path] (no query, "
                "fragment or spaces), not %s",
                name, url);
-  slash = strchr(url + 7, '/');
+  slash = strchr(url + scheme_len, '/');
   b->origin = slash ? strndup(url, (size_t)(slash - url)) : strdup(url);
   b->base_path = strdup(slash ? slash : "");
   if (b->origin == NULL || b->base_path == NULL)
@@ -280,10 +373,9 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
     if (b->spec_url == NULL)
       return -ENOMEM;
     snprintf(b->spec_url, len, "%s%s%s", b->origin, b->base_path, b->openapi);
-  } else if (strncasecmp(b->openapi, "http://", 7) == 0) {
+  } else if (strncasecmp(b->openapi, "http://", 7) == 0 ||
+             strncasecmp(b->openapi, "https://", 8) == 0) {
     b->spec_url = strdup(b->openapi);
-  } else if (strncasecmp(b->openapi, "https://", 8) == 0) {
-    return bad(err, n, "backend %s: openapi %s: https:// is not supported yet", name, b->openapi);
   } else {
     const char *f = b->openapi;
     if (strncmp(f, "file://", 7) == 0)
@@ -352,6 +444,9 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
         uint_setting(o, "max_response_bytes", 10u << 20, 1024, 1u << 30, name, &isbad, err, n);
   if (isbad)
     return -EINVAL;
+  r = parse_tls(b, o, name, err, n);
+  if (r < 0)
+    return r;
   /* The conversion options, checked now by a dry run on an empty document
    * (a bad route_map rule is a settings error, not a fetch error). */
   b->options = json_object();
@@ -403,6 +498,10 @@ static void backend_free(backend *b) {
   free(b->spec_url);
   free(b->spec_file);
   free(b->tool_prefix);
+  free(b->ca_file);
+  free(b->client_cert_file);
+  free(b->client_key_file);
+  free(b->proxy);
   json_decref(b->options);
   free_lines(b->forward, b->n_forward);
   free_lines(b->headers, b->n_headers);
@@ -423,7 +522,17 @@ static const char *header_of(const mcpd_http_response *resp, const char *name) {
 }
 
 /* A failed exchange as the model should read it. */
-static void transport_error(const backend *b, int err, char *msg, size_t n) {
+static void transport_error(const backend *b, int err, const char *why, char *msg, size_t n) {
+  /* TLS and proxy failures, and timeouts in the handshake, only the host
+   * can put in words. */
+  if (why != NULL && why[0] != '\0' &&
+      (err == -EKEYREJECTED || err == -ECONNABORTED || err == -EINVAL ||
+       (err == -EPROTO && strncasecmp(b->origin, "https://", 8) == 0) ||
+       (err == -ETIMEDOUT && strstr(why, "TLS") != NULL) ||
+       (err == -ECONNREFUSED && strstr(why, "proxy") != NULL) || err == -EIO)) {
+    snprintf(msg, n, "backend %s (%s): %s", b->name, b->origin, why);
+    return;
+  }
   switch (err) {
   case -ETIMEDOUT:
     snprintf(msg, n, "backend %s did not answer within %u ms (or did not accept the connection)",
@@ -465,7 +574,7 @@ static void on_response(void *arg, int err, const mcpd_http_response *resp) {
 
   p->http = NULL;
   if (err != 0) {
-    transport_error(ref->b, err, msg, sizeof(msg));
+    transport_error(ref->b, err, p->why, msg, sizeof(msg));
     if (err != -ECANCELED)
       host->log(ref->b->pl->ctx, MCPD_LOG_WARNING, "backend=%s op=%s error=\"%s\"", ref->b->name,
                 ref->op->name, msg);
@@ -576,6 +685,7 @@ static int start_call(mcpd_call *call, op_ref *ref, const json_t *args, const ch
     hr.connect_timeout_ms = b->connect_timeout_ms;
     hr.max_response_bytes = b->max_response_bytes;
     hr.label = b->name;
+    set_transport(b, &hr, p->why, sizeof(p->why));
     p->call = call;
     p->ref = ref;
     p->resource = uri != NULL;
@@ -871,7 +981,7 @@ static void on_document(void *arg, int err, const mcpd_http_response *resp) {
     return;
   }
   if (err != 0) {
-    transport_error(b, err, why, sizeof(why));
+    transport_error(b, err, b->fetch_why, why, sizeof(why));
     fetch_failed(b, why);
     return;
   }
@@ -948,6 +1058,7 @@ static void fetch(backend *b) {
   hr.connect_timeout_ms = b->connect_timeout_ms;
   hr.max_response_bytes = DOC_MAX_BYTES;
   hr.label = b->name;
+  set_transport(b, &hr, b->fetch_why, sizeof(b->fetch_why));
   r = host->http_request(b->pl->ctx, &hr, on_document, b, &b->fetching);
   if (r < 0) {
     snprintf(why, sizeof(why), "the request could not be sent: %s", host->strerror(r));
@@ -1026,6 +1137,13 @@ static int backend_init(mcpd_ctx *ctx, const mcpd_host *h, const json_t *config,
     h->log(ctx, MCPD_LOG_ERROR, "%s", err[0] ? err : h->strerror(r));
     plugin_free(pl);
     return r;
+  }
+  for (i = 0; i < pl->n_backends; i++) {
+    if (pl->backends[i].insecure_skip_verify)
+      h->log(ctx, MCPD_LOG_WARNING,
+             "backend=%s insecure_skip_verify is on: the certificate of %s is NOT checked, so "
+             "anyone on the path can read and change its requests (for development only)",
+             pl->backends[i].name, pl->backends[i].origin);
   }
   /* Local documents are read now; remote ones arrive later (the request
    * leaves once the plugin is in service). */

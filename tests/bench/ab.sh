@@ -42,6 +42,11 @@ build() { # $1 = tag, $2 = revision ("" = this work tree)
     git -C "$root" worktree add --detach "$src" "$2" >/dev/null 2>&1
   fi
   echo "ab.sh: building $1 (${2:-work tree}: $(git -C "$src" rev-parse --short HEAD))" >&2
+  # A build directory configured from another source tree cannot be reused.
+  if [ -f "$out/$1/CMakeCache.txt" ] &&
+    ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$src" "$out/$1/CMakeCache.txt"; then
+    rm -rf "${out:?}/$1"
+  fi
   cmake -S "$src" -B "$out/$1" -DCMAKE_BUILD_TYPE=Release -DMCPD_BUILD_TESTS=OFF >/dev/null
   cmake --build "$out/$1" -j2 >/dev/null
 }

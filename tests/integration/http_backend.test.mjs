@@ -210,7 +210,7 @@ test('the client\'s Authorization goes to the backend only when forward_headers 
     writeFileSync(file, JSON.stringify(config(app, { base_url: 'https://127.0.0.1:1' })));
     const t = await runMcpd(['--check', '--config', file, '--plugins', makePluginsDir([PLUGIN])]);
     assert.equal(t.code, 1);
-    assert.match(t.stderr, /https:\/\/ is not supported yet/);
+    assert.match(t.stderr, /backend shop refused the connection \(is https:\/\/127\.0\.0\.1:1 up\?\)/);
     writeFileSync(file, JSON.stringify(config(app, { timeout: 5 })));
     const u = await runMcpd(['--check', '--config', file, '--plugins', makePluginsDir([PLUGIN])]);
     assert.equal(u.code, 1);

@@ -47,6 +47,10 @@
  *        list_changed); the MCP client's HTTP request headers of a call
  *        (call_header); a reload() callback in the descriptor for plugins
  *        that stay loaded across a SIGHUP.
+ *   1.3  https:// in http_request, with a CA file, a client certificate, a
+ *        proxy, MCPD_HTTP_INSECURE_SKIP_VERIFY and a sentence saying what
+ *        went wrong (mcpd_http_request: ca_file, client_cert_file,
+ *        client_key_file, proxy, error, error_size, appended).
  */
 #ifndef MCPD_PLUGIN_H
 #define MCPD_PLUGIN_H
@@ -66,7 +70,7 @@ extern "C" {
 #endif
 
 #define MCPD_ABI_MAJOR 1
-#define MCPD_ABI_MINOR 2
+#define MCPD_ABI_MINOR 3
 
 #define MCPD__STR2(x) #x
 #define MCPD__STR(x)  MCPD__STR2(x)
@@ -185,14 +189,15 @@ typedef void (*mcpd_response_fn)(mcpd_call *call, int status, const json_t *resu
 typedef struct mcpd_http mcpd_http;
 
 /* An HTTP request to make with http_request() (1.2). Zero-initialise, then
- * fill. Everything is copied by http_request(). */
+ * fill. Everything is copied by http_request(), except the error buffer. */
 typedef struct mcpd_http_request {
   uint32_t struct_size;       /* sizeof(mcpd_http_request) */
-  uint32_t flags;             /* reserved: must be 0 */
+  uint32_t flags;             /* 0, or MCPD_HTTP_INSECURE_SKIP_VERIFY (1.3) */
   const char *method;         /* required: "GET", "POST", ... */
-  const char *url;            /* required: "http://host[:port]/path?query" (percent-
-                                 encoded already: a space, control or non-ASCII byte is
-                                 -EINVAL); https:// is refused (-EPROTONOSUPPORT) */
+  const char *url;            /* required: "http://host[:port]/path?query" or, since 1.3,
+                                 "https://..." (percent-encoded already: a space, control
+                                 or non-ASCII byte is -EINVAL); a 1.2 host refuses https://
+                                 (-EPROTONOSUPPORT) */
   const char *const *headers; /* "Name: value" lines (no CR/LF), n_headers of them; Host,
                                  Content-Length, Connection and Transfer-Encoding are the
                                  host's and are skipped */
@@ -200,11 +205,32 @@ typedef struct mcpd_http_request {
   const void *body; /* may be NULL */
   size_t body_len;
   unsigned timeout_ms;         /* the whole exchange; 0: 30 s */
-  unsigned connect_timeout_ms; /* 0: 5 s */
+  unsigned connect_timeout_ms; /* 0: 5 s (the TCP connect; the TLS handshake counts
+                                  against timeout_ms) */
   size_t max_response_bytes;   /* the response body; 0: 10 MiB; more is -E2BIG */
   const char *label;           /* for the host's metrics and logs, e.g. the backend's
                                   name; NULL: "host:port" */
+  /* ---- 1.3 ---- */
+  const char *ca_file;          /* PEM file of the CA certificates the server's must chain
+                                   to, instead of the system's store; NULL: the system's
+                                   (or the file in SSL_CERT_FILE / CURL_CA_BUNDLE) */
+  const char *client_cert_file; /* PEM client certificate for servers that ask for one
+                                   (mutual TLS); NULL: none */
+  const char *client_key_file;  /* its PEM private key; NULL: in client_cert_file */
+  const char *proxy;            /* "http://host:port" of an HTTP proxy (CONNECT for
+                                   https://); NULL: the environment's HTTPS_PROXY,
+                                   http_proxy (lower case only) and NO_PROXY; "": none */
+  char *error;                  /* NULL, or error_size bytes, owned by the plugin and valid
+                                   until the callback has run: on failure the host writes
+                                   a sentence there (NUL-terminated) saying what went
+                                   wrong ("the server's certificate has expired") */
+  size_t error_size;
 } mcpd_http_request;
+
+/* mcpd_http_request.flags (1.3): accept any server certificate, whoever
+ * signed it and whatever host it names. For development only: mcpd logs a
+ * warning the first time each plugin version uses it. */
+#define MCPD_HTTP_INSECURE_SKIP_VERIFY 0x1u
 
 /* A response, as the callback sees it (1.2). Borrowed: valid during the
  * callback only. */
@@ -219,9 +245,15 @@ typedef struct mcpd_http_response {
 /* The end of an http_request() (1.2). LOOP. err 0: resp is the response
  * (any status); else resp is NULL and err one of -ETIMEDOUT, -ECONNREFUSED,
  * -ECONNRESET (closed before a whole response), -EHOSTUNREACH (the name
- * did not resolve), -EPROTO (not HTTP), -E2BIG (over max_response_bytes),
- * -EAGAIN (too many requests waiting for a connection), -ECANCELED
- * (http_cancel()), -ESHUTDOWN (mcpd is stopping). */
+ * did not resolve), -EPROTO (not HTTP, or not TLS on an https:// URL), -E2BIG
+ * (over max_response_bytes), -EAGAIN (too many requests waiting for a
+ * connection), -ECANCELED (http_cancel()), -ESHUTDOWN (mcpd is stopping);
+ * since 1.3 also -EKEYREJECTED (the server's certificate was not accepted:
+ * unknown CA, self-signed, expired, another host name), -ECONNABORTED (the
+ * server refused the TLS handshake, e.g. it wants a client certificate or
+ * does not accept this one) and -EINVAL (the CA, certificate or key file
+ * cannot be used). The request's error buffer (1.3) then says which, in
+ * words. */
 typedef void (*mcpd_http_fn)(void *arg, int err, const mcpd_http_response *resp);
 
 /* The value of header name (lower case) in resp, or NULL (1.2). */
@@ -434,13 +466,15 @@ typedef struct mcpd_host {
 
   /* ---- 1.2 ---- */
 
-  /* Sends an HTTP/1.1 request without blocking, on the host's loop, over a
-   * pool of keep-alive connections per host:port; cb(arg, ...) runs once,
+  /* Sends an HTTP request without blocking, on the host's loop, over a
+   * pool of keep-alive connections per origin (HTTP/1.1, or HTTP/2 where an
+   * https:// server offers it; https:// since 1.3); cb(arg, ...) runs once,
    * LOOP, later (never from inside this function). LOOP, also in init().
    * req is copied. Sets *handle (may be NULL) for http_cancel(), valid until
    * cb starts. The plugin stays loaded until cb has run; if init() fails,
    * the requests it started are dropped without their callbacks. Returns
-   * 0; -EINVAL (bad URL or header; logged), -EPROTONOSUPPORT (https://),
+   * 0; -EINVAL (bad URL or header; logged), -EPROTONOSUPPORT (a scheme other
+   * than http:// and https://; https:// too on a 1.2 host),
    * -ESHUTDOWN, -ENOMEM, -ESTALE (this version was replaced or removed by
    * a reload and its drain deadline passed: its timers were stopped and
    * its requests cancelled): then cb never runs. */
@@ -542,6 +576,7 @@ typedef struct mcpd_plugin {
 #define MCPD_RESOURCE_TEMPLATE_SIZE_V1_0 (offsetof(mcpd_resource_template, data) + sizeof(void *))
 #define MCPD_PROMPT_SIZE_V1_1            (offsetof(mcpd_prompt, complete_data) + sizeof(void *))
 #define MCPD_HTTP_REQUEST_SIZE_V1_2      (offsetof(mcpd_http_request, label) + sizeof(void *))
+#define MCPD_HTTP_REQUEST_SIZE_V1_3      (offsetof(mcpd_http_request, error_size) + sizeof(size_t))
 
 /* The smallest descriptor size a 1.x host accepts. */
 #define MCPD_PLUGIN_SIZE_V1_0 (offsetof(mcpd_plugin, shutdown) + sizeof(void (*)(void)))

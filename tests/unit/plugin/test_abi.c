@@ -38,8 +38,18 @@ _Static_assert(offsetof(mcpd_http_request, timeout_ms) == 56, "mcpd_http_request
 _Static_assert(offsetof(mcpd_http_request, connect_timeout_ms) == 60, "mcpd_http_request layout");
 _Static_assert(offsetof(mcpd_http_request, max_response_bytes) == 64, "mcpd_http_request layout");
 _Static_assert(offsetof(mcpd_http_request, label) == 72, "mcpd_http_request layout");
-_Static_assert(sizeof(mcpd_http_request) == 80 && MCPD_HTTP_REQUEST_SIZE_V1_2 == 80,
-               "mcpd_http_request size");
+_Static_assert(MCPD_HTTP_REQUEST_SIZE_V1_2 == 80, "mcpd_http_request size (1.2)");
+/* 1.3 appended the TLS, proxy and error-buffer fields. */
+_Static_assert(offsetof(mcpd_http_request, ca_file) == 80, "mcpd_http_request layout (1.3)");
+_Static_assert(offsetof(mcpd_http_request, client_cert_file) == 88,
+               "mcpd_http_request layout (1.3)");
+_Static_assert(offsetof(mcpd_http_request, client_key_file) == 96,
+               "mcpd_http_request layout (1.3)");
+_Static_assert(offsetof(mcpd_http_request, proxy) == 104, "mcpd_http_request layout (1.3)");
+_Static_assert(offsetof(mcpd_http_request, error) == 112, "mcpd_http_request layout (1.3)");
+_Static_assert(offsetof(mcpd_http_request, error_size) == 120, "mcpd_http_request layout (1.3)");
+_Static_assert(sizeof(mcpd_http_request) == 128 && MCPD_HTTP_REQUEST_SIZE_V1_3 == 128,
+               "mcpd_http_request size (1.3)");
 _Static_assert(offsetof(mcpd_http_response, status) == 0, "mcpd_http_response layout");
 _Static_assert(offsetof(mcpd_http_response, headers) == 8, "mcpd_http_response layout");
 _Static_assert(offsetof(mcpd_http_response, n_headers) == 16, "mcpd_http_response layout");
