@@ -69,7 +69,7 @@ int http_client_request(http_client *c, const http_client_params *p, http_client
     snprintf(err, n, "mcpd is stopping");
     return -ESHUTDOWN;
   }
-  if (p == NULL) {
+  if (p == NULL || cb == NULL) {
     snprintf(err, n, "method, url and callback are required");
     return -EINVAL;
   }

@@ -612,103 +612,6 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg) {
 
 /* ---- requests --------------------------------------------------------------- */
 
-#define HOST_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
-
-/* Checks an http:// or https:// URL and names its origin in key (size
- * key_n). Returns 0, -EPROTONOSUPPORT or -EINVAL with a message in err. */
-static int check_url(const char *url, int *https, char *key, size_t key_n, char *err, size_t n) {
-  const char *p, *auth_end, *h, *h_end, *colon = NULL;
-  char host[256];
-  size_t skip;
-  long port;
-
-  if (strncasecmp(url, "http://", 7) == 0) {
-    *https = 0;
-    skip = 7;
-  } else if (strncasecmp(url, "https://", 8) == 0) {
-    *https = 1;
-    skip = 8;
-  } else {
-    snprintf(err, n, "the URL must start with http:// or https://");
-    return strstr(url, "://") != NULL ? -EPROTONOSUPPORT : -EINVAL;
-  }
-  for (p = url; *p != '\0'; p++) {
-    unsigned char ch = (unsigned char)*p;
-    if (ch <= 0x20 || ch >= 0x7f) {
-      /* It would end up verbatim in the request line. */
-      snprintf(err, n,
-               "the URL has a space, control or non-ASCII byte at offset %zu "
-               "(percent-encode it)",
-               (size_t)(p - url));
-      return -EINVAL;
-    }
-  }
-  p = url + skip;
-  auth_end = p + strcspn(p, "/?#");
-  if (memchr(p, '@', (size_t)(auth_end - p)) != NULL) {
-    snprintf(err, n, "credentials in the URL are not supported (send a header)");
-    return -EINVAL;
-  }
-  if (*p == '[') {
-    h = p + 1;
-    h_end = memchr(h, ']', (size_t)(auth_end - h));
-    if (h_end == NULL) {
-      snprintf(err, n, "unterminated [IPv6] host in the URL");
-      return -EINVAL;
-    }
-    if (h_end + 1 < auth_end) {
-      if (h_end[1] != ':') {
-        snprintf(err, n, "bad host in the URL");
-        return -EINVAL;
-      }
-      colon = h_end + 1;
-    }
-  } else {
-    h = p;
-    colon = memchr(p, ':', (size_t)(auth_end - p));
-    h_end = colon ? colon : auth_end;
-  }
-  if (h_end == h || (size_t)(h_end - h) >= sizeof(host)) {
-    snprintf(err, n, "no host (or a host too long) in the URL");
-    return -EINVAL;
-  }
-  memcpy(host, h, (size_t)(h_end - h));
-  host[h_end - h] = '\0';
-  if (host[strspn(host, *p == '[' ? "0123456789abcdefABCDEF:.%" : HOST_CHARS)] != '\0' ||
-      (*p == '[' && strchr(host, ':') == NULL)) {
-    snprintf(err, n, "bad host in the URL");
-    return -EINVAL;
-  }
-  port = *https ? 443 : 80;
-  if (colon != NULL) {
-    char *end;
-    port = strtol(colon + 1, &end, 10);
-    if (end != auth_end || port < 1 || port > 65535) {
-      snprintf(err, n, "bad port in the URL");
-      return -EINVAL;
-    }
-  }
-  snprintf(key, key_n, "%s://%s:%ld", *https ? "https" : "http", host, port);
-  return 0;
-}
-
-/* A token for a name, then no control character but tab in the value. */
-static int header_line_ok(const char *line, size_t name_len) {
-  static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
-                              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-  const unsigned char *v;
-  size_t i;
-  for (i = 0; i < name_len; i++) {
-    if (line[i] == '\0' || strchr(tchar, line[i]) == NULL)
-      return 0;
-  }
-  for (v = (const unsigned char *)line + name_len + 1; *v != '\0'; v++) {
-    if ((*v < 0x20 && *v != '\t') || *v == 0x7f)
-      return 0;
-  }
-  return 1;
-}
-
 static int header_is(const char *line, size_t name_len, const char *name) {
   return http_util_ieq(line, name_len, name);
 }
@@ -721,17 +624,10 @@ static int build_headers(http_curl_req *r, const http_client_params *p, char *er
   size_t i;
   struct curl_slist *l = NULL, *t;
   for (i = 0; i < p->n_headers; i++) {
-    const char *line = p->headers[i], *colon;
-    size_t nl;
-    if (line == NULL || (colon = strchr(line, ':')) == NULL || colon == line ||
-        !header_line_ok(line, (size_t)(colon - line))) {
-      snprintf(err, n, "header %zu is not a \"Name: value\" line", i + 1);
-      curl_slist_free_all(l);
-      return -EINVAL;
-    }
-    nl = (size_t)(colon - line);
-    if (header_is(line, nl, "host") || header_is(line, nl, "content-length") ||
-        header_is(line, nl, "connection") || header_is(line, nl, "transfer-encoding"))
+    /* Checked by http_types_check(). */
+    const char *line = p->headers[i], *colon = strchr(line, ':');
+    size_t nl = (size_t)(colon - line);
+    if (http_types_header_is_ours(line, nl))
       continue;
     has_ct |= header_is(line, nl, "content-type");
     has_accept |= header_is(line, nl, "accept");
@@ -826,11 +722,11 @@ static int setup_easy(http_curl *c, http_curl_req *r, const http_client_params *
 int http_curl_request(http_curl *c, const http_client_params *p, http_client_cb cb, void *arg,
                       http_client_req **out, char *err, size_t n) {
   char key[300];
+  http_url u;
   http_curl_req *r;
   origin *o;
   unsigned timeout_ms, connect_ms;
-  int https = 0, rc;
-  size_t i;
+  int https, rc;
 
   if (out != NULL)
     *out = NULL;
@@ -838,23 +734,12 @@ int http_curl_request(http_curl *c, const http_client_params *p, http_client_cb 
     snprintf(err, n, "mcpd is stopping");
     return -ESHUTDOWN;
   }
-  if (p == NULL || p->method == NULL || p->url == NULL || cb == NULL || p->method[0] == '\0') {
-    snprintf(err, n, "method, url and callback are required");
-    return -EINVAL;
-  }
-  for (i = 0; p->method[i] != '\0'; i++) {
-    if (p->method[i] < 'A' || p->method[i] > 'Z') {
-      snprintf(err, n, "the method must be an upper-case token like GET");
-      return -EINVAL;
-    }
-  }
-  if (p->body_len > 0 && p->body == NULL) {
-    snprintf(err, n, "body_len without a body");
-    return -EINVAL;
-  }
-  rc = check_url(p->url, &https, key, sizeof(key), err, n);
+  rc = http_types_check(p, &u, err, n);
   if (rc < 0)
     return rc;
+  https = u.https;
+  snprintf(key, sizeof(key), strchr(u.host, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
+           https ? "https" : "http", u.host, u.port);
   if (!c->started && curl_start(c) < 0) {
     snprintf(err, n, "out of memory");
     return -ENOMEM;

@@ -682,105 +682,6 @@ static void origin_next(origin *o) {
 
 /* ---- requests --------------------------------------------------------------- */
 
-#define HOST_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
-
-/* Splits an http:// URL. Returns 0, -EPROTONOSUPPORT or -EINVAL. */
-static int parse_url(const char *url, char *host, size_t host_n, int *port, const char **target,
-                     char *err, size_t n) {
-  const char *p, *auth_end, *h, *h_end, *colon = NULL;
-  long v;
-  if (strncasecmp(url, "http://", 7) != 0) {
-    snprintf(err, n, "the URL must start with http:// or https://");
-    return strstr(url, "://") != NULL ? -EPROTONOSUPPORT : -EINVAL;
-  }
-  for (p = url; *p != '\0'; p++) {
-    unsigned char ch = (unsigned char)*p;
-    if (ch <= 0x20 || ch >= 0x7f) {
-      /* It would end up verbatim in the request line. */
-      snprintf(err, n,
-               "the URL has a space, control or non-ASCII byte at offset %zu "
-               "(percent-encode it)",
-               (size_t)(p - url));
-      return -EINVAL;
-    }
-  }
-  p = url + 7;
-  auth_end = p + strcspn(p, "/?#");
-  if (memchr(p, '@', (size_t)(auth_end - p)) != NULL) {
-    snprintf(err, n, "credentials in the URL are not supported (send a header)");
-    return -EINVAL;
-  }
-  if (*p == '[') {
-    h = p + 1;
-    h_end = memchr(h, ']', (size_t)(auth_end - h));
-    if (h_end == NULL) {
-      snprintf(err, n, "unterminated [IPv6] host in the URL");
-      return -EINVAL;
-    }
-    if (h_end + 1 < auth_end) {
-      if (h_end[1] != ':') {
-        snprintf(err, n, "bad host in the URL");
-        return -EINVAL;
-      }
-      colon = h_end + 1;
-    }
-  } else {
-    h = p;
-    colon = memchr(p, ':', (size_t)(auth_end - p));
-    h_end = colon ? colon : auth_end;
-  }
-  if (h_end == h || (size_t)(h_end - h) >= host_n) {
-    snprintf(err, n, "no host (or a host too long) in the URL");
-    return -EINVAL;
-  }
-  memcpy(host, h, (size_t)(h_end - h));
-  host[h_end - h] = '\0';
-  if (host[strspn(host, *p == '[' ? "0123456789abcdefABCDEF:.%" : HOST_CHARS)] != '\0' ||
-      (*p == '[' && strchr(host, ':') == NULL)) {
-    snprintf(err, n, "bad host in the URL");
-    return -EINVAL;
-  }
-  *port = 80;
-  if (colon != NULL) {
-    char *end;
-    v = strtol(colon + 1, &end, 10);
-    if (end != auth_end || v < 1 || v > 65535) {
-      snprintf(err, n, "bad port in the URL");
-      return -EINVAL;
-    }
-    *port = (int)v;
-  }
-  *target = auth_end;
-  return 0;
-}
-
-/* A token for a name, then no control character but tab in the value. */
-static int header_line_ok(const char *line, size_t name_len) {
-  static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
-                              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-  const unsigned char *v;
-  size_t i;
-  for (i = 0; i < name_len; i++) {
-    if (line[i] == '\0' || strchr(tchar, line[i]) == NULL)
-      return 0;
-  }
-  for (v = (const unsigned char *)line + name_len + 1; *v != '\0'; v++) {
-    if ((*v < 0x20 && *v != '\t') || *v == 0x7f)
-      return 0;
-  }
-  return 1;
-}
-
-static int header_is_ours(const char *line, size_t name_len) {
-  static const char *const own[] = {"host", "content-length", "connection", "transfer-encoding"};
-  size_t i;
-  for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
-    if (http_util_ieq(line, name_len, own[i]))
-      return 1;
-  }
-  return 0;
-}
-
 /* Formats the request into r->wire. */
 static int format_wire(http_plain_req *r, const http_client_params *p, const origin *o,
                        const char *target, char *err, size_t n) {
@@ -799,14 +700,9 @@ static int format_wire(http_plain_req *r, const http_client_params *p, const ori
   rc |= buf_puts(&w, o->host_header);
   rc |= buf_append(&w, "\r\n", 2);
   for (i = 0; i < p->n_headers; i++) {
-    const char *line = p->headers[i], *colon;
-    if (line == NULL || (colon = strchr(line, ':')) == NULL || colon == line ||
-        !header_line_ok(line, (size_t)(colon - line))) {
-      snprintf(err, n, "header %zu is not a \"Name: value\" line", i + 1);
-      buf_free(&w);
-      return -EINVAL;
-    }
-    if (header_is_ours(line, (size_t)(colon - line)))
+    /* Checked by http_types_check(). */
+    const char *line = p->headers[i], *colon = strchr(line, ':');
+    if (http_types_header_is_ours(line, (size_t)(colon - line)))
       continue;
     if (http_util_ieq(line, (size_t)(colon - line), "user-agent"))
       has_ua = 1;
@@ -882,12 +778,10 @@ static origin *origin_get(http_plain *c, const char *host, int port) {
 
 int http_plain_request(http_plain *c, const http_client_params *p, http_client_cb cb, void *arg,
                        http_client_req **out, char *err, size_t n) {
-  char host[256];
-  const char *target;
+  http_url u;
   http_plain_req *r;
   origin *o;
-  int port, rc;
-  size_t i;
+  int rc;
 
   if (out != NULL)
     *out = NULL;
@@ -895,24 +789,14 @@ int http_plain_request(http_plain *c, const http_client_params *p, http_client_c
     snprintf(err, n, "mcpd is stopping");
     return -ESHUTDOWN;
   }
-  if (p == NULL || p->method == NULL || p->url == NULL || cb == NULL || p->method[0] == '\0') {
-    snprintf(err, n, "method, url and callback are required");
-    return -EINVAL;
-  }
-  for (i = 0; p->method[i] != '\0'; i++) {
-    if (p->method[i] < 'A' || p->method[i] > 'Z') {
-      snprintf(err, n, "the method must be an upper-case token like GET");
-      return -EINVAL;
-    }
-  }
-  if (p->body_len > 0 && p->body == NULL) {
-    snprintf(err, n, "body_len without a body");
-    return -EINVAL;
-  }
-  rc = parse_url(p->url, host, sizeof(host), &port, &target, err, n);
+  rc = http_types_check(p, &u, err, n);
   if (rc < 0)
     return rc;
-  o = origin_get(c, host, port);
+  if (u.https) {
+    snprintf(err, n, "https:// is for the curl engine"); /* http_client never sends it here */
+    return -EPROTONOSUPPORT;
+  }
+  o = origin_get(c, u.host, u.port);
   r = calloc(1, sizeof(*r));
   if (o == NULL || r == NULL) {
     free(r);
@@ -934,7 +818,7 @@ int http_plain_request(http_plain *c, const http_client_params *p, http_client_c
   r->connect_timeout_ms =
       p->connect_timeout_ms ? p->connect_timeout_ms : c->limits.connect_timeout_ms;
   r->label = strdup(p->label != NULL && p->label[0] != '\0' ? p->label : o->key);
-  rc = r->label == NULL ? -ENOMEM : format_wire(r, p, o, target, err, n);
+  rc = r->label == NULL ? -ENOMEM : format_wire(r, p, o, u.target, err, n);
   if (rc < 0) {
     if (rc == -ENOMEM)
       snprintf(err, n, "out of memory");

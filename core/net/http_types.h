@@ -82,6 +82,27 @@ typedef struct http_client_label_stats {
   uint64_t finished;
 } http_client_label_stats;
 
+/* A URL as http_types_check() split it. */
+typedef struct http_url {
+  int https;
+  char host[256];     /* without the brackets of an IPv6 address */
+  int port;           /* 80 or 443 when the URL has none */
+  const char *target; /* into the URL: the path and query, maybe "" */
+} http_url;
+
+/* What both engines check before anything is sent: a method that is an
+ * upper-case token, an http:// or https:// URL with no byte that would go
+ * verbatim on the wire (spaces, controls, non-ASCII), no credentials, a
+ * sane host and port; header lines "Name: value" with a token for a name
+ * and no control byte in the value; no body_len without a body. Splits the
+ * URL into *u (u->target points into p->url). Returns 0, -EINVAL or
+ * -EPROTONOSUPPORT with a message in err (size n). Any thread. */
+int http_types_check(const http_client_params *p, http_url *u, char *err, size_t n);
+
+/* Whether a plugin's header line is one the client writes itself (Host,
+ * Content-Length, Connection, Transfer-Encoding): those are skipped. */
+int http_types_header_is_ours(const char *line, size_t name_len);
+
 /* The statistics of every label, shared by the engines. */
 typedef struct http_label_table {
   strmap map; /* label -> http_client_label_stats */
