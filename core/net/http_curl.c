@@ -290,6 +290,17 @@ static int why_tls(http_curl_req *r, const char *what) {
   return -EPROTO;
 }
 
+/* A server that ends a TLS 1.3 connection right after the handshake has
+ * most likely checked the client's certificate (or its absence) and said
+ * no: what to add to the words. */
+static const char *tls_hint(const http_curl_req *r) {
+  if (!r->https)
+    return "";
+  return r->client_cert
+             ? " (right after the TLS handshake: it may not accept this client certificate)"
+             : " (right after the TLS handshake: it may want a client certificate)";
+}
+
 /* Maps curl's result for r to an errno value and fills r->why. */
 static int why_failed(http_curl_req *r, CURLcode cc) {
   char *url = NULL, host[256] = "";
@@ -358,14 +369,8 @@ static int why_failed(http_curl_req *r, CURLcode cc) {
     snprintf(r->why, sizeof(r->why), "the response is larger than %zu bytes", r->max_body);
     return -E2BIG;
   case CURLE_GOT_NOTHING:
-    /* In TLS 1.3 a server checks the client's certificate after the
-     * handshake, and may just close: say what is likely. */
     snprintf(r->why, sizeof(r->why), "the server closed the connection without answering%s",
-             !r->https        ? ""
-             : r->client_cert ? " (right after the TLS handshake: it may not accept this client "
-                                "certificate)"
-                              : " (right after the TLS handshake: it may want a client "
-                                "certificate)");
+             tls_hint(r));
     return -ECONNRESET;
   case CURLE_RECV_ERROR:
   case CURLE_SEND_ERROR:
@@ -374,6 +379,11 @@ static int why_failed(http_curl_req *r, CURLcode cc) {
     if (has(r->curl_err, "CONNECT")) {
       snprintf(r->why, sizeof(r->why), "the proxy refused: %.200s", r->curl_err);
       return -ECONNREFUSED;
+    }
+    if (r->hdr_bytes == 0) {
+      snprintf(r->why, sizeof(r->why), "the server reset the connection without answering%s",
+               tls_hint(r));
+      return -ECONNRESET;
     }
     snprintf(r->why, sizeof(r->why), "connection reset");
     return -ECONNRESET;

@@ -6,10 +6,7 @@
 // new sessions land on the survivor.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -17,72 +14,24 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startMcpd } from './lib/mcpd.mjs';
+import { startNginx as startNginxWith } from './lib/nginx.mjs';
 import { post, initSession } from './lib/http.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const shipped = join(here, '../../packaging/nginx/mcpd.conf');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
-  });
-}
-
-// Runs nginx unprivileged with the shipped file, its addresses replaced.
+// nginx unprivileged with the shipped file, its addresses replaced.
 async function startNginx(portA, portB) {
-  const work = mkdtempSync(join(tmpdir(), 'mcpd-nginx-'));
-  const port = await freePort();
-  const site = readFileSync(shipped, 'utf8')
-    .replaceAll('127.0.0.1:8001', `127.0.0.1:${portA}`)
-    .replaceAll('127.0.0.1:8002', `127.0.0.1:${portB}`)
-    .replaceAll('listen 127.0.0.1:8080', `listen 127.0.0.1:${port}`);
-  assert.ok(site.includes(`127.0.0.1:${portA}`) && site.includes(`listen 127.0.0.1:${port}`), 'the shipped file changed shape');
-  writeFileSync(join(work, 'mcpd.conf'), site);
-  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(work, d));
-  writeFileSync(join(work, 'nginx.conf'), `
-worker_processes 1;
-pid ${work}/nginx.pid;
-error_log ${work}/error.log info;
-events { worker_connections 256; }
-http {
-  access_log ${work}/access.log;
-  client_body_temp_path ${work}/body;
-  proxy_temp_path ${work}/proxy;
-  fastcgi_temp_path ${work}/fastcgi;
-  uwsgi_temp_path ${work}/uwsgi;
-  scgi_temp_path ${work}/scgi;
-  include ${work}/mcpd.conf;
-}
-`);
-  const proc = spawn('nginx', ['-p', work, '-c', join(work, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  proc.stderr.on('data', (b) => { err += b; });
-  const exited = new Promise((res) => proc.on('exit', (code) => res(code)));
-  proc.on('error', (e) => { err += String(e); });
-  const t0 = Date.now();
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`nginx exited: ${err}`);
-    try { await fetch(`http://127.0.0.1:${port}/`); break; } catch { /* not yet */ }
-    if (Date.now() - t0 > 10000) throw new Error(`nginx did not start: ${err}`);
-    await sleep(20);
-  }
-  return {
-    url: `http://127.0.0.1:${port}/mcp`,
-    base: `http://127.0.0.1:${port}`,
-    async stop() {
-      proc.kill('SIGQUIT');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-      let log = '';
-      try { log = readFileSync(join(work, 'error.log'), 'utf8'); } catch { /* none */ }
-      rmSync(work, { recursive: true, force: true });
-      return log;
-    },
-  };
+  const n = await startNginxWith((port) => {
+    const site = readFileSync(shipped, 'utf8')
+      .replaceAll('127.0.0.1:8001', `127.0.0.1:${portA}`)
+      .replaceAll('127.0.0.1:8002', `127.0.0.1:${portB}`)
+      .replaceAll('listen 127.0.0.1:8080', `listen 127.0.0.1:${port}`);
+    assert.ok(site.includes(`127.0.0.1:${portA}`) && site.includes(`listen 127.0.0.1:${port}`), 'the shipped file changed shape');
+    return site;
+  }, { logFormat: '$remote_addr $request $status' });
+  return { ...n, url: `http://127.0.0.1:${n.port}/mcp`, base: `http://127.0.0.1:${n.port}` };
 }
 
 test('nginx in front of two instances: a full session through it, affinity, and life after one instance dies', async () => {

@@ -2,7 +2,7 @@
 // the server blocks a test gives it.
 //
 //   const n = await startNginx((port) => `server { listen 127.0.0.1:${port}; ... }`);
-//   n.port, n.dir, n.accessLog(), await n.stop()
+//   n.port, n.dir, n.accessLog(), await n.stop() (resolves to nginx's error log)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -66,7 +66,10 @@ http {
       const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(t);
+      let log = '';
+      try { log = readFileSync(join(dir, 'error.log'), 'utf8'); } catch { /* none */ }
       rmSync(dir, { recursive: true, force: true });
+      return log;
     },
   };
 }
