@@ -66,10 +66,29 @@ static char *put_path(char *p, const char *s) {
   return p;
 }
 
+/* A value the client chose (its certificate's subject), quoted: '"' and
+ * '\\' escaped, bytes outside printable ASCII replaced, at most max bytes
+ * of it. */
+static char *put_quoted(char *p, const char *s, size_t max) {
+  const char *end = s + strnlen(s, max);
+  *p++ = '"';
+  for (; s < end; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      *p++ = '\\';
+    *p++ = c >= ' ' && c < 0x7f ? (char)c : '?';
+  }
+  *p++ = '"';
+  return p;
+}
+
+#define PRINCIPAL_MAX 256 /* bytes of a subject logged; twice that once escaped */
+
 void access_log_add(access_log *al, const http_req *req) {
   /* Every field is bounded: tags are fixed arrays, the method a known
-   * name, numbers at most 20 digits. */
-  char line[512], *p = line;
+   * name, numbers at most 20 digits, the principal PRINCIPAL_MAX. */
+  char line[512 + 2 * PRINCIPAL_MAX + 16], *p = line;
+  const char *principal;
   struct timespec ts;
   uint64_t us;
   unsigned ms;
@@ -118,6 +137,11 @@ void access_log_add(access_log *al, const http_req *req) {
   if (req->tag_tool[0] != '\0') {
     p = put_str(p, " tool=", 6);
     p = put_path(p, req->tag_tool);
+  }
+  principal = http_req_peer_subject(req);
+  if (principal != NULL) {
+    p = put_str(p, " principal=", 11);
+    p = put_quoted(p, principal, PRINCIPAL_MAX);
   }
   *p++ = '\n';
   if (al->out.len > FLUSH_BYTES)

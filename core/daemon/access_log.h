@@ -25,8 +25,9 @@ typedef struct access_log {
 void access_log_init(access_log *al, uv_loop_t *loop, const logger *lg);
 
 /* Adds req's line (at level info, if the logger lets it through): id,
- * method, path, status, bytes, duration, and the MCP session and tool when
- * known. Never a header value or a body. req is borrowed. */
+ * method, path, status, bytes, duration, the MCP session and tool when
+ * known, and the verified client certificate's subject (principal="...").
+ * Never a header value or a body. req is borrowed. */
 void access_log_add(access_log *al, const http_req *req);
 
 /* Writes what waits. */

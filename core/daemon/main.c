@@ -24,6 +24,11 @@ static void usage(FILE *out) {
           "      --stdio             serve MCP on stdin/stdout (newline-delimited JSON-RPC)\n"
           "                          instead of HTTP, for clients that launch mcpd\n"
           "      --log-level LEVEL   debug, info, warn or error (default info)\n"
+          "      --tls-cert FILE     serve HTTPS with this PEM certificate (chain);\n"
+          "                          needs --tls-key (or tls.key_file in the config)\n"
+          "      --tls-key FILE      the certificate's PEM private key (unencrypted)\n"
+          "      --tls-client-ca FILE  require client certificates issued by a CA in\n"
+          "                          this PEM file (mutual TLS)\n"
           "      --check             load the configuration and every plugin, print what\n"
           "                          would be served, exit 0 if all is well, 1 if not\n"
           "  -V, --version           print the version and exit\n"
@@ -32,15 +37,16 @@ static void usage(FILE *out) {
           "Options override the config file. Logs go to stderr, one line per event.\n"
           "Endpoints: POST, GET and DELETE /mcp (MCP Streamable HTTP, protocol revisions\n"
           "2024-11-05 to 2025-11-25); GET /sse and POST /messages (HTTP+SSE, 2024-11-05);\n"
-          "GET /healthz (status), GET /metrics (Prometheus).\n"
+          "GET /healthz (status), GET /metrics (Prometheus); all over HTTPS when a\n"
+          "certificate is set.\n"
           "Signals: SIGTERM or SIGINT stop gracefully (in-flight calls finish first);\n"
-          "SIGHUP re-reads the config file and reloads changed plugins without\n"
-          "dropping a connection or a call in flight.\n",
+          "SIGHUP re-reads the config file, the TLS certificate and key, and reloads\n"
+          "changed plugins without dropping a connection or a call in flight.\n",
           MCPD_DEFAULT_PLUGIN_DIR);
 }
 
 int main(int argc, char **argv) {
-  enum { OPT_LOG_LEVEL = 256, OPT_CHECK, OPT_STDIO };
+  enum { OPT_LOG_LEVEL = 256, OPT_CHECK, OPT_STDIO, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CA };
   static const struct option opts[] = {
       {"config", required_argument, NULL, 'c'},
       {"listen", required_argument, NULL, 'l'},
@@ -48,6 +54,9 @@ int main(int argc, char **argv) {
       {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
       {"check", no_argument, NULL, OPT_CHECK},
       {"stdio", no_argument, NULL, OPT_STDIO},
+      {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+      {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+      {"tls-client-ca", required_argument, NULL, OPT_TLS_CA},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -59,6 +68,7 @@ int main(int argc, char **argv) {
   config cfg;
   server *srv;
 
+  memset(&args, 0, sizeof(args));
   while ((c = getopt_long(argc, argv, "c:l:p:Vh", opts, NULL)) != -1) {
     switch (c) {
     case 'c':
@@ -78,6 +88,15 @@ int main(int argc, char **argv) {
       break;
     case OPT_STDIO:
       use_stdio = 1;
+      break;
+    case OPT_TLS_CERT:
+      args.tls_cert = optarg;
+      break;
+    case OPT_TLS_KEY:
+      args.tls_key = optarg;
+      break;
+    case OPT_TLS_CA:
+      args.tls_client_ca = optarg;
       break;
     case 'V':
       printf("mcpd %s (plugin ABI %d.%d)\n", MCPD_VERSION, MCPD_ABI_MAJOR, MCPD_ABI_MINOR);

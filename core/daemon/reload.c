@@ -3,7 +3,12 @@
  * (listen, worker_threads, runtime_dir) keep their old values until a
  * restart, with a log line. Then the plugins directory is scanned (see
  * plugin_scan()), and sessions with a stream get list_changed for each list
- * whose contents changed. */
+ * whose contents changed.
+ *
+ * The TLS certificate and key are read again: new connections get the new
+ * context, open ones keep theirs. Files that do not load keep the old
+ * context (an error line) and the reload goes on; turning TLS on or off
+ * needs a restart, like listen. */
 #include "daemon/reload.h"
 
 #include "daemon/server.h"
@@ -25,6 +30,40 @@ static void keep_str(server *srv, const char *key, char **now, char **next) {
   }
 }
 
+/* Reloads the certificate when the listener speaks TLS. Returns "reloaded",
+ * "off", "kept" (needs a restart) or "failed" with the reason in err. */
+static const char *reload_tls(server *srv, config *next, char *err, size_t n) {
+  char esc[1100], what[512];
+  tls_ctx *tls;
+
+  if (!srv->have_http || srv->http.tls == NULL) {
+    if (srv->have_http && next->tls_cert_file != NULL) {
+      log_msg(&srv->log, LOGLVL_WARN, "reload_setting_ignored",
+              "setting=tls reason=\"takes effect at the next restart\"");
+      return "kept";
+    }
+    return "off";
+  }
+  if (next->tls_cert_file == NULL) {
+    /* Keep serving HTTPS with what the running config says. */
+    log_msg(&srv->log, LOGLVL_WARN, "reload_setting_ignored",
+            "setting=tls reason=\"takes effect at the next restart\"");
+    config_set_string(&next->tls_cert_file, srv->cfg.tls_cert_file);
+    config_set_string(&next->tls_key_file, srv->cfg.tls_key_file);
+    config_set_string(&next->tls_client_ca_file, srv->cfg.tls_client_ca_file);
+    return "kept";
+  }
+  if (server_tls_load(next, &tls, err, n) < 0) {
+    log_msg(&srv->log, LOGLVL_ERROR, "tls_reload_failed", "reason=%s kept=previous_certificate",
+            log_escape(err, esc, sizeof(esc)));
+    return "failed";
+  }
+  tls_ctx_describe(tls, what, sizeof(what));
+  http_server_set_tls(&srv->http, tls);
+  log_msg(&srv->log, LOGLVL_INFO, "tls_reloaded", "%s", what);
+  return "reloaded";
+}
+
 /* Keeps why the last reload failed, for /healthz: what, then more (cut to
  * fit). */
 static void note_error(server *srv, const char *what, const char *more) {
@@ -40,7 +79,8 @@ static void note_error(server *srv, const char *what, const char *more) {
 
 int reload_run(server *srv) {
   config next;
-  char err[1024], esc[1100];
+  char err[1024], esc[1100], tls_err[1024];
+  const char *tls;
   plugin_scan_result res;
   json_t *before[REG_LISTS];
   int changed[REG_LISTS], r;
@@ -70,6 +110,7 @@ int reload_run(server *srv) {
   }
   if (next.plugins_dir == NULL)
     config_set_string(&next.plugins_dir, srv->cfg.plugins_dir);
+  tls = reload_tls(srv, &next, tls_err, sizeof(tls_err));
   /* Swap: every module reads the settings through &srv->cfg. */
   config_free(&srv->cfg);
   srv->cfg = next;
@@ -86,15 +127,19 @@ int reload_run(server *srv) {
     srv->reload_failures++;
     note_error(srv, r < 0 ? res.first_error : res.newest_error,
                res.failed > 1 ? " (and more: see the log)" : "");
+  } else if (tls[0] == 'f') {
+    srv->reload_failures++;
+    note_error(srv, tls_err, "");
   } else {
     note_error(srv, res.newest_error, "");
   }
-  log_msg(&srv->log, r < 0 || res.failed ? LOGLVL_WARN : LOGLVL_INFO, "reload_done",
+  log_msg(&srv->log, r < 0 || res.failed || tls[0] == 'f' ? LOGLVL_WARN : LOGLVL_INFO,
+          "reload_done",
           "duration_ms=%.3f loaded=%u replaced=%u removed=%u unchanged=%u failed=%u "
           "still_failed=%u plugins=%u tools=%zu tools_changed=%d resources_changed=%d "
-          "prompts_changed=%d",
+          "prompts_changed=%d tls=%s",
           (double)(uv_hrtime() - t0) / 1e6, res.loaded, res.replaced, res.removed, res.unchanged,
           res.failed, res.still_failed, srv->plugins.count, srv->reg.lists[REG_TOOL].count,
-          changed[0], changed[1], changed[2]);
+          changed[0], changed[1], changed[2], tls);
   return 0;
 }

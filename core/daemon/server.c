@@ -90,6 +90,9 @@ static void metrics_page(server *srv, http_req *req) {
   g.connections_evicted = srv->http.stats.evicted_connections;
   g.streams_refused = srv->http.stats.refused_streams;
   g.slow_clients = srv->http.stats.slow_clients;
+  g.tls = srv->http.tls != NULL;
+  g.tls_handshakes = srv->http.stats.tls_handshakes;
+  g.tls_handshake_failures = srv->http.stats.tls_handshake_failures;
   g.client_requests = srv->disp.stats.client_requests;
   g.client_request_timeouts = srv->disp.stats.client_request_timeouts;
   g.call_timeouts = srv->disp.stats.timeouts;
@@ -411,6 +414,14 @@ static void http_limits_from(const config *c, http_limits *lim) {
   lim->request_timeout_ms = c->request_timeout_ms;
   lim->keepalive_timeout_ms = c->keepalive_timeout_ms;
   lim->send_timeout_ms = c->send_timeout_ms;
+  lim->tls_handshake_timeout_ms = c->tls_handshake_timeout_ms;
+}
+
+int server_tls_load(const config *cfg, tls_ctx **out, char *err, size_t n) {
+  *out = NULL;
+  if (cfg->tls_cert_file == NULL)
+    return 0;
+  return tls_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, cfg->tls_client_ca_file, out, err, n);
 }
 
 void server_apply_config(server *srv) {
@@ -474,6 +485,19 @@ int server_init(server *srv, config *cfg, const config_args *args) {
   srv->have_http = 1;
   srv->http.on_done = on_done;
   access_log_init(&srv->access, &srv->loop, &srv->log);
+  if (srv->cfg.tls_cert_file != NULL) {
+    char err[1024], esc[1100], what[512];
+    tls_ctx *tls;
+    r = server_tls_load(&srv->cfg, &tls, err, sizeof(err));
+    if (r < 0) {
+      log_msg(&srv->log, LOGLVL_ERROR, "tls_failed", "reason=%s",
+              log_escape(err, esc, sizeof(esc)));
+      return r;
+    }
+    tls_ctx_describe(tls, what, sizeof(what));
+    log_msg(&srv->log, LOGLVL_INFO, "tls_ready", "%s", what);
+    http_server_set_tls(&srv->http, tls);
+  }
   r = http_server_listen(&srv->http, srv->cfg.listen_host, srv->cfg.listen_port, srv->bound,
                          sizeof(srv->bound));
   if (r < 0) {
@@ -484,8 +508,8 @@ int server_init(server *srv, config *cfg, const config_args *args) {
     return r;
   }
   install_signals(srv);
-  log_msg(&srv->log, LOGLVL_INFO, "listening", "address=%s endpoint=http://%s/mcp version=%s",
-          srv->bound, srv->bound, MCPD_VERSION);
+  log_msg(&srv->log, LOGLVL_INFO, "listening", "address=%s endpoint=%s://%s/mcp version=%s",
+          srv->bound, srv->http.tls != NULL ? "https" : "http", srv->bound, MCPD_VERSION);
   sdnotify("READY=1");
   return 0;
 }
@@ -610,6 +634,18 @@ int server_check(config *cfg, FILE *out) {
   uv_mutex_lock(&c->lock);
   errors = c->n_errors + c->more_errors;
   ok = r >= 0 && srv->plugins.failed == 0 && errors == 0 && waiting == 0;
+  if (srv->cfg.tls_cert_file != NULL) {
+    char err[1024], what[512];
+    tls_ctx *tls;
+    if (server_tls_load(&srv->cfg, &tls, err, sizeof(err)) < 0) {
+      fprintf(out, "error: %s\n", err);
+      ok = 0;
+    } else {
+      tls_ctx_describe(tls, what, sizeof(what));
+      fprintf(out, "tls: %s\n", what);
+      tls_ctx_free(tls);
+    }
+  }
   fprintf(out, "plugins directory: %s\n", srv->cfg.plugins_dir ? srv->cfg.plugins_dir : "?");
   for (n = srv->plugins.active.next; n != &srv->plugins.active; n = n->next) {
     ctx = list_entry(n, mcpd_ctx, link);

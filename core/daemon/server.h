@@ -77,6 +77,11 @@ void server_apply_config(server *srv);
  * that has a channel for it. */
 void server_notify_lists(server *srv, const int changed[REG_LISTS]);
 
+/* Reads and checks the TLS files cfg names (borrowed) into *out (owned;
+ * NULL when cfg has no tls settings). Returns 0, or a negative error with
+ * a sentence naming the setting and the file in err (size n). */
+int server_tls_load(const config *cfg, tls_ctx **out, char *err, size_t n);
+
 /* Undoes a server_init() that failed, freeing everything. */
 void server_abort(server *srv);
 

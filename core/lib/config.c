@@ -59,6 +59,7 @@ static const struct num_setting num_settings[] = {
     U("timeouts", "sse_poll_ms", sse_poll_ms, 0, 3600000),
     U("timeouts", "sse_resume_ms", sse_resume_ms, 0, 86400000),
     U("timeouts", "sse_stall_ms", sse_stall_ms, 0, 86400000),
+    U("timeouts", "tls_handshake_ms", tls_handshake_timeout_ms, 0, 3600000),
 };
 
 #undef U
@@ -119,6 +120,7 @@ int config_init(config *c) {
   c->sse_poll_ms = 0;
   c->sse_resume_ms = 60000;
   c->sse_stall_ms = 60000;
+  c->tls_handshake_timeout_ms = 10000;
   c->sse_replay_events = 64;
   c->plugins = json_object();
   c->empty = json_object();
@@ -144,6 +146,9 @@ void config_free(config *c) {
   free(c->plugins_dir);
   free(c->runtime_dir);
   free(c->instructions);
+  free(c->tls_cert_file);
+  free(c->tls_key_file);
+  free(c->tls_client_ca_file);
   free_list(&c->allowed_origins, &c->n_allowed_origins);
   free_list(&c->allowed_hosts, &c->n_allowed_hosts);
   json_decref(c->plugins);
@@ -225,6 +230,54 @@ static int string_list(const json_t *v, const char *key, char ***out, size_t *ou
   free_list(out, out_n);
   *out = list;
   *out_n = count;
+  return 0;
+}
+
+/* "tls": {"cert_file", "key_file", "client_ca_file"}. Only the shape is
+ * checked here (no I/O in this layer); the files are read by the daemon. */
+static int apply_tls(config *c, const json_t *obj, char *err, size_t n) {
+  const char *key;
+  const json_t *v;
+  int r;
+
+  if (!json_is_object(obj)) {
+    snprintf(err, n, "\"tls\" must be an object with \"cert_file\" and \"key_file\"");
+    return -EINVAL;
+  }
+  json_object_foreach((json_t *)obj, key, v) {
+    static const char *const keys[] = {"cert_file", "key_file", "client_ca_file"};
+    char **fields[] = {&c->tls_cert_file, &c->tls_key_file, &c->tls_client_ca_file};
+    size_t i = 0;
+    while (i < 3 && strcmp(key, keys[i]) != 0)
+      i++;
+    if (i == 3) {
+      if (key[0] == '_')
+        continue;
+      snprintf(err, n, "unknown setting \"tls.%s\"", key);
+      return -EINVAL;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+      snprintf(err, n, "\"tls.%s\" must be a non-empty string (a file name)", key);
+      return -EINVAL;
+    }
+    if ((r = config_set_string(fields[i], json_string_value(v))) < 0)
+      return r;
+  }
+  return 0;
+}
+
+/* The TLS settings belong together: a certificate needs its key. */
+static int check_tls(const config *c, char *err, size_t n) {
+  if ((c->tls_cert_file == NULL) != (c->tls_key_file == NULL)) {
+    snprintf(err, n, "tls: %s is set but not %s (HTTPS needs both)",
+             c->tls_cert_file ? "cert_file" : "key_file",
+             c->tls_cert_file ? "key_file" : "cert_file");
+    return -EINVAL;
+  }
+  if (c->tls_client_ca_file != NULL && c->tls_cert_file == NULL) {
+    snprintf(err, n, "tls: client_ca_file needs cert_file and key_file");
+    return -EINVAL;
+  }
   return 0;
 }
 
@@ -332,6 +385,8 @@ int config_apply_json(config *c, const json_t *root, char *err, size_t n) {
       }
       c->worker_threads = (unsigned)json_integer_value(v);
       r = 0;
+    } else if (strcmp(key, "tls") == 0) {
+      r = apply_tls(c, v, err, n);
     } else if (strcmp(key, "limits") == 0 || strcmp(key, "timeouts") == 0) {
       r = apply_section(c, v, key, err, n);
     } else if (strcmp(key, "plugins") == 0) {
@@ -424,6 +479,16 @@ int config_build(const config_args *args, config *out, char *err, size_t n) {
     goto fail;
   if (args->log_level >= 0)
     out->log_level = args->log_level;
+  if ((args->tls_cert != NULL &&
+       (r = config_set_string(&out->tls_cert_file, args->tls_cert)) < 0) ||
+      (args->tls_key != NULL && (r = config_set_string(&out->tls_key_file, args->tls_key)) < 0) ||
+      (args->tls_client_ca != NULL &&
+       (r = config_set_string(&out->tls_client_ca_file, args->tls_client_ca)) < 0))
+    goto fail;
+  if ((r = check_tls(out, why, sizeof(why))) < 0) {
+    snprintf(err, n, "%s%s", args->config_file ? "config: " : "", why);
+    goto fail;
+  }
   return 0;
 fail:
   config_free(out);

@@ -56,6 +56,13 @@ typedef struct config {
   unsigned sse_poll_ms;
   unsigned sse_resume_ms;
   unsigned sse_stall_ms; /* an SSE stream whose queued output does not move is closed */
+  unsigned tls_handshake_timeout_ms;
+
+  /* HTTPS: all NULL for plain HTTP. The files are read (and checked) by the
+   * daemon, at start, for --check and on every reload. */
+  char *tls_cert_file;      /* owned; PEM: the certificate, then intermediates */
+  char *tls_key_file;       /* owned; PEM, unencrypted */
+  char *tls_client_ca_file; /* owned; NULL: no client certificates */
 
   json_t *plugins; /* owned ref: object, plugin name -> its config object */
   json_t *empty;   /* owned ref: {} handed to plugins that have no config */
@@ -96,8 +103,11 @@ typedef struct config_args {
   const char *config_file; /* NULL: no file */
   const char *listen;      /* NULL: from the file */
   const char *plugins_dir;
-  int log_level; /* -1: from the file */
-  int stdio;     /* serve stdin/stdout instead of HTTP */
+  int log_level;        /* -1: from the file */
+  int stdio;            /* serve stdin/stdout instead of HTTP */
+  const char *tls_cert; /* NULL: from the file */
+  const char *tls_key;
+  const char *tls_client_ca;
 } config_args;
 
 /* Builds the configuration from the file and the command line into *out

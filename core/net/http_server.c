@@ -14,7 +14,13 @@
  * per-client caps. A connection whose socket queue holds more than
  * max_unread_bytes is paused like one with too many requests in flight,
  * so a client that pipelines and never reads cannot make the server
- * queue without end. */
+ * queue without end.
+ *
+ * TLS (when hs->tls is set) sits between the socket and the parser: what
+ * is read goes through the connection's tls_conn (net/tls.h) first, and its
+ * plaintext is parsed from the shared read buffer as plain HTTP is; what is
+ * written is encrypted just before the socket write, so the write queue,
+ * its bounds and timers see the ciphertext. Plain HTTP pays one branch. */
 #include "net/http_server.h"
 
 #include "net/http_util.h"
@@ -34,6 +40,7 @@
 #define BODY_KEEP_SIZE (64 * 1024) /* larger body buffers are freed after use */
 #define LOG_EVERY_MS   5000        /* refusals and closes: a line per interval */
 #define CLIENT_MAX     48          /* a client address as text, with its NUL */
+#define TLS_COALESCE   16384       /* pieces up to a record's worth are encrypted as one */
 
 /* The connections of one client address. */
 typedef struct http_client {
@@ -94,6 +101,11 @@ struct http_conn {
   uint64_t progress_ms;  /* loop ms: the write queue last made progress, or began */
   const char *feed;      /* the bytes being parsed begin here (obs-fold check) */
   char before_feed;      /* the last byte parsed before `feed` that is not SP/HT */
+
+  tls_conn *tls;            /* owned; NULL for plain HTTP */
+  unsigned tls_ready : 1;   /* the handshake is complete */
+  unsigned tls_started : 1; /* the client has sent something */
+  unsigned tls_shut : 1;    /* close_notify queued */
 };
 
 /* A write that could not complete at once: owns a copy of the rest. */
@@ -108,6 +120,7 @@ static void conn_close(http_conn *c);
 static void conn_finish(http_conn *c);
 static void conn_feed(http_conn *c, const char *data, size_t len);
 static void conn_advance(http_conn *c);
+static void conn_eof(http_conn *c);
 static void conn_arm_timer(http_conn *c);
 static void conn_parse_error(http_conn *c, llhttp_errno_t err);
 static void idle_cb(uv_idle_t *idle);
@@ -191,12 +204,12 @@ static void write_cb(uv_write_t *req, int status) {
     conn_arm_timer(c); /* it reads: the send timeout starts again */
 }
 
-/* Writes bufs to the socket: at once if the socket takes them, else queued
- * as one copy. bounded: the bytes belong to a stream, whose queue may not
- * grow past max_write_queue_bytes (a client that stops reading a stream is
- * closed; a single large response is written whole). Returns 0 or
- * -ECONNRESET (the connection is closing). */
-static int conn_write(http_conn *c, uv_buf_t *bufs, unsigned n, int bounded) {
+/* Writes bufs to the socket as they are: at once if the socket takes them,
+ * else queued as one copy. bounded: the bytes belong to a stream, whose
+ * queue may not grow past max_write_queue_bytes (a client that stops
+ * reading a stream is closed; a single large response is written whole).
+ * Returns 0 or -ECONNRESET (the connection is closing). */
+static int conn_send(http_conn *c, uv_buf_t *bufs, unsigned n, int bounded) {
   size_t total = 0, skip, off;
   unsigned i;
   struct write_req *wr;
@@ -264,6 +277,55 @@ static int conn_write(http_conn *c, uv_buf_t *bufs, unsigned n, int bounded) {
     return -ECONNRESET;
   }
   return 0;
+}
+
+/* Sends what TLS has produced (handshake messages, records, alerts). */
+static int conn_flush_tls(http_conn *c, int bounded) {
+  const char *data;
+  size_t len = tls_conn_output(c->tls, &data);
+  uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+  int r = len > 0 ? conn_send(c, &b, 1, bounded) : 0;
+  tls_conn_output_done(c->tls); /* sent, or copied by conn_send */
+  return r;
+}
+
+/* Encrypts bufs and sends the records. Small pieces (a header block and
+ * its body) go into one record: fewer records, less overhead per byte. */
+static int conn_write_tls(http_conn *c, uv_buf_t *bufs, unsigned n, int bounded) {
+  char joined[TLS_COALESCE];
+  size_t total = 0, off = 0;
+  unsigned i;
+  int r = 0;
+
+  if (c->closing || c->shut)
+    return -ECONNRESET;
+  for (i = 0; i < n; i++)
+    total += bufs[i].len;
+  if (total == 0)
+    return 0;
+  if (n > 1 && total <= sizeof(joined)) {
+    for (i = 0; i < n; i++) {
+      if (bufs[i].len > 0)
+        memcpy(joined + off, bufs[i].base, bufs[i].len);
+      off += bufs[i].len;
+    }
+    r = tls_conn_write(c->tls, joined, total);
+  } else {
+    for (i = 0; i < n && r == 0; i++)
+      r = tls_conn_write(c->tls, bufs[i].base, bufs[i].len);
+  }
+  if (r < 0) {
+    conn_close(c);
+    return -ECONNRESET;
+  }
+  return conn_flush_tls(c, bounded);
+}
+
+/* Writes response bytes: encrypted first on a TLS connection. */
+static int conn_write(http_conn *c, uv_buf_t *bufs, unsigned n, int bounded) {
+  if (c->tls != NULL)
+    return conn_write_tls(c, bufs, n, bounded);
+  return conn_send(c, bufs, n, bounded);
 }
 
 /* Sends bytes produced for req: to the socket if req is first in line,
@@ -503,6 +565,10 @@ void http_req_abort(http_req *req) {
   conn_close(req->conn);
 }
 
+const char *http_req_peer_subject(const http_req *req) {
+  return req->conn->tls != NULL ? tls_conn_peer_subject(req->conn->tls) : NULL;
+}
+
 void http_req_peer(const http_req *req, char *out, size_t n) {
   struct sockaddr_storage ss;
   int len = sizeof(ss);
@@ -695,6 +761,7 @@ static void conn_free(http_conn *c) {
   buf_free(&c->arena);
   buf_free(&c->body);
   buf_free(&c->stash);
+  tls_conn_free(c->tls);
   free(c->hdr);
   free(c->headers);
   list_remove(&c->link);
@@ -750,6 +817,14 @@ static void conn_finish(http_conn *c) {
   c->stop_parsing = 1;
   if (c->shut)
     return;
+  if (c->tls_ready && !c->tls_shut) {
+    /* close_notify: the client can tell our end from a cut connection. */
+    c->tls_shut = 1;
+    tls_conn_shutdown(c->tls);
+    conn_flush_tls(c, 0);
+    if (c->closing)
+      return;
+  }
   if (c->writes_in_flight > 0) {
     /* A client that never reads would hold the connection forever. */
     arm(c, c->hs->limits.send_timeout_ms);
@@ -762,6 +837,95 @@ static void conn_finish(http_conn *c) {
     conn_close(c);
 }
 
+/* ---- TLS ----------------------------------------------------------------- */
+
+/* A handshake that failed or did not finish: counted, and logged at most
+ * once per interval for the server (with the count), since a failing
+ * client leaves no connection behind to keep a per-address limit in. */
+static void tls_note_failure(http_conn *c, const char *reason) {
+  http_server *hs = c->hs;
+  char esc[256];
+  uint64_t n;
+  hs->stats.tls_handshake_failures++;
+  if (log_due(hs, &hs->tls_log, &n))
+    log_msg(hs->log, LOGLVL_WARN, "tls_handshake_failed", "client=%s reason=%s failed=%" PRIu64,
+            client_name(c), log_escape(reason, esc, sizeof(esc)), n);
+}
+
+/* The handshake failed: tell the client (its alert, or a 400 for plain
+ * HTTP, which a TLS alert would not explain), then close gracefully. */
+static void tls_handshake_failed(http_conn *c) {
+  static const char plain[] = "HTTP/1.1 400 Bad Request\r\n"
+                              "Content-Type: text/plain; charset=utf-8\r\n"
+                              "Content-Length: 45\r\n"
+                              "Connection: close\r\n\r\n"
+                              "400 Bad Request: this port only speaks HTTPS\n";
+  tls_note_failure(c, tls_conn_error(c->tls));
+  if (tls_conn_plain_http(c->tls)) {
+    uv_buf_t b = uv_buf_init((char *)plain, sizeof(plain) - 1);
+    tls_conn_output_done(c->tls);
+    conn_send(c, &b, 1, 0);
+  } else {
+    conn_flush_tls(c, 0);
+  }
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  conn_finish(c);
+}
+
+/* Ciphertext from the socket: drives the handshake, then hands the
+ * plaintext to the parser as read_cb() does plain bytes. The ciphertext is
+ * copied into the tls_conn first, so the shared read buffer takes the
+ * plaintext. */
+static void conn_read_tls(http_conn *c, const char *data, size_t len) {
+  http_server *hs = c->hs;
+  int r;
+
+  c->tls_started = 1;
+  if (tls_conn_feed(c->tls, data, len) < 0) {
+    conn_close(c);
+    return;
+  }
+  if (!c->tls_ready) {
+    r = tls_conn_handshake(c->tls);
+    if (r < 0) {
+      tls_handshake_failed(c);
+      return;
+    }
+    conn_flush_tls(c, 0);
+    if (r == 0 || c->closing)
+      return;
+    c->tls_ready = 1;
+    hs->stats.tls_handshakes++;
+    /* Now the first request is awaited, as on a new plain connection. */
+    arm(c, hs->limits.header_timeout_ms);
+  }
+  for (;;) {
+    r = tls_conn_read(c->tls, hs->read_buf, hs->read_buf_size);
+    if (r == 0)
+      break;
+    if (r < 0) {
+      if (r == -ECONNRESET) /* close_notify: as EOF */
+        conn_eof(c);
+      else
+        conn_close(c);
+      return;
+    }
+    if (c->lingering || (c->stop_parsing && !c->reading))
+      continue; /* after the last request we will answer: dropped */
+    if (c->paused) {
+      if (buf_append(&c->stash, hs->read_buf, (size_t)r) < 0) {
+        conn_close(c);
+        return;
+      }
+      continue;
+    }
+    conn_feed(c, hs->read_buf, (size_t)r);
+    if (c->closing)
+      return;
+  }
+  conn_flush_tls(c, 0); /* what reading produced: tickets, alerts */
+}
+
 /* ---- timers ------------------------------------------------------------- */
 
 static void timer_cb(uv_timer_t *t) {
@@ -771,6 +935,11 @@ static void timer_cb(uv_timer_t *t) {
   if (c->closing)
     return;
   if (c->lingering || c->finishing) {
+    conn_close(c);
+    return;
+  }
+  if (c->tls != NULL && !c->tls_ready) {
+    tls_note_failure(c, "the handshake did not complete within timeouts.tls_handshake_ms");
     conn_close(c);
     return;
   }
@@ -1245,6 +1414,17 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
   b->len = c->hs->read_buf_size;
 }
 
+/* The client closed its side. Like nginx, take that as the client being
+ * gone: what it still waits for is aborted (its calls are cancelled). Only
+ * a connection that is already ending lets its queued writes drain first. */
+static void conn_eof(http_conn *c) {
+  c->eof = 1;
+  c->stop_parsing = 1;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  if (!c->finishing)
+    conn_close(c);
+}
+
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   http_conn *c = s->data;
 
@@ -1255,21 +1435,19 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
       conn_close(c);
       return;
     }
-    /* The client closed its side. Like nginx, take that as the client
-     * being gone: what it still waits for is aborted (its calls are
-     * cancelled). Only a connection that is already ending lets its
-     * queued writes drain first. */
-    c->eof = 1;
-    c->stop_parsing = 1;
-    uv_read_stop(s);
-    if (!c->finishing)
-      conn_close(c);
+    if (c->tls != NULL && !c->tls_ready && c->tls_started)
+      tls_note_failure(c, "the client closed the connection during the handshake");
+    conn_eof(c);
     return;
   }
   /* Discard what comes after the last request we will answer; a request
    * already half in is still read to its end. */
   if (c->lingering || (c->stop_parsing && !c->reading))
     return;
+  if (c->tls != NULL) {
+    conn_read_tls(c, b->base, (size_t)nread);
+    return;
+  }
   if (c->paused) {
     /* Should not happen (reading is stopped while paused); keep it. */
     if (buf_append(&c->stash, b->base, (size_t)nread) < 0)
@@ -1335,7 +1513,8 @@ static void reject(http_server *hs) {
   uv_tcp_init(hs->loop, t);
   t->data = hs;
   hs->n_rejecting++;
-  if (uv_accept((uv_stream_t *)&hs->listener, (uv_stream_t *)t) == 0)
+  /* (A TLS client could not read a plaintext answer: it is just closed.) */
+  if (uv_accept((uv_stream_t *)&hs->listener, (uv_stream_t *)t) == 0 && hs->tls == NULL)
     uv_try_write((uv_stream_t *)t, &b, 1);
   hs->stats.rejected_connections++;
   uv_close((uv_handle_t *)t, reject_close_cb);
@@ -1407,7 +1586,7 @@ static void refuse(http_conn *c, int status, const char *reason, unsigned limit)
   http_log_limit *l = status == 429 && c->client != NULL ? &c->client->refused_log : &hs->full_log;
   uint64_t n;
 
-  if (k > 0 && (size_t)k < sizeof(msg)) {
+  if (k > 0 && (size_t)k < sizeof(msg) && hs->tls == NULL) {
     uv_buf_t b = uv_buf_init(msg, (unsigned)k);
     uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
   }
@@ -1452,8 +1631,17 @@ static void conn_start(http_conn *c) {
   uv_tcp_nodelay(&c->tcp, 1);
   llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
   c->parser.data = c;
-  /* Until the first request starts, the header timeout applies. */
-  arm(c, c->hs->limits.header_timeout_ms);
+  if (c->hs->tls != NULL) {
+    c->tls = tls_conn_new(c->hs->tls);
+    if (c->tls == NULL) {
+      conn_close(c);
+      return;
+    }
+    arm(c, c->hs->limits.tls_handshake_timeout_ms);
+  } else {
+    /* Until the first request starts, the header timeout applies. */
+    arm(c, c->hs->limits.header_timeout_ms);
+  }
   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }
 
@@ -1502,6 +1690,11 @@ int http_server_adopt(http_server *hs, uv_os_sock_t sock) {
 }
 
 /* ---- server ------------------------------------------------------------- */
+
+void http_server_set_tls(http_server *hs, tls_ctx *ctx) {
+  tls_ctx_free(hs->tls); /* open connections hold their own references */
+  hs->tls = ctx;
+}
 
 int http_server_init(http_server *hs, uv_loop_t *loop, const http_limits *limits, const logger *lg,
                      http_request_cb on_request, void *arg) {
@@ -1609,5 +1802,7 @@ void http_server_close(http_server *hs, void (*on_closed)(http_server *hs)) {
 void http_server_free(http_server *hs) {
   free(hs->read_buf);
   hs->read_buf = NULL;
+  tls_ctx_free(hs->tls);
+  hs->tls = NULL;
   strmap_free(&hs->clients); /* empty: each entry went with its last connection */
 }

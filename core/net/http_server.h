@@ -28,6 +28,7 @@
 #include "lib/list.h"
 #include "lib/log.h"
 #include "lib/strmap.h"
+#include "net/tls.h"
 
 typedef struct http_server http_server;
 typedef struct http_conn http_conn;
@@ -130,17 +131,22 @@ typedef struct http_limits {
    * its connection is read no further until they drain, and closed after
    * send_timeout_ms without progress; 0: no bound. */
   size_t max_unread_bytes;
+  /* A TLS connection's handshake must complete within this; then it is
+   * closed (counted as a failed handshake). */
+  unsigned tls_handshake_timeout_ms;
 } http_limits;
 
 /* Counters, for logs and /healthz. */
 typedef struct http_stats {
   uint64_t connections_total;
   uint64_t requests_total;
-  uint64_t rejected_connections; /* 503 at max_connections, 429 per client */
-  uint64_t parse_errors;         /* 400, 413, 431, 408 */
-  uint64_t evicted_connections;  /* idle ones closed to admit a new one */
-  uint64_t refused_streams;      /* at max_streams_per_client */
-  uint64_t slow_clients;         /* closed: they did not read their responses */
+  uint64_t rejected_connections;   /* 503 at max_connections, 429 per client */
+  uint64_t parse_errors;           /* 400, 413, 431, 408 */
+  uint64_t evicted_connections;    /* idle ones closed to admit a new one */
+  uint64_t refused_streams;        /* at max_streams_per_client */
+  uint64_t slow_clients;           /* closed: they did not read their responses */
+  uint64_t tls_handshakes;         /* completed */
+  uint64_t tls_handshake_failures; /* refused, broken, or not done in time */
 } http_stats;
 
 /* A log line at most once per interval, counting what it stands for. */
@@ -174,7 +180,8 @@ struct http_server {
   unsigned n_rejecting;  /* sockets closing after a 503 */
   unsigned n_closing;    /* connections closed, their handles not yet */
   strmap clients;        /* client address -> its connections (private) */
-  http_log_limit full_log, evict_log, slow_log;
+  http_log_limit full_log, evict_log, slow_log, tls_log;
+  tls_ctx *tls; /* owned; NULL: plain HTTP (see http_server_set_tls()) */
 };
 
 /* Initialises the server. lg and limits are borrowed (limits copied).
@@ -195,6 +202,12 @@ int http_server_listen(http_server *hs, const char *host, int port, char *bound,
  * -EAGAIN (max_connections reached), -ESHUTDOWN (the server is closing),
  * -ENOMEM or a libuv error, and sock is still the caller's. */
 int http_server_adopt(http_server *hs, uv_os_sock_t sock);
+
+/* Serves HTTPS with ctx (stolen) from now on: new connections use it, open
+ * ones keep the context they began with (a reload of the certificate).
+ * Call it before http_server_listen() to serve TLS at all; the daemon
+ * never switches a listener between TLS and plain HTTP. */
+void http_server_set_tls(http_server *hs, tls_ctx *ctx);
 
 /* Stops accepting new connections; open ones go on. */
 void http_server_stop_listening(http_server *hs);
@@ -243,6 +256,11 @@ void http_req_close_after(http_req *req);
 
 /* Returns the remote address of the request's client as text into out. */
 void http_req_peer(const http_req *req, char *out, size_t n);
+
+/* The subject (RFC 2253) of the verified client certificate of req's
+ * connection, borrowed: valid as long as req. NULL over plain HTTP or when
+ * client certificates are off. */
+const char *http_req_peer_subject(const http_req *req);
 
 /* Whether req's client address may begin one more long-lived stream (an SSE
  * GET): 0, or -EDQUOT when it already holds limits.max_streams_per_client

@@ -243,6 +243,13 @@ int metrics_render(const metrics *m, const metrics_gauges *g, buf *out) {
   r |= counter(out, "mcpd_slow_clients_closed_total",
                "Connections closed because their client did not read its responses.",
                g->slow_clients);
+  if (g->tls) {
+    r |= counter(out, "mcpd_tls_handshakes_total", "TLS handshakes completed.", g->tls_handshakes);
+    r |= counter(out, "mcpd_tls_handshake_failures_total",
+                 "TLS handshakes that failed: refused client certificate, no common protocol "
+                 "or cipher, plain HTTP, or not completed within timeouts.tls_handshake_ms.",
+                 g->tls_handshake_failures);
+  }
   r |= counter(out, "mcpd_http_bad_requests_total",
                "Requests refused before routing (malformed, over a limit, too slow).",
                g->http_parse_errors);

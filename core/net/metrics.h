@@ -53,6 +53,8 @@ typedef struct metrics_gauges {
   uint64_t connections_total, connections_rejected, http_parse_errors;
   uint64_t connections_evicted, streams_refused, slow_clients;
   uint64_t client_requests, client_request_timeouts, call_timeouts, cancellations;
+  int tls; /* the listener speaks TLS: its handshake counters are shown */
+  uint64_t tls_handshakes, tls_handshake_failures;
   /* Plugins' outgoing HTTP requests, by label (borrowed). */
   http_client_label_stats *const *backends;
   size_t n_backends;

@@ -12,6 +12,10 @@
 //                       | wrk on the backend directly (the limit)
 //   memory              mcpd idle; per idle session; with open SSE streams;
 //                       the TS SDK server idle and per idle session
+//   HTTPS listener      tools/call echo over HTTPS next to plain HTTP, both
+//                       with keep-alive; a new connection per request (GET
+//                       /healthz, Connection: close) over HTTPS (a full TLS
+//                       handshake each) next to plain HTTP
 // and prints one throughput table, the memory figures and the targets
 // (PASS/FAIL, informational), and writes them to tests/bench/RESULTS.md.
 // Exits 1 only if a server errored (an error reply, a crash, a failed start).
@@ -20,7 +24,9 @@
 // BENCH_THREADS (1), BENCH_NGINX_WORKERS (1), BENCH_SESSIONS (10000),
 // BENCH_TS_SESSIONS (10000), BENCH_STREAMS (5000), MCPD_BUILD_DIR
 // (build-bench), BENCH_PYTHON (/usr/bin/python3: Debian's FastAPI),
-// BENCH_RESULTS (tests/bench/RESULTS.md).
+// BENCH_RESULTS (tests/bench/RESULTS.md), BENCH_ONLY (tls: only the HTTPS
+// listener rows, printed and not written to RESULTS.md unless BENCH_RESULTS
+// names a file).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -234,6 +240,28 @@ async function startMcpd(plugins, config = {}) {
   return s;
 }
 
+// A self-signed P-256 certificate for 127.0.0.1 (wrk does not verify it).
+let benchCert = null;
+function tlsSettings() {
+  if (benchCert === null) {
+    const key = join(work, 'tls.key');
+    const cert = join(work, 'tls.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+    benchCert = { cert_file: cert, key_file: key };
+  }
+  return { tls: benchCert };
+}
+
+// mcpd serving HTTPS: its URLs are https://.
+async function startMcpdTls(plugins, config = {}) {
+  const s = await startMcpd(plugins, { ...tlsSettings(), ...config });
+  s.base = s.base.replace('http://', 'https://');
+  s.url = `${s.base}/mcp`;
+  return s;
+}
+
 async function startTsServer() {
   const s = new Server('ts-sdk', process.execPath, [join(here, 'ts_server.mjs'), '0'], { cwd: here });
   const m = await s.waitFor(/listening (\d+)/);
@@ -404,6 +432,32 @@ async function nodeDriver(url, tool, args) {
 
 const wrkCall = (url, tool, args) => wrk(url, { MCP_TOOL: tool, MCP_ARGS: JSON.stringify(args) });
 
+// wrk without a script (extra: more arguments, such as a header), read from
+// its own report.
+async function wrkRaw(url, extra) {
+  const base = ['-t', String(cfg.threads), '-c', String(cfg.connections), '--latency', ...extra];
+  if (cfg.warmup > 0) await run('wrk', [...base, '-d', `${cfg.warmup}s`, url]);
+  const r = await run('wrk', [...base, '-d', `${cfg.seconds}s`, url]);
+  const unit = { us: 1, ms: 1000, s: 1e6 };
+  const latency = (p) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)$`, 'm').exec(r.stdout);
+    return m ? Number(m[1]) * unit[m[2]] : NaN;
+  };
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(r.stdout);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)?.[1] ?? 0);
+  const result = {
+    load: 'wrk',
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? NaN),
+    p50_us: latency(50),
+    p99_us: latency(99),
+    errors: non2xx + (sock ? sock.slice(1).reduce((a, x) => a + Number(x), 0) : 0),
+    requests: Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? NaN),
+  };
+  if (Number.isNaN(result.rps)) throw new Error(`wrk gave no result (status ${r.code}):\n${r.stdout}${r.stderr}`);
+  if (result.errors > 0) result.detail = `${non2xx} non-2xx, ${sock?.[0] ?? 'no socket errors'}`;
+  return result;
+}
+
 // ---- the targets: throughput ---------------------------------------------
 
 const rows = [];
@@ -478,6 +532,28 @@ async function echoNginxLimit() {
     r.note = `${Buffer.byteLength(body)}-byte body`;
     return r;
   });
+}
+
+// The HTTPS listener: tools/call echo with keep-alive, and a new connection
+// per request (GET /healthz, Connection: close: a TCP connection, and over
+// HTTPS a full TLS handshake, per request), each over plain HTTP (the
+// limit) and over HTTPS.
+async function tlsGroup() {
+  const echo = (start) => async () => {
+    const s = await start([helloSo]);
+    return measure(s, async () => {
+      if (s.url.startsWith('http:')) await callOnce(s.url, 'echo', echoArgs);
+      return wrkCall(s.url, 'echo', echoArgs);
+    });
+  };
+  await target('tools/call echo, keep-alive', 'mcpd, plain HTTP', 'limit', echo(startMcpd));
+  await target('tools/call echo, keep-alive', 'mcpd over HTTPS', 'mcpd', echo(startMcpdTls));
+  const fresh = (start) => async () => {
+    const s = await start([helloSo]);
+    return measure(s, async () => wrkRaw(`${s.base}/healthz`, ['-H', 'Connection: close']));
+  };
+  await target('a new connection per request (GET /healthz)', 'mcpd, plain HTTP', 'limit', fresh(startMcpd));
+  await target('a new connection per request (GET /healthz)', 'mcpd over HTTPS (full handshakes)', 'mcpd', fresh(startMcpdTls));
 }
 
 // The three (four) rows of one backend: the backend measured directly,
@@ -753,6 +829,8 @@ function targets() {
     else out.push(`- ${pass(value) ? 'PASS' : 'FAIL'} ${label}: ${shown(value)}`);
   };
   const echo = rows.find((r) => r.group === 'tools/call echo' && r.role === 'mcpd');
+  const tlsEcho = rows.find((r) => r.group === 'tools/call echo, keep-alive' && r.role === 'mcpd');
+  check('tools/call echo over HTTPS >= 60% of plain HTTP (keep-alive)', tlsEcho?.vsLimit, fmt.pct, (v) => v >= 0.6);
   check('tools/call echo >= 15x the TS SDK server', echo?.vsPeer, fmt.x, (v) => v >= 15);
   check('tools/call echo >= 50% of nginx return 200', echo?.vsLimit, fmt.pct, (v) => v >= 0.5);
   check(`tools/call echo p99 < 2 ms at ${cfg.connections} connections`, echo?.p99_us, (v) => `${fmt.ms(v)} ms`, (v) => v < 2000);
@@ -811,11 +889,20 @@ if (!existsSync(mcpdBin)) {
   process.exit(2);
 }
 
+const only = process.env.BENCH_ONLY;
+if (only === 'tls') {
+  await tlsGroup();
+  ratios();
+  process.stdout.write(`\n${throughputTable()}\n\n${targets().split('\n').filter((l) => !l.startsWith('- SKIP')).join('\n')}\n`);
+  if (process.env.BENCH_RESULTS) writeFileSync(cfg.results, throughputTable());
+  process.exit(serverErrors ? 1 : 0);
+}
 await target('tools/call echo', 'mcpd', 'mcpd', echoMcpd);
 await target('tools/call echo', 'TS SDK server', 'peer', echoTsSdk);
 await target('tools/call echo', 'nginx return 200', 'limit', echoNginxLimit);
 await backendGroup('http_backend, nginx backend', startNginxBackend);
 await backendGroup('http_backend, FastAPI backend', startFastApi);
+await tlsGroup();
 
 await memoryTarget('mcpd idle', memMcpdIdle);
 await memoryTarget(`mcpd, ${cfg.sessions} idle sessions`, () => memSessions(() => startMcpd([helloSo], { limits: { max_sessions: cfg.sessions + 1024 } }), cfg.sessions, 'mcpdSessions'));
