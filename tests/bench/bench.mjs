@@ -272,8 +272,9 @@ async function startTsServer() {
 // nginx, unprivileged: its own prefix, config, pid file and temp paths in a
 // fresh directory; no access log; cfg.nginxWorkers worker processes.
 let nNginx = 0;
-async function startNginx(locations) {
+async function startNginx(locations, { tls = false } = {}) {
   const dir = join(work, `nginx-${++nNginx}`);
+  const cert = tls ? tlsSettings().tls : null;
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const port = await freePort();
   const conf = `worker_processes ${cfg.nginxWorkers};
@@ -290,7 +291,9 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${cert ? ` ssl http2;
+    ssl_certificate ${cert.cert_file};
+    ssl_certificate_key ${cert.key_file}` : ''};
 ${locations}
   }
 }
@@ -298,7 +301,7 @@ ${locations}
   writeFileSync(join(dir, 'nginx.conf'), conf);
   const s = new Server('nginx', 'nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
   await s.waitPort(port);
-  s.base = `http://127.0.0.1:${port}`;
+  s.base = `${cert ? 'https' : 'http'}://127.0.0.1:${port}`;
   return s;
 }
 
@@ -306,9 +309,9 @@ ${locations}
 // and nginx has no escape for `$`, so one is replaced (same length).
 const nginxString = (s) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'").replaceAll('$', '_')}'`;
 
-async function startNginxBackend() {
+async function startNginxBackend(opts) {
   return startNginx(`    location = /items/1 { default_type application/json; return 200 ${nginxString(itemJson)}; }
-    location = /openapi.json { default_type application/json; alias ${join(here, 'openapi.json')}; }`);
+    location = /openapi.json { default_type application/json; alias ${join(here, 'openapi.json')}; }`, opts);
 }
 
 async function startFastApi() {
@@ -554,6 +557,25 @@ async function tlsGroup() {
   };
   await target('a new connection per request (GET /healthz)', 'mcpd, plain HTTP', 'limit', fresh(startMcpd));
   await target('a new connection per request (GET /healthz)', 'mcpd over HTTPS (full handshakes)', 'mcpd', fresh(startMcpdTls));
+  // http_backend to the same nginx over plain HTTP and over HTTPS (TLS,
+  // HTTP/2 offered): what TLS to the backend costs.
+  if (!existsSync(backendSo)) return;
+  const viaBackend = (tls) => async () => {
+    const backend = await startNginxBackend({ tls });
+    try {
+      const s = await startMcpd([backendSo], { plugins: { http_backend: { backends: [{ name: 'bk', base_url: backend.base,
+        openapi: '/openapi.json', ...(tls ? { ca_file: tlsSettings().tls.cert_file } : {}) }] } } });
+      return await measure(s, async () => {
+        const tool = await findItemTool(s.url);
+        await callOnce(s.url, tool, itemArgs);
+        return wrkCall(s.url, tool, itemArgs);
+      });
+    } finally {
+      await backend.stop();
+    }
+  };
+  await target('http_backend to nginx', 'mcpd + http_backend, plain HTTP backend', 'limit', viaBackend(false));
+  await target('http_backend to nginx', 'mcpd + http_backend, HTTPS backend (HTTP/2)', 'mcpd', viaBackend(true));
 }
 
 // The three (four) rows of one backend: the backend measured directly,
