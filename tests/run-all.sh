@@ -3,10 +3,11 @@
 # installs what is missing, checks the source (tools/lint.sh: the layer
 # rule, clang-format, clang-tidy), builds, runs the unit tests (ctest) and
 # the integration tests (the real mcpd driven by the official MCP SDK
-# client), runs every fuzz target for FUZZ_SECONDS (30) each
+# client), a soak of SOAK_SECONDS (60) on the plain build (tests/soak/),
+# runs every fuzz target for FUZZ_SECONDS (30) each
 # (fuzz/run.sh, clang-14 + libFuzzer), then builds again with ASan+UBSan
-# and runs everything once more, and once more with ThreadSanitizer
-# (plugin threads, the worker pool, reloads).
+# and runs the unit and integration tests once more, and once more with
+# ThreadSanitizer (plugin threads, the worker pool, reloads).
 # Exits non-zero on the first failure.
 set -eu
 cd "$(dirname "$0")/.."
@@ -36,6 +37,8 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 tools/lint.sh build
 
 run_suite build "-DCMAKE_BUILD_TYPE=RelWithDebInfo"
+step "soak (build, ${SOAK_SECONDS:-60} s)"
+(cd tests && MCPD_BUILD_DIR="$root/build" SOAK_SECONDS="${SOAK_SECONDS:-60}" node soak/soak.mjs)
 
 step "fuzz (${FUZZ_SECONDS:-30} s per target)"
 fuzz/run.sh "${FUZZ_SECONDS:-30}" build-fuzz
