@@ -6,9 +6,9 @@
 // front of it, and raw sockets stall handshakes and send plain HTTP.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import https from 'node:https';
 import tls from 'node:tls';
 import { Readable } from 'node:stream';
@@ -19,6 +19,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { startMcpd, runMcpd, makePluginsDir } from './lib/mcpd.mjs';
 import { rawExchange } from './lib/http.mjs';
+import { startNginx } from './lib/nginx.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let dir; // the certificates
@@ -251,28 +252,11 @@ test('client certificates: a good one is served, and its subject is the principa
   }
 });
 
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
-  });
-}
-
 test('nginx in front, as a TLS client that verifies mcpd and presents a client certificate', async () => {
   const d = await startMcpd({ config: tlsConfig({ client_ca_file: join(dir, 'ca.pem') }) });
-  const work = mkdtempSync(join(tmpdir(), 'mcpd-nginx-tls-'));
-  const port = await freePort();
-  for (const x of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(work, x));
-  writeFileSync(join(work, 'nginx.conf'), `
-worker_processes 1;
-pid ${work}/nginx.pid;
-error_log ${work}/error.log info;
-events { worker_connections 64; }
-http {
-  access_log ${work}/access.log;
-  client_body_temp_path ${work}/body; proxy_temp_path ${work}/proxy; fastcgi_temp_path ${work}/fastcgi;
-  uwsgi_temp_path ${work}/uwsgi; scgi_temp_path ${work}/scgi;
+  let nginx;
+  try {
+    nginx = await startNginx((port) => `
   upstream mcpd { server 127.0.0.1:${d.port}; keepalive 4; }
   server {
     listen 127.0.0.1:${port};
@@ -290,20 +274,9 @@ http {
       proxy_ssl_certificate_key ${dir}/alice.key;
       proxy_ssl_session_reuse on;
     }
-  }
-}
-`);
-  const nginx = spawn('nginx', ['-p', work, '-c', join(work, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
-  const exited = new Promise((res) => nginx.on('exit', res));
-  try {
-    const t0 = Date.now();
-    for (;;) {
-      try { await fetch(`http://127.0.0.1:${port}/healthz`); break; } catch { /* not yet */ }
-      if (Date.now() - t0 > 10000) throw new Error('nginx did not start');
-      await sleep(20);
-    }
+  }`);
     const client = new Client({ name: 'via-nginx', version: '1' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+    await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${nginx.port}/mcp`)));
     for (let i = 0; i < 3; i++) {
       const r = await client.callTool({ name: 'echo', arguments: { text: `via nginx ${i}` } });
       assert.equal(r.content[0].text, `via nginx ${i}`);
@@ -312,11 +285,7 @@ http {
     await d.waitForLog(/event=request [^\n]*tool=echo principal="CN=alice,O=Example Corp"/);
     assert.doesNotMatch(d.log(), /tls_handshake_failed/);
   } finally {
-    nginx.kill('SIGQUIT');
-    const t = setTimeout(() => nginx.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
-    rmSync(work, { recursive: true, force: true });
+    if (nginx) await nginx.stop();
     await d.stop();
   }
 });
