@@ -645,9 +645,19 @@ static int build_headers(http_curl_req *r, const http_client_params *p, char *er
       goto nomem;
     l = t;
   }
-  if ((!has_ct && (t = curl_slist_append(l, "Content-Type:")) == NULL) ||
-      (!has_accept && (t = curl_slist_append(l, "Accept:")) == NULL) ||
-      (t = curl_slist_append(l, "Expect:")) == NULL)
+  /* curl_slist_append() returns the list's head: NULL when it failed (the
+   * list is intact), else l, or a new list when l was NULL. */
+  if (!has_ct) {
+    if ((t = curl_slist_append(l, "Content-Type:")) == NULL)
+      goto nomem;
+    l = t;
+  }
+  if (!has_accept) {
+    if ((t = curl_slist_append(l, "Accept:")) == NULL)
+      goto nomem;
+    l = t;
+  }
+  if ((t = curl_slist_append(l, "Expect:")) == NULL)
     goto nomem;
   r->headers = t;
   return 0;

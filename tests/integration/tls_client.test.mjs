@@ -91,15 +91,18 @@ async function check(cfg) {
 // A Node.js HTTPS server with cert; opts go to https.createServer.
 async function tlsServer(cert, opts = {}) {
   const seen = [];
+  const headers = [];
   const server = https.createServer({ cert: readFileSync(cert.cert), key: readFileSync(cert.key), ...opts }, (req, res) => {
     const peer = req.socket.getPeerCertificate?.();
     seen.push(peer?.subject?.CN ?? null);
+    headers.push(req.headers);
+    req.resume();
     res.setHeader('Content-Type', 'text/plain');
     res.end(`hello ${peer?.subject?.CN ?? 'stranger'}`);
   });
   server.on('tlsClientError', () => {});
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `https://127.0.0.1:${server.address().port}`, seen, close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }) };
+  return { url: `https://127.0.0.1:${server.address().port}`, seen, headers, close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }) };
 }
 
 test('http_backend over HTTPS: the document and calls with ca_file, HTTP/2 with nginx, and the default store refusing the test CA', async () => {
@@ -173,6 +176,15 @@ test('http_request over TLS: each broken certificate, plain HTTP, a stalled hand
     servers.push(good, wrongHost, expired, selfSigned);
     const ca = certs.ca.cert;
     assert.match(await fetch({ url: `${good.url}/x`, ca_file: ca }), /^status=200 .* body=hello stranger$/);
+    // Only what the plugin sent: no form Content-Type, Accept or Expect of
+    // curl's own, even for a large POST.
+    assert.match(await fetch({ url: `${good.url}/x`, ca_file: ca, method: 'POST', body: 'x'.repeat(1000), repeat: 2000 }), /^status=200 /);
+    const sent = good.headers.at(-1);
+    assert.equal(sent['content-length'], '2000000');
+    assert.equal(sent['content-type'], undefined);
+    assert.equal(sent.accept, undefined);
+    assert.equal(sent.expect, undefined);
+    assert.equal(sent['user-agent'], 'mcpd');
     assert.equal(await fetch({ url: `${good.url}/x` }),
       'error: certificate rejected: the server\'s certificate is signed by an unknown CA (give the CA in ca_file)');
     assert.equal(await fetch({ url: `${wrongHost.url}/x`, ca_file: ca }),
