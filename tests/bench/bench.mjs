@@ -721,7 +721,9 @@ async function memStreams(n) {
     process.stdout.write(`${memory.streams.skipped}\n`);
     return;
   }
-  const s = await startMcpd([helloSo], { limits: { max_connections: n + 1024, max_sessions: n + 1024 } });
+  // All from one address: the per-client caps (issue 12) must allow them.
+  const s = await startMcpd([helloSo], { limits: { max_connections: n + 1024, max_sessions: n + 1024,
+    max_connections_per_client: n + 1024, max_streams_per_client: n + 1024, max_sessions_per_client: n + 1024 } });
   const streams = [];
   try {
     const idle = await settledRss(s);
@@ -927,7 +929,7 @@ await backendGroup('http_backend, FastAPI backend', startFastApi);
 await tlsGroup();
 
 await memoryTarget('mcpd idle', memMcpdIdle);
-await memoryTarget(`mcpd, ${cfg.sessions} idle sessions`, () => memSessions(() => startMcpd([helloSo], { limits: { max_sessions: cfg.sessions + 1024 } }), cfg.sessions, 'mcpdSessions'));
+await memoryTarget(`mcpd, ${cfg.sessions} idle sessions`, () => memSessions(() => startMcpd([helloSo], { limits: { max_sessions: cfg.sessions + 1024, max_sessions_per_client: cfg.sessions + 1024 } }), cfg.sessions, 'mcpdSessions'));
 await memoryTarget(`mcpd, ${cfg.streams} open SSE streams`, () => memStreams(cfg.streams));
 await memoryTarget('TS SDK server idle', memTsIdle);
 await memoryTarget(`TS SDK server, ${cfg.tsSessions} idle sessions`, () => memSessions(startTsServer, cfg.tsSessions, 'tsSessions'));
