@@ -2,9 +2,10 @@
  * proxy: HTTP/1.1 written and parsed here (llhttp), one keep-alive
  * connection pool per host:port with a size limit and a bounded wait queue,
  * DNS with uv_getaddrinfo, every resolved address tried in turn, a connect
- * timeout and one for the whole exchange, a response size cap. It does in
- * one loop turn and two system calls what libcurl does in four, so plain
- * HTTP backends keep their speed. Used through http_client. Loop thread
+ * timeout and one for the whole exchange, a response size cap. It skips
+ * the two poll() calls libcurl makes per transfer (measured: 5.7 system
+ * calls per proxied request here against 7.5 through curl), so plain HTTP
+ * backends keep their speed. Used through http_client. Loop thread
  * only. */
 #ifndef MCPD_HTTP_PLAIN_H
 #define MCPD_HTTP_PLAIN_H
