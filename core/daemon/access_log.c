@@ -138,10 +138,15 @@ void access_log_add(access_log *al, const http_req *req) {
     p = put_str(p, " tool=", 6);
     p = put_path(p, req->tag_tool);
   }
-  principal = http_req_peer_subject(req);
+  /* The authenticated caller (never its token), else the certificate. */
+  principal = req->tag_principal[0] != '\0' ? req->tag_principal : http_req_peer_subject(req);
   if (principal != NULL) {
     p = put_str(p, " principal=", 11);
     p = put_quoted(p, principal, PRINCIPAL_MAX);
+  }
+  if (req->tag_auth != NULL) {
+    p = put_str(p, " auth=", 6);
+    p = put_path(p, req->tag_auth);
   }
   *p++ = '\n';
   if (al->out.len > FLUSH_BYTES)

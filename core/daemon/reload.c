@@ -110,6 +110,16 @@ int reload_run(server *srv) {
   }
   if (next.plugins_dir == NULL)
     config_set_string(&next.plugins_dir, srv->cfg.plugins_dir);
+  /* The verifier takes the new auth section first: a jwks_file that does
+   * not load fails the reload, and nothing changes. */
+  if (srv->have_auth && auth_verifier_apply(&srv->auth, next.auth, err, sizeof(err)) < 0) {
+    srv->reload_failures++;
+    note_error(srv, err, "");
+    log_msg(&srv->log, LOGLVL_ERROR, "reload_failed", "reason=%s kept=previous_configuration",
+            log_escape(err, esc, sizeof(esc)));
+    config_free(&next);
+    return -EINVAL;
+  }
   tls = reload_tls(srv, &next, tls_err, sizeof(tls_err));
   /* Swap: every module reads the settings through &srv->cfg. */
   config_free(&srv->cfg);

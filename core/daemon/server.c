@@ -93,6 +93,20 @@ static void metrics_page(server *srv, http_req *req) {
   g.tls = srv->http.tls != NULL;
   g.tls_handshakes = srv->http.stats.tls_handshakes;
   g.tls_handshake_failures = srv->http.stats.tls_handshake_failures;
+  if (srv->have_auth && srv->cfg.auth != NULL) {
+    g.auth = 1;
+    g.auth_ok = srv->auth.stats.ok;
+    g.auth_refused = srv->auth.stats.refused;
+    g.auth_unavailable = srv->auth.stats.unavailable;
+    g.auth_cache_hits = srv->auth.stats.cache_hits;
+    g.auth_cache_entries = srv->auth.cache.count;
+    g.auth_forbidden = srv->gate.stats.forbidden;
+    g.auth_rate_limited = srv->gate.stats.rate_limited;
+    g.auth_jwks_fetches = srv->auth.stats.jwks_fetches;
+    g.auth_jwks_failures = srv->auth.stats.jwks_failures;
+    g.auth_introspections = srv->auth.stats.introspections;
+    g.auth_introspection_failures = srv->auth.stats.introspection_failures;
+  }
   g.client_requests = srv->disp.stats.client_requests;
   g.client_request_timeouts = srv->disp.stats.client_request_timeouts;
   g.call_timeouts = srv->disp.stats.timeouts;
@@ -112,14 +126,46 @@ static void metrics_page(server *srv, http_req *req) {
 /* mcpd's own pages check Origin and Host like the MCP endpoints: through
  * DNS rebinding, a web page could otherwise read what they tell about the
  * server. Returns 1, or 0 after answering the refusal. */
-static int page_allowed(server *srv, http_req *req) {
+/* mcpd's own pages pass the Origin and Host checks (any_origin: the Host
+ * check only), else the refusal is answered. 1 when the page may be
+ * served. */
+static int page_allowed(server *srv, http_req *req, int any_origin) {
   char msg[300];
-  int status = mcp_http_check(&srv->mcp, req, msg, sizeof(msg) - 1);
+  int status = any_origin ? mcp_http_check_host(&srv->mcp, req, msg, sizeof(msg) - 1)
+                          : mcp_http_check(&srv->mcp, req, msg, sizeof(msg) - 1);
   if (status == 0)
     return 1;
   strcat(msg, "\n");
   http_respond(req, status, "Content-Type: text/plain; charset=utf-8\r\n", msg, strlen(msg));
   return 0;
+}
+
+static void metrics_resume(void *arg, http_req *req, principal *p);
+
+/* /metrics while auth.protect_metrics is on: a valid token, with the
+ * scope when one is named. 1 when the page may be served now. */
+static int metrics_allowed(server *srv, http_req *req) {
+  const auth_config *a = srv->cfg.auth;
+  principal *p = NULL;
+  int ok;
+  if (a == NULL || !a->protect_metrics || !srv->have_auth)
+    return 1;
+  if (auth_gate_check(&srv->gate, req, "", metrics_resume, srv, &p) != AUTH_GATE_OK)
+    return 0;
+  ok = a->metrics_scope == NULL || principal_has_all(p, a->metrics_scope);
+  if (!ok)
+    auth_gate_forbid(&srv->gate, req, "", a->metrics_scope, "GET /metrics", 0, NULL);
+  principal_unref(p);
+  return ok;
+}
+
+static void metrics_resume(void *arg, http_req *req, principal *p) {
+  server *srv = arg;
+  const char *scope = srv->cfg.auth ? srv->cfg.auth->metrics_scope : NULL;
+  if (scope != NULL && !principal_has_all(p, scope))
+    auth_gate_forbid(&srv->gate, req, "", scope, "GET /metrics", 0, NULL);
+  else
+    metrics_page(srv, req);
 }
 
 /* Every finished request: counted, and logged unless access_log is off. */
@@ -141,11 +187,16 @@ static void on_request(http_req *req, void *arg) {
   } else if (strcmp(req->path, "/messages") == 0 || strcmp(req->path, "/messages/") == 0) {
     legacy_sse_post(&srv->legacy, req);
   } else if (strcmp(req->path, "/healthz") == 0) {
-    if (page_allowed(srv, req))
+    if (page_allowed(srv, req, 0))
       healthz(srv, req);
   } else if (strcmp(req->path, "/metrics") == 0) {
-    if (page_allowed(srv, req))
+    if (page_allowed(srv, req, 0) && metrics_allowed(srv, req))
       metrics_page(srv, req);
+  } else if (auth_gate_is_metadata(req)) {
+    /* Public, for any origin: clients read it before they have a token,
+     * browsers from their own origin. Host is still checked. */
+    if (page_allowed(srv, req, 1))
+      auth_gate_metadata(&srv->gate, req);
   } else {
     static const char body[] = "404 Not Found: the MCP endpoint is /mcp (or /sse for HTTP+SSE)\n";
     http_respond(req, 404, "Content-Type: text/plain; charset=utf-8\r\n", body, sizeof(body) - 1);
@@ -179,6 +230,8 @@ static void stop_plugin_timers(server *srv) {
 
 static void close_rest(server *srv) {
   unsigned stuck;
+  if (srv->have_auth)
+    auth_verifier_close(&srv->auth); /* requests waiting for their tokens are answered */
   legacy_sse_close(&srv->legacy);
   if (srv->have_stdio)
     stdio_close(&srv->stdio);
@@ -428,8 +481,11 @@ void server_apply_config(server *srv) {
   atomic_store(&srv->log.level, srv->cfg.log_level);
   http_limits_from(&srv->cfg, &srv->http.limits);
   srv->sessions.max = srv->cfg.max_sessions;
-  srv->sessions.max_per_client = srv->cfg.max_sessions_per_client;
+  srv->sessions.max_per_client =
+      srv->cfg.auth ? srv->cfg.max_sessions_per_principal : srv->cfg.max_sessions_per_client;
   session_table_set_idle(&srv->sessions, srv->cfg.session_idle_ms);
+  if (srv->have_auth)
+    auth_gate_apply(&srv->gate, &srv->cfg);
   memcpy(srv->sessions.prefix, srv->cfg.session_id_prefix, sizeof(srv->sessions.prefix));
   srv->plugins.drain_ms = srv->cfg.drain_timeout_ms;
   mcp_http_apply_config(&srv->mcp);
@@ -452,6 +508,24 @@ static void stdio_eof(void *arg) {
   begin_stop(arg, "EOF");
 }
 
+/* What the auth section turned on, in one line. Never a secret. */
+static void auth_summary(const auth_config *a, char *out, size_t n) {
+  snprintf(out, n, "tokens=%zu jwt=%s%s%s introspection=%s scopes_required=\"%s\" rules=%zu",
+           a->n_tokens, a->jwt ? "on issuer=" : "off", a->jwt ? a->jwt_issuer : "",
+           a->jwt ? (a->jwks_url ? " jwks=url" : " jwks=file") : "",
+           a->introspection ? "on" : "off", a->scopes_required, a->n_rules);
+}
+
+static void log_auth(server *srv) {
+  char what[700], esc[800];
+  auth_summary(srv->cfg.auth, what, sizeof(what));
+  log_msg(&srv->log, LOGLVL_INFO, "auth_ready", "%s", log_escape(what, esc, sizeof(esc)));
+  if (srv->cfg.tls_cert_file == NULL && !is_loopback_host(srv->cfg.listen_host))
+    log_msg(&srv->log, LOGLVL_WARN, "auth_plain_http",
+            "reason=\"bearer tokens cross the network in clear text: serve HTTPS (tls) or put a "
+            "TLS proxy in front\"");
+}
+
 int server_init(server *srv, config *cfg, const config_args *args) {
   http_limits lim;
   int r;
@@ -468,6 +542,27 @@ int server_init(server *srv, config *cfg, const config_args *args) {
                 is_loopback_host(srv->cfg.listen_host));
   srv->have_mcp = 1;
   legacy_sse_init(&srv->legacy, &srv->mcp);
+  if (!args->stdio) {
+    char err[1024], esc[1100];
+    r = auth_verifier_init(&srv->auth, &srv->loop, &srv->http_client, &srv->log);
+    if (r < 0)
+      return r;
+    r = auth_gate_init(&srv->gate, &srv->loop, &srv->cfg, &srv->auth, &srv->reg, &srv->log,
+                       srv->cfg.tls_cert_file != NULL, is_loopback_host(srv->cfg.listen_host));
+    srv->have_auth = 1;
+    if (r < 0)
+      return r;
+    if (auth_verifier_apply(&srv->auth, srv->cfg.auth, err, sizeof(err)) < 0) {
+      log_msg(&srv->log, LOGLVL_ERROR, "auth_failed", "reason=%s",
+              log_escape(err, esc, sizeof(esc)));
+      return -EINVAL;
+    }
+    srv->mcp.gate = &srv->gate;
+    srv->sessions.max_per_client =
+        srv->cfg.auth ? srv->cfg.max_sessions_per_principal : srv->cfg.max_sessions_per_client;
+    if (srv->cfg.auth != NULL)
+      log_auth(srv);
+  }
   if (args->stdio) {
     r = stdio_start(&srv->stdio, &srv->loop, &srv->disp, &srv->sessions, &srv->cfg, &srv->log,
                     stdio_eof, srv);
@@ -535,6 +630,8 @@ static void close_core(server *srv) {
 }
 
 void server_abort(server *srv) {
+  if (srv->have_auth)
+    auth_verifier_close(&srv->auth);
   if (srv->have_mcp)
     mcp_http_close(&srv->mcp);
   close_core(srv);
@@ -548,6 +645,8 @@ void server_abort(server *srv) {
   http_server_free(&srv->http);
   if (srv->have_loop)
     http_client_free(&srv->http_client);
+  if (srv->have_auth)
+    auth_gate_free(&srv->gate);
   registry_free(&srv->reg);
   metrics_free(&srv->metrics);
   config_free(&srv->cfg);
@@ -577,6 +676,7 @@ int server_run(server *srv) {
 /* A --check run: the server, and what plugins said was wrong meanwhile. */
 typedef struct check_run {
   server srv;
+  uv_timer_t wait; /* bounds the wait for plugins' fetches; closed with the loop */
   uv_mutex_t lock; /* host->log may be called from any thread */
   unsigned n_errors, more_errors;
   struct {
@@ -610,7 +710,8 @@ int server_check(config *cfg, FILE *out) {
   list_node *n;
   size_t i;
   unsigned errors, waiting = 0;
-  int r, ok, k;
+  int r, ok, k, auth_failed = 0;
+  char auth_err[1024] = "";
 
   if (c == NULL || uv_mutex_init(&c->lock) < 0) {
     free(c);
@@ -618,22 +719,54 @@ int server_check(config *cfg, FILE *out) {
   }
   srv = &c->srv;
   r = init_core(srv, cfg, check_plugin_error);
+  /* The key set is fetched like the plugins' documents: a jwks_url that
+   * does not answer with keys fails the check. */
+  if (r >= 0 && srv->cfg.auth != NULL &&
+      auth_verifier_init(&srv->auth, &srv->loop, &srv->http_client, &srv->log) == 0) {
+    srv->have_auth = 1;
+    if (auth_verifier_apply(&srv->auth, srv->cfg.auth, auth_err, sizeof(auth_err)) < 0)
+      auth_failed = 1;
+  }
   /* Plugins may fetch what their tools come from (http_backend's
    * documents): let that finish, within bounds, so the list is complete
    * and a document that does not load fails the check (its plugin logs
    * an error). */
   if (r >= 0 && srv->http_client.n_live > 0) {
-    uv_timer_t t;
-    uv_timer_init(&srv->loop, &t);
-    uv_timer_start(&t, check_timeout, CHECK_WAIT_MS, 0);
-    while (srv->http_client.n_live > 0 && uv_is_active((uv_handle_t *)&t))
+    /* Not on the stack: the close completes in a later uv_run(). */
+    uv_timer_t *t = &c->wait;
+    uv_timer_init(&srv->loop, t);
+    uv_timer_start(t, check_timeout, CHECK_WAIT_MS, 0);
+    while (srv->http_client.n_live > 0 && uv_is_active((uv_handle_t *)t))
       uv_run(&srv->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&t, NULL);
+    uv_close((uv_handle_t *)t, NULL);
     waiting = srv->http_client.n_live;
   }
   uv_mutex_lock(&c->lock);
   errors = c->n_errors + c->more_errors;
   ok = r >= 0 && srv->plugins.failed == 0 && errors == 0 && waiting == 0;
+  if (srv->cfg.auth != NULL) {
+    char what[700];
+    auth_summary(srv->cfg.auth, what, sizeof(what));
+    fprintf(out, "auth: %s\n", what);
+    if (auth_failed) {
+      fprintf(out, "error: %s\n", auth_err);
+      ok = 0;
+    } else if (srv->have_auth && srv->cfg.auth->jwt) {
+      if (srv->auth.keys == NULL) {
+        fprintf(out, "error: auth.jwt: no key set from %s (see the log)\n",
+                srv->cfg.auth->jwks_url ? srv->cfg.auth->jwks_url : "jwks_file");
+        ok = 0;
+      } else {
+        auth_keyset_describe(srv->auth.keys, what, sizeof(what));
+        fprintf(out, "auth: jwt keys=%zu (%s)\n", auth_keyset_count(srv->auth.keys), what);
+        if (auth_keyset_count(srv->auth.keys) == 0) {
+          fprintf(out, "error: auth.jwt: the key set has no key mcpd can use with the allowed "
+                       "algorithms\n");
+          ok = 0;
+        }
+      }
+    }
+  }
   if (srv->cfg.tls_cert_file != NULL) {
     char err[1024], what[512];
     tls_ctx *tls;
@@ -671,6 +804,8 @@ int server_check(config *cfg, FILE *out) {
     fprintf(out, ", %u error(s) reported by plugins", errors);
   fprintf(out, "\n");
   uv_mutex_unlock(&c->lock);
+  if (srv->have_auth)
+    auth_verifier_close(&srv->auth);
   close_core(srv);
   if (srv->have_loop) {
     uv_run(&srv->loop, UV_RUN_DEFAULT);

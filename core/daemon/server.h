@@ -12,7 +12,9 @@
 #include "lib/config.h"
 #include "mcp/dispatch.h"
 #include "net/http_client.h"
+#include "net/auth.h"
 #include "net/http_server.h"
+#include "transport/auth_gate.h"
 #include "transport/legacy_sse.h"
 #include "lib/log.h"
 #include "net/metrics.h"
@@ -55,12 +57,14 @@ struct server {
   metrics metrics;
   access_log access;       /* request lines (HTTP only) */
   http_client http_client; /* plugins' outgoing HTTP (host->http_request) */
+  auth_verifier auth;      /* bearer tokens -> principals (the "auth" section) */
+  auth_gate gate;          /* the HTTP side of it, for every route that needs it */
   int stopping;
   int stop_cancelled; /* the shutdown deadline passed and calls were cancelled */
   int exit_code;
   /* What server_init() got through, for server_abort(). */
   unsigned have_loop : 1, have_calls : 1, have_plugins : 1, have_sessions : 1, have_mcp : 1,
-      have_http : 1, have_stdio : 1;
+      have_http : 1, have_stdio : 1, have_auth : 1;
 };
 
 /* Sets the server up from cfg (stolen: the server owns it from now on):

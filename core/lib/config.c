@@ -1,6 +1,7 @@
 /* config.c -- the daemon's configuration. */
 #include "lib/config.h"
 
+#include "lib/cidr.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* Numeric settings, table-driven so the file format, the checks and the
@@ -45,6 +47,9 @@ static const struct num_setting num_settings[] = {
     Z("limits", "max_json_values", max_json_values, 16, 100000000),
     U("limits", "max_workers_per_session", max_workers_per_session, 0, 1024),
     U("limits", "sse_replay_events", sse_replay_events, 1, 100000),
+    U("limits", "max_sessions_per_principal", max_sessions_per_principal, 1, 10000000),
+    U("limits", "principal_rate_per_s", principal_rate_per_s, 0, 1000000),
+    U("limits", "principal_burst", principal_burst, 0, 10000000),
     U("timeouts", "header_ms", header_timeout_ms, 0, 86400000),
     U("timeouts", "request_ms", request_timeout_ms, 0, 86400000),
     U("timeouts", "keepalive_ms", keepalive_timeout_ms, 0, 86400000),
@@ -122,6 +127,7 @@ int config_init(config *c) {
   c->sse_stall_ms = 60000;
   c->tls_handshake_timeout_ms = 10000;
   c->sse_replay_events = 64;
+  c->max_sessions_per_principal = 1000;
   c->plugins = json_object();
   c->empty = json_object();
   if (config_set_string(&c->listen_host, "127.0.0.1") < 0 || c->plugins == NULL ||
@@ -149,6 +155,10 @@ void config_free(config *c) {
   free(c->tls_cert_file);
   free(c->tls_key_file);
   free(c->tls_client_ca_file);
+  auth_config_free(c->auth);
+  json_decref(c->auth_json);
+  free(c->public_url);
+  free_list(&c->trusted_proxies, &c->n_trusted_proxies);
   free_list(&c->allowed_origins, &c->n_allowed_origins);
   free_list(&c->allowed_hosts, &c->n_allowed_hosts);
   json_decref(c->plugins);
@@ -281,6 +291,55 @@ static int check_tls(const config *c, char *err, size_t n) {
   return 0;
 }
 
+/* "public_url": "https://host[:port][/prefix]". */
+static int apply_public_url(config *c, const json_t *v, char *err, size_t n) {
+  const char *s = json_string_value(v);
+  size_t len = s ? strlen(s) : 0;
+  const char *host;
+  int r;
+  host = s == NULL                            ? NULL
+         : strncasecmp(s, "https://", 8) == 0 ? s + 8
+         : strncasecmp(s, "http://", 7) == 0  ? s + 7
+                                              : NULL;
+  if (host == NULL || host[0] == '\0' || host[0] == '/' || strpbrk(s, "?# \"'\\") != NULL ||
+      len > 200) {
+    snprintf(err, n, "\"public_url\" must look like https://host[:port][/prefix]");
+    return -EINVAL;
+  }
+  while (len > 0 && s[len - 1] == '/')
+    len--; /* "https://x/" and "https://x" are the same base */
+  if ((r = config_set_string(&c->public_url, s)) < 0)
+    return r;
+  c->public_url[len] = '\0';
+  return 0;
+}
+
+/* With auth on, tokens are checked against this server's URL. When it is
+ * not configured it comes from the request's Host, which is safe only
+ * while Host is checked (a loopback listener, or allowed_hosts). */
+static int is_loopback_host(const char *h) {
+  return strcmp(h, "localhost") == 0 || strcmp(h, "::1") == 0 || strncmp(h, "127.", 4) == 0;
+}
+
+static int check_auth(const config *c, char *err, size_t n) {
+  size_t i;
+  int host_checked = is_loopback_host(c->listen_host) || c->n_allowed_hosts > 0;
+  for (i = 0; i < c->n_allowed_hosts; i++) {
+    if (strcmp(c->allowed_hosts[i], "*") == 0)
+      host_checked = 0;
+  }
+  if (c->auth == NULL || !auth_config_oauth(c->auth) || c->auth->resource != NULL ||
+      c->public_url != NULL || host_checked ||
+      (c->auth->jwt && c->auth->jwt_audience != NULL && !c->auth->introspection))
+    return 0;
+  snprintf(err, n,
+           "auth: tokens are checked against this server's URL, and mcpd cannot trust the Host "
+           "header on %s: set auth.resource (e.g. \"https://mcp.example.com/mcp\"), public_url, "
+           "or allowed_hosts",
+           c->listen_host);
+  return -EINVAL;
+}
+
 static int apply_section(config *c, const json_t *obj, const char *section, char *err, size_t n) {
   const char *key;
   const json_t *v;
@@ -387,6 +446,28 @@ int config_apply_json(config *c, const json_t *root, char *err, size_t n) {
       r = 0;
     } else if (strcmp(key, "tls") == 0) {
       r = apply_tls(c, v, err, n);
+    } else if (strcmp(key, "auth") == 0) {
+      auth_config *a;
+      r = auth_config_parse(v, &a, err, n);
+      if (r == 0) {
+        auth_config_free(c->auth);
+        json_decref(c->auth_json);
+        c->auth = a;
+        c->auth_json = json_deep_copy(v);
+        r = c->auth_json ? 0 : -ENOMEM;
+      }
+    } else if (strcmp(key, "public_url") == 0) {
+      r = apply_public_url(c, v, err, n);
+    } else if (strcmp(key, "trusted_proxies") == 0) {
+      r = string_list(v, key, &c->trusted_proxies, &c->n_trusted_proxies, err, n);
+      for (size_t i = 0; r == 0 && i < c->n_trusted_proxies; i++) {
+        cidr block;
+        if (cidr_parse(c->trusted_proxies[i], &block) < 0) {
+          snprintf(err, n, "trusted_proxies[%zu]: \"%.60s\" is not an address or CIDR", i,
+                   c->trusted_proxies[i]);
+          r = -EINVAL;
+        }
+      }
     } else if (strcmp(key, "limits") == 0 || strcmp(key, "timeouts") == 0) {
       r = apply_section(c, v, key, err, n);
     } else if (strcmp(key, "plugins") == 0) {
@@ -485,7 +566,7 @@ int config_build(const config_args *args, config *out, char *err, size_t n) {
       (args->tls_client_ca != NULL &&
        (r = config_set_string(&out->tls_client_ca_file, args->tls_client_ca)) < 0))
     goto fail;
-  if ((r = check_tls(out, why, sizeof(why))) < 0) {
+  if ((r = check_tls(out, why, sizeof(why))) < 0 || (r = check_auth(out, why, sizeof(why))) < 0) {
     snprintf(err, n, "%s%s", args->config_file ? "config: " : "", why);
     goto fail;
   }

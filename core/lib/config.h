@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "lib/auth_config.h"
+
 typedef struct config {
   char *listen_host;          /* owned; "127.0.0.1", "::1", "0.0.0.0", "localhost" */
   int listen_port;            /* 0 = an ephemeral port (logged at start) */
@@ -40,6 +42,10 @@ typedef struct config {
   size_t max_json_values;           /* in one message (a batch counts whole) */
   unsigned max_workers_per_session; /* of the worker pool; 0: worker_threads - 1 */
   unsigned sse_replay_events;
+  unsigned max_sessions_per_principal; /* while auth is on, instead of per client */
+  unsigned principal_rate_per_s;       /* requests a second per principal (per address
+                                          when auth is off); 0: no limit */
+  unsigned principal_burst;            /* 0: twice the rate */
 
   /* timeouts, in milliseconds; 0 disables one */
   unsigned header_timeout_ms;
@@ -63,6 +69,17 @@ typedef struct config {
   char *tls_cert_file;      /* owned; PEM: the certificate, then intermediates */
   char *tls_key_file;       /* owned; PEM, unencrypted */
   char *tls_client_ca_file; /* owned; NULL: no client certificates */
+
+  /* Authentication of MCP clients: NULL when off (anyone who reaches the
+   * port may call). auth_json is the section as written, to tell on a
+   * reload whether it changed. */
+  auth_config *auth; /* owned */
+  json_t *auth_json; /* owned ref; NULL when off */
+  /* The URL clients reach mcpd at ("https://mcp.example.com", maybe with a
+   * path prefix), for the absolute URLs mcpd sends; NULL: from the request. */
+  char *public_url;       /* owned; no trailing "/" */
+  char **trusted_proxies; /* owned; addresses or CIDRs whose X-Forwarded-* count */
+  size_t n_trusted_proxies;
 
   json_t *plugins; /* owned ref: object, plugin name -> its config object */
   json_t *empty;   /* owned ref: {} handed to plugins that have no config */

@@ -1,6 +1,8 @@
 /* call.c -- plugin calls and the thread-safe completion queue. */
 #include "mcp/call.h"
 
+#include "lib/principal.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@ static void call_free(mcpd_call *call) {
   json_decref(call->result);
   free(call->uri);
   free(call->name);
+  principal_unref(call->principal);
   free(call->err_msg);
   call->magic = 0;
   free(call);

@@ -52,14 +52,15 @@ struct mcpd_call {
   uint64_t deadline;   /* loop time, ms; 0 = none */
 
   /* What the owner (the dispatcher) keeps about the request. */
-  json_t *id;             /* owned */
-  json_t *progress_token; /* owned or NULL */
-  json_t *args;           /* owned: tool arguments, or template variables */
-  char *uri;              /* owned: the resource URI */
-  char *name;             /* owned: tool name or URI, for logs */
-  int version;            /* negotiated protocol revision */
-  void *owner;            /* the dispatcher's per-request state */
-  list_node s_link;       /* in the session's list of calls */
+  json_t *id;                  /* owned */
+  json_t *progress_token;      /* owned or NULL */
+  json_t *args;                /* owned: tool arguments, or template variables */
+  char *uri;                   /* owned: the resource URI */
+  char *name;                  /* owned: tool name or URI, for logs */
+  struct principal *principal; /* owned ref: who made the call; NULL: nobody known */
+  int version;                 /* negotiated protocol revision */
+  void *owner;                 /* the dispatcher's per-request state */
+  list_node s_link;            /* in the session's list of calls */
   void *session;
 
   /* Loop-thread state. */

@@ -4,6 +4,8 @@
  * in dispatch_client.c. */
 #include "mcp/dispatch_internal.h"
 
+#include "mcp/authz.h"
+
 #include "lib/error.h"
 #include "lib/schema.h"
 #include "lib/version.h"
@@ -152,6 +154,42 @@ bad:
   return -1;
 }
 
+/* A listing for a principal: only what it may use. The cursor stays an
+ * index into the whole list, so pages do not shift when scopes differ. */
+static int list_visible(req_ctx *c, reply *r, enum reg_kind kind, const char *key, size_t offset) {
+  const reg_list *l = &c->d->reg->lists[kind];
+  size_t i, shown = 0, page = c->d->cfg->page_size;
+  int version = dispatch_version_of(c->s);
+  json_t *arr = json_array();
+  r->result = json_object();
+  if (arr == NULL || r->result == NULL) {
+    json_decref(arr);
+    json_decref(r->result);
+    r->result = NULL;
+    return DISPATCH_DONE;
+  }
+  for (i = offset; i < l->count && shown < page; i++) {
+    const json_t *item;
+    if (!authz_allows(c->d->cfg->auth, c->d->principal, l->items[i], l->items[i]->key, NULL, 0))
+      continue;
+    item = registry_listing(l->items[i], version);
+    if (item == NULL || json_array_append(arr, (json_t *)item) < 0) {
+      json_decref(arr);
+      json_decref(r->result);
+      r->result = NULL;
+      return DISPATCH_DONE;
+    }
+    shown++;
+  }
+  json_object_set_new(r->result, key, arr);
+  if (i < l->count) {
+    char cursor[48];
+    snprintf(cursor, sizeof(cursor), CURSOR_PREFIX "%zu", i);
+    json_object_set_new(r->result, "nextCursor", json_string(cursor));
+  }
+  return DISPATCH_DONE;
+}
+
 static int list(req_ctx *c, reply *r, enum reg_kind kind, const char *key) {
   const reg_list *l = &c->d->reg->lists[kind];
   size_t offset, end, i, page = c->d->cfg->page_size;
@@ -160,6 +198,8 @@ static int list(req_ctx *c, reply *r, enum reg_kind kind, const char *key) {
 
   if (cursor_offset(c, l->count, &offset, r) < 0)
     return DISPATCH_DONE;
+  if (c->d->principal != NULL && c->d->cfg->auth != NULL)
+    return list_visible(c, r, kind, key, offset);
   end = offset + page < l->count ? offset + page : l->count;
   arr = json_array();
   r->result = json_object();

@@ -56,6 +56,11 @@ typedef struct dispatch {
   const char *(*header_fn)(const void *req, const char *name);
   const void *header_req;
   const struct mcpd_call *running;
+  /* Who sent the message being dispatched, set by the transport around
+   * dispatch_message() like header_req (borrowed; NULL: auth is off, or
+   * stdio): the calls it starts keep a reference, and listings show only
+   * what it may use. */
+  struct principal *principal;
   uv_timer_t req_timer; /* deadlines of requests to clients */
   list_node requests;   /* all requests to clients awaiting an answer */
   dispatch_stats stats;
@@ -92,6 +97,9 @@ void dispatch_session_closed(dispatch *d, session *s);
 /* Sends the notification `method` (no params) on the channel of every
  * session that has one (list_changed after a reload). */
 void dispatch_notify_all(dispatch *d, const char *method);
+
+/* host->call_principal(): the caller of call (borrowed), or NULL. ANY. */
+const mcpd_principal *dispatch_call_principal(const mcpd_call *call);
 
 /* host->request(): see mcpd/plugin.h. */
 int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,

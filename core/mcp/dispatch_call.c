@@ -4,6 +4,9 @@
  * (completion, progress, log, timeout, cancellation) into messages. */
 #include "mcp/dispatch_internal.h"
 
+#include "lib/principal.h"
+#include "mcp/authz.h"
+
 #include "lib/crash.h"
 
 #include "lib/error.h"
@@ -198,9 +201,28 @@ static mcpd_call *new_call(req_ctx *c, enum call_kind kind, mcpd_ctx *ctx, const
   call->version = dispatch_version_of(c->s);
   call->name = strdup(name);
   call->args = args;
+  call->principal = principal_ref(c->d->principal);
   session_link(call, c->s);
   c->d->running = call; /* its handler runs next, until run_call() */
   return call;
+}
+
+/* Whether the caller lacks the scopes entry e needs (then r is the error).
+ * The transports check first, to answer 403 with the scope; this is the
+ * check that holds whatever the transport (a batch sliced across a reload,
+ * stdio with a principal). */
+static int forbidden(req_ctx *c, reply *r, const reg_entry *e, const char *key,
+                     const char *method) {
+  const char *required = c->d->cfg->auth ? c->d->cfg->auth->scopes_required : "";
+  char need[256];
+  size_t rl = strlen(required);
+  if (e == NULL || c->d->principal == NULL ||
+      authz_allows(c->d->cfg->auth, c->d->principal, e, key, need, sizeof(need)))
+    return 0;
+  dispatch_fail(r, MCP_ERROR_FORBIDDEN, "Forbidden: %s %s needs scope %s", method, key,
+                rl > 0 && strncmp(need, required, rl) == 0 && need[rl] == ' ' ? need + rl + 1
+                                                                              : need);
+  return 1;
 }
 
 /* Marks the plugin handler about to run on the loop thread, for the line
@@ -230,6 +252,8 @@ int dispatch_tools_call(req_ctx *c, reply *r) {
   tool = (reg_tool *)registry_get(d->reg, REG_TOOL, name, strlen(name));
   if (tool == NULL)
     return dispatch_fail(r, JSONRPC_INVALID_PARAMS, "Unknown tool: %s", name);
+  if (forbidden(c, r, &tool->e, name, "tools/call"))
+    return DISPATCH_DONE;
   if (args != NULL && json_is_null(args))
     args = NULL;
   if (args != NULL && !json_is_object(args))
@@ -269,6 +293,10 @@ int dispatch_resources_read(req_ctx *c, reply *r) {
   if (uri == NULL)
     return DISPATCH_DONE;
   res = (reg_resource *)registry_get(d->reg, REG_RESOURCE, uri, strlen(uri));
+  if (forbidden(c, r, res ? &res->e : NULL, uri, "resources/read")) {
+    json_decref(vars);
+    return DISPATCH_DONE;
+  }
   if (res != NULL) {
     ctx = res->e.ctx;
     handler = res->handler;
@@ -279,6 +307,10 @@ int dispatch_resources_read(req_ctx *c, reply *r) {
     if (tpl == NULL) {
       dispatch_fail(r, MCP_ERROR_RESOURCE_NOT_FOUND, "Resource not found: %s", uri);
       r->data = json_pack("{s:s}", "uri", uri);
+      return DISPATCH_DONE;
+    }
+    if (forbidden(c, r, &tpl->e, uri, "resources/read")) {
+      json_decref(vars);
       return DISPATCH_DONE;
     }
     ctx = tpl->e.ctx;
@@ -351,6 +383,8 @@ int dispatch_prompts_get(req_ctx *c, reply *r) {
   p = (reg_prompt *)registry_get(d->reg, REG_PROMPT, name, strlen(name));
   if (p == NULL)
     return dispatch_fail(r, JSONRPC_INVALID_PARAMS, "Unknown prompt: %s", name);
+  if (forbidden(c, r, &p->e, name, "prompts/get"))
+    return DISPATCH_DONE;
   if (args != NULL && json_is_null(args))
     args = NULL;
   if (args != NULL && !json_is_object(args))

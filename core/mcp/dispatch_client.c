@@ -3,6 +3,8 @@
  * deadlines, and the client's answers. */
 #include "mcp/dispatch_internal.h"
 
+#include "lib/principal.h"
+
 #include "lib/error.h"
 #include "lib/schema.h"
 #include "lib/version.h"
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- requests to the client ------------------------------------------------ */
 
@@ -164,7 +167,18 @@ const char *dispatch_call_header(const mcpd_call *call, const char *name) {
   d = dispatch_of(call);
   if (d->running != call || d->header_fn == NULL || d->header_req == NULL)
     return NULL;
+  /* The client's credentials are for mcpd alone while it authenticates
+   * its clients: no plugin can read them, so none can pass them on. */
+  if (d->cfg->auth != NULL &&
+      (strcasecmp(name, "authorization") == 0 || strcasecmp(name, "proxy-authorization") == 0))
+    return NULL;
   return d->header_fn(d->header_req, name);
+}
+
+const mcpd_principal *dispatch_call_principal(const mcpd_call *call) {
+  if (call == NULL || call->magic != CALL_MAGIC || call->principal == NULL)
+    return NULL;
+  return &call->principal->view;
 }
 
 const json_t *dispatch_client_capabilities(const mcpd_call *call) {

@@ -14,6 +14,9 @@
 #define MCP_ERROR_RESOURCE_NOT_FOUND (-32002)
 #define MCP_ERROR_SESSION_NOT_FOUND  (-32001)
 #define MCP_ERROR_BAD_REQUEST        (-32000)
+/* A caller without the scope an entry needs (the HTTP answer is 403; MCP
+ * defines no code of its own for it). */
+#define MCP_ERROR_FORBIDDEN (-32000)
 
 enum jsonrpc_kind {
   JSONRPC_REQUEST,      /* method and id */

@@ -3,6 +3,7 @@
  * building an entry and freeing its extras differ. */
 #include "mcp/registry.h"
 
+#include "lib/principal.h"
 #include "lib/schema.h"
 #include "lib/uri_template.h"
 
@@ -34,6 +35,47 @@ static int list_reserve(reg_list *l, size_t extra) {
   return 0;
 }
 
+/* Copies a plugin's required_scopes (NULL-terminated alternatives, each
+ * space-separated scope-tokens) into e->scopes_any. */
+static int copy_scopes(reg_entry *e, const char *const *alts, char *err, size_t n) {
+  size_t i, len = 1;
+  char *p;
+  if (alts == NULL)
+    return 0;
+  for (i = 0; alts[i] != NULL; i++) {
+    const char *s = alts[i];
+    if (i >= 64) {
+      snprintf(err, n, "\"%s\": required_scopes has more than 64 alternatives", e->key);
+      return -EINVAL;
+    }
+    for (; *s; s++) {
+      if (*s != ' ' && !principal_scope_valid(s, 1)) {
+        snprintf(err, n, "\"%s\": required_scopes[%zu] is not space-separated scopes", e->key, i);
+        return -EINVAL;
+      }
+    }
+    len += strlen(alts[i]) + 2;
+  }
+  if (i == 0)
+    return 0;
+  if ((e->scopes_any = p = malloc(len)) == NULL) {
+    snprintf(err, n, "out of memory");
+    return -ENOMEM;
+  }
+  for (i = 0; alts[i] != NULL; i++) {
+    size_t l = strlen(alts[i]);
+    /* An empty set (any valid token will do) is kept as " ": the packed
+     * list ends at the first empty string. */
+    if (l == 0)
+      memcpy(p, " ", (l = 1) + 1);
+    else
+      memcpy(p, alts[i], l + 1);
+    p += l + 1;
+  }
+  *p = '\0';
+  return 0;
+}
+
 static void entry_free(reg_entry *e) {
   int i;
   if (e == NULL)
@@ -42,6 +84,7 @@ static void entry_free(reg_entry *e) {
     json_decref(e->listed[i]);
   json_decref(e->def);
   free(e->key);
+  free(e->scopes_any);
   switch (e->kind) {
   case REG_TOOL:
     json_decref(((reg_tool *)e)->input_schema);
@@ -142,6 +185,7 @@ int registry_add_tool(registry *r, mcpd_ctx *ctx, const char *owner, const mcpd_
                       size_t n) {
   reg_tool *e;
   char why[256];
+  int rc;
 
   if (t->name == NULL || !valid_name(t->name)) {
     snprintf(err, n, "tool name \"%s\" is not 1 to 128 characters of A-Z a-z 0-9 _ - .",
@@ -184,6 +228,10 @@ int registry_add_tool(registry *r, mcpd_ctx *ctx, const char *owner, const mcpd_
   e->input_schema = json_incref(json_object_get(e->e.def, "inputSchema"));
   e->handler = t->handler;
   e->data = t->tool_data;
+  if ((rc = copy_scopes(&e->e, t->required_scopes, err, n)) < 0) {
+    entry_free(&e->e);
+    return rc;
+  }
   return insert(r, &e->e, err, n);
 nomem:
   snprintf(err, n, "out of memory");
@@ -232,6 +280,10 @@ int registry_add_resource(registry *r, mcpd_ctx *ctx, const char *owner, const m
   }
   e->handler = res->handler;
   e->data = res->data;
+  if ((rc = copy_scopes(&e->e, res->required_scopes, err, n)) < 0) {
+    entry_free(&e->e);
+    return rc;
+  }
   return insert(r, &e->e, err, n);
 }
 
@@ -273,6 +325,10 @@ int registry_add_template(registry *r, mcpd_ctx *ctx, const char *owner,
   e->data = t->data;
   e->complete = t->complete;
   e->complete_data = t->complete_data;
+  if ((rc = copy_scopes(&e->e, t->required_scopes, err, n)) < 0) {
+    entry_free(&e->e);
+    return rc;
+  }
   return insert(r, &e->e, err, n);
 }
 

@@ -26,6 +26,10 @@ typedef struct reg_entry {
   json_t *listed[PROTO_COUNT]; /* made on first use: the listing per revision */
   mcpd_ctx *ctx;               /* the plugin version that registered it */
   const char *owner;           /* borrowed: the plugin's name, which outlives the entry */
+  /* The scopes the plugin says a caller needs (required_scopes, 1.3):
+   * alternatives packed as "a b\0c\0\0" (each a set that must all be
+   * held); NULL: none named. Owned. */
+  char *scopes_any;
 } reg_entry;
 
 typedef struct reg_tool {

@@ -257,6 +257,18 @@ session *session_find(session_table *t, const char *id, size_t len) {
   return s;
 }
 
+session *session_find_owned(session_table *t, const char *id, size_t len, const uint8_t *owner) {
+  session *s = strmap_get(&t->map, id, len);
+  if (s == NULL)
+    return NULL;
+  /* Another principal's session, or one made before auth was turned on,
+   * is not there for this caller: not touched, not even its activity. */
+  if (owner != NULL && (!s->owned || memcmp(s->owner, owner, sizeof(s->owner)) != 0))
+    return NULL;
+  session_touch(t, s);
+  return s;
+}
+
 void session_remove(session_table *t, session *s, const char *why) {
   /* Closing a stream may end its session too (HTTP+SSE): the removal that
    * closed it is already on the way. */

@@ -52,10 +52,12 @@ typedef struct session {
   list_node streams;           /* the transport's SSE streams (sse_stream.s_link) */
   void *standalone;            /* the standalone (GET) stream, or NULL */
   unsigned next_stream_no;
-  unsigned holds;   /* streams and calls that keep it from expiring */
-  unsigned n_calls; /* calls in flight */
-  int removing;     /* session_remove() is under way (re-entry is a no-op) */
-  int legacy;       /* created by GET /sse: only POST /messages may use it */
+  unsigned holds;    /* streams and calls that keep it from expiring */
+  unsigned n_calls;  /* calls in flight */
+  int removing;      /* session_remove() is under way (re-entry is a no-op) */
+  int legacy;        /* created by GET /sse: only POST /messages may use it */
+  int owned;         /* owner is set: the session belongs to that principal */
+  uint8_t owner[32]; /* the key of the principal that created it (auth on) */
 } session;
 
 typedef struct session_table session_table;
@@ -120,6 +122,11 @@ int session_refusal_log_due(session_table *t, unsigned *quiet);
 /* Looks a session up by id and marks it active (and used: see
  * session_create_for()). NULL when unknown. */
 session *session_find(session_table *t, const char *id, size_t len);
+
+/* session_find(), for a caller: owner (borrowed, 32 bytes; NULL: no
+ * check) must be the key of the principal that created the session. A
+ * session of anyone else, or of nobody, is NULL, and is not touched. */
+session *session_find_owned(session_table *t, const char *id, size_t len, const uint8_t *owner);
 
 /* Removes and frees a session (on_remove runs first). */
 void session_remove(session_table *t, session *s, const char *why);

@@ -604,7 +604,69 @@ const char *http_req_header(const http_req *req, const char *name, size_t *len) 
 
 static void req_free(http_req *req) {
   buf_free(&req->out);
+  free(req->kept);
   free(req);
+}
+
+/* Appends len bytes of s and a NUL at *at; returns where they went. */
+static char *keep_copy(char **at, const char *s, size_t len) {
+  char *start = *at;
+  if (len > 0)
+    memcpy(start, s, len);
+  start[len] = '\0';
+  *at += len + 1;
+  return start;
+}
+
+int http_req_client_addr(const http_req *req, char *out, size_t n) {
+  char peer[80];
+  struct in6_addr a6;
+  char *colon;
+
+  http_req_peer(req, peer, sizeof(peer)); /* "ADDR:PORT", "?:0" when unknown */
+  colon = strrchr(peer, ':');
+  if (colon == NULL || peer[0] == '?')
+    return -1;
+  *colon = '\0';
+  if (inet_pton(AF_INET6, peer, &a6) == 1) {
+    if (IN6_IS_ADDR_V4MAPPED(&a6))
+      return inet_ntop(AF_INET, a6.s6_addr + 12, out, (socklen_t)n) != NULL ? 0 : -1;
+    memset(a6.s6_addr + 8, 0, 8);
+    if (inet_ntop(AF_INET6, &a6, peer, sizeof(peer)) == NULL)
+      return -1;
+    return snprintf(out, n, "%s/64", peer) < (int)n ? 0 : -1;
+  }
+  return snprintf(out, n, "%s", peer) < (int)n ? 0 : -1;
+}
+
+int http_req_keep(http_req *req) {
+  size_t i, size = req->n_headers * sizeof(http_header);
+  http_header *h;
+  char *at;
+  if (req->kept != NULL)
+    return 0;
+  for (i = 0; i < req->n_headers; i++)
+    size += req->headers[i].name_len + req->headers[i].value_len + 2;
+  size += req->path_len + req->query_len + req->target_host_len + req->body_len + 4;
+  if ((req->kept = malloc(size)) == NULL)
+    return -ENOMEM;
+  h = (http_header *)(void *)req->kept;
+  at = req->kept + req->n_headers * sizeof(http_header);
+  for (i = 0; i < req->n_headers; i++) {
+    h[i].name_len = req->headers[i].name_len;
+    h[i].value_len = req->headers[i].value_len;
+    h[i].name = keep_copy(&at, req->headers[i].name, h[i].name_len);
+    h[i].value = keep_copy(&at, req->headers[i].value, h[i].value_len);
+  }
+  req->headers = h;
+  req->path = keep_copy(&at, req->path, req->path_len);
+  if (req->query != NULL)
+    req->query = keep_copy(&at, req->query, req->query_len);
+  if (req->target_host != NULL)
+    req->target_host = keep_copy(&at, req->target_host, req->target_host_len);
+  if (req->body != NULL)
+    req->body = keep_copy(&at, req->body, req->body_len);
+  return 0;
 }
 
 static void conn_enqueue(http_conn *c, http_req *req) {

@@ -67,13 +67,15 @@ struct http_req {
   /* For the handler. */
   void *user;
   /* For the completion hook (logs, metrics): set by handlers, copied. */
-  int route;            /* the owner's route number */
-  char tag_path[64];    /* the path, as routed (cut) */
-  char tag_session[48]; /* the MCP session, if any */
-  char tag_tool[65];    /* the tool called, if any */
-  int status;           /* the response status, once begun */
-  uint64_t bytes;       /* response bytes produced */
-  uint64_t started_ns;  /* when the request began (uv_hrtime) */
+  int route;              /* the owner's route number */
+  char tag_path[64];      /* the path, as routed (cut) */
+  char tag_session[48];   /* the MCP session, if any */
+  char tag_tool[65];      /* the tool called, if any */
+  char tag_principal[64]; /* the authenticated caller (auth), if any */
+  const char *tag_auth;   /* static: how it authenticated ("jwt"...), or NULL */
+  int status;             /* the response status, once begun */
+  uint64_t bytes;         /* response bytes produced */
+  uint64_t started_ns;    /* when the request began (uv_hrtime) */
   /* Called when the connection goes away before the handler has finished
    * the response. The request must not be used after it returns. Runs on a
    * later loop turn than whatever closed the connection, never from inside
@@ -92,6 +94,7 @@ struct http_req {
   uint8_t http10;   /* HTTP/1.0 client: no chunked encoding */
   uint8_t no_route; /* internal error response, never given to a handler */
   uint8_t routed;   /* given to the request callback */
+  char *kept;       /* owned: the copies http_req_keep() made */
 };
 
 /* Sets one of req's tag fields (size n) to the len bytes at s, cut to fit.
@@ -228,6 +231,12 @@ void http_server_free(http_server *hs);
  * Valid only during the request callback. */
 const char *http_req_header(const http_req *req, const char *name, size_t *len);
 
+/* Copies req's path, query, headers and body into memory the request owns,
+ * so that a handler that answers later (after waiting for something) can
+ * still read them: they then stay valid as long as req. Returns 0 or
+ * -ENOMEM (nothing changed). */
+int http_req_keep(http_req *req);
+
 /* Sends a complete response. status: 200..599. headers: extra header lines
  * ("Content-Type: application/json\r\n...", borrowed; may be NULL). body:
  * borrowed, copied if it cannot be written at once. Adds Date,
@@ -253,6 +262,12 @@ int http_stream_end(http_req *req);
 
 /* Makes the connection close once this request's response is sent. */
 void http_req_close_after(http_req *req);
+
+/* The address the client of req counts under for per-client limits: the
+ * IPv4 address, or the /64 of an IPv6 one ("2001:db8:1:2::/64"), which one
+ * client usually holds whole. An IPv4-mapped IPv6 address counts as its
+ * IPv4 address. Returns 0, or -1 when the peer is not an IP socket. */
+int http_req_client_addr(const http_req *req, char *out, size_t n);
 
 /* Returns the remote address of the request's client as text into out. */
 void http_req_peer(const http_req *req, char *out, size_t n);

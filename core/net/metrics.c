@@ -250,6 +250,35 @@ int metrics_render(const metrics *m, const metrics_gauges *g, buf *out) {
                  "or cipher, plain HTTP, or not completed within timeouts.tls_handshake_ms.",
                  g->tls_handshake_failures);
   }
+  if (g->auth) {
+    r |= family(out, "mcpd_auth_results_total", "counter",
+                "Bearer tokens checked, by result: ok, refused (401), unavailable (503: the "
+                "authorization server could not be reached).");
+    r |= buf_printf(out,
+                    "mcpd_auth_results_total{result=\"ok\"} %llu\n"
+                    "mcpd_auth_results_total{result=\"refused\"} %llu\n"
+                    "mcpd_auth_results_total{result=\"unavailable\"} %llu\n",
+                    (unsigned long long)g->auth_ok, (unsigned long long)g->auth_refused,
+                    (unsigned long long)g->auth_unavailable);
+    r |= counter(out, "mcpd_auth_cache_hits_total", "Tokens found verified in the cache.",
+                 g->auth_cache_hits);
+    r |= gauge(out, "mcpd_auth_cache_entries", "Verified tokens in the cache.",
+               (double)g->auth_cache_entries);
+    r |= counter(out, "mcpd_auth_forbidden_total", "Requests refused for a missing scope (403).",
+                 g->auth_forbidden);
+    r |= counter(out, "mcpd_auth_rate_limited_total",
+                 "Requests refused over a principal's rate or too many failed tokens (429).",
+                 g->auth_rate_limited);
+    r |= counter(out, "mcpd_auth_jwks_fetches_total", "Fetches of the JWT key set.",
+                 g->auth_jwks_fetches);
+    r |= counter(out, "mcpd_auth_jwks_failures_total", "Fetches of the JWT key set that failed.",
+                 g->auth_jwks_failures);
+    r |= counter(out, "mcpd_auth_introspections_total", "Token introspection requests.",
+                 g->auth_introspections);
+    r |= counter(out, "mcpd_auth_introspection_failures_total",
+                 "Token introspection requests that failed (no answer, or not 200).",
+                 g->auth_introspection_failures);
+  }
   r |= counter(out, "mcpd_http_bad_requests_total",
                "Requests refused before routing (malformed, over a limit, too slow).",
                g->http_parse_errors);

@@ -55,6 +55,10 @@ typedef struct metrics_gauges {
   uint64_t client_requests, client_request_timeouts, call_timeouts, cancellations;
   int tls; /* the listener speaks TLS: its handshake counters are shown */
   uint64_t tls_handshakes, tls_handshake_failures;
+  int auth; /* auth is on: its counters are shown */
+  uint64_t auth_ok, auth_refused, auth_unavailable, auth_cache_hits, auth_cache_entries;
+  uint64_t auth_forbidden, auth_rate_limited, auth_jwks_fetches, auth_jwks_failures;
+  uint64_t auth_introspections, auth_introspection_failures;
   /* Plugins' outgoing HTTP requests, by label (borrowed). */
   http_client_label_stats *const *backends;
   size_t n_backends;

@@ -772,6 +772,14 @@ static const char *h_call_header(const mcpd_call *call, const char *name) {
   return dispatch_call_header(call, name);
 }
 
+static const mcpd_principal *h_call_principal(const mcpd_call *call) {
+  return dispatch_call_principal(call);
+}
+
+static int h_auth_enabled(const mcpd_ctx *ctx) {
+  return ctx != NULL && ctx->env->cfg->auth != NULL;
+}
+
 static const mcpd_host host_table = {
     .struct_size = sizeof(mcpd_host),
     .abi_major = MCPD_ABI_MAJOR,
@@ -803,6 +811,9 @@ static const mcpd_host host_table = {
     .update_commit = h_update_commit,
     .update_abort = h_update_abort,
     .call_header = h_call_header,
+    /* 1.3 */
+    .call_principal = h_call_principal,
+    .auth_enabled = h_auth_enabled,
 };
 
 const mcpd_host *host_api_table(void) {

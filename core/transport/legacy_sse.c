@@ -3,6 +3,7 @@
 
 #include "net/http_util.h"
 #include "lib/json_read.h"
+#include "mcp/authz.h"
 #include "mcp/jsonrpc.h"
 
 #include <errno.h>
@@ -72,30 +73,61 @@ static void stream_gone(sse_stream *st) {
   session_remove(l->mcp->sessions, s, "stream_closed");
 }
 
+static void get_serve(legacy_sse *l, http_req *req, const char *extra);
+
+static void get_resume(void *arg, http_req *req, principal *p) {
+  legacy_sse *l = arg;
+  char extra[512];
+  if (mcp_http_guard(l->mcp, req, extra, sizeof(extra)) < 0)
+    return;
+  l->mcp->disp->principal = p;
+  get_serve(l, req, extra);
+  l->mcp->disp->principal = NULL;
+}
+
 void legacy_sse_get(legacy_sse *l, http_req *req, const char *extra) {
   mcp_http *t = l->mcp;
-  char guard_extra[400], endpoint[128], path[80];
-  const char *accept;
-  size_t accept_len;
-  sse_stream *st;
-  session *s;
+  char guard_extra[512];
+  principal *p = NULL;
 
-  if (extra == NULL) {
-    if (mcp_http_guard(t, req, guard_extra, sizeof(guard_extra)) < 0)
-      return;
-    extra = guard_extra;
+  if (extra != NULL) {
+    get_serve(l, req, extra); /* from GET /mcp: checked there */
+    return;
   }
+  if (mcp_http_guard(t, req, guard_extra, sizeof(guard_extra)) < 0)
+    return;
   if (req->method != HTTP_GET) {
     plain(req, 405, "Allow: GET\r\n", "405 Method Not Allowed: GET /sse opens a stream\n");
     return;
   }
+  if (t->gate != NULL &&
+      auth_gate_check(t->gate, req, guard_extra, get_resume, l, &p) != AUTH_GATE_OK)
+    return;
+  t->disp->principal = p;
+  get_serve(l, req, guard_extra);
+  t->disp->principal = NULL;
+  principal_unref(p);
+}
+
+static void get_serve(legacy_sse *l, http_req *req, const char *extra) {
+  mcp_http *t = l->mcp;
+  char endpoint[700], base[512], path[80];
+  const char *accept;
+  size_t accept_len;
+  sse_stream *st;
+  session *s;
+  int r;
+
   accept = http_req_header(req, "accept", &accept_len);
   if (accept != NULL && !http_util_accepts(accept, accept_len, "text/event-stream")) {
     plain(req, 406, extra, "406 Not Acceptable: /sse sends text/event-stream\n");
     return;
   }
-  if (mcp_http_new_session(t, req, &s) < 0) {
-    plain(req, 503, "Retry-After: 1\r\n", "503 Service Unavailable: too many sessions\n");
+  if ((r = mcp_http_new_session(t, req, &s)) < 0) {
+    if (r == -EDQUOT)
+      plain(req, 429, "Retry-After: 1\r\n", "429 Too Many Requests: too many busy sessions\n");
+    else
+      plain(req, 503, "Retry-After: 1\r\n", "503 Service Unavailable: too many sessions\n");
     return;
   }
   s->legacy = 1;
@@ -110,15 +142,52 @@ void legacy_sse_get(legacy_sse *l, http_req *req, const char *extra) {
   st->owner = l;
   st->on_expire = stream_gone;
   l->stats.streams++;
-  snprintf(endpoint, sizeof(endpoint), "event: endpoint\ndata: /messages?sessionId=%s\n\n", s->id);
+  /* Absolute when mcpd knows how clients reach it (public_url, or a trusted
+   * proxy): a prefix the proxy adds is then kept. */
+  if (t->gate == NULL || auth_gate_base_url(t->gate, req, base, sizeof(base)) < 0)
+    base[0] = '\0';
+  snprintf(endpoint, sizeof(endpoint), "event: endpoint\ndata: %s/messages?sessionId=%s\n\n", base,
+           s->id);
   http_stream_send(req, endpoint, strlen(endpoint));
   log_msg(t->log, LOGLVL_INFO, "session_created", "session=%s transport=http_sse path=%s", s->id,
           log_escape(req->path, path, sizeof(path)));
 }
 
+static void post_serve(legacy_sse *l, http_req *req, const char *extra);
+
+static void post_resume(void *arg, http_req *req, principal *p) {
+  legacy_sse *l = arg;
+  char extra[512];
+  if (mcp_http_guard(l->mcp, req, extra, sizeof(extra)) < 0)
+    return;
+  l->mcp->disp->principal = p;
+  post_serve(l, req, extra);
+  l->mcp->disp->principal = NULL;
+}
+
 void legacy_sse_post(legacy_sse *l, http_req *req) {
   mcp_http *t = l->mcp;
-  char extra[400], id[SESSION_ID_MAX + 8];
+  char extra[512];
+  principal *p = NULL;
+
+  if (mcp_http_guard(t, req, extra, sizeof(extra)) < 0)
+    return;
+  if (req->method != HTTP_POST) {
+    plain(req, 405, "Allow: POST\r\n", "405 Method Not Allowed: /messages takes POST\n");
+    return;
+  }
+  if (t->gate != NULL && auth_gate_check(t->gate, req, extra, post_resume, l, &p) != AUTH_GATE_OK)
+    return;
+  t->disp->principal = p;
+  post_serve(l, req, extra);
+  t->disp->principal = NULL;
+  principal_unref(p);
+}
+
+static void post_serve(legacy_sse *l, http_req *req, const char *extra) {
+  mcp_http *t = l->mcp;
+  const principal *p = t->disp->principal;
+  char id[SESSION_ID_MAX + 8], need[256], what[160];
   const char *ct;
   size_t ct_len;
   json_read_limits lim;
@@ -130,12 +199,6 @@ void legacy_sse_post(legacy_sse *l, http_req *req) {
   session *s;
   int n, rc;
 
-  if (mcp_http_guard(t, req, extra, sizeof(extra)) < 0)
-    return;
-  if (req->method != HTTP_POST) {
-    plain(req, 405, "Allow: POST\r\n", "405 Method Not Allowed: /messages takes POST\n");
-    return;
-  }
   l->stats.posts++;
   n = req->query ? http_util_query_param(req->query, req->query_len, "sessionId", id, sizeof(id))
                  : -ENOENT;
@@ -145,7 +208,9 @@ void legacy_sse_post(legacy_sse *l, http_req *req) {
     plain(req, 400, extra, "400 Bad Request: sessionId is required\n");
     return;
   }
-  s = session_find(t->sessions, id, (size_t)n);
+  s = t->cfg->auth != NULL && p == NULL
+          ? NULL
+          : session_find_owned(t->sessions, id, (size_t)n, t->cfg->auth != NULL ? p->key : NULL);
   if (s == NULL || !s->legacy || s->out == NULL) {
     plain(req, 404, extra, "404 Not Found: Could not find session\n");
     return;
@@ -181,6 +246,13 @@ void legacy_sse_post(legacy_sse *l, http_req *req) {
     return;
   }
   mcp_http_tag(req, s, &m);
+  if (t->gate != NULL && m.kind == JSONRPC_REQUEST &&
+      authz_check_message(t->cfg->auth, t->disp->reg, p, &m, need, sizeof(need), what,
+                          sizeof(what)) < 0) {
+    json_decref(body);
+    auth_gate_forbid(t->gate, req, extra, need, what, 0, NULL);
+    return;
+  }
   r = calloc(1, sizeof(*r));
   if (r == NULL) {
     json_decref(body);

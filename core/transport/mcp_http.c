@@ -15,11 +15,10 @@
 #include "net/http_util.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/protocol.h"
+#include "mcp/authz.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <llhttp.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +46,11 @@ struct mcp_reply {
   char headers[512];    /* extra response headers (CORS; at most ~300 bytes) */
   /* A batch, dispatched a slice a turn (batch.h). */
   batch_job job;
-  json_t *body; /* owned: the batch */
-  session *s;   /* its session, held while dispatching; NULL once it is gone */
-  char *fields; /* owned: the request's header fields once the request is
-                   gone ("name\0value\0..."), for host->call_header() */
+  json_t *body;         /* owned: the batch */
+  session *s;           /* its session, held while dispatching; NULL once it is gone */
+  char *fields;         /* owned: the request's header fields once the request is
+                           gone ("name\0value\0..."), for host->call_header() */
+  principal *principal; /* owned ref: the batch's caller, for its later slices */
   size_t fields_len;
   unsigned used; /* items handed out */
   unsigned n_items;
@@ -99,6 +99,7 @@ static void reject(mcp_http *t, http_req *req, int status, int code, const char 
 /* ---- replies -------------------------------------------------------------- */
 
 static void reply_free(mcp_reply *rep) {
+  principal_unref(rep->principal);
   json_decref(rep->collected);
   json_decref(rep->body);
   free(rep->fields);
@@ -136,7 +137,9 @@ static void reply_finish(mcp_reply *rep) {
       /* The request was cancelled: an event stream with no events. */
       char headers[700];
       snprintf(headers, sizeof(headers),
-               "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n%s", rep->headers);
+               "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+               "X-Accel-Buffering: no\r\n%s",
+               rep->headers);
       http_respond(req, 200, headers, "", 0);
     }
   }
@@ -328,8 +331,8 @@ static void log_refused(mcp_http *t, const char *event, const char *key, const c
 }
 
 int mcp_http_check(mcp_http *t, const http_req *req, char *msg, size_t n) {
-  const char *origin, *host;
-  size_t origin_len, host_len;
+  const char *origin;
+  size_t origin_len;
 
   origin = http_req_header(req, "origin", &origin_len);
   if (origin != NULL && !origin_allowed(t, origin, origin_len)) {
@@ -338,6 +341,13 @@ int mcp_http_check(mcp_http *t, const http_req *req, char *msg, size_t n) {
              (int)(origin_len > 100 ? 100 : origin_len), origin);
     return 403;
   }
+  return mcp_http_check_host(t, req, msg, n);
+}
+
+int mcp_http_check_host(mcp_http *t, const http_req *req, char *msg, size_t n) {
+  const char *host;
+  size_t host_len;
+
   if (!host_checked(t))
     return 0;
   host = http_req_header(req, "host", &host_len);
@@ -382,6 +392,7 @@ void mcp_http_tag(http_req *req, const session *s, const jsonrpc_msg *m) {
 
 /* Finds the request's session: 0 with *out, or -1 after answering. */
 static int need_session(mcp_http *t, http_req *req, const char *extra, session **out) {
+  const principal *p = t->disp->principal;
   size_t len;
   const char *id = http_req_header(req, "mcp-session-id", &len);
   if (id == NULL) {
@@ -389,7 +400,12 @@ static int need_session(mcp_http *t, http_req *req, const char *extra, session *
            "Bad Request: the Mcp-Session-Id header is required (send initialize first)");
     return -1;
   }
-  *out = session_find(t->sessions, id, len);
+  /* While auth is on, a session is only its creator's: anyone else gets
+   * the answer an unknown id gets. */
+  if (t->cfg->auth != NULL && p == NULL)
+    *out = NULL;
+  else
+    *out = session_find_owned(t->sessions, id, len, t->cfg->auth != NULL ? p->key : NULL);
   /* An HTTP+SSE session is not one of this transport's: mixing them would
    * let one client's requests take over the other's stream. */
   if (*out != NULL && (*out)->legacy)
@@ -465,11 +481,13 @@ static void batch_run(batch_job *job, const json_t *el) {
       t->disp->header_fn = reply_header_of;
       t->disp->header_req = rep;
     }
+    t->disp->principal = rep->principal;
     if (dispatch_message(t->disp, rep->s, &m, sink, &resp, &call) == DISPATCH_PENDING &&
         sink != NULL) {
       rep->items[rep->used++].call = call;
       rep->outstanding++;
     }
+    t->disp->principal = NULL;
     if (rep->fields != NULL)
       t->disp->header_req = NULL;
   }
@@ -482,6 +500,19 @@ static void batch_done(batch_job *job) {
   mcp_reply *rep = (mcp_reply *)((char *)job - offsetof(mcp_reply, job));
   reply_stop_batch(rep);
   reply_release(rep); /* the dispatching hold */
+}
+
+/* The scope check before dispatching m: 1 after answering 403. */
+static int forbidden(mcp_http *t, http_req *req, const char *extra, const jsonrpc_msg *m,
+                     int single) {
+  char need[256], what[160];
+  if (t->gate == NULL || t->cfg->auth == NULL || t->disp->principal == NULL ||
+      m->kind != JSONRPC_REQUEST ||
+      authz_check_message(t->cfg->auth, t->disp->reg, t->disp->principal, m, need, sizeof(need),
+                          what, sizeof(what)) == 0)
+    return 0;
+  auth_gate_forbid(t->gate, req, extra, need, what, 1, single ? m->id : NULL);
+  return 1;
 }
 
 static void post_batch(mcp_http *t, http_req *req, json_t *body, session *s, const char *extra) {
@@ -503,6 +534,10 @@ static void post_batch(mcp_http *t, http_req *req, json_t *body, session *s, con
   for (i = 0; i < n; i++) {
     if (jsonrpc_classify(json_array_get(body, i), &m) == JSONRPC_REQUEST)
       requests++;
+    /* One element the caller may not send refuses the whole batch: none
+     * of it runs, and the client learns the scope to ask for. */
+    if (forbidden(t, req, extra, &m, 0))
+      return;
   }
   rep = reply_new(t, req, (unsigned)requests, extra);
   if (rep == NULL || (rep->collected = json_array()) == NULL) {
@@ -513,6 +548,7 @@ static void post_batch(mcp_http *t, http_req *req, json_t *body, session *s, con
     return;
   }
   rep->batch = 1;
+  rep->principal = principal_ref(t->disp->principal);
   rep->body = json_incref(body);
   rep->s = s;
   s->holds++; /* no expiry or eviction under a batch still dispatching */
@@ -547,12 +583,18 @@ static void post_initialize(mcp_http *t, http_req *req, const jsonrpc_msg *m, co
     return;
   }
   r = mcp_http_new_session(t, req, &s);
+  if (r == -EDQUOT) {
+    snprintf(headers, sizeof(headers), "Retry-After: 1\r\n%s", extra);
+    reject(t, req, 429, JSONRPC_INTERNAL_ERROR, headers,
+           "Too Many Requests: %s holds too many busy sessions; end one (DELETE) or try again "
+           "later",
+           t->disp->principal != NULL && t->cfg->auth != NULL ? "this caller" : "this address");
+    return;
+  }
   if (r < 0) {
     reject(t, req, 503, JSONRPC_INTERNAL_ERROR, extra,
-           r == -EDQUOT   ? "Service Unavailable: this address holds too many busy sessions; "
-                            "end one (DELETE) or try again later"
-           : r == -EAGAIN ? "Service Unavailable: too many sessions; try again later"
-                          : "Service Unavailable: cannot create a session");
+           r == -EAGAIN ? "Service Unavailable: too many sessions; try again later"
+                        : "Service Unavailable: cannot create a session");
     return;
   }
   dispatch_message(t->disp, s, m, NULL, &resp, &call);
@@ -654,6 +696,10 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
     return;
   }
   mcp_http_tag(req, NULL, &m);
+  if (forbidden(t, req, extra, &m, 1)) {
+    json_decref(body);
+    return;
+  }
   if (m.kind != JSONRPC_REQUEST) {
     dispatch_message(t->disp, s, &m, NULL, &resp, &call);
     json_decref(resp);
@@ -749,44 +795,29 @@ static void handle_delete(mcp_http *t, http_req *req, const char *extra) {
 
 /* ---- sessions per client address ------------------------------------------ */
 
-/* The address the sessions of req's client are counted under: the IPv4
- * address, or the /64 of an IPv6 one ("2001:db8:1:2::/64"), which one
- * client usually holds whole and so could otherwise use to dodge the cap.
- * An IPv4-mapped IPv6 address counts as its IPv4 address. Returns 0, or -1
- * when the peer is not an IP socket. */
-static int client_addr(const http_req *req, char *out, size_t n) {
-  char peer[80];
-  struct in6_addr a6;
-  char *colon;
-
-  http_req_peer(req, peer, sizeof(peer)); /* "ADDR:PORT", "?:0" when unknown */
-  colon = strrchr(peer, ':');
-  if (colon == NULL || peer[0] == '?')
-    return -1;
-  *colon = '\0';
-  if (inet_pton(AF_INET6, peer, &a6) == 1) {
-    if (IN6_IS_ADDR_V4MAPPED(&a6))
-      return inet_ntop(AF_INET, a6.s6_addr + 12, out, (socklen_t)n) != NULL ? 0 : -1;
-    memset(a6.s6_addr + 8, 0, 8);
-    if (inet_ntop(AF_INET6, &a6, peer, sizeof(peer)) == NULL)
-      return -1;
-    return snprintf(out, n, "%s/64", peer) < (int)n ? 0 : -1;
-  }
-  return snprintf(out, n, "%s", peer) < (int)n ? 0 : -1;
-}
-
 int mcp_http_new_session(mcp_http *t, http_req *req, session **out) {
+  const principal *p = t->cfg->auth != NULL ? t->disp->principal : NULL;
   char addr[SESSION_CLIENT_MAX];
   unsigned quiet;
-  int r;
+  int r, have;
 
-  r = session_create_for(t->sessions, client_addr(req, addr, sizeof(addr)) == 0 ? addr : NULL, out);
+  /* While auth is on, sessions are counted per caller, not per address
+   * (many callers may share a NAT; one caller may use many addresses). */
+  if (p != NULL)
+    have = snprintf(addr, sizeof(addr), "%s", p->client_key) > 0;
+  else
+    have = http_req_client_addr(req, addr, sizeof(addr)) == 0;
+  r = session_create_for(t->sessions, have ? addr : NULL, out);
+  if (r == 0 && p != NULL) {
+    memcpy((*out)->owner, p->key, sizeof((*out)->owner));
+    (*out)->owned = 1;
+  }
   if (r < 0 && session_refusal_log_due(t->sessions, &quiet))
     log_msg(t->log, LOGLVL_WARN, "session_refused", "reason=%s client=%s refused_unlogged=%u",
-            r == -EDQUOT   ? "max_sessions_per_client"
+            r == -EDQUOT   ? (p ? "max_sessions_per_principal" : "max_sessions_per_client")
             : r == -EAGAIN ? "max_sessions"
                            : "error",
-            client_addr(req, addr, sizeof(addr)) == 0 ? addr : "?", quiet);
+            have ? addr : "?", quiet);
   return r;
 }
 
@@ -828,36 +859,59 @@ int mcp_http_guard(mcp_http *t, http_req *req, char *extra, size_t n) {
     /* A browser client may read our responses and the session header. */
     snprintf(extra, n,
              "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n"
-             "Access-Control-Expose-Headers: Mcp-Session-Id\r\n",
+             "Access-Control-Expose-Headers: Mcp-Session-Id, WWW-Authenticate\r\n",
              (int)(origin_len > 200 ? 200 : origin_len), origin);
   }
   return 0;
 }
 
-void mcp_http_handle(mcp_http *t, http_req *req) {
-  char extra[400];
-
-  if (mcp_http_guard(t, req, extra, sizeof(extra)) < 0)
-    return;
+/* Serves an authenticated request (p may be NULL: auth off). */
+static void serve(mcp_http *t, http_req *req, const char *extra, principal *p) {
+  t->disp->principal = p; /* calls keep it; listings show only what it may use */
   switch (req->method) {
   case HTTP_POST:
     t->disp->header_fn = mcp_http_header_of; /* for host->call_header() */
     t->disp->header_req = req;
     post(t, req, extra);
     t->disp->header_req = NULL;
-    return;
+    break;
   case HTTP_GET:
     get(t, req, extra);
-    return;
-  case HTTP_DELETE:
+    break;
+  default:
     handle_delete(t, req, extra);
+    break;
+  }
+  t->disp->principal = NULL;
+}
+
+/* A request whose token was verified over the network comes back here. */
+static void resume(void *arg, http_req *req, principal *p) {
+  mcp_http *t = arg;
+  char extra[512];
+  if (mcp_http_guard(t, req, extra, sizeof(extra)) < 0)
     return;
+  serve(t, req, extra, p);
+}
+
+void mcp_http_handle(mcp_http *t, http_req *req) {
+  char extra[512];
+  principal *p = NULL;
+
+  if (mcp_http_guard(t, req, extra, sizeof(extra)) < 0)
+    return;
+  switch (req->method) {
+  case HTTP_POST:
+  case HTTP_GET:
+  case HTTP_DELETE:
+    break;
   case HTTP_OPTIONS: {
-    char headers[700];
+    /* A CORS preflight carries no credentials: it is answered unchecked. */
+    char headers[900];
     snprintf(headers, sizeof(headers),
              "%sAccess-Control-Allow-Methods: GET, POST, DELETE, OPTIONS\r\n"
              "Access-Control-Allow-Headers: Content-Type, Accept, Authorization, Mcp-Session-Id, "
-             "MCP-Protocol-Version, Last-Event-ID\r\n"
+             "MCP-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name\r\n"
              "Access-Control-Max-Age: 86400\r\n",
              extra);
     http_respond(req, 204, headers, "", 0);
@@ -868,6 +922,10 @@ void mcp_http_handle(mcp_http *t, http_req *req) {
            "Method Not Allowed: /mcp takes POST, GET and DELETE");
     return;
   }
+  if (t->gate != NULL && auth_gate_check(t->gate, req, extra, resume, t, &p) != AUTH_GATE_OK)
+    return;
+  serve(t, req, extra, p);
+  principal_unref(p);
 }
 
 int mcp_http_init(mcp_http *t, uv_loop_t *loop, dispatch *d, session_table *sessions,

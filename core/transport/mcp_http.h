@@ -17,6 +17,7 @@
 #include "net/http_server.h"
 #include "lib/log.h"
 #include "mcp/session.h"
+#include "transport/auth_gate.h"
 #include "transport/batch.h"
 #include "transport/sse.h"
 
@@ -38,6 +39,8 @@ typedef struct mcp_http {
    * handed to the HTTP+SSE transport when there is one. */
   void (*legacy_get)(void *arg, http_req *req, const char *extra);
   void *legacy_arg;
+  /* Authentication: set by the owner after init (borrowed); NULL: none. */
+  struct auth_gate *gate;
   mcp_http_stats stats;
 } mcp_http;
 
@@ -56,6 +59,10 @@ void mcp_http_handle(mcp_http *t, http_req *req);
  * loopback or allowed. Returns 0, or the status to answer (400, 403, 421)
  * with why in msg (size n, for the client) after a log line. */
 int mcp_http_check(mcp_http *t, const http_req *req, char *msg, size_t n);
+
+/* The Host part of mcp_http_check() alone, for pages any origin may read
+ * (the protected resource metadata). */
+int mcp_http_check_host(mcp_http *t, const http_req *req, char *msg, size_t n);
 
 /* mcp_http_check() for an MCP endpoint. Returns 0 and writes the CORS
  * response headers for an allowed origin into extra (size n), or -1 after

@@ -499,7 +499,7 @@ test('GET /healthz reports status, version, plugins and the tool count', async (
   assert.deepEqual(h.plugins.map((p) => p.name).sort(), ['hello', 'testkit']);
   assert.deepEqual(h.plugins.find((p) => p.name === 'hello'), { name: 'hello', version: '1.0.0' });
   assert.deepEqual(h.plugins.find((p) => p.name === 'testkit'), { name: 'testkit', version: '0.0.1' });
-  assert.equal(h.tools, 15); // hello: echo, count; testkit: 13
+  assert.equal(h.tools, 17); // hello: echo, count; testkit: 15
 });
 
 test('HEAD /healthz has the headers of GET and no body', async () => {

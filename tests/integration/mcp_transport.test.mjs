@@ -14,7 +14,7 @@ after(async () => { await d.stop(); });
 
 // ---- helpers ---------------------------------------------------------------
 
-const ALL_TOOLS = ['ask', 'big', 'bad_result', 'cancel_count', 'count', 'echo', 'fail', 'fetch', 'grow', 'header', 'log', 'no_args', 'sleep', 'structured', 'touch'];
+const ALL_TOOLS = ['admin_only', 'ask', 'big', 'bad_result', 'cancel_count', 'count', 'echo', 'fail', 'fetch', 'grow', 'header', 'log', 'no_args', 'sleep', 'structured', 'touch', 'whoami'];
 
 function initBody(protocolVersion = '2025-11-25', id = 0) {
   const params = { capabilities: {}, clientInfo: { name: 'transport-test', version: '1' } };

@@ -77,7 +77,7 @@ test('an initialize flood from other addresses leaves an idle victim session alo
   }
 });
 
-test('an address at its cap whose sessions are all busy gets 503, and one line says so', async () => {
+test('an address at its cap whose sessions are all busy gets 429, and one line says so', async () => {
   const d = await startMcpd({ plugins: ['testkit'], config: { limits: { max_sessions: 100, max_sessions_per_client: 2 } } });
   const agent = new http.Agent({ keepAlive: false, localAddress: '127.0.0.2' });
   const streams = [];
@@ -106,7 +106,7 @@ test('an address at its cap whose sessions are all busy gets 503, and one line s
       });
     }
     const statuses = await flood(d.port, '127.0.0.2', 20, 2);
-    assert.deepEqual(statuses, { 503: 20 });
+    assert.deepEqual(statuses, { 429: 20 });
     assert.equal((d.log().match(/event=session_refused reason=max_sessions_per_client client=127\.0\.0\.2/g) ?? []).length, 1,
       'refusals are logged at most once a second');
     // Everybody else is still served.

@@ -11,7 +11,6 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, copyFileSync, rmSy
 import { connect as netConnect } from 'node:net';
 import https from 'node:https';
 import tls from 'node:tls';
-import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -20,6 +19,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { startMcpd, runMcpd, makePluginsDir } from './lib/mcpd.mjs';
 import { rawExchange } from './lib/http.mjs';
 import { startNginx } from './lib/nginx.mjs';
+import { tlsFetch as tlsFetchFor } from './lib/tlsfetch.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let dir; // the certificates
@@ -72,28 +72,11 @@ function tlsConfig(extra = {}, more = {}) {
   return { tls: { cert_file: join(dir, 'server.pem'), key_file: join(dir, 'server.key'), ...extra }, ...more };
 }
 
-// A fetch for the SDK over node:https: trusts the test CA, and presents a
-// client certificate when given one. Streams the body (SSE).
+// A fetch for the SDK over node:https (lib/tlsfetch.mjs): trusts the test
+// CA, and presents a client certificate when given one (file names in dir).
+// Streams the body (SSE).
 function tlsFetch({ cert, key, agent } = {}) {
-  const ag = agent ?? new https.Agent({ ca: pem('ca.pem'), cert: cert && pem(cert), key: key && pem(key), keepAlive: true });
-  const f = (url, init = {}) => new Promise((resolve, reject) => {
-    const headers = Object.fromEntries(new Headers(init.headers ?? {}).entries());
-    const req = https.request(String(url), { method: init.method ?? 'GET', headers, agent: ag }, (res) => {
-      const h = new Headers();
-      for (const [k, v] of Object.entries(res.headers)) h.set(k, Array.isArray(v) ? v.join(', ') : v);
-      const empty = [204, 205, 304].includes(res.statusCode);
-      if (empty) res.resume();
-      resolve(new Response(empty ? null : Readable.toWeb(res), { status: res.statusCode, headers: h }));
-    });
-    req.on('error', reject);
-    if (init.signal) {
-      if (init.signal.aborted) req.destroy(new Error('aborted'));
-      init.signal.addEventListener('abort', () => req.destroy(new DOMException('aborted', 'AbortError')));
-    }
-    req.end(init.body);
-  });
-  f.agent = ag;
-  return f;
+  return tlsFetchFor({ ca: join(dir, 'ca.pem'), cert: cert && join(dir, cert), key: key && join(dir, key), agent });
 }
 
 // One GET over https; resolves to {status, body, socket info}.

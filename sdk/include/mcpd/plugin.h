@@ -50,7 +50,11 @@
  *   1.3  https:// in http_request, with a CA file, a client certificate, a
  *        proxy, MCPD_HTTP_INSECURE_SKIP_VERIFY and a sentence saying what
  *        went wrong (mcpd_http_request: ca_file, client_cert_file,
- *        client_key_file, proxy, error, error_size, appended).
+ *        client_key_file, proxy, error, error_size, appended). The MCP
+ *        client who made a call, when mcpd authenticates its clients
+ *        (mcpd_principal, call_principal, auth_enabled); scopes a tool,
+ *        resource or template needs (required_scopes, appended to
+ *        mcpd_tool, mcpd_resource and mcpd_resource_template).
  */
 #ifndef MCPD_PLUGIN_H
 #define MCPD_PLUGIN_H
@@ -287,6 +291,15 @@ typedef struct mcpd_tool {
                                   (readOnlyHint, destructiveHint, ...) */
   mcpd_tool_fn handler;        /* required */
   void *tool_data;             /* passed to handler; owned by the plugin */
+  /* ---- 1.3 ---- */
+  /* Scopes a caller needs, when mcpd authenticates its clients: a NULL-
+   * terminated list of alternatives, each a space-separated set of scopes
+   * that must all be held ({"repo:read", "admin", NULL}: either;
+   * {"a b", NULL}: both). Copied. NULL: the plugin asks for none (the
+   * config's auth.scopes rules and default still apply; they also take
+   * precedence). Set it only when MCPD_HOST_HAS(host, call_principal): an
+   * older host refuses a struct with fields it does not know. */
+  const char *const *required_scopes;
 } mcpd_tool;
 
 /* A resource with a fixed URI, passed to register_resource(). */
@@ -301,6 +314,8 @@ typedef struct mcpd_resource {
   const json_t *annotations; /* borrowed, deep-copied; optional Annotations object */
   mcpd_resource_fn handler;  /* required; vars is {} */
   void *data;                /* passed to handler; owned by the plugin */
+  /* ---- 1.3 ---- */
+  const char *const *required_scopes; /* as in mcpd_tool */
 } mcpd_resource;
 
 /* A family of resources described by an RFC 6570 URI template, passed to
@@ -332,6 +347,8 @@ typedef struct mcpd_resource_template {
   /* ---- 1.1 ---- */
   mcpd_complete_fn complete; /* optional: completes the template's variables */
   void *complete_data;       /* passed to complete */
+  /* ---- 1.3 ---- */
+  const char *const *required_scopes; /* as in mcpd_tool */
 } mcpd_resource_template;
 
 /* A prompt (1.1), passed to register_prompt(): a message template the user
@@ -354,6 +371,29 @@ typedef struct mcpd_prompt {
   mcpd_complete_fn complete; /* optional: completes the arguments */
   void *complete_data;       /* passed to complete */
 } mcpd_prompt;
+
+/* The authenticated MCP client a call came from (1.3), from
+ * host->call_principal(). Owned by the host, read-only. */
+typedef struct mcpd_principal {
+  uint32_t struct_size;      /* the host's sizeof: see MCPD_PRINCIPAL_HAS */
+  uint32_t flags;            /* 0 */
+  const char *kind;          /* "token" (a static token of auth.tokens), "jwt",
+                                "introspection", or "mtls" (a verified client
+                                certificate while auth is off) */
+  const char *subject;       /* never NULL: the token's "sub" (else its client id),
+                                a static token's name, or the certificate's subject */
+  const char *client_id;     /* "client_id", else "azp"; NULL when unknown */
+  const char *issuer;        /* "iss"; NULL for static tokens and mtls */
+  const char *const *scopes; /* n_scopes scopes, sorted, then NULL */
+  size_t n_scopes;
+  const json_t *claims; /* borrowed, read-only object: the verified JWT claims, the
+                           introspection answer, or {"sub", "scope"} for a static token
+                           or a certificate; json_incref() it to keep it longer */
+  int64_t expires_at;   /* Unix time the credential expires; 0: never */
+} mcpd_principal;
+
+/* True if principal p has field f (a host newer than the plugin may have more). */
+#define MCPD_PRINCIPAL_HAS(p, f) (offsetof(mcpd_principal, f) + sizeof((p)->f) <= (p)->struct_size)
 
 /* The host's services. The host owns this table; it lives as long as the
  * mcpd_ctx it was given with. Plugins never write to it. */
@@ -525,6 +565,20 @@ typedef struct mcpd_host {
   const char *(*call_header)(const mcpd_call *call, const char *name);
 
   /* ---- 1.3 and later: appended here, never inserted above ---- */
+
+  /* The authenticated caller of call (borrowed, read-only), or NULL: mcpd
+   * does not authenticate its clients (no "auth" section) and no client
+   * certificate was verified, or stdio. ANY thread, from the handler's start
+   * until the call completes: the pointer and all it points to stay valid
+   * that long. Authorize with it; never with call_header("authorization"),
+   * which is NULL while auth is on. */
+  const mcpd_principal *(*call_principal)(const mcpd_call *call);
+
+  /* 1 when mcpd authenticates its MCP clients (an "auth" section), else 0.
+   * LOOP, also in init() and reload(). A plugin that forwards its client's
+   * headers must then never forward Authorization: the client's token is
+   * for mcpd alone. */
+  int (*auth_enabled)(const mcpd_ctx *ctx);
 } mcpd_host;
 
 /* True if the host table has function `member` (for functions added after

@@ -67,7 +67,9 @@ _Static_assert(offsetof(mcpd_tool, output_schema) == 40, "mcpd_tool layout");
 _Static_assert(offsetof(mcpd_tool, annotations) == 48, "mcpd_tool layout");
 _Static_assert(offsetof(mcpd_tool, handler) == 56, "mcpd_tool layout");
 _Static_assert(offsetof(mcpd_tool, tool_data) == 64, "mcpd_tool layout");
-_Static_assert(sizeof(mcpd_tool) == 72, "mcpd_tool size");
+/* 1.3 appended required_scopes. */
+_Static_assert(offsetof(mcpd_tool, required_scopes) == 72, "mcpd_tool layout (1.3)");
+_Static_assert(sizeof(mcpd_tool) == 80, "mcpd_tool size (1.3)");
 
 _Static_assert(offsetof(mcpd_resource, uri) == 8, "mcpd_resource layout");
 _Static_assert(offsetof(mcpd_resource, name) == 16, "mcpd_resource layout");
@@ -77,7 +79,8 @@ _Static_assert(offsetof(mcpd_resource, mime_type) == 40, "mcpd_resource layout")
 _Static_assert(offsetof(mcpd_resource, annotations) == 48, "mcpd_resource layout");
 _Static_assert(offsetof(mcpd_resource, handler) == 56, "mcpd_resource layout");
 _Static_assert(offsetof(mcpd_resource, data) == 64, "mcpd_resource layout");
-_Static_assert(sizeof(mcpd_resource) == 72, "mcpd_resource size");
+_Static_assert(offsetof(mcpd_resource, required_scopes) == 72, "mcpd_resource layout (1.3)");
+_Static_assert(sizeof(mcpd_resource) == 80, "mcpd_resource size (1.3)");
 
 _Static_assert(offsetof(mcpd_resource_template, uri_template) == 8, "template layout");
 _Static_assert(offsetof(mcpd_resource_template, handler) == 56, "template layout");
@@ -86,7 +89,8 @@ _Static_assert(MCPD_RESOURCE_TEMPLATE_SIZE_V1_0 == 72, "template size at 1.0");
 /* 1.1 appended the completion provider. */
 _Static_assert(offsetof(mcpd_resource_template, complete) == 72, "template layout (1.1)");
 _Static_assert(offsetof(mcpd_resource_template, complete_data) == 80, "template layout (1.1)");
-_Static_assert(sizeof(mcpd_resource_template) == 88, "template size (1.1)");
+_Static_assert(offsetof(mcpd_resource_template, required_scopes) == 88, "template layout (1.3)");
+_Static_assert(sizeof(mcpd_resource_template) == 96, "template size (1.3)");
 _Static_assert(MCPD_TOOL_SIZE_V1_0 == 72 && MCPD_RESOURCE_SIZE_V1_0 == 72, "1.0 sizes");
 
 /* mcpd_prompt, new in 1.1. */
@@ -130,7 +134,20 @@ _Static_assert(offsetof(mcpd_host, update_begin) == 176, "mcpd_host layout (1.2)
 _Static_assert(offsetof(mcpd_host, update_commit) == 184, "mcpd_host layout (1.2)");
 _Static_assert(offsetof(mcpd_host, update_abort) == 192, "mcpd_host layout (1.2)");
 _Static_assert(offsetof(mcpd_host, call_header) == 200, "mcpd_host layout (1.2)");
-_Static_assert(sizeof(mcpd_host) == 208, "mcpd_host size (1.2)");
+/* 1.3 appended two more after the 1.2 table (208 bytes). */
+_Static_assert(offsetof(mcpd_host, call_principal) == 208, "mcpd_host layout (1.3)");
+_Static_assert(offsetof(mcpd_host, auth_enabled) == 216, "mcpd_host layout (1.3)");
+_Static_assert(sizeof(mcpd_host) == 224, "mcpd_host size (1.3)");
+/* mcpd_principal, new in 1.3. */
+_Static_assert(offsetof(mcpd_principal, kind) == 8, "mcpd_principal layout");
+_Static_assert(offsetof(mcpd_principal, subject) == 16, "mcpd_principal layout");
+_Static_assert(offsetof(mcpd_principal, client_id) == 24, "mcpd_principal layout");
+_Static_assert(offsetof(mcpd_principal, issuer) == 32, "mcpd_principal layout");
+_Static_assert(offsetof(mcpd_principal, scopes) == 40, "mcpd_principal layout");
+_Static_assert(offsetof(mcpd_principal, n_scopes) == 48, "mcpd_principal layout");
+_Static_assert(offsetof(mcpd_principal, claims) == 56, "mcpd_principal layout");
+_Static_assert(offsetof(mcpd_principal, expires_at) == 64, "mcpd_principal layout");
+_Static_assert(sizeof(mcpd_principal) == 72, "mcpd_principal size");
 #endif
 
 static void test_host_table(void) {
