@@ -19,7 +19,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "oa_chars.h"
 #include "oa_request.h"
+#include "oauth_cc.h"
 #include "openapi.h"
 
 static const mcpd_host *host;
@@ -61,6 +63,13 @@ typedef struct backend {
   size_t n_forward;
   char **headers; /* "Name: value" lines sent with every request */
   size_t n_headers;
+  int security_scopes; /* OpenAPI "security" -> the tools' required_scopes */
+  char *scope_prefix;  /* put before each of those scopes; "" for none */
+  char **claim_names;  /* claim_headers: header names (NULL-terminated: the converter's
+                          reserved_headers) and the claim each is taken from */
+  char **claim_keys;
+  size_t n_claims;
+  oauth_cc *cc; /* "oauth2": the backend's own token, or NULL */
   unsigned timeout_ms, connect_timeout_ms;
   size_t max_response_bytes;
   /* TLS and proxy (NULL: the defaults; see mcpd_http_request). */
@@ -82,15 +91,27 @@ typedef struct plugin {
   int live; /* init() has returned: changes go through update_begin() */
 } plugin;
 
-/* A call on its way to the backend. */
+/* A call on its way to the backend. The request is kept whole until the call
+ * completes: a 401 to a backend token is sent once more with a new one. */
 typedef struct pending {
   mcpd_call *call;
   op_ref *ref;
   mcpd_http *http;
+  oauth_cc_wait *wait; /* waiting for the backend's token */
   int resource;
   char *uri; /* resources: the URI asked for */
   int cancelled;
-  char why[400]; /* what went wrong, from the host */
+  int retried;        /* sent again after a 401 already */
+  oa_request rq;      /* owned */
+  char *url;          /* owned */
+  const char **lines; /* n_lines header lines (into rq, the backend and extra), then
+                         a slot for auth_line */
+  size_t n_lines;
+  char **extra; /* owned: forwarded and claim header lines */
+  size_t n_extra;
+  char *auth_line; /* owned: "Authorization: Bearer <token>", or NULL */
+  char *token;     /* owned: the backend token the request carries, or NULL */
+  char why[400];   /* what went wrong, from the host */
 } pending;
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -124,7 +145,7 @@ static int bad(char *err, size_t n, const char *fmt, const char *a, const char *
 /* Expands ${VAR} from the environment in s. Returns a new string, or NULL
  * with a message (a variable that is not set is an error: a credential
  * silently sent empty is worse). */
-static char *expand_env(const char *s, char *err, size_t n) {
+static char *expand_env(const char *s, const char *what, char *err, size_t n) {
   size_t cap = strlen(s) + 1, len = 0;
   char *out = malloc(cap);
   while (out != NULL && *s != '\0') {
@@ -135,7 +156,7 @@ static char *expand_env(const char *s, char *err, size_t n) {
       const char *end = strchr(s + 2, '}');
       size_t nl = end ? (size_t)(end - s - 2) : 0;
       if (end == NULL || nl == 0 || nl >= sizeof(name)) {
-        snprintf(err, n, "bad ${...} in a header value");
+        snprintf(err, n, "bad ${...} in %s", what);
         free(out);
         return NULL;
       }
@@ -143,7 +164,7 @@ static char *expand_env(const char *s, char *err, size_t n) {
       name[nl] = '\0';
       add = getenv(name);
       if (add == NULL) {
-        snprintf(err, n, "environment variable %s (used in a header) is not set", name);
+        snprintf(err, n, "environment variable %s (used in %s) is not set", name, what);
         free(out);
         return NULL;
       }
@@ -293,6 +314,233 @@ static void set_transport(const backend *b, mcpd_http_request *hr, char *why, si
   hr->error_size = why_n;
 }
 
+/* Whether the "Name: value" line is for the header name (any case). */
+static int line_is(const char *line, const char *name) {
+  size_t len = strlen(name);
+  return strncasecmp(line, name, len) == 0 && line[len] == ':';
+}
+
+static int forwards_authorization(const backend *b) {
+  size_t i;
+  for (i = 0; i < b->n_forward; i++) {
+    if (strcasecmp(b->forward[i], "authorization") == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* The client's token is for mcpd alone (design: never token passthrough). */
+static int check_forwarding(const backend *b, mcpd_ctx *ctx, char *err, size_t n) {
+  if (forwards_authorization(b) && MCPD_HOST_HAS(host, auth_enabled) && host->auth_enabled(ctx))
+    return bad(err, n,
+               "backend %s: forward_headers names authorization, but mcpd authenticates its "
+               "clients (auth): the client's token is never forwarded; give the backend its own "
+               "credentials (\"headers\" or \"oauth2\")%s",
+               b->name, "");
+  return 0;
+}
+
+/* security_scopes, scope_prefix. */
+static int parse_scopes(backend *b, const json_t *o, const char *name, char *err, size_t n) {
+  const json_t *v = json_object_get(o, "security_scopes");
+  if (v != NULL && !json_is_boolean(v))
+    return bad(err, n, "backend %s: \"security_scopes\" must be true or false%s", name, "");
+  b->security_scopes = v == NULL || json_is_true(v);
+  v = json_object_get(o, "scope_prefix");
+  if (v != NULL && (!json_is_string(v) || !oa_scope_prefix_ok(json_string_value(v))))
+    return bad(err, n,
+               "backend %s: \"scope_prefix\" must be a string without spaces, quotes or "
+               "backslashes%s",
+               name, "");
+  b->scope_prefix = strdup(v != NULL ? json_string_value(v) : "");
+  return b->scope_prefix != NULL ? 0 : -ENOMEM;
+}
+
+/* claim_headers: {"X-User-Id": "sub"}. After forward_headers and headers. */
+static int parse_claims(backend *b, const json_t *o, const char *name, char *err, size_t n) {
+  const json_t *v = json_object_get(o, "claim_headers"), *cv;
+  const char *hk;
+  size_t i;
+  if (v == NULL)
+    return 0;
+  if (!json_is_object(v))
+    return bad(err, n, "backend %s: \"claim_headers\" must be an object of header: claim%s", name,
+               "");
+  if (!MCPD_HOST_HAS(host, call_principal))
+    return bad(err, n,
+               "backend %s: claim_headers needs mcpd with plugin ABI 1.3 or later (the caller's "
+               "claims, call_principal)%s",
+               name, "");
+  b->claim_names = calloc(json_object_size(v) + 1, sizeof(char *));
+  b->claim_keys = calloc(json_object_size(v) + 1, sizeof(char *));
+  if (b->claim_names == NULL || b->claim_keys == NULL)
+    return -ENOMEM;
+  json_object_foreach((json_t *)v, hk, cv) {
+    if (!oa_is_token(hk) || !json_is_string(cv) || json_string_length(cv) == 0)
+      return bad(err, n,
+                 "backend %s: claim_headers: \"%s\" needs a header name and the name of a "
+                 "claim",
+                 name, hk);
+    for (i = 0; i < b->n_forward; i++) {
+      if (strcasecmp(b->forward[i], hk) == 0)
+        return bad(err, n, "backend %s: claim_headers: %s is also in forward_headers", name, hk);
+    }
+    for (i = 0; i < b->n_headers; i++) {
+      if (line_is(b->headers[i], hk))
+        return bad(err, n, "backend %s: claim_headers: %s is also in headers", name, hk);
+    }
+    if (strcasecmp(hk, "authorization") == 0 || strcasecmp(hk, "proxy-authorization") == 0 ||
+        strcasecmp(hk, "host") == 0 || strcasecmp(hk, "cookie") == 0 ||
+        strcasecmp(hk, "content-type") == 0 || strcasecmp(hk, "content-length") == 0)
+      return bad(err, n, "backend %s: claim_headers: %s cannot carry a claim", name, hk);
+    b->claim_names[b->n_claims] = strdup(hk);
+    b->claim_keys[b->n_claims] = strdup(json_string_value(cv));
+    b->n_claims++;
+    if (b->claim_names[b->n_claims - 1] == NULL || b->claim_keys[b->n_claims - 1] == NULL)
+      return -ENOMEM;
+  }
+  return 0;
+}
+
+static void prepare_token_request(void *arg, mcpd_http_request *hr, char *why, size_t why_n) {
+  set_transport(arg, hr, why, why_n);
+}
+
+/* "oauth2": the backend's own token by client credentials. After headers,
+ * forward_headers, the timeouts and the TLS settings. */
+static int parse_oauth2(backend *b, const json_t *o, const char *name, char *err, size_t n) {
+  static const char *const known[] = {"token_url", "client_id", "client_secret",
+                                      "scopes",    "resource",  "auth_method"};
+  const json_t *v = json_object_get(o, "oauth2"), *x;
+  const char *key, *url, *id, *method, *resource = NULL;
+  char *secret = NULL, *scope = NULL;
+  oauth_cc_settings st;
+  size_t i, len = 0;
+  if (v == NULL)
+    return 0;
+  if (!json_is_object(v))
+    return bad(err, n, "backend %s: \"oauth2\" must be an object%s", name, "");
+  json_object_foreach((json_t *)v, key, x) {
+    int found = 0;
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+      found |= strcmp(key, known[i]) == 0;
+    if (!found && key[0] != '_')
+      return bad(err, n, "backend %s: oauth2: unknown setting \"%s\"", name, key);
+  }
+  for (i = 0; i < b->n_headers; i++) {
+    if (line_is(b->headers[i], "authorization"))
+      return bad(err, n,
+                 "backend %s: \"oauth2\" and an Authorization header in \"headers\" cannot "
+                 "both be set%s",
+                 name, "");
+  }
+  if (forwards_authorization(b))
+    return bad(err, n,
+               "backend %s: \"oauth2\" and forward_headers authorization cannot both be set%s",
+               name, "");
+  url = json_string_value(json_object_get(v, "token_url"));
+  if (url == NULL ||
+      (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) ||
+      strpbrk(url, "# \t\r\n") != NULL)
+    return bad(err, n, "backend %s: oauth2.token_url must be an http:// or https:// URL%s", name,
+               "");
+  if (strncasecmp(url, "http://", 7) == 0 && strncmp(url + 7, "127.", 4) != 0 &&
+      strncmp(url + 7, "[::1]", 5) != 0 && strncasecmp(url + 7, "localhost", 9) != 0)
+    host->log(b->pl->ctx, MCPD_LOG_WARNING,
+              "backend=%s oauth2.token_url is http:// to another host: the client secret and "
+              "the tokens cross the network unencrypted (use https://)",
+              name);
+  if (strncasecmp(url, "https://", 8) == 0 && host->abi_minor < 3)
+    return bad(err, n, "backend %s: an https:// oauth2.token_url needs mcpd with plugin ABI 1.3%s",
+               name, "");
+  id = json_string_value(json_object_get(v, "client_id"));
+  if (id == NULL || id[0] == '\0')
+    return bad(err, n, "backend %s: oauth2.client_id is required (a string)%s", name, "");
+  x = json_object_get(v, "client_secret");
+  if (!json_is_string(x) || json_string_length(x) == 0)
+    return bad(err, n, "backend %s: oauth2.client_secret is required (a string, e.g. %s)", name,
+               "\"${SHOP_CLIENT_SECRET}\"");
+  method = json_string_value(json_object_get(v, "auth_method"));
+  if (json_object_get(v, "auth_method") != NULL &&
+      (method == NULL ||
+       (strcmp(method, "client_secret_basic") != 0 && strcmp(method, "client_secret_post") != 0)))
+    return bad(err, n,
+               "backend %s: oauth2.auth_method must be \"client_secret_basic\" or "
+               "\"client_secret_post\"%s",
+               name, "");
+  x = json_object_get(v, "resource");
+  if (x != NULL && !json_is_null(x)) {
+    resource = json_string_value(x);
+    if (resource == NULL || resource[0] == '\0' || strpbrk(resource, " \t\r\n") != NULL)
+      return bad(err, n, "backend %s: oauth2.resource must be a URL or null%s", name, "");
+  }
+  x = json_object_get(v, "scopes");
+  if (x != NULL) {
+    const json_t *sc;
+    if (!json_is_array(x))
+      return bad(err, n, "backend %s: oauth2.scopes must be an array of scopes%s", name, "");
+    json_array_foreach(x, i, sc) {
+      if (!json_is_string(sc) || !oa_scope_prefix_ok(json_string_value(sc)) ||
+          json_string_length(sc) == 0)
+        return bad(err, n,
+                   "backend %s: oauth2.scopes must be an array of scopes (no spaces, quotes or "
+                   "backslashes)%s",
+                   name, "");
+      len += json_string_length(sc) + 1;
+    }
+    scope = calloc(len + 1, 1);
+    if (scope == NULL)
+      return -ENOMEM;
+    json_array_foreach(x, i, sc) {
+      if (i > 0)
+        strcat(scope, " ");
+      strcat(scope, json_string_value(sc));
+    }
+  }
+  {
+    char msg[300];
+    secret = expand_env(json_string_value(json_object_get(v, "client_secret")),
+                        "oauth2.client_secret", msg, sizeof(msg));
+    if (secret == NULL) {
+      free(scope);
+      return bad(err, n, "backend %s: %s", name, msg);
+    }
+  }
+  memset(&st, 0, sizeof(st));
+  st.label = name;
+  st.token_url = url;
+  st.client_id = id;
+  st.client_secret = secret;
+  st.scope = scope;
+  st.resource = resource;
+  st.post = method != NULL && strcmp(method, "client_secret_post") == 0;
+  st.timeout_ms = b->timeout_ms;
+  st.connect_timeout_ms = b->connect_timeout_ms;
+  st.prepare = prepare_token_request;
+  st.prepare_arg = b;
+  b->cc = oauth_cc_new(host, b->pl->ctx, &st);
+  memset(secret, 0, strlen(secret));
+  free(secret);
+  free(scope);
+  return b->cc != NULL ? 0 : -ENOMEM;
+}
+
+/* The conversion options of b (pointing into b). */
+static void fill_options(const backend *b, oa_options *opt) {
+  memset(opt, 0, sizeof(*opt));
+  opt->backend = b->name;
+  opt->tool_prefix = b->tool_prefix;
+  opt->include_operations = json_object_get(b->options, "include_operations");
+  opt->exclude_operations = json_object_get(b->options, "exclude_operations");
+  opt->include_tags = json_object_get(b->options, "include_tags");
+  opt->exclude_tags = json_object_get(b->options, "exclude_tags");
+  opt->route_map = json_object_get(b->options, "route_map");
+  opt->get_as_resources = b->get_as_resources;
+  opt->security_scopes = b->security_scopes;
+  opt->scope_prefix = b->scope_prefix;
+  opt->reserved_headers = b->n_claims > 0 ? (const char *const *)b->claim_names : NULL;
+}
+
 static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, size_t n) {
   static const char *const known[] = {
       "name",
@@ -315,6 +563,10 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
       "client_key_file",
       "insecure_skip_verify",
       "proxy",
+      "security_scopes",
+      "scope_prefix",
+      "claim_headers",
+      "oauth2",
   };
   const char *key, *name, *url, *spec, *slash;
   const json_t *v;
@@ -418,7 +670,7 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
       if (!json_is_string(hv) || strpbrk(hk, " :\r\n") != NULL || hk[0] == '\0')
         return bad(err, n, "backend %s: headers: \"%s\" needs a string value and a plain name",
                    name, hk);
-      val = expand_env(json_string_value(hv), err, n);
+      val = expand_env(json_string_value(hv), "a header", err, n);
       if (val == NULL)
         return -EINVAL;
       if (strpbrk(val, "\r\n") != NULL) {
@@ -445,6 +697,14 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
   if (isbad)
     return -EINVAL;
   r = parse_tls(b, o, name, err, n);
+  if (r == 0)
+    r = check_forwarding(b, pl->ctx, err, n);
+  if (r == 0)
+    r = parse_scopes(b, o, name, err, n);
+  if (r == 0)
+    r = parse_claims(b, o, name, err, n);
+  if (r == 0)
+    r = parse_oauth2(b, o, name, err, n);
   if (r < 0)
     return r;
   /* The conversion options, checked now by a dry run on an empty document
@@ -468,15 +728,7 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
     doc = json_pack("{s:s,s:{s:s,s:s},s:{}}", "openapi", "3.1.0", "info", "title", "check",
                     "version", "0", "paths");
     memset(&api, 0, sizeof(api));
-    memset(&opt, 0, sizeof(opt));
-    opt.backend = b->name;
-    opt.tool_prefix = b->tool_prefix;
-    opt.include_operations = json_object_get(b->options, "include_operations");
-    opt.exclude_operations = json_object_get(b->options, "exclude_operations");
-    opt.include_tags = json_object_get(b->options, "include_tags");
-    opt.exclude_tags = json_object_get(b->options, "exclude_tags");
-    opt.route_map = json_object_get(b->options, "route_map");
-    opt.get_as_resources = b->get_as_resources;
+    fill_options(b, &opt);
     r = doc ? openapi_convert(doc, &opt, &api, err, n) : -ENOMEM;
     json_decref(doc);
     openapi_free(&api);
@@ -505,6 +757,10 @@ static void backend_free(backend *b) {
   json_decref(b->options);
   free_lines(b->forward, b->n_forward);
   free_lines(b->headers, b->n_headers);
+  free(b->scope_prefix);
+  free_lines(b->claim_names, b->n_claims);
+  free_lines(b->claim_keys, b->n_claims);
+  oauth_cc_free(b->cc);
   gen_unref(b->gen);
   gen_unref(b->published);
 }
@@ -514,6 +770,16 @@ static void backend_free(backend *b) {
 static void pending_free(pending *p) {
   gen_unref(p->ref->gen);
   free(p->uri);
+  oa_request_free(&p->rq);
+  free(p->url);
+  free(p->lines);
+  free_lines(p->extra, p->n_extra);
+  if (p->auth_line != NULL)
+    memset(p->auth_line, 0, strlen(p->auth_line));
+  free(p->auth_line);
+  if (p->token != NULL)
+    memset(p->token, 0, strlen(p->token));
+  free(p->token);
   free(p);
 }
 
@@ -566,6 +832,102 @@ static void transport_error(const backend *b, int err, const char *why, char *ms
   }
 }
 
+/* Completes p's call with a failure the model reads (a resource read gets a
+ * JSON-RPC error), and frees p. */
+static void finish_error(pending *p, int err, const char *msg) {
+  if (p->resource)
+    host->fail(p->call, err, msg);
+  else
+    host->complete(p->call, mcpd_result_error(msg));
+  pending_free(p);
+}
+
+static void on_response(void *arg, int err, const mcpd_http_response *resp);
+static void on_token(void *arg, int err, const char *token, const char *why);
+
+/* Sends p's request (again), with token (borrowed) when the backend has
+ * oauth2. Completes the call itself when it cannot be sent. */
+static void send_request(pending *p, const char *token) {
+  backend *b = p->ref->b;
+  mcpd_http_request hr;
+  size_t n = p->n_lines;
+  int r;
+
+  if (token != NULL) {
+    size_t len = strlen(token);
+    char *t = strdup(token), *line = malloc(len + sizeof("Authorization: Bearer "));
+    if (t == NULL || line == NULL) {
+      free(t);
+      free(line);
+      finish_error(p, -ENOMEM, "out of memory");
+      return;
+    }
+    snprintf(line, len + sizeof("Authorization: Bearer "), "Authorization: Bearer %s", token);
+    free(p->token);
+    free(p->auth_line);
+    p->token = t;
+    p->auth_line = line;
+    p->lines[n++] = line;
+  }
+  memset(&hr, 0, sizeof(hr));
+  hr.struct_size = sizeof(hr);
+  hr.method = p->rq.method;
+  hr.url = p->url;
+  hr.headers = p->lines;
+  hr.n_headers = n;
+  hr.body = p->rq.body;
+  hr.body_len = p->rq.body_len;
+  hr.timeout_ms = b->timeout_ms;
+  hr.connect_timeout_ms = b->connect_timeout_ms;
+  hr.max_response_bytes = b->max_response_bytes;
+  hr.label = b->name;
+  set_transport(b, &hr, p->why, sizeof(p->why));
+  r = host->http_request(b->pl->ctx, &hr, on_response, p, &p->http);
+  if (r < 0) {
+    char msg[400];
+    p->http = NULL;
+    snprintf(msg, sizeof(msg), "backend %s: the request could not be sent: %s", b->name,
+             host->strerror(r));
+    finish_error(p, -EIO, msg);
+  }
+}
+
+static void token_failed(pending *p, const char *why) {
+  char msg[600];
+  snprintf(msg, sizeof(msg), "backend %s: no access token from token_url: %s", p->ref->b->name,
+           why);
+  finish_error(p, -EIO, msg);
+}
+
+/* Sends p's request once the backend's token is there (at once when it is
+ * kept). Without oauth2, sends it now. */
+static void with_token(pending *p) {
+  backend *b = p->ref->b;
+  const char *token;
+  char why[300];
+  int r;
+  if (b->cc == NULL) {
+    send_request(p, NULL);
+    return;
+  }
+  why[0] = '\0';
+  r = oauth_cc_get(b->cc, &token, on_token, p, &p->wait, why, sizeof(why));
+  if (r == 0)
+    send_request(p, token);
+  else if (r < 0)
+    token_failed(p, why[0] ? why : host->strerror(r));
+  /* OAUTH_CC_PENDING: on_token() goes on */
+}
+
+static void on_token(void *arg, int err, const char *token, const char *why) {
+  pending *p = arg;
+  p->wait = NULL;
+  if (err != 0)
+    token_failed(p, why);
+  else
+    send_request(p, token);
+}
+
 static void on_response(void *arg, int err, const mcpd_http_response *resp) {
   pending *p = arg;
   const op_ref *ref = p->ref;
@@ -583,6 +945,17 @@ static void on_response(void *arg, int err, const mcpd_http_response *resp) {
     else
       host->complete(p->call, mcpd_result_error(msg));
     pending_free(p);
+    return;
+  }
+  if (resp->status == 401 && p->token != NULL && !p->retried && !p->cancelled) {
+    /* The backend refused its token (expired early, revoked): a new one, and
+     * the same request once more. A second 401 is the answer. */
+    p->retried = 1;
+    oauth_cc_invalidate(ref->b->cc, p->token);
+    host->log(ref->b->pl->ctx, MCPD_LOG_INFO,
+              "backend=%s op=%s answered 401 to its token: fetching a new one", ref->b->name,
+              ref->op->name);
+    with_token(p);
     return;
   }
   if (p->resource) {
@@ -618,25 +991,89 @@ static void on_response(void *arg, int err, const mcpd_http_response *resp) {
 static void on_cancel(mcpd_call *call, void *arg) {
   pending *p = arg;
   (void)call;
-  if (p->http != NULL)
+  p->cancelled = 1;
+  if (p->wait != NULL) {
+    /* Leaves the token's wait list; the token request goes on for others. */
+    oauth_cc_cancel(p->wait);
+    p->wait = NULL;
+    finish_error(p, -ECANCELED, "the call was cancelled");
+  } else if (p->http != NULL) {
     host->http_cancel(p->http); /* on_response() completes the call */
+  }
 }
 
-/* Sends the request of ref built from args; the call completes later. */
+/* Whether a claim's value can go in a header as it is: visible ASCII and
+ * inner spaces only. */
+static int header_safe(const char *v) {
+  size_t i, len = strlen(v);
+  for (i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)v[i];
+    if (ch < 0x20 || ch > 0x7e)
+      return 0;
+  }
+  return len == 0 || (v[0] != ' ' && v[len - 1] != ' ');
+}
+
+/* Appends the claim_headers lines of the call's caller to p->extra and
+ * p->lines. 0, -ENOMEM, or -EPERM with msg (a claim that cannot be sent). */
+static int add_claims(pending *p, backend *b, mcpd_call *call, char *msg, size_t n) {
+  const mcpd_principal *who;
+  const json_t *claims;
+  size_t i;
+  if (b->n_claims == 0 || !MCPD_HOST_HAS(host, call_principal))
+    return 0;
+  who = host->call_principal(call);
+  if (who == NULL || !MCPD_PRINCIPAL_HAS(who, claims) || !json_is_object(who->claims))
+    return 0;
+  claims = who->claims;
+  for (i = 0; i < b->n_claims; i++) {
+    const json_t *v = json_object_get(claims, b->claim_keys[i]);
+    char num[32], *line;
+    const char *val;
+    size_t len;
+    if (json_is_string(v)) {
+      val = json_string_value(v);
+      if (strlen(val) != json_string_length(v) || !header_safe(val)) {
+        snprintf(msg, n, "claim \"%s\" cannot be sent as a header", b->claim_keys[i]);
+        return -EPERM;
+      }
+    } else if (json_is_integer(v)) {
+      snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+      val = num;
+    } else {
+      continue; /* missing, or not a string or integer: left out */
+    }
+    len = strlen(b->claim_names[i]) + strlen(val) + 3;
+    line = malloc(len);
+    if (line == NULL)
+      return -ENOMEM;
+    snprintf(line, len, "%s: %s", b->claim_names[i], val);
+    p->extra[p->n_extra++] = line;
+    p->lines[p->n_lines++] = line;
+  }
+  return 0;
+}
+
+/* Builds the request of ref from args and sends it (after getting the
+ * backend's token); the call completes later. */
 static int start_call(mcpd_call *call, op_ref *ref, const json_t *args, const char *uri,
                       json_t **result) {
   backend *b = ref->b;
-  oa_request rq;
-  mcpd_http_request hr;
-  const char **lines = NULL;
-  size_t n_lines = 0, i, url_len;
-  char err[300], *url = NULL;
-  pending *p = NULL;
+  size_t i, url_len;
+  char err[300];
+  pending *p;
   int r;
 
-  memset(&rq, 0, sizeof(rq));
-  r = oa_request_build(ref->op, args, b->base_path, &rq, err, sizeof(err));
+  p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return -ENOMEM;
+  p->call = call;
+  p->ref = ref;
+  p->resource = uri != NULL;
+  ref->gen->refs++;
+  r = oa_request_build(ref->op, args, b->base_path, &p->rq, err, sizeof(err));
   if (r < 0) {
+    pending_free(p);
     if (r == -ENOMEM)
       return -ENOMEM;
     if (uri != NULL)
@@ -644,79 +1081,56 @@ static int start_call(mcpd_call *call, op_ref *ref, const json_t *args, const ch
     *result = mcpd_result_error(err);
     return MCPD_OK;
   }
-  url_len = strlen(b->origin) + strlen(rq.target) + 1;
-  url = malloc(url_len);
-  lines = calloc(rq.n_headers + b->n_headers + b->n_forward + 1, sizeof(*lines));
-  p = calloc(1, sizeof(*p));
-  if (url == NULL || lines == NULL || p == NULL || (uri != NULL && (p->uri = strdup(uri)) == NULL))
+  url_len = strlen(b->origin) + strlen(p->rq.target) + 1;
+  p->url = malloc(url_len);
+  /* Accept, headers, the request's, forwarded, claims, then Authorization. */
+  p->lines = calloc(1 + b->n_headers + p->rq.n_headers + b->n_forward + b->n_claims + 2,
+                    sizeof(*p->lines));
+  p->extra = calloc(b->n_forward + b->n_claims + 1, sizeof(char *));
+  if (p->url == NULL || p->lines == NULL || p->extra == NULL ||
+      (uri != NULL && (p->uri = strdup(uri)) == NULL))
     goto oom;
-  snprintf(url, url_len, "%s%s", b->origin, rq.target);
-  lines[n_lines++] = "Accept: application/json, */*;q=0.5";
+  snprintf(p->url, url_len, "%s%s", b->origin, p->rq.target);
+  p->lines[p->n_lines++] = "Accept: application/json, */*;q=0.5";
   for (i = 0; i < b->n_headers; i++)
-    lines[n_lines++] = b->headers[i];
-  for (i = 0; i < rq.n_headers; i++)
-    lines[n_lines++] = rq.headers[i];
+    p->lines[p->n_lines++] = b->headers[i];
+  for (i = 0; i < p->rq.n_headers; i++)
+    p->lines[p->n_lines++] = p->rq.headers[i];
   /* The client's headers, only those the settings name. */
-  {
-    char **fw = calloc(b->n_forward + 1, sizeof(char *));
-    if (fw == NULL)
+  for (i = 0; i < b->n_forward; i++) {
+    const char *v = host->call_header(call, b->forward[i]);
+    size_t len;
+    char *line;
+    if (v == NULL)
+      continue;
+    len = strlen(b->forward[i]) + strlen(v) + 3;
+    line = malloc(len);
+    if (line == NULL)
       goto oom;
-    for (i = 0; i < b->n_forward; i++) {
-      const char *v = host->call_header(call, b->forward[i]);
-      size_t len;
-      if (v == NULL)
-        continue;
-      len = strlen(b->forward[i]) + strlen(v) + 3;
-      fw[i] = malloc(len);
-      if (fw[i] == NULL)
-        continue;
-      snprintf(fw[i], len, "%s: %s", b->forward[i], v);
-      lines[n_lines++] = fw[i];
-    }
-    memset(&hr, 0, sizeof(hr));
-    hr.struct_size = sizeof(hr);
-    hr.method = rq.method;
-    hr.url = url;
-    hr.headers = lines;
-    hr.n_headers = n_lines;
-    hr.body = rq.body;
-    hr.body_len = rq.body_len;
-    hr.timeout_ms = b->timeout_ms;
-    hr.connect_timeout_ms = b->connect_timeout_ms;
-    hr.max_response_bytes = b->max_response_bytes;
-    hr.label = b->name;
-    set_transport(b, &hr, p->why, sizeof(p->why));
-    p->call = call;
-    p->ref = ref;
-    p->resource = uri != NULL;
-    ref->gen->refs++;
-    r = host->http_request(b->pl->ctx, &hr, on_response, p, &p->http);
-    free_lines(fw, b->n_forward);
+    snprintf(line, len, "%s: %s", b->forward[i], v);
+    p->extra[p->n_extra++] = line;
+    p->lines[p->n_lines++] = line;
   }
-  free(url);
-  free(lines);
-  oa_request_free(&rq);
+  r = add_claims(p, b, call, err, sizeof(err));
+  if (r == -ENOMEM)
+    goto oom;
   if (r < 0) {
-    char msg[400];
-    ref->gen->refs--;
-    free(p->uri);
-    free(p);
-    snprintf(msg, sizeof(msg), "backend %s: the request could not be sent: %s", b->name,
-             host->strerror(r));
+    pending_free(p);
     if (uri != NULL)
-      return host->fail(call, -EIO, msg) == 0 ? MCPD_PENDING : -EIO;
-    *result = mcpd_result_error(msg);
+      return host->fail(call, -EIO, err) == 0 ? MCPD_PENDING : -EIO;
+    *result = mcpd_result_error(err);
     return MCPD_OK;
   }
+  /* A call cancelled already runs on_cancel() right here: nothing is in
+   * flight yet, so it only marks p. */
   host->on_cancel(call, on_cancel, p);
+  if (p->cancelled)
+    finish_error(p, -ECANCELED, "the call was cancelled");
+  else
+    with_token(p);
   return MCPD_PENDING;
 oom:
-  free(url);
-  free(lines);
-  if (p != NULL)
-    free(p->uri);
-  free(p);
-  oa_request_free(&rq);
+  pending_free(p);
   return -ENOMEM;
 }
 
@@ -762,6 +1176,8 @@ static int register_op(plugin *pl, op_ref *ref, published_keys *keys) {
     t.annotations = op->annotations;
     t.handler = tool_handler;
     t.tool_data = ref;
+    if (MCPD_HOST_HAS(host, call_principal)) /* an older host refuses the field */
+      t.required_scopes = (const char *const *)op->required_scopes;
     /* A name another backend of this plugin took: the next free suffix.
      * One another plugin has is refused by the host: later (an update) the
      * next suffix is tried; in init() the refusal keeps this plugin out of
@@ -794,6 +1210,8 @@ static int register_op(plugin *pl, op_ref *ref, published_keys *keys) {
     res.mime_type = op->mime_type;
     res.handler = resource_handler;
     res.data = ref;
+    if (MCPD_HOST_HAS(host, call_principal))
+      res.required_scopes = (const char *const *)op->required_scopes;
     r = key_seen(keys->resources, op->uri) ? -EEXIST : host->register_resource(pl->ctx, &res);
   } else {
     mcpd_resource_template tpl;
@@ -806,6 +1224,8 @@ static int register_op(plugin *pl, op_ref *ref, published_keys *keys) {
     tpl.mime_type = op->mime_type;
     tpl.handler = resource_handler;
     tpl.data = ref;
+    if (MCPD_HOST_HAS(host, call_principal))
+      tpl.required_scopes = (const char *const *)op->required_scopes;
     r = key_seen(keys->templates, op->uri) ? -EEXIST
                                            : host->register_resource_template(pl->ctx, &tpl);
   }
@@ -898,15 +1318,7 @@ static int take_document(backend *b, const char *text, size_t len, char *err, si
     json_decref(doc);
     return -ENOMEM;
   }
-  memset(&opt, 0, sizeof(opt));
-  opt.backend = b->name;
-  opt.tool_prefix = b->tool_prefix;
-  opt.include_operations = json_object_get(b->options, "include_operations");
-  opt.exclude_operations = json_object_get(b->options, "exclude_operations");
-  opt.include_tags = json_object_get(b->options, "include_tags");
-  opt.exclude_tags = json_object_get(b->options, "exclude_tags");
-  opt.route_map = json_object_get(b->options, "route_map");
-  opt.get_as_resources = b->get_as_resources;
+  fill_options(b, &opt);
   r = openapi_convert(doc, &opt, &g->api, err, n);
   json_decref(doc);
   if (r < 0) {
@@ -1158,12 +1570,16 @@ static int backend_init(mcpd_ctx *ctx, const mcpd_host *h, const json_t *config,
 static void backend_reload(mcpd_ctx *ctx, void *state) {
   plugin *pl = state;
   size_t i;
-  (void)ctx;
   if (pl == NULL)
     return;
   /* SIGHUP: fetch every document again; an unchanged list is not news. */
   for (i = 0; i < pl->n_backends; i++) {
     backend *b = &pl->backends[i];
+    char err[400];
+    /* A reload may have turned auth on; the host withholds the client's
+     * Authorization then anyway, so this is only said. */
+    if (check_forwarding(b, ctx, err, sizeof(err)) < 0)
+      host->log(ctx, MCPD_LOG_ERROR, "%s", err);
     if (b->retry != NULL) {
       host->timer_stop(b->retry);
       b->retry = NULL;

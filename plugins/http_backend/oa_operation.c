@@ -119,6 +119,11 @@ static void add_params(ctx *c, pvec *pv, const json_t *list, int level) {
               name);
       continue;
     }
+    if (in == OA_HEADER && c->opt->reserved_headers != NULL &&
+        oa_in_list_ci(name, c->opt->reserved_headers)) {
+      oa_warn(c, "header parameter %.100s ignored: mcpd sets that header (claim_headers)", name);
+      continue;
+    }
     if (in == OA_HEADER && oa_in_list_ci(name, OWN_HEADERS)) {
       oa_warn(c, "header parameter %.100s ignored: the HTTP client sets that header", name);
       continue;
@@ -451,6 +456,7 @@ void oa_op_free(oa_operation *o) {
   free(o->content_type);
   free(o->uri);
   free(o->mime_type);
+  oa_scopes_free(o->required_scopes);
   memset(o, 0, sizeof(*o));
 }
 
@@ -600,6 +606,8 @@ int oa_convert_op(ctx *c, const entry *e, int rt, oa_operation *o) {
   oa_output_schema(c, e->op, o);
   o->annotations = annotations(c, e->op, e->m, summary);
   set_kind(c, o, rt, e->m);
+  if (oa_security_scopes(c, e->op, o) != 0)
+    goto done;
   rc = c->oom ? -1 : 0;
 done:
   if (rc != 0) {

@@ -91,6 +91,12 @@ typedef struct oa_operation {
                          oa_request_build() accepts either spelling */
   char *mime_type;    /* owned; the media type of the first 2xx response's first content
                          (for resources), or NULL */
+  /* Owned; with oa_options.security_scopes: a NULL-terminated list of alternatives, each
+   * the space-separated scopes one OpenAPI security requirement object needs (all of
+   * them), as mcpd_tool.required_scopes wants it; "" for a requirement that names no
+   * scope (any valid token). NULL: no scopes ("security" absent or [], only apiKey/http
+   * schemes, or the option off). See openapi_convert(). */
+  char **required_scopes;
 } oa_operation;
 
 /* How a route_map rule or the defaults classify an operation. */
@@ -107,6 +113,13 @@ typedef struct oa_options {
                               "type":"tool"|"resource"|"resource_template"|"exclude"} */
   int get_as_resources;    /* GET without path parameters -> resource, GET with ->
                               resource template, others tools (after route_map) */
+  int security_scopes;     /* 1: fill oa_operation.required_scopes from "security" */
+  /* Borrowed; NULL or "": put before every scope. */
+  const char *scope_prefix;
+  /* Borrowed; NULL or a NULL-terminated list of header names (any case) the plugin sets
+   * itself: header parameters of these names are left out of the arguments, so the
+   * model cannot set them. */
+  const char *const *reserved_headers;
 } oa_options;
 /* Filters: an operation is dropped when it matches exclude_operations or has a tag in
  * exclude_tags; otherwise, when include_operations or include_tags is a non-empty array,
@@ -126,6 +139,14 @@ typedef struct oa_api {
   char *version; /* owned; info.version or NULL */
 } oa_api;
 
+/* Scopes (security_scopes): an operation's "security", else the document's, is a list of
+ * requirement objects, each an alternative; of each object only the schemes of type
+ * oauth2 and openIdConnect in components.securitySchemes count (apiKey, http and
+ * mutualTLS are the backend's own credentials), their scope lists joined with spaces.
+ * An object with none of those schemes is no alternative; one whose oauth2 lists are
+ * empty (or {}) is "" (any valid token). A scope that is not an RFC 6749 scope-token
+ * skips the operation with a warning: a tool must not lose a scope it needs. */
+
 /* Converts doc (borrowed) with opt (borrowed). On success fills *out (free
  * it with openapi_free()) and returns 0. Returns -EINVAL with a message in
  * err (size n) when doc is not an OpenAPI 3.x document or an option is
@@ -136,5 +157,9 @@ int openapi_convert(const json_t *doc, const oa_options *opt, oa_api *out, char 
 
 /* Frees what openapi_convert() filled in (safe on a zeroed struct). */
 void openapi_free(oa_api *api);
+
+/* Whether prefix (borrowed; NULL or "" too) may be put before scopes: an RFC 6749
+ * scope-token. Pure. */
+int oa_scope_prefix_ok(const char *prefix);
 
 #endif

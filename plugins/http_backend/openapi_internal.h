@@ -7,6 +7,7 @@
  *   oa_route.c      options, filters and route_map: which operations, as what
  *   oa_body.c       an operation's request body and its output schema
  *   oa_operation.c  one operation: parameters, arguments, input schema, kind
+ *   oa_security.c   one operation's "security" as the scopes its tool needs
  * Not installed, not used outside the plugin.
  *
  * Everything here is pure: no I/O and no global state (the tables are
@@ -225,5 +226,16 @@ int oa_convert_op(ctx *c, const entry *e, int rt, oa_operation *o);
 
 /* Frees what o (the caller's) owns and zeroes it. Pure. */
 void oa_op_free(oa_operation *o);
+
+/* ---- oa_security.c: scopes ---------------------------------------------------------- */
+
+/* Sets o->required_scopes (owned by o; NULL for none) from the "security" of op
+ * (borrowed), else of the document, when c->opt->security_scopes. 0, or -1 when the
+ * operation must be skipped (with a warning: a malformed requirement or a scope that
+ * is not a scope-token) or memory ran out (c->oom). Pure. */
+int oa_security_scopes(ctx *c, const json_t *op, oa_operation *o);
+
+/* Frees a list from oa_security_scopes() (NULL is fine). Pure. */
+void oa_scopes_free(char **v);
 
 #endif

@@ -1,12 +1,17 @@
-/* test_openapi.c -- unit tests for plugins/http_backend/openapi.c and
- * oa_request.c (built on their own: no mcpd core). The OpenAPI documents
- * are written as JSON with ' for ", to keep the C strings readable. */
+/* test_openapi.c -- unit tests for plugins/http_backend/openapi.c,
+ * oa_request.c and oauth_cc.c (built on their own: no mcpd core; the token
+ * source runs against a fake host table). The OpenAPI documents are written
+ * as JSON with ' for ", to keep the C strings readable. */
+#define _POSIX_C_SOURCE 200809L
 #include "oa_request.h"
+#include "oauth_cc.h"
 #include "openapi.h"
 #include "test.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -1458,6 +1463,407 @@ static void test_out_of_memory(void) {
   json_decref(args);
 }
 
+/* ---- security -> required scopes -------------------------------------------------- */
+
+/* Whether op's required_scopes are exactly want (NULL-terminated; NULL: none);
+ * prints both when not. */
+static int scopes_are(const oa_operation *op, const char *const *want) {
+  size_t i, n = 0;
+  int eq;
+  if (want == NULL || op->required_scopes == NULL) {
+    eq = want == NULL && op->required_scopes == NULL;
+  } else {
+    for (i = 0; want[i] != NULL && op->required_scopes[i] != NULL; i++) {
+      if (strcmp(want[i], op->required_scopes[i]) != 0)
+        break;
+    }
+    eq = want[i] == NULL && op->required_scopes[i] == NULL;
+  }
+  if (!eq) {
+    fprintf(stderr, "  %s: got", op->name ? op->name : "(none)");
+    for (n = 0; op->required_scopes != NULL && op->required_scopes[n] != NULL; n++)
+      fprintf(stderr, " \"%s\"", op->required_scopes[n]);
+    fprintf(stderr, "%s; want", op->required_scopes == NULL ? " NULL" : "");
+    for (n = 0; want != NULL && want[n] != NULL; n++)
+      fprintf(stderr, " \"%s\"", want[n]);
+    fprintf(stderr, "%s\n", want == NULL ? " NULL" : "");
+  }
+  return eq;
+}
+
+/* The schemes every security test document has. */
+#define SCHEMES                                                                                    \
+  "'securitySchemes':{"                                                                            \
+  "'oauth':{'type':'oauth2','flows':{'clientCredentials':{'tokenUrl':'https://as/token',"          \
+  "'scopes':{'items:read':'','items:write':'','admin':''}}}},"                                     \
+  "'oidc':{'type':'openIdConnect','openIdConnectUrl':'https://as/.well-known/"                     \
+  "openid-configuration'},"                                                                        \
+  "'key':{'type':'apiKey','in':'header','name':'X-Api-Key'},"                                      \
+  "'basic':{'type':'http','scheme':'bearer'},"                                                     \
+  "'alias':{'$ref':'#/components/securitySchemes/oauth'}}"
+
+static int convert_doc(const char *text, const oa_options *o, oa_api *api) {
+  json_t *d = J(text);
+  char err[256];
+  int rc = openapi_convert(d, o, api, err, sizeof(err));
+  if (rc != 0)
+    fprintf(stderr, "openapi_convert: %d %s\n", rc, err);
+  json_decref(d);
+  return rc;
+}
+
+static void test_security_scopes(void) {
+  static const char *const read[] = {"items:read", NULL};
+  static const char *const write_admin[] = {"items:write admin", NULL};
+  static const char *const two[] = {"items:write", "admin items:read", NULL};
+  static const char *const any[] = {"", NULL};
+  static const char *const strict[] = {"items:write", NULL};
+  static const char *const mixed[] = {"admin", NULL};
+  static const char *const prefixed[] = {"shop:items:write shop:admin", NULL};
+  static const char *const aliased[] = {"admin", NULL};
+  const char *text =
+      "{'openapi':'3.1.0','info':{'title':'t','version':'1'},"
+      "'security':[{'oauth':['items:read']}],"
+      "'paths':{"
+      "'/inherit':{'get':{'operationId':'inherit'}},"
+      "'/own':{'post':{'operationId':'own','security':[{'oauth':['items:write','admin']}]}},"
+      "'/public':{'get':{'operationId':'public','security':[]}},"
+      "'/either':{'put':{'operationId':'either',"
+      "  'security':[{'oauth':['items:write']},{'oidc':['admin'],'oauth':['items:read']}]}},"
+      "'/anytoken':{'get':{'operationId':'anytoken','security':[{'oauth':[]}]}},"
+      "'/anon':{'get':{'operationId':'anon','security':[{}]}},"
+      "'/keyonly':{'get':{'operationId':'keyonly','security':[{'key':[]},{'basic':[]}]}},"
+      "'/keyoroauth':{'get':{'operationId':'keyoroauth',"
+      "  'security':[{'key':[]},{'oauth':['items:write']}]}},"
+      "'/"
+      "keyandoauth':{'get':{'operationId':'keyandoauth','security':[{'key':[],'oauth':['admin']}]}}"
+      ","
+      "'/alias':{'get':{'operationId':'alias','security':[{'alias':['admin']}]}},"
+      "'/unknown':{'get':{'operationId':'unknown','security':[{'nosuch':['x']}]}},"
+      "'/badscope':{'get':{'operationId':'badscope','security':[{'oauth':['a b']}]}},"
+      "'/badlist':{'get':{'operationId':'badlist','security':{'oauth':['a']}}}"
+      "},'components':{" SCHEMES "}}";
+  oa_options o = opts();
+  oa_api api;
+
+  o.security_scopes = 1;
+  CHECK_EQ_INT(convert_doc(text, &o, &api), 0);
+  /* The document's security unless the operation has its own. */
+  CHECK(scopes_are(op_named(&api, "inherit"), read));
+  /* One requirement object: all of its scopes (AND). */
+  CHECK(scopes_are(op_named(&api, "own"), write_admin));
+  /* security: [] -> no scopes. */
+  CHECK(scopes_are(op_named(&api, "public"), NULL));
+  /* Objects are alternatives (OR); oauth2 and openIdConnect both count. */
+  CHECK(scopes_are(op_named(&api, "either"), two));
+  /* An oauth2 scheme with no scopes, or {}: any valid token. */
+  CHECK(scopes_are(op_named(&api, "anytoken"), any));
+  CHECK(scopes_are(op_named(&api, "anon"), any));
+  /* apiKey and http schemes are the backend's own credentials: ignored; an
+   * alternative of only those is none, so it cannot widen the tool's access. */
+  CHECK(scopes_are(op_named(&api, "keyonly"), NULL));
+  CHECK(scopes_are(op_named(&api, "keyoroauth"), strict));
+  CHECK(scopes_are(op_named(&api, "keyandoauth"), mixed));
+  /* A scheme by $ref. */
+  CHECK(scopes_are(op_named(&api, "alias"), aliased));
+  /* A scheme the document does not define: a warning, ignored. */
+  CHECK(scopes_are(op_named(&api, "unknown"), NULL));
+  CHECK(has_warning(&api, "GET /unknown: security scheme nosuch is not in "
+                          "components.securitySchemes; ignored"));
+  /* A scope that cannot be one, or a malformed security: the operation is
+   * skipped (a tool never loses a scope it needs). */
+  CHECK(find_op(&api, "badscope") == NULL);
+  CHECK(has_warning(&api, "GET /badscope: scope a b of oauth is not a scope"));
+  CHECK(find_op(&api, "badlist") == NULL);
+  CHECK(has_warning(&api, "GET /badlist: \"security\" is an object, not an array"));
+  openapi_free(&api);
+
+  /* scope_prefix goes before every scope. */
+  o.scope_prefix = "shop:";
+  CHECK_EQ_INT(convert_doc(text, &o, &api), 0);
+  CHECK(scopes_are(op_named(&api, "own"), prefixed));
+  CHECK(scopes_are(op_named(&api, "anytoken"), any));
+  openapi_free(&api);
+
+  /* security_scopes off: no scopes anywhere, and nothing skipped. */
+  o.security_scopes = 0;
+  CHECK_EQ_INT(convert_doc(text, &o, &api), 0);
+  CHECK(scopes_are(op_named(&api, "own"), NULL));
+  CHECK(scopes_are(op_named(&api, "inherit"), NULL));
+  CHECK(find_op(&api, "badscope") != NULL);
+  openapi_free(&api);
+
+  /* Resources and templates get them too. */
+  o.security_scopes = 1;
+  o.scope_prefix = NULL;
+  o.get_as_resources = 1;
+  CHECK_EQ_INT(convert("3.1.0",
+                       "{'/items/{id}':{'get':{'operationId':'item','security':[{'oauth':"
+                       "['items:read']}],'parameters':[{'name':'id','in':'path','required':true,"
+                       "'schema':{'type':'string'}}]}},"
+                       "'/stats':{'get':{'operationId':'stats','security':[{'oauth':"
+                       "['items:read']}]}}}",
+                       "{" SCHEMES "}", &o, &api),
+               0);
+  CHECK_EQ_INT(op_named(&api, "item")->kind, OA_TEMPLATE);
+  CHECK(scopes_are(op_named(&api, "item"), read));
+  CHECK_EQ_INT(op_named(&api, "stats")->kind, OA_RESOURCE);
+  CHECK(scopes_are(op_named(&api, "stats"), read));
+  openapi_free(&api);
+
+  CHECK(oa_scope_prefix_ok(NULL));
+  CHECK(oa_scope_prefix_ok(""));
+  CHECK(oa_scope_prefix_ok("shop:"));
+  CHECK(!oa_scope_prefix_ok("a b"));
+  CHECK(!oa_scope_prefix_ok("a\"b"));
+  CHECK(!oa_scope_prefix_ok("a\\b"));
+  CHECK(!oa_scope_prefix_ok("caf\xc3\xa9"));
+}
+
+/* Header parameters the plugin sets itself (claim_headers) are not
+ * arguments: the model cannot spoof them. */
+static void test_reserved_headers(void) {
+  static const char *const reserved[] = {"x-user-id", "X-Tenant", NULL};
+  oa_options o = opts();
+  oa_api api;
+  const oa_operation *op;
+  const json_t *props;
+  o.reserved_headers = reserved;
+  CHECK_EQ_INT(
+      convert("3.1.0",
+              "{'/me':{'get':{'operationId':'me','parameters':["
+              "{'name':'X-User-Id','in':'header','required':true,'schema':{'type':'string'}},"
+              "{'name':'x-tenant','in':'header','schema':{'type':'string'}},"
+              "{'name':'X-Trace','in':'header','schema':{'type':'string'}},"
+              "{'name':'x-user-id','in':'query','schema':{'type':'string'}}]}}}",
+              "{}", &o, &api),
+      0);
+  op = op_named(&api, "me");
+  props = json_object_get(op->input_schema, "properties");
+  CHECK(json_object_get(props, "X-User-Id") == NULL);
+  CHECK(json_object_get(props, "x-tenant") == NULL);
+  CHECK(json_object_get(props, "X-Trace") != NULL);
+  CHECK(json_object_get(props, "x-user-id") != NULL); /* a query parameter: kept */
+  CHECK(json_object_get(op->input_schema, "required") == NULL);
+  CHECK(has_warning(&api, "GET /me: header parameter X-User-Id ignored: mcpd sets that header"));
+  CHECK(has_warning(&api, "GET /me: header parameter x-tenant ignored"));
+  openapi_free(&api);
+}
+
+/* ---- oauth_cc: the backend's token, against a fake host ---------------------------- */
+
+/* A request the fake host was asked to make; answered by the test. */
+struct mcpd_http {
+  int live;
+  char url[256];
+  char body[512];
+  char auth[256];
+  mcpd_http_fn cb;
+  void *arg;
+};
+static struct mcpd_http fake_reqs[16];
+static int fake_n;
+static int fake_fail; /* http_request returns this when set */
+static char fake_log[1024];
+
+static int fake_http_request(mcpd_ctx *ctx, const mcpd_http_request *hr, mcpd_http_fn cb, void *arg,
+                             mcpd_http **handle) {
+  struct mcpd_http *h;
+  size_t i;
+  (void)ctx;
+  if (fake_fail)
+    return fake_fail;
+  h = &fake_reqs[fake_n++];
+  memset(h, 0, sizeof(*h));
+  h->live = 1;
+  snprintf(h->url, sizeof(h->url), "%s", hr->url);
+  snprintf(h->body, sizeof(h->body), "%.*s", (int)hr->body_len, (const char *)hr->body);
+  for (i = 0; i < hr->n_headers; i++) {
+    if (strncmp(hr->headers[i], "Authorization: ", 15) == 0)
+      snprintf(h->auth, sizeof(h->auth), "%s", hr->headers[i] + 15);
+  }
+  CHECK(hr->ca_file != NULL && strcmp(hr->ca_file, "/etc/ca.pem") == 0); /* from prepare */
+  h->cb = cb;
+  h->arg = arg;
+  *handle = h;
+  return 0;
+}
+
+static void fake_log_fn(mcpd_ctx *ctx, int level, const char *fmt, ...) {
+  va_list ap;
+  size_t len = strlen(fake_log);
+  (void)ctx;
+  (void)level;
+  va_start(ap, fmt);
+  vsnprintf(fake_log + len, sizeof(fake_log) - len, fmt, ap);
+  va_end(ap);
+}
+
+static const char *fake_strerror(int err) {
+  return err == -ECONNREFUSED ? "connection refused" : "some error";
+}
+
+static void fake_answer(int i, int err, int status, const char *body) {
+  static const char *const hd[] = {"content-type: application/json"};
+  mcpd_http_response r;
+  CHECK(fake_reqs[i].live);
+  fake_reqs[i].live = 0;
+  r.status = status;
+  r.headers = hd;
+  r.n_headers = 1;
+  r.body = body;
+  r.body_len = strlen(body);
+  fake_reqs[i].cb(fake_reqs[i].arg, err, err ? NULL : &r);
+}
+
+static void fake_prepare(void *arg, mcpd_http_request *hr, char *why, size_t n) {
+  hr->ca_file = arg;
+  why[0] = '\0';
+  hr->error = why;
+  hr->error_size = n;
+}
+
+/* What a wait got. */
+typedef struct got {
+  int calls, err;
+  char token[64], why[128];
+} got;
+
+static void got_cb(void *arg, int err, const char *token, const char *why) {
+  got *g = arg;
+  g->calls++;
+  g->err = err;
+  snprintf(g->token, sizeof(g->token), "%s", token ? token : "");
+  snprintf(g->why, sizeof(g->why), "%s", why ? why : "");
+}
+
+static void test_oauth_cc(void) {
+  mcpd_host h;
+  oauth_cc_settings st;
+  oauth_cc *cc;
+  oauth_cc_wait *w1, *w2, *w3;
+  got g1, g2, g3;
+  const char *tok;
+  char why[128];
+  struct timespec ten_ms = {0, 10000000};
+
+  memset(&h, 0, sizeof(h));
+  h.struct_size = sizeof(h);
+  h.abi_major = 1;
+  h.abi_minor = 3;
+  h.log = fake_log_fn;
+  h.strerror = fake_strerror;
+  h.http_request = fake_http_request;
+  memset(&st, 0, sizeof(st));
+  st.label = "shop";
+  st.token_url = "https://as.example/token";
+  st.client_id = "shop:1";
+  st.client_secret = "s3cret/+ x";
+  st.scope = "items:read items:write";
+  st.resource = "https://api.example/";
+  st.prepare = fake_prepare;
+  st.prepare_arg = "/etc/ca.pem";
+  cc = oauth_cc_new(&h, NULL, &st);
+  CHECK(cc != NULL);
+  if (cc == NULL)
+    return;
+  memset(&g1, 0, sizeof(g1));
+  memset(&g2, 0, sizeof(g2));
+  memset(&g3, 0, sizeof(g3));
+
+  /* Single flight: three callers, one request; one leaves the wait list. */
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), OAUTH_CC_PENDING);
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g2, &w2, why, sizeof(why)), OAUTH_CC_PENDING);
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g3, &w3, why, sizeof(why)), OAUTH_CC_PENDING);
+  CHECK_EQ_INT(fake_n, 1);
+  CHECK_EQ_INT(oauth_cc_requests(cc), 1);
+  oauth_cc_cancel(w2);
+  CHECK_EQ_STR(fake_reqs[0].url, "https://as.example/token");
+  /* RFC 6749: the form, and Basic with both parts form-encoded first. */
+  CHECK_EQ_STR(fake_reqs[0].body, "grant_type=client_credentials&scope=items%3Aread+items%3Awrite"
+                                  "&resource=https%3A%2F%2Fapi.example%2F");
+  /* base64("shop%3A1:s3cret%2F%2B+x") */
+  CHECK_EQ_STR(fake_reqs[0].auth, "Basic c2hvcCUzQTE6czNjcmV0JTJGJTJCK3g=");
+  fake_answer(0, 0, 200, "access_token=AT1"); /* not JSON: no token */
+  CHECK_EQ_INT(g1.calls, 1);
+  CHECK_EQ_INT(g2.calls, 0);
+  CHECK_EQ_INT(g3.calls, 1);
+  CHECK(g1.err < 0);
+  CHECK_EQ_STR(g1.why, "HTTP 200 with a body that is not a JSON object");
+
+  /* A good answer: kept (no expires_in: 300 s), given at once afterwards. */
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), OAUTH_CC_PENDING);
+  fake_answer(1, 0, 200, "{\"access_token\":\"AT1\",\"token_type\":\"Bearer\"}");
+  CHECK_EQ_INT(g1.calls, 2);
+  CHECK_EQ_INT(g1.err, 0);
+  CHECK_EQ_STR(g1.token, "AT1");
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), 0);
+  CHECK_EQ_STR(tok, "AT1");
+  CHECK_EQ_INT(fake_n, 2);
+
+  /* A 401 to an older token leaves the current one; to the current one, it goes. */
+  oauth_cc_invalidate(cc, "AT0");
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), 0);
+  oauth_cc_invalidate(cc, "AT1");
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), OAUTH_CC_PENDING);
+  CHECK_EQ_INT(fake_n, 3);
+
+  /* Failures say what, never the secret: an OAuth error code, a transport error. */
+  fake_answer(2, 0, 401, "{\"error\":\"invalid_client\",\"error_description\":\"s3cret/+ x\"}");
+  CHECK_EQ_STR(g1.why, "HTTP 401 invalid_client");
+  CHECK(strstr(fake_log, "backend=shop no access token from token_url: HTTP 401 invalid_client") !=
+        NULL);
+  CHECK(strstr(fake_log, "s3cret") == NULL);
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), OAUTH_CC_PENDING);
+  fake_answer(3, 0, 500, "<html>\"bad\" s3cret</html>");
+  CHECK_EQ_STR(g1.why, "HTTP 500");
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), OAUTH_CC_PENDING);
+  fake_answer(4, -ECONNREFUSED, 0, "");
+  CHECK_EQ_STR(g1.why, "connection refused");
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), OAUTH_CC_PENDING);
+  fake_answer(5, 0, 200, "{\"access_token\":\"AT 2\"}");
+  CHECK_EQ_STR(g1.why, "HTTP 200 without a usable access_token");
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), OAUTH_CC_PENDING);
+  fake_answer(6, 0, 200, "{\"access_token\":\"AT2\",\"token_type\":\"DPoP\"}");
+  CHECK_EQ_STR(g1.why, "token_type DPoP is not Bearer");
+
+  /* A short-lived token is renewed early (here at half its life). */
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), OAUTH_CC_PENDING);
+  fake_answer(7, 0, 200, "{\"access_token\":\"AT3\",\"expires_in\":0.004}");
+  CHECK_EQ_STR(g1.token, "AT3");
+  nanosleep(&ten_ms, NULL);
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), OAUTH_CC_PENDING);
+  fake_answer(8, 0, 200, "{\"access_token\":\"AT4\",\"expires_in\":3600}");
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), 0);
+  CHECK_EQ_STR(tok, "AT4");
+
+  /* A request that cannot be sent: the host's error, no wait. */
+  oauth_cc_invalidate(cc, "AT4");
+  fake_fail = -ESHUTDOWN;
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), -ESHUTDOWN);
+  CHECK(w1 == NULL);
+  fake_fail = 0;
+  oauth_cc_free(cc);
+
+  /* client_secret_post: the credentials in the form, no Authorization. */
+  st.post = 1;
+  st.scope = NULL;
+  st.resource = NULL;
+  cc = oauth_cc_new(&h, NULL, &st);
+  CHECK(cc != NULL);
+  if (cc == NULL)
+    return;
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), OAUTH_CC_PENDING);
+  CHECK_EQ_STR(fake_reqs[fake_n - 1].body,
+               "grant_type=client_credentials&client_id=shop%3A1&client_secret=s3cret%2F%2B+x");
+  CHECK_EQ_STR(fake_reqs[fake_n - 1].auth, "");
+  oauth_cc_cancel(w1);
+  fake_answer(fake_n - 1, 0, 200, "{\"access_token\":\"AT5\"}"); /* nobody waits: kept */
+  CHECK_EQ_INT(oauth_cc_get(cc, &tok, got_cb, &g1, &w1, why, sizeof(why)), 0);
+  CHECK_EQ_STR(tok, "AT5");
+  oauth_cc_free(cc);
+}
+
 int main(void) {
   RUN(test_names);
   RUN(test_long_names);
@@ -1473,6 +1879,9 @@ int main(void) {
   RUN(test_requests);
   RUN(test_results);
   RUN(test_contents);
+  RUN(test_security_scopes);
+  RUN(test_reserved_headers);
+  RUN(test_oauth_cc);
   RUN(test_fuzz);
   RUN(test_out_of_memory);
   TEST_MAIN_END();
