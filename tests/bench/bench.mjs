@@ -25,10 +25,11 @@
 // BENCH_TS_SESSIONS (10000), BENCH_STREAMS (5000), MCPD_BUILD_DIR
 // (build-bench), BENCH_PYTHON (/usr/bin/python3: Debian's FastAPI),
 // BENCH_RESULTS (tests/bench/RESULTS.md), BENCH_ONLY (tls: only the HTTPS
-// listener rows, printed and not written to RESULTS.md unless BENCH_RESULTS
-// names a file).
+// listener rows; auth: only the bearer-token rows; printed and not written
+// to RESULTS.md unless BENCH_RESULTS names a file).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -578,6 +579,38 @@ async function tlsGroup() {
   await target('http_backend to nginx', 'mcpd + http_backend, HTTPS backend (HTTP/2)', 'mcpd', viaBackend(true));
 }
 
+// Bearer tokens on tools/call echo: the same mcpd without auth (the limit),
+// with a JWT (RS256, verified once and then found in the cache by its
+// hash), with a static token, and with a JWT and the cache off (an RS256
+// verification per request: what the cache buys).
+function jwtSetup() {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'bench', alg: 'RS256', use: 'sig' };
+  const jwksFile = join(work, 'jwks.json');
+  writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'bench' })}.${b64({ iss: 'https://as.bench', sub: 'bench',
+    aud: 'mcpd-bench', scope: 'mcp', iat: now, exp: now + 3600 })}`;
+  const token = `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+  const staticToken = randomBytes(32).toString('hex');
+  return { jwksFile, token, staticToken, staticHash: createHash('sha256').update(staticToken).digest('hex') };
+}
+
+async function authGroup() {
+  const k = jwtSetup();
+  const jwt = { issuer: 'https://as.bench', audience: 'mcpd-bench', jwks_file: k.jwksFile };
+  const echo = (config, token) => async () => {
+    const s = await startMcpd([helloSo], config);
+    return measure(s, () => wrk(s.url, { MCP_TOOL: 'echo', MCP_ARGS: JSON.stringify(echoArgs), ...(token ? { MCP_AUTH: token } : {}) }));
+  };
+  const group = 'tools/call echo, bearer tokens';
+  await target(group, 'mcpd, no auth', 'limit', echo({}, null));
+  await target(group, 'mcpd, JWT (RS256)', 'mcpd', echo({ auth: { jwt } }, k.token));
+  await target(group, 'mcpd, static token', 'mcpd', echo({ auth: { tokens: [{ name: 'bench', sha256: k.staticHash }] } }, k.staticToken));
+  await target(group, 'mcpd, JWT, token cache off', 'mcpd', echo({ auth: { jwt, cache: { max_entries: 0 } } }, k.token));
+}
+
 // The three (four) rows of one backend: the backend measured directly,
 // mcpd + http_backend, @ivotoby/openapi-mcp-server.
 async function backendGroup(group, startBackend) {
@@ -855,6 +888,8 @@ function targets() {
   const echo = rows.find((r) => r.group === 'tools/call echo' && r.role === 'mcpd');
   const tlsEcho = rows.find((r) => r.group === 'tools/call echo, keep-alive' && r.role === 'mcpd');
   check('tools/call echo over HTTPS >= 60% of plain HTTP (keep-alive)', tlsEcho?.vsLimit, fmt.pct, (v) => v >= 0.6);
+  const jwtEcho = rows.find((r) => r.group === 'tools/call echo, bearer tokens' && r.server === 'mcpd, JWT (RS256)');
+  check('tools/call echo with JWT auth >= 80% of the same without auth', jwtEcho?.vsLimit, fmt.pct, (v) => v >= 0.8);
   check('tools/call echo >= 15x the TS SDK server', echo?.vsPeer, fmt.x, (v) => v >= 15);
   check('tools/call echo >= 50% of nginx return 200', echo?.vsLimit, fmt.pct, (v) => v >= 0.5);
   check(`tools/call echo p99 < 2 ms at ${cfg.connections} connections`, echo?.p99_us, (v) => `${fmt.ms(v)} ms`, (v) => v < 2000);
@@ -914,8 +949,9 @@ if (!existsSync(mcpdBin)) {
 }
 
 const only = process.env.BENCH_ONLY;
-if (only === 'tls') {
-  await tlsGroup();
+if (only === 'tls' || only === 'auth') {
+  if (only === 'tls') await tlsGroup();
+  else await authGroup();
   ratios();
   process.stdout.write(`\n${throughputTable()}\n\n${targets().split('\n').filter((l) => !l.startsWith('- SKIP')).join('\n')}\n`);
   if (process.env.BENCH_RESULTS) writeFileSync(cfg.results, throughputTable());
@@ -927,6 +963,7 @@ await target('tools/call echo', 'nginx return 200', 'limit', echoNginxLimit);
 await backendGroup('http_backend, nginx backend', startNginxBackend);
 await backendGroup('http_backend, FastAPI backend', startFastApi);
 await tlsGroup();
+await authGroup();
 
 await memoryTarget('mcpd idle', memMcpdIdle);
 await memoryTarget(`mcpd, ${cfg.sessions} idle sessions`, () => memSessions(() => startMcpd([helloSo], { limits: { max_sessions: cfg.sessions + 1024, max_sessions_per_client: cfg.sessions + 1024 } }), cfg.sessions, 'mcpdSessions'));

@@ -17,6 +17,7 @@
 --   MCP_TOOL      the tool to call                  (default: echo)
 --   MCP_ARGS      its arguments, a JSON object      (default: {"text":"hello, mcpd"})
 --   MCP_PROTOCOL  protocol revision to ask for      (default: 2025-11-25)
+--   MCP_AUTH      a bearer token sent with every request, initialize included
 --   MCP_MODE      session    initialize, then tools/call in the session (default)
 --                 nosession  POST the same tools/call with no session (for a plain
 --                            HTTP server standing in for the limit: nginx return 200)
@@ -27,6 +28,7 @@ local tool = os.getenv("MCP_TOOL") or "echo"
 local args = os.getenv("MCP_ARGS") or '{"text":"hello, mcpd"}'
 local protocol = os.getenv("MCP_PROTOCOL") or "2025-11-25"
 local mode = os.getenv("MCP_MODE") or "session"
+local auth = os.getenv("MCP_AUTH")
 
 local session = nil
 local next_id = 1
@@ -67,6 +69,9 @@ function request()
     ["Content-Type"] = "application/json",
     ["Accept"] = "application/json, text/event-stream",
   }
+  if auth ~= nil then
+    headers["Authorization"] = "Bearer " .. auth
+  end
   if mode == "nosession" then
     return wrk.format("POST", nil, headers, call_body())
   end
