@@ -21,7 +21,7 @@ seconds=${1:-30}
 build=${2:-build-fuzz}
 cc=${MCPD_FUZZ_CC:-clang-14}
 jobs=${MCPD_FUZZ_JOBS:-1}
-targets=${MCPD_FUZZ_TARGETS:-"fuzz_json_read fuzz_uri_template fuzz_schema fuzz_dispatch fuzz_openapi fuzz_http"}
+targets=${MCPD_FUZZ_TARGETS:-"fuzz_json_read fuzz_uri_template fuzz_schema fuzz_auth fuzz_dispatch fuzz_openapi fuzz_http"}
 
 case $seconds in
 '' | *[!0-9]*)
@@ -41,6 +41,7 @@ max_len() {
   case $1 in
   fuzz_uri_template) echo 512 ;;
   fuzz_schema) echo 4096 ;;
+  fuzz_auth) echo 8192 ;; # a token is at most 8 KiB
   fuzz_json_read | fuzz_dispatch) echo 8192 ;; # json_read: deep enough for the 2048-level limit
   *) echo 16384 ;;
   esac

@@ -26,6 +26,10 @@ int auth_config_url_loopback(const char *s) {
     h = s + 8;
   else
     return 0;
+  /* "http://127.0.0.1:80@evil.example/": what comes before '@' is not the
+   * host. A URL with credentials is never loopback here. */
+  if (memchr(h, '@', strcspn(h, "/?#")) != NULL)
+    return 0;
   if (*h == '[') {
     end = strchr(h, ']');
     return end != NULL && (size_t)(end - h - 1) == 3 && strncmp(h + 1, "::1", 3) == 0;
@@ -598,6 +602,12 @@ int auth_config_parse(const json_t *v, auth_config **out, char *err, size_t n) {
     goto fail;
   }
   if (c->n_as == 0 && c->jwt) {
+    /* Published as the authorization server: the same rule as for an
+     * explicit one (clients would fetch its metadata over plain HTTP). */
+    if (strncasecmp(c->jwt_issuer, "http://", 7) == 0 &&
+        (r = check_url("auth.jwt.issuer (the default authorization_servers)", c->jwt_issuer, err,
+                       n)) < 0)
+      goto fail;
     if ((c->authorization_servers = calloc(2, sizeof(char *))) == NULL ||
         (c->authorization_servers[0] = strdup(c->jwt_issuer)) == NULL) {
       r = -ENOMEM;

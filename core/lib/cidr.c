@@ -21,8 +21,26 @@ int cidr_parse(const char *s, cidr *out) {
     out->family = AF_INET;
     max = 32;
   } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     out->family = AF_INET6;
     max = 128;
+    if (memcmp(out->addr, mapped, sizeof(mapped)) == 0) {
+      /* "::ffff:10.0.0.1" (how dual-stack logs show IPv4 clients) is the
+       * IPv4 address: cidr_match() compares mapped peers as IPv4 too. */
+      memmove(out->addr, out->addr + 12, 4);
+      memset(out->addr + 4, 0, 12);
+      out->family = AF_INET;
+      if (slash != NULL) {
+        char *end;
+        unsigned long p = strtoul(slash + 1, &end, 10);
+        if (slash[1] < '0' || slash[1] > '9' || *end != '\0' || p < 96 || p > 128)
+          return -EINVAL;
+        out->prefix = (unsigned)p - 96;
+      } else {
+        out->prefix = 32;
+      }
+      return 0;
+    }
   } else {
     return -EINVAL;
   }

@@ -67,7 +67,8 @@ int principal_scope_valid(const char *s, size_t len);
 /* The scopes of a claims object: "scope" (a space-separated string) or,
  * with use_scp, "scp" (an array of strings, or a string). Written space-
  * separated into a new string (caller frees), "" when none; NULL without
- * memory. Entries that are not scope-tokens are left out. */
+ * memory. Array entries that are not scope-tokens are left out; a string is
+ * returned as it is (principal_new() drops what is not a scope-token). */
 char *principal_scopes_of(const json_t *claims, int use_scp);
 
 const char *principal_kind_name(enum principal_kind kind);

@@ -44,7 +44,7 @@ int ratelimit_take(ratelimit *rl, const char *key, size_t len, uint64_t now_ms,
     b->at_ms = now_ms;
     list_remove(&b->link);
   } else {
-    /* Forget full buckets first: they hold nothing worth keeping. */
+    /* The least recently used goes: most likely refilled by now. */
     while (rl->count >= rl->max)
       drop(rl, list_entry(rl->order.next, bucket, link));
     if ((b = malloc(sizeof(*b) + len + 1)) == NULL)

@@ -1,8 +1,8 @@
 /* ratelimit.h -- token buckets keyed by a string (a principal, or a client
- * address): rate per second, up to burst at once. Buckets that have refilled
- * are forgotten, so the table holds only clients that are busy now; it is
- * bounded, and when full the oldest bucket goes. Loop thread only; time is
- * passed in. */
+ * address): rate per second, up to burst at once. The table is bounded:
+ * when it is full, the least recently used bucket goes (a client unheard
+ * from the longest, whose bucket has most likely refilled). Loop thread
+ * only; time is passed in. */
 #ifndef MCPD_RATELIMIT_H
 #define MCPD_RATELIMIT_H
 

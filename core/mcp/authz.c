@@ -75,6 +75,20 @@ int authz_check_message(const auth_config *cfg, const registry *reg, const princ
   } else if (strcmp(method, "resources/read") == 0 || strcmp(method, "resources/subscribe") == 0) {
     kind = REG_RESOURCE;
     field = "uri";
+  } else if (strcmp(method, "completion/complete") == 0) {
+    /* The suggestions of a prompt or template are its own: the same
+     * scopes as using it. */
+    const json_t *ref = json_object_get(m->params, "ref");
+    const char *type = json_string_value(json_object_get(ref, "type"));
+    if (type == NULL)
+      return 0;
+    kind = strcmp(type, "ref/prompt") == 0 ? REG_PROMPT : REG_TEMPLATE;
+    key = json_string_value(json_object_get(ref, kind == REG_PROMPT ? "name" : "uri"));
+    e = key ? registry_get(reg, kind, key, strlen(key)) : NULL;
+    if (e == NULL || authz_allows(cfg, p, e, key, need, n))
+      return 0;
+    snprintf(what, wn, "%s %.100s", method, key);
+    return -EACCES;
   } else {
     return 0;
   }

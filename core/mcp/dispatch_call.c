@@ -440,6 +440,8 @@ int dispatch_complete(req_ctx *c, reply *r) {
     p = (const reg_prompt *)registry_get(d->reg, REG_PROMPT, key, strlen(key));
     if (p == NULL)
       return dispatch_fail(r, JSONRPC_INVALID_PARAMS, "Unknown prompt: %s", key);
+    if (forbidden(c, r, &p->e, key, "completion/complete"))
+      return DISPATCH_DONE;
     complete = p->complete, data = p->complete_data, owner = p->e.ctx;
   } else if (strcmp(json_string_value(type), "ref/resource") == 0) {
     const reg_template *t;
@@ -449,6 +451,8 @@ int dispatch_complete(req_ctx *c, reply *r) {
     t = (const reg_template *)registry_get(d->reg, REG_TEMPLATE, key, strlen(key));
     if (t == NULL)
       return dispatch_fail(r, JSONRPC_INVALID_PARAMS, "Unknown resource template: %s", key);
+    if (forbidden(c, r, &t->e, key, "completion/complete"))
+      return DISPATCH_DONE;
     complete = t->complete, data = t->complete_data, owner = t->e.ctx;
   } else {
     return dispatch_fail(r, JSONRPC_INVALID_PARAMS,
