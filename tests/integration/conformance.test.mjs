@@ -24,7 +24,9 @@ test('conformance --suite all: at least 46 passed, 0 failed', { timeout: 240000 
   const out = mkdtempSync(join(tmpdir(), 'mcpd-conformance-'));
   let stdout = '';
   try {
-    const cli = join(here, '../node_modules/.bin/conformance');
+    // By path: two versions of the suite are installed (0.1.x here, and
+    // 0.2.0-alpha as conformance-next), and both name their binary the same.
+    const cli = join(here, '../node_modules/@modelcontextprotocol/conformance/dist/index.js');
     stdout = await new Promise((resolve) => {
       execFile(cli, ['server', '--url', d.url, '--suite', 'all', '-o', out],
         { timeout: 200000, maxBuffer: 16 << 20 }, (err, so, se) => resolve(`${so}\n${se}`));
