@@ -422,6 +422,8 @@ static int init_core(server *srv, config *cfg,
   if (r < 0)
     return r;
   srv->disp.metrics = &srv->metrics;
+  if (srv->cfg.have_state_key)
+    memcpy(srv->disp.state_key, srv->cfg.state_key, sizeof(srv->disp.state_key));
   call_engine_set_plugin_ops(&srv->calls, &plugin_ops);
   srv->have_calls = 1;
   if (srv->cfg.plugins_dir == NULL) {
@@ -478,6 +480,8 @@ int server_tls_load(const config *cfg, tls_ctx **out, char *err, size_t n) {
 }
 
 void server_apply_config(server *srv) {
+  if (srv->cfg.have_state_key)
+    memcpy(srv->disp.state_key, srv->cfg.state_key, sizeof(srv->disp.state_key));
   atomic_store(&srv->log.level, srv->cfg.log_level);
   http_limits_from(&srv->cfg, &srv->http.limits);
   srv->sessions.max = srv->cfg.max_sessions;

@@ -291,6 +291,36 @@ static int check_tls(const config *c, char *err, size_t n) {
   return 0;
 }
 
+/* "state_key": 64 hexadecimal digits, or "${NAME}" for an environment
+ * variable holding them (openssl rand -hex 32). Never echoed. */
+static int apply_state_key(config *c, const json_t *v, char *err, size_t n) {
+  const char *s = json_string_value(v), *hex = s;
+  size_t i, len;
+  char name[128];
+  if (s != NULL && (len = strlen(s)) > 3 && s[0] == '$' && s[1] == '{' && s[len - 1] == '}' &&
+      len - 3 < sizeof(name)) {
+    memcpy(name, s + 2, len - 3);
+    name[len - 3] = '\0';
+    if ((hex = getenv(name)) == NULL) {
+      snprintf(err, n, "\"state_key\": environment variable %s is not set", name);
+      return -EINVAL;
+    }
+  }
+  if (hex == NULL || strlen(hex) != 64 || strspn(hex, "0123456789abcdefABCDEF") != 64) {
+    snprintf(err, n,
+             "\"state_key\" must be 64 hexadecimal digits (openssl rand -hex 32), or "
+             "\"${VAR}\" naming an environment variable that holds them");
+    return -EINVAL;
+  }
+  for (i = 0; i < 32; i++) {
+    unsigned b;
+    sscanf(hex + 2 * i, "%2x", &b);
+    c->state_key[i] = (unsigned char)b;
+  }
+  c->have_state_key = 1;
+  return 0;
+}
+
 /* "public_url": "https://host[:port][/prefix]". */
 static int apply_public_url(config *c, const json_t *v, char *err, size_t n) {
   const char *s = json_string_value(v);
@@ -456,6 +486,8 @@ int config_apply_json(config *c, const json_t *root, char *err, size_t n) {
         c->auth_json = json_deep_copy(v);
         r = c->auth_json ? 0 : -ENOMEM;
       }
+    } else if (strcmp(key, "state_key") == 0) {
+      r = apply_state_key(c, v, err, n);
     } else if (strcmp(key, "public_url") == 0) {
       r = apply_public_url(c, v, err, n);
     } else if (strcmp(key, "trusted_proxies") == 0) {

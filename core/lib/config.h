@@ -77,7 +77,12 @@ typedef struct config {
   json_t *auth_json; /* owned ref; NULL when off */
   /* The URL clients reach mcpd at ("https://mcp.example.com", maybe with a
    * path prefix), for the absolute URLs mcpd sends; NULL: from the request. */
-  char *public_url;       /* owned; no trailing "/" */
+  char *public_url; /* owned; no trailing "/" */
+  /* Signs what clients carry back (2026-07-28 requestState): instances that
+   * share it can each resume what another began. Without it, a key made at
+   * start serves this process only. */
+  unsigned char state_key[32];
+  int have_state_key;
   char **trusted_proxies; /* owned; addresses or CIDRs whose X-Forwarded-* count */
   size_t n_trusted_proxies;
 

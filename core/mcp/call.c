@@ -20,6 +20,8 @@ static void call_free(mcpd_call *call) {
   free(call->uri);
   free(call->name);
   principal_unref(call->principal);
+  json_decref(call->mrtr_answers);
+  json_decref(call->mrtr_asks);
   free(call->err_msg);
   call->magic = 0;
   free(call);

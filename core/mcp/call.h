@@ -58,6 +58,13 @@ struct mcpd_call {
   char *uri;                   /* owned: the resource URI */
   char *name;                  /* owned: tool name or URI, for logs */
   struct principal *principal; /* owned ref: who made the call; NULL: nobody known */
+  /* The 2026-07-28 era, where mcpd cannot ask the client in the middle of
+   * a call (input_required results, mcp/modern.h): */
+  json_t *mrtr_answers;        /* owned object or NULL: answers the client gave, by name */
+  json_t *mrtr_asks;           /* owned object or NULL: questions still open, by name */
+  unsigned mrtr_seq;           /* names of unnamed questions: r0, r1, ... */
+  const char *mrtr_needs;      /* static: a capability the client lacks, asked for */
+  unsigned mrtr_suspended : 1; /* answered input_required: its completion is dropped */
   int version;                 /* negotiated protocol revision */
   void *owner;                 /* the dispatcher's per-request state */
   list_node s_link;            /* in the session's list of calls */

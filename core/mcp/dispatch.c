@@ -5,6 +5,7 @@
 #include "mcp/dispatch_internal.h"
 
 #include "mcp/authz.h"
+#include "mcp/modern.h"
 
 #include "lib/error.h"
 #include "lib/schema.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 const char *const dispatch_levels[8] = {"debug", "info",     "notice", "warning",
                                         "error", "critical", "alert",  "emergency"};
@@ -51,6 +53,17 @@ const char *dispatch_need_string(req_ctx *c, reply *r, const char *method, const
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+/* The capabilities mcpd offers: plugins can change on SIGHUP, so clients
+ * that listen are told. */
+static json_t *server_capabilities(int version) {
+  json_t *caps =
+      json_pack("{s:{s:b},s:{s:b,s:b},s:{s:b},s:{}}", "tools", "listChanged", 1, "resources",
+                "subscribe", 1, "listChanged", 1, "prompts", "listChanged", 1, "logging");
+  if (caps != NULL && version >= PROTO_2025_03_26)
+    json_object_set_new(caps, "completions", json_object());
+  return caps;
+}
+
 static int m_initialize(req_ctx *c, reply *r) {
   const json_t *pv = json_object_get(c->params, "protocolVersion");
   const json_t *caps = json_object_get(c->params, "capabilities");
@@ -71,8 +84,8 @@ static int m_initialize(req_ctx *c, reply *r) {
                          "initialize params.clientInfo must be an object");
   /* Negotiation: echo a revision we speak, else offer our newest. */
   version = protocol_parse(json_string_value(pv), json_string_length(pv));
-  if (version < 0)
-    version = PROTO_LATEST;
+  if (version < 0 || PROTO_IS_MODERN(version))
+    version = PROTO_LATEST; /* initialize is the legacy era's: its newest */
   c->s->version = version;
   if (caps != NULL) {
     json_decref(c->s->client_capabilities);
@@ -85,14 +98,21 @@ static int m_initialize(req_ctx *c, reply *r) {
   server_info = json_pack("{s:s,s:s}", "name", "mcpd", "version", MCPD_VERSION);
   if (server_info != NULL && version >= PROTO_2025_06_18)
     json_object_set_new(server_info, "title", json_string("mcpd"));
-  /* Plugins can change on SIGHUP: clients with a stream are told. */
-  capabilities =
-      json_pack("{s:{s:b},s:{s:b,s:b},s:{s:b},s:{}}", "tools", "listChanged", 1, "resources",
-                "subscribe", 1, "listChanged", 1, "prompts", "listChanged", 1, "logging");
-  if (capabilities != NULL && version >= PROTO_2025_03_26)
-    json_object_set_new(capabilities, "completions", json_object());
+  capabilities = server_capabilities(version);
   r->result = json_pack("{s:s,s:o,s:o}", "protocolVersion", protocol_name(version), "capabilities",
                         capabilities, "serverInfo", server_info);
+  if (r->result != NULL && cfg->instructions != NULL)
+    json_object_set_new(r->result, "instructions", json_string(cfg->instructions));
+  return DISPATCH_DONE;
+}
+
+/* server/discover (2026-07-28): what a modern client needs instead of
+ * initialize. Only the modern revisions are listed: a client that wants a
+ * legacy one initializes. */
+static int m_discover(req_ctx *c, reply *r) {
+  const config *cfg = c->d->cfg;
+  r->result = json_pack("{s:[s],s:o}", "supportedVersions", protocol_name(PROTO_2026_07_28),
+                        "capabilities", server_capabilities(PROTO_2026_07_28));
   if (r->result != NULL && cfg->instructions != NULL)
     json_object_set_new(r->result, "instructions", json_string(cfg->instructions));
   return DISPATCH_DONE;
@@ -323,6 +343,7 @@ static const struct {
     {"ping", m_ping},
     {"initialize", m_initialize},
     {"logging/setLevel", m_set_level},
+    {"server/discover", m_discover},
 };
 
 static const struct {
@@ -383,6 +404,10 @@ int dispatch_message(dispatch *d, session *s, const jsonrpc_msg *m, mcp_sink *si
     if (strcmp(m->method, methods[i].name) == 0)
       break;
   }
+  /* Each era has its own methods (ping, initialize... or server/discover). */
+  if (i < sizeof(methods) / sizeof(methods[0]) &&
+      !modern_method_known(m->method, PROTO_IS_MODERN(s->version)))
+    i = sizeof(methods) / sizeof(methods[0]);
   if (i == sizeof(methods) / sizeof(methods[0])) {
     dispatch_fail(&r, JSONRPC_METHOD_NOT_FOUND, "Method not found: %s", m->method);
     *response = dispatch_finish_reply(d, m->id, &r);
@@ -396,13 +421,29 @@ int dispatch_message(dispatch *d, session *s, const jsonrpc_msg *m, mcp_sink *si
     return DISPATCH_PENDING;
   }
   if (r.whole != NULL) {
-    *response = r.whole; /* a call: counted where it was answered */
+    *response = r.whole; /* a call: counted (and completed) where it was answered */
     return DISPATCH_DONE;
   }
   *response = dispatch_finish_reply(d, m->id, &r);
   if (d->metrics != NULL)
     metrics_rpc(d->metrics, m->method, r.code != 0 || *response == NULL);
+  dispatch_modern_result(d, s->version, m->method, *response);
   return DISPATCH_DONE;
+}
+
+int dispatch_log_level(const char *name) {
+  size_t i;
+  for (i = 0; name != NULL && i < sizeof(dispatch_levels) / sizeof(dispatch_levels[0]); i++) {
+    if (strcmp(name, dispatch_levels[i]) == 0)
+      return (int)i;
+  }
+  return -1;
+}
+
+void dispatch_modern_result(const dispatch *d, int version, const char *method, json_t *resp) {
+  if (resp != NULL && PROTO_IS_MODERN(version))
+    /* Listings differ between callers while auth is on: never public. */
+    modern_decorate(resp, method, MCPD_VERSION, d->cfg->auth != NULL || d->principal != NULL);
 }
 
 void dispatch_abandon(dispatch *d, mcpd_call *call) {
@@ -418,15 +459,28 @@ void dispatch_session_closed(dispatch *d, session *s) {
   dispatch_cancel_requests(d, NULL, s);
 }
 
+void dispatch_listen_add(dispatch *d, session *s) {
+  list_insert_tail(&d->listeners, &s->lru);
+}
+
+void dispatch_listen_remove(dispatch *d, session *s) {
+  (void)d;
+  list_remove(&s->lru);
+  list_init(&s->lru);
+}
+
 void dispatch_notify_all(dispatch *d, const char *method) {
   json_t *note = jsonrpc_notification(method, NULL);
-  list_node *n, *tmp;
+  list_node *lists[2] = {&d->sessions->lru, &d->listeners}, *n, *tmp;
+  int i;
   if (note == NULL)
     return;
-  list_foreach_safe(n, tmp, &d->sessions->lru) {
-    session *s = list_entry(n, session, lru);
-    if (s->out != NULL)
-      s->out->send(s->out, s, note, 0);
+  for (i = 0; i < 2; i++) {
+    list_foreach_safe(n, tmp, lists[i]) {
+      session *s = list_entry(n, session, lru);
+      if (s->out != NULL)
+        s->out->send(s->out, s, note, 0);
+    }
   }
   json_decref(note);
 }
@@ -448,8 +502,12 @@ int dispatch_init(dispatch *d, uv_loop_t *loop, registry *reg, call_engine *call
   d->log = lg;
   d->empty = json_object();
   list_init(&d->requests);
+  list_init(&d->listeners);
   uv_timer_init(loop, &d->req_timer);
   d->req_timer.data = d;
+  /* A key of this process until the daemon gives one that instances share. */
+  if (getrandom(d->state_key, sizeof(d->state_key), 0) != (ssize_t)sizeof(d->state_key))
+    return -EIO;
   if (d->empty == NULL)
     return -ENOMEM;
   return call_engine_init(calls, loop, lg, &dispatch_call_handlers, d);

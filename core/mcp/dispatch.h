@@ -61,8 +61,13 @@ typedef struct dispatch {
    * stdio): the calls it starts keep a reference, and listings show only
    * what it may use. */
   struct principal *principal;
+  /* Signs the requestState of input_required results (2026-07-28): the
+   * daemon fills it (the config's state_key, else random at start). */
+  unsigned char state_key[32];
   uv_timer_t req_timer; /* deadlines of requests to clients */
   list_node requests;   /* all requests to clients awaiting an answer */
+  list_node listeners;  /* 2026-07-28 subscriptions/listen streams: detached sessions
+                           (session.lru), told what sessions with a channel are */
   dispatch_stats stats;
 } dispatch;
 
@@ -86,6 +91,14 @@ const char *dispatch_call_header(const mcpd_call *call, const char *name);
 int dispatch_message(dispatch *d, session *s, const jsonrpc_msg *m, mcp_sink *sink,
                      json_t **response, mcpd_call **pending);
 
+/* The index of a log level name ("debug" ... "emergency"), or -1. */
+int dispatch_log_level(const char *name);
+
+/* Completes resp (a response to method, borrowed) as the modern era
+ * requires when version is modern (resultType, serverInfo, cache hints);
+ * else leaves it. */
+void dispatch_modern_result(const dispatch *d, int version, const char *method, json_t *resp);
+
 /* The transport can no longer deliver to the pending request's sink (the
  * client went away): forget the sink and cancel the call. */
 void dispatch_abandon(dispatch *d, mcpd_call *pending);
@@ -94,12 +107,23 @@ void dispatch_abandon(dispatch *d, mcpd_call *pending);
  * the client are answered -ECANCELED. */
 void dispatch_session_closed(dispatch *d, session *s);
 
+/* A 2026-07-28 subscriptions/listen stream: s (detached, with its out
+ * channel and its resource subscriptions set) gets the notifications sessions
+ * get, until dispatch_listen_remove(). Borrowed. */
+void dispatch_listen_add(dispatch *d, session *s);
+void dispatch_listen_remove(dispatch *d, session *s);
+
 /* Sends the notification `method` (no params) on the channel of every
  * session that has one (list_changed after a reload). */
 void dispatch_notify_all(dispatch *d, const char *method);
 
 /* host->call_principal(): the caller of call (borrowed), or NULL. ANY. */
 const mcpd_principal *dispatch_call_principal(const mcpd_call *call);
+
+/* host->request_named(): see mcpd/plugin.h. */
+int dispatch_client_request_named(mcpd_call *call, const char *key, const char *method,
+                                  json_t *params, unsigned timeout_ms, mcpd_response_fn cb,
+                                  void *arg);
 
 /* host->request(): see mcpd/plugin.h. */
 int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,

@@ -6,6 +6,7 @@
 
 #include "lib/principal.h"
 #include "mcp/authz.h"
+#include "mcp/modern.h"
 
 #include "lib/crash.h"
 
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- plugin calls ------------------------------------------------------- */
 
@@ -91,13 +93,11 @@ static json_t *check_result(dispatch *d, mcpd_call *call, json_t *result, reply 
 /* Counts an answered call: its method's outcome and, for a tool, its
  * latency. */
 static void count_answer(dispatch *d, const mcpd_call *call, const json_t *resp) {
-  static const char *const method[] = {"tools/call", "resources/read", "prompts/get",
-                                       "completion/complete"};
   const json_t *result = json_object_get(resp, "result");
   int error = resp == NULL || json_object_get(resp, "error") != NULL;
   if (d->metrics == NULL)
     return;
-  metrics_rpc(d->metrics, method[call->kind], error);
+  metrics_rpc(d->metrics, call_method_of(call), error);
   if (call->kind == CALL_TOOL)
     metrics_tool_call(d->metrics, call->name, (double)(uv_hrtime() - call->started_ns) / 1e9,
                       error || json_is_true(json_object_get(result, "isError")));
@@ -107,6 +107,7 @@ static void count_answer(dispatch *d, const mcpd_call *call, const json_t *resp)
  * result. */
 static json_t *completion_response(dispatch *d, mcpd_call *call, json_t *result, int err,
                                    const char *msg) {
+  json_t *resp;
   reply r;
   memset(&r, 0, sizeof(r));
   if (err == 0 && result != NULL) {
@@ -116,8 +117,11 @@ static json_t *completion_response(dispatch *d, mcpd_call *call, json_t *result,
             call_plugin_name(call));
     dispatch_fail(&r, JSONRPC_INTERNAL_ERROR, "the plugin returned no result");
   } else if (err == -ENOENT && call->kind == CALL_RESOURCE) {
-    dispatch_fail(&r, MCP_ERROR_RESOURCE_NOT_FOUND, "Resource not found: %s",
-                  msg ? msg : call->uri);
+    /* -32002 is the legacy era's; 2026-07-28 (SEP-2164) says invalid
+     * params, with the URI. */
+    dispatch_fail(
+        &r, PROTO_IS_MODERN(call->version) ? JSONRPC_INVALID_PARAMS : MCP_ERROR_RESOURCE_NOT_FOUND,
+        "Resource not found: %s", msg ? msg : call->uri);
     r.data = json_pack("{s:s}", "uri", call->uri);
   } else if (err == -EINVAL) {
     dispatch_fail(&r, JSONRPC_INVALID_PARAMS, "%s", msg ? msg : "invalid params");
@@ -127,7 +131,19 @@ static json_t *completion_response(dispatch *d, mcpd_call *call, json_t *result,
   if (call->kind == CALL_TOOL &&
       (r.code != 0 || json_is_true(json_object_get(r.result, "isError"))))
     d->stats.tool_errors++;
-  return dispatch_finish_reply(d, call->id, &r);
+  if (call->mrtr_needs != NULL) {
+    /* It asked for what the client did not declare: the client must send
+     * the capability (2026-07-28), whatever the plugin made of the refusal. */
+    json_decref(r.result);
+    json_decref(r.data);
+    memset(&r, 0, sizeof(r));
+    dispatch_fail(&r, MODERN_ERROR_MISSING_CAPABILITY, "Missing required client capability: %s",
+                  call->mrtr_needs);
+    r.data = json_pack("{s:{s:{}}}", "requiredCapabilities", call->mrtr_needs);
+  }
+  resp = dispatch_finish_reply(d, call->id, &r);
+  dispatch_modern_result(d, call->version, call_method_of(call), resp);
+  return resp;
 }
 
 /* Sorts out a handler's return: synchronous, asynchronous or error. */
@@ -207,6 +223,43 @@ static mcpd_call *new_call(req_ctx *c, enum call_kind kind, mcpd_ctx *ctx, const
   return call;
 }
 
+/* The answers a 2026-07-28 retry brings: the requestState's (checked: it
+ * must be ours, unexpired, for this method, name and caller) and the new
+ * inputResponses. 0 with *answers (new ref, or NULL outside that era), or
+ * -1 with r set. */
+static int mrtr_prepare(req_ctx *c, reply *r, const char *name, json_t **answers) {
+  const json_t *state = json_object_get(c->params, "requestState");
+  const json_t *responses = json_object_get(c->params, "inputResponses");
+  const principal *p = c->d->principal;
+  int rc;
+  *answers = NULL;
+  if (!PROTO_IS_MODERN(dispatch_version_of(c->s)))
+    return 0;
+  if ((state != NULL && !json_is_string(state)) ||
+      (responses != NULL && !json_is_object(responses))) {
+    dispatch_fail(r, JSONRPC_INVALID_PARAMS,
+                  "Invalid params: requestState must be a string and inputResponses an object");
+    return -1;
+  }
+  if (state != NULL) {
+    rc = modern_state_open(c->d->state_key, json_string_value(state), c->m->method, name,
+                           p ? p->key : NULL, (long long)time(NULL), answers);
+    if (rc < 0) {
+      dispatch_fail(r, JSONRPC_INVALID_PARAMS, "Invalid params: requestState %s",
+                    rc == -ETIMEDOUT ? "has expired: call again without it"
+                    : rc == -EPERM   ? "belongs to another request"
+                                     : "failed its integrity check");
+      return -1;
+    }
+  } else if ((*answers = json_object()) == NULL) {
+    dispatch_fail(r, JSONRPC_INTERNAL_ERROR, "out of memory");
+    return -1;
+  }
+  if (responses != NULL)
+    json_object_update(*answers, (json_t *)responses);
+  return 0;
+}
+
 /* Whether the caller lacks the scopes entry e needs (then r is the error).
  * The transports check first, to answer 403 with the scope; this is the
  * check that holds whatever the transport (a batch sliced across a reload,
@@ -241,7 +294,7 @@ int dispatch_tools_call(req_ctx *c, reply *r) {
   const json_t *args = json_object_get(c->params, "arguments");
   reg_tool *tool;
   mcpd_call *call;
-  json_t *result = NULL;
+  json_t *result = NULL, *answers;
   char why[400];
   int rc;
   crash_scope scope;
@@ -262,12 +315,15 @@ int dispatch_tools_call(req_ctx *c, reply *r) {
   if (schema_validate(tool->input_schema, args ? args : d->empty, why, sizeof(why)) < 0)
     return dispatch_fail(r, JSONRPC_INVALID_PARAMS, "Invalid arguments for tool %s: %s",
                          tool->e.key, why);
-  if (too_many_calls(c, r))
+  if (too_many_calls(c, r) || mrtr_prepare(c, r, tool->e.key, &answers) < 0)
     return DISPATCH_DONE;
   call = new_call(c, CALL_TOOL, tool->e.ctx, tool->e.key,
                   args ? json_incref((json_t *)args) : json_object());
-  if (call == NULL)
+  if (call == NULL) {
+    json_decref(answers);
     return dispatch_fail(r, JSONRPC_INTERNAL_ERROR, "out of memory");
+  }
+  call->mrtr_answers = answers;
   if (call->args == NULL || call->name == NULL)
     return run_call(c, r, call, -ENOMEM, NULL);
   scope_enter(&scope, call, "tool");
@@ -281,7 +337,7 @@ int dispatch_resources_read(req_ctx *c, reply *r) {
   const char *uri = dispatch_need_string(c, r, "resources/read", "uri");
   reg_resource *res;
   reg_template *tpl;
-  json_t *vars = NULL, *result = NULL;
+  json_t *vars = NULL, *result = NULL, *answers;
   mcpd_call *call;
   mcpd_ctx *ctx;
   mcpd_resource_fn handler;
@@ -305,7 +361,10 @@ int dispatch_resources_read(req_ctx *c, reply *r) {
   } else {
     tpl = registry_match_template(d->reg, uri, &vars);
     if (tpl == NULL) {
-      dispatch_fail(r, MCP_ERROR_RESOURCE_NOT_FOUND, "Resource not found: %s", uri);
+      dispatch_fail(r,
+                    PROTO_IS_MODERN(dispatch_version_of(c->s)) ? JSONRPC_INVALID_PARAMS
+                                                               : MCP_ERROR_RESOURCE_NOT_FOUND,
+                    "Resource not found: %s", uri);
       r->data = json_pack("{s:s}", "uri", uri);
       return DISPATCH_DONE;
     }
@@ -317,13 +376,16 @@ int dispatch_resources_read(req_ctx *c, reply *r) {
     handler = tpl->handler;
     data = tpl->data;
   }
-  if (too_many_calls(c, r)) {
+  if (too_many_calls(c, r) || mrtr_prepare(c, r, uri, &answers) < 0) {
     json_decref(vars);
     return DISPATCH_DONE;
   }
   call = new_call(c, CALL_RESOURCE, ctx, uri, vars);
-  if (call == NULL)
+  if (call == NULL) {
+    json_decref(answers);
     return dispatch_fail(r, JSONRPC_INTERNAL_ERROR, "out of memory");
+  }
+  call->mrtr_answers = answers;
   call->uri = strdup(uri);
   if (call->uri == NULL || call->args == NULL || call->name == NULL)
     return run_call(c, r, call, -ENOMEM, NULL);
@@ -373,7 +435,7 @@ int dispatch_prompts_get(req_ctx *c, reply *r) {
   const json_t *args = json_object_get(c->params, "arguments");
   reg_prompt *p;
   mcpd_call *call;
-  json_t *result = NULL;
+  json_t *result = NULL, *answers;
   int rc;
   crash_scope scope;
 
@@ -390,12 +452,16 @@ int dispatch_prompts_get(req_ctx *c, reply *r) {
   if (args != NULL && !json_is_object(args))
     return dispatch_fail(r, JSONRPC_INVALID_PARAMS,
                          "prompts/get params.arguments must be an object");
-  if (check_prompt_args(p, args ? args : d->empty, r) < 0 || too_many_calls(c, r))
+  if (check_prompt_args(p, args ? args : d->empty, r) < 0 || too_many_calls(c, r) ||
+      mrtr_prepare(c, r, p->e.key, &answers) < 0)
     return DISPATCH_DONE;
   call = new_call(c, CALL_PROMPT, p->e.ctx, p->e.key,
                   args ? json_incref((json_t *)args) : json_object());
-  if (call == NULL)
+  if (call == NULL) {
+    json_decref(answers);
     return dispatch_fail(r, JSONRPC_INTERNAL_ERROR, "out of memory");
+  }
+  call->mrtr_answers = answers;
   if (call->args == NULL || call->name == NULL)
     return run_call(c, r, call, -ENOMEM, NULL);
   scope_enter(&scope, call, "prompt");
@@ -561,6 +627,7 @@ static void on_timeout(mcpd_call *call, void *arg) {
       resp = jsonrpc_result(call->id, mcpd_result_error(msg));
     else
       resp = jsonrpc_error(call->id, JSONRPC_INTERNAL_ERROR, msg, NULL);
+    dispatch_modern_result(d, call->version, call_method_of(call), resp);
     count_answer(d, call, resp);
     sink->send(sink, call->session, resp, 1);
     json_decref(resp);
@@ -580,10 +647,14 @@ static void on_resource_updated(const char *uri, void *arg) {
       jsonrpc_notification("notifications/resources/updated", json_pack("{s:s}", "uri", uri));
   if (note == NULL)
     return;
-  list_foreach_safe(n, tmp, &d->sessions->lru) {
-    session *s = list_entry(n, session, lru);
-    if (s->out != NULL && json_object_get(s->subscriptions, uri) != NULL)
-      s->out->send(s->out, s, note, 0);
+  list_node *lists[2] = {&d->sessions->lru, &d->listeners};
+  int i;
+  for (i = 0; i < 2; i++) {
+    list_foreach_safe(n, tmp, lists[i]) {
+      session *s = list_entry(n, session, lru);
+      if (s->out != NULL && json_object_get(s->subscriptions, uri) != NULL)
+        s->out->send(s->out, s, note, 0);
+    }
   }
   json_decref(note);
 }

@@ -4,6 +4,7 @@
 #include "mcp/dispatch_internal.h"
 
 #include "lib/principal.h"
+#include "mcp/modern.h"
 
 #include "lib/error.h"
 #include "lib/schema.h"
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* ---- requests to the client ------------------------------------------------ */
 
@@ -28,6 +30,11 @@ typedef struct client_req {
   uint64_t deadline;
   mcpd_response_fn cb;
   void *arg;
+  /* 2026-07-28: nothing goes to the client. Either the answer is known
+   * (given back with the call's retry) and is delivered on the next turn,
+   * or the question is open and the call ends as input_required. */
+  json_t *answer; /* owned */
+  int ask;
 } client_req;
 
 static dispatch *dispatch_of(const mcpd_call *call) {
@@ -41,16 +48,62 @@ static void client_req_finish(client_req *q, int status, const json_t *result) {
   list_remove(&q->s_link);
   q->cb(call, status, result, q->arg);
   json_decref(q->id);
+  json_decref(q->answer);
   free(q);
   call_unref(call);
+}
+
+/* The open questions of call end it: the client gets an input_required
+ * result with them and a requestState to come back with, and the call is
+ * cancelled (its handler runs again from the start on the retry). */
+static void suspend(dispatch *d, mcpd_call *call) {
+  mcp_sink *sink = call->owner;
+  const principal *p = call->principal;
+  char *state;
+  json_t *result, *resp;
+  list_node *n, *tmp;
+
+  call->mrtr_suspended = 1;
+  call->owner = NULL;
+  state = modern_state_make(d->state_key, call_method_of(call), call->name, p ? p->key : NULL,
+                            call->mrtr_answers, (long long)time(NULL));
+  result = json_pack("{s:s,s:O,s:s?}", "resultType", "input_required", "inputRequests",
+                     call->mrtr_asks, "requestState", state);
+  free(state);
+  resp = result ? jsonrpc_result(call->id, result) : NULL;
+  dispatch_modern_result(d, call->version, call_method_of(call), resp);
+  if (sink != NULL)
+    sink->send(sink, call->session, resp, 1);
+  json_decref(resp);
+  list_foreach_safe(n, tmp, &d->requests) {
+    client_req *q = list_entry(n, client_req, link);
+    if (q->call == call && q->ask)
+      client_req_finish(q, -ECANCELED, NULL);
+  }
+  call_cancel(call);
 }
 
 static void req_timer_cb(uv_timer_t *t) {
   dispatch *d = t->data;
   uint64_t now = uv_now(t->loop);
   list_node *n, *tmp;
+  /* 2026-07-28 questions first: known answers, then the open ones. */
   list_foreach_safe(n, tmp, &d->requests) {
     client_req *q = list_entry(n, client_req, link);
+    if (q->answer != NULL) {
+      json_t *a = json_incref(q->answer);
+      client_req_finish(q, 0, a);
+      json_decref(a);
+      tmp = d->requests.next;
+    } else if (q->ask && !q->call->mrtr_suspended) {
+      suspend(d, q->call);
+      tmp = d->requests.next;
+    }
+  }
+  list_foreach_safe(n, tmp, &d->requests) {
+    client_req *q = list_entry(n, client_req, link);
+    if (q->ask || q->answer != NULL)
+      continue;
     if (q->deadline <= now) {
       d->stats.client_request_timeouts++;
       log_msg(d->log, LOGLVL_WARN, "client_request_timeout", "plugin=%s session=%s",
@@ -75,8 +128,69 @@ static const char *capability_for(const char *method) {
   return NULL;
 }
 
+/* A question in the 2026-07-28 era (no session, no stream to ask on). */
+static int modern_request(dispatch *d, mcpd_call *call, const char *key, const char *method,
+                          json_t *params, mcpd_response_fn cb, void *arg) {
+  session *s = call->session;
+  const char *cap = capability_for(method);
+  const json_t *answer;
+  client_req *q;
+  char name[24];
+
+  if (cap == NULL) { /* ping */
+    json_decref(params);
+    return -ENOTSUP;
+  }
+  if (s == NULL || json_object_get(s->client_capabilities, cap) == NULL) {
+    /* The call will end -32021, naming what the client must declare. */
+    call->mrtr_needs = cap;
+    json_decref(params);
+    return -ENOTSUP;
+  }
+  if (key == NULL) {
+    snprintf(name, sizeof(name), "r%u", call->mrtr_seq++);
+    key = name;
+  }
+  if (call->mrtr_asks == NULL && (call->mrtr_asks = json_object()) == NULL) {
+    json_decref(params);
+    return -ENOMEM;
+  }
+  if ((q = calloc(1, sizeof(*q))) == NULL) {
+    json_decref(params);
+    return -ENOMEM;
+  }
+  answer = json_object_get(call->mrtr_answers, key);
+  if (answer != NULL) {
+    q->answer = json_incref((json_t *)answer);
+    json_decref(params);
+  } else {
+    q->ask = 1;
+    json_object_set_new(
+        call->mrtr_asks, key,
+        json_pack("{s:s,s:o}", "method", method, "params", params ? params : json_object()));
+  }
+  q->s = s;
+  q->call = call;
+  q->cb = cb;
+  q->arg = arg;
+  atomic_fetch_add(&call->refs, 1);
+  list_insert_tail(&d->requests, &q->link);
+  list_init(&q->s_link);
+  /* On the next turn: callbacks never run inside request(), and every
+   * question a handler asks in one go ends up in one input_required. */
+  uv_timer_start(&d->req_timer, req_timer_cb, 0, 50);
+  uv_unref((uv_handle_t *)&d->req_timer);
+  return 0;
+}
+
 int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,
                             unsigned timeout_ms, mcpd_response_fn cb, void *arg) {
+  return dispatch_client_request_named(call, NULL, method, params, timeout_ms, cb, arg);
+}
+
+int dispatch_client_request_named(mcpd_call *call, const char *key, const char *method,
+                                  json_t *params, unsigned timeout_ms, mcpd_response_fn cb,
+                                  void *arg) {
   dispatch *d;
   session *s;
   mcp_sink *sink;
@@ -107,6 +221,15 @@ int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,
     json_decref(params);
     return -EINVAL;
   }
+  if (key != NULL &&
+      (strlen(key) == 0 || strlen(key) > 64 ||
+       strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
+           strlen(key))) {
+    json_decref(params);
+    return -EINVAL;
+  }
+  if (s != NULL && PROTO_IS_MODERN(s->version))
+    return modern_request(d, call, key, method, params, cb, arg);
   cap = capability_for(method);
   if (s == NULL || sink == NULL ||
       (cap != NULL && json_object_get(s->client_capabilities, cap) == NULL)) {

@@ -49,6 +49,13 @@ json_t *dispatch_finish_reply(dispatch *d, const json_t *id, reply *r);
 const char *dispatch_need_string(req_ctx *c, reply *r, const char *method, const char *field);
 
 /* The protocol revision of s (NULL: the newest). */
+/* The method a call answers ("tools/call"...). */
+static inline const char *call_method_of(const mcpd_call *call) {
+  static const char *const names[] = {"tools/call", "resources/read", "prompts/get",
+                                      "completion/complete"};
+  return names[call->kind];
+}
+
 static inline int dispatch_version_of(const session *s) {
   return s != NULL && s->version >= 0 ? s->version : PROTO_LATEST;
 }

@@ -4,7 +4,7 @@
 #include <string.h>
 
 static const char *const names[PROTO_COUNT] = {"2024-11-05", "2025-03-26", "2025-06-18",
-                                               "2025-11-25"};
+                                               "2025-11-25", "2026-07-28"};
 
 int protocol_parse(const char *s, size_t len) {
   int i;

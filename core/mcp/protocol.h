@@ -10,10 +10,16 @@ enum protocol_version {
   PROTO_2025_03_26 = 1,
   PROTO_2025_06_18 = 2,
   PROTO_2025_11_25 = 3,
+  /* The modern era: no initialize, no session; each request carries its
+   * version and the client's capabilities (mcp/modern.h). */
+  PROTO_2026_07_28 = 4,
   PROTO_COUNT
 };
-
+/* The newest revision initialize negotiates (the legacy era's last). */
 #define PROTO_LATEST PROTO_2025_11_25
+
+/* Whether a revision belongs to the modern era. */
+#define PROTO_IS_MODERN(v) ((v) >= PROTO_2026_07_28)
 
 /* Returns the revision named by s[0..len), or -1 if mcpd does not speak it. */
 int protocol_parse(const char *s, size_t len);

@@ -292,6 +292,36 @@ void session_remove(session_table *t, session *s, const char *why) {
   free(s);
 }
 
+session *session_new_detached(int version, const json_t *capabilities) {
+  session *s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    return NULL;
+  s->version = version;
+  s->initialized = 1;
+  list_init(&s->lru);
+  list_init(&s->fresh);
+  list_init(&s->by_client);
+  list_init(&s->calls);
+  list_init(&s->requests);
+  list_init(&s->streams);
+  s->client_capabilities = capabilities ? json_deep_copy(capabilities) : json_object();
+  s->subscriptions = json_object();
+  if (s->client_capabilities == NULL || s->subscriptions == NULL) {
+    session_free_detached(s);
+    return NULL;
+  }
+  return s;
+}
+
+void session_free_detached(session *s) {
+  if (s == NULL)
+    return;
+  json_decref(s->client_capabilities);
+  json_decref(s->client_info);
+  json_decref(s->subscriptions);
+  free(s);
+}
+
 void session_table_close(session_table *t) {
   while (!list_empty(&t->lru))
     session_remove(t, list_entry(t->lru.next, session, lru), "shutdown");

@@ -128,6 +128,16 @@ session *session_find(session_table *t, const char *id, size_t len);
  * session of anyone else, or of nobody, is NULL, and is not touched. */
 session *session_find_owned(session_table *t, const char *id, size_t len, const uint8_t *owner);
 
+/* A session of one request, in no table (the 2026-07-28 era has no
+ * sessions, but a call needs one to belong to while it runs): version,
+ * and a copy of the client's capabilities (borrowed; NULL: {}). NULL
+ * without memory. Free with session_free_detached() once the transport
+ * is done with it and dispatch_session_closed() has run. */
+session *session_new_detached(int version, const json_t *capabilities);
+
+/* Frees a session from session_new_detached(). */
+void session_free_detached(session *s);
+
 /* Removes and frees a session (on_remove runs first). */
 void session_remove(session_table *t, session *s, const char *why);
 

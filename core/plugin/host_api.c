@@ -431,6 +431,15 @@ static int h_request(mcpd_call *call, const char *method, json_t *params, unsign
   return dispatch_client_request(call, method, params, timeout_ms, cb, arg);
 }
 
+static int h_request_named(mcpd_call *call, const char *key, const char *method, json_t *params,
+                           unsigned timeout_ms, mcpd_response_fn cb, void *arg) {
+  if (key == NULL) {
+    json_decref(params);
+    return -EINVAL;
+  }
+  return dispatch_client_request_named(call, key, method, params, timeout_ms, cb, arg);
+}
+
 static const json_t *h_call_client_capabilities(const mcpd_call *call) {
   return dispatch_client_capabilities(call);
 }
@@ -814,6 +823,7 @@ static const mcpd_host host_table = {
     /* 1.3 */
     .call_principal = h_call_principal,
     .auth_enabled = h_auth_enabled,
+    .request_named = h_request_named,
 };
 
 const mcpd_host *host_api_table(void) {

@@ -16,6 +16,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/protocol.h"
 #include "mcp/authz.h"
+#include "mcp/modern.h"
 
 #include <errno.h>
 #include <llhttp.h>
@@ -51,6 +52,12 @@ struct mcp_reply {
   char *fields;         /* owned: the request's header fields once the request is
                            gone ("name\0value\0..."), for host->call_header() */
   principal *principal; /* owned ref: the batch's caller, for its later slices */
+  /* A 2026-07-28 request: its own session (freed with the reply), and an
+   * SSE answer written straight to the request (no ids, no resumption:
+   * closing it cancels the request). */
+  session *own;
+  unsigned modern : 1;
+  unsigned raw_stream : 1;
   size_t fields_len;
   unsigned used; /* items handed out */
   unsigned n_items;
@@ -99,6 +106,10 @@ static void reject(mcp_http *t, http_req *req, int status, int code, const char 
 /* ---- replies -------------------------------------------------------------- */
 
 static void reply_free(mcp_reply *rep) {
+  if (rep->own != NULL) {
+    dispatch_session_closed(rep->t->disp, rep->own);
+    session_free_detached(rep->own);
+  }
   principal_unref(rep->principal);
   json_decref(rep->collected);
   json_decref(rep->body);
@@ -115,13 +126,42 @@ static void reply_stop_batch(mcp_reply *rep) {
   rep->s = NULL;
 }
 
+/* ---- modern answers as SSE: straight to the request ------------------------ */
+
+static int raw_begin(mcp_reply *rep) {
+  char headers[800];
+  snprintf(headers, sizeof(headers),
+           "Content-Type: text/event-stream\r\nCache-Control: no-cache, no-transform\r\n"
+           "X-Accel-Buffering: no\r\n%s",
+           rep->headers);
+  if (http_stream_begin(rep->req, 200, headers) < 0)
+    return -1;
+  rep->raw_stream = 1;
+  rep->t->stats.sse_responses++;
+  return 0;
+}
+
+static void raw_send(mcp_reply *rep, const json_t *msg) {
+  buf *out = &rep->t->out;
+  buf_reset(out);
+  if (buf_append(out, "event: message\ndata: ", 21) < 0 || json_write(out, msg) < 0 ||
+      buf_append(out, "\n\n", 2) < 0)
+    return;
+  http_stream_send(rep->req, out->data, out->len);
+}
+
 /* All responses are in: finish the HTTP response, free the reply. */
 static void reply_finish(mcp_reply *rep) {
   mcp_http *t = rep->t;
   http_req *req = rep->req;
 
   rep->req = NULL;
-  if (rep->stream != NULL) {
+  if (rep->raw_stream) {
+    if (req != NULL) {
+      req->on_abort = NULL;
+      http_stream_end(req);
+    }
+  } else if (rep->stream != NULL) {
     sse_stream *st = rep->stream;
     rep->stream = NULL;
     st->owner = NULL;
@@ -203,7 +243,10 @@ static int start_stream(mcp_reply *rep, session *s) {
 static void reply_deliver(mcp_reply *rep, const json_t *msg) {
   if (msg == NULL)
     return;
-  if (rep->stream != NULL) {
+  if (rep->raw_stream) {
+    if (rep->req != NULL)
+      raw_send(rep, msg);
+  } else if (rep->stream != NULL) {
     sse_send(rep->stream, msg);
   } else if (rep->req == NULL) {
     return; /* the client is gone */
@@ -211,9 +254,14 @@ static void reply_deliver(mcp_reply *rep, const json_t *msg) {
     json_array_append(rep->collected, (json_t *)msg);
   } else {
     http_req *req = rep->req;
+    const json_t *code = json_object_get(json_object_get(msg, "error"), "code");
     rep->req = NULL;
     req->on_abort = NULL;
-    respond_json(rep->t, req, 200, msg, rep->headers);
+    /* A capability the client must declare is its error: 400 (2026-07-28). */
+    respond_json(rep->t, req,
+                 rep->modern && json_integer_value(code) == MODERN_ERROR_MISSING_CAPABILITY ? 400
+                                                                                            : 200,
+                 msg, rep->headers);
   }
 }
 
@@ -225,6 +273,12 @@ static int item_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
     /* A notification or a request to the client: only SSE has room. */
     if (msg == NULL)
       return 0;
+    if (rep->modern) {
+      if (!rep->sse_ok || rep->req == NULL || (!rep->raw_stream && raw_begin(rep) < 0))
+        return -ENOTSUP;
+      raw_send(rep, msg);
+      return 0;
+    }
     if (rep->sse_ok && (rep->stream != NULL || start_stream(rep, s) == 0)) {
       sse_send(rep->stream, msg);
       return 0;
@@ -612,12 +666,112 @@ static void post_initialize(mcp_http *t, http_req *req, const jsonrpc_msg *m, co
   json_decref(resp);
 }
 
+/* ---- POST, 2026-07-28 ----------------------------------------------------- */
+
+static void respond_modern_error(mcp_http *t, http_req *req, int status, const jsonrpc_msg *m,
+                                 int code, const char *msg, json_t *data, const char *extra) {
+  json_t *err = jsonrpc_error(m->id, code, msg, data);
+  t->stats.rejected++;
+  respond_json(t, req, status, err, extra);
+  json_decref(err);
+}
+
+static const char *req_header_get(void *req, const char *name, size_t *len) {
+  return http_req_header(req, name, len);
+}
+
+/* One modern request: its envelope and headers checked, dispatched in a
+ * session of its own that ends with the answer. */
+static void post_modern(mcp_http *t, http_req *req, const jsonrpc_msg *m, const char *extra) {
+  modern_headers h;
+  modern_req mr;
+  modern_err err;
+  json_t *resp = NULL;
+  mcpd_call *call = NULL;
+  mcp_reply *rep;
+  session *s;
+  char need[256], what[160];
+
+  if (m->kind == JSONRPC_NOTIFICATION) {
+    http_respond(req, 202, extra, "", 0); /* none are defined over HTTP: dropped */
+    return;
+  }
+  if (m->kind != JSONRPC_REQUEST) {
+    respond_modern_error(t, req, 400, m, JSONRPC_INVALID_REQUEST,
+                         m->kind == JSONRPC_RESPONSE
+                             ? "Invalid Request: a 2026-07-28 server sends no requests to answer"
+                             : m->error_message,
+                         NULL, extra);
+    return;
+  }
+  memset(&h, 0, sizeof(h));
+  h.version = http_req_header(req, "mcp-protocol-version", &h.version_len);
+  h.method = http_req_header(req, "mcp-method", &h.method_len);
+  h.name = http_req_header(req, "mcp-name", &h.name_len);
+  if (modern_check(m, &h, &mr, &err) < 0) {
+    respond_modern_error(t, req, err.status, m, err.code, err.message, err.data, extra);
+    return;
+  }
+  mcp_http_tag(req, NULL, m);
+  if (strcmp(m->method, "tools/call") == 0) {
+    const char *name = json_string_value(json_object_get(m->params, "name"));
+    const reg_tool *tool =
+        name ? (const reg_tool *)registry_get(t->disp->reg, REG_TOOL, name, strlen(name)) : NULL;
+    if (tool != NULL &&
+        modern_check_param_headers(tool->input_schema, json_object_get(m->params, "arguments"),
+                                   req_header_get, req, &err) < 0) {
+      respond_modern_error(t, req, err.status, m, err.code, err.message, err.data, extra);
+      return;
+    }
+  }
+  if (!modern_method_known(m->method, 1)) {
+    respond_modern_error(t, req, 404, m, JSONRPC_METHOD_NOT_FOUND, "Method not found", NULL, extra);
+    return;
+  }
+  if (t->gate != NULL && t->cfg->auth != NULL && t->disp->principal != NULL &&
+      authz_check_message(t->cfg->auth, t->disp->reg, t->disp->principal, m, need, sizeof(need),
+                          what, sizeof(what)) < 0) {
+    auth_gate_forbid(t->gate, req, extra, need, what, 1, m->id);
+    return;
+  }
+  s = session_new_detached(mr.version, mr.capabilities);
+  if (s != NULL && strcmp(m->method, "subscriptions/listen") == 0) {
+    listen_start(&t->listens, req, m, s, extra);
+    return;
+  }
+  rep = s ? reply_new(t, req, 1, extra) : NULL;
+  if (rep == NULL) {
+    session_free_detached(s);
+    req->on_abort = NULL;
+    http_respond(req, 503, "Content-Type: text/plain\r\n", "out of memory\n", 14);
+    return;
+  }
+  if (mr.client_info != NULL)
+    s->client_info = json_deep_copy(mr.client_info);
+  /* Log messages only at the level the request asks for; none without. */
+  s->log_level = mr.log_level ? dispatch_log_level(mr.log_level) : 8;
+  if (s->log_level < 0)
+    s->log_level = 8;
+  rep->own = s;
+  rep->modern = 1;
+  if (dispatch_message(t->disp, s, m, &rep->items[0].sink, &resp, &call) == DISPATCH_PENDING) {
+    rep->items[0].call = call;
+    rep->outstanding++;
+  } else {
+    reply_deliver(rep, resp);
+    json_decref(resp);
+  }
+  reply_release(rep);
+}
+
+/* ---- POST ------------------------------------------------------------------ */
+
 static void post(mcp_http *t, http_req *req, const char *extra) {
   const char *ct, *accept, *pv;
   size_t ct_len, accept_len, pv_len;
   json_read_limits lim;
   json_read_error je;
-  int rc;
+  int rc, pv_version;
   json_t *body, *resp = NULL;
   jsonrpc_msg m;
   session *s;
@@ -639,13 +793,6 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
     return;
   }
   pv = http_req_header(req, "mcp-protocol-version", &pv_len);
-  if (pv != NULL && protocol_parse(pv, pv_len) < 0) {
-    reject(t, req, 400, MCP_ERROR_BAD_REQUEST, extra,
-           "Bad Request: unsupported MCP-Protocol-Version \"%.*s\" (supported: 2025-11-25, "
-           "2025-06-18, 2025-03-26, 2024-11-05)",
-           (int)(pv_len > 40 ? 40 : pv_len), pv);
-    return;
-  }
   if (req->body_len == 0) {
     reject(t, req, 400, JSONRPC_PARSE_ERROR, extra, "Parse error: the request body is empty");
     return;
@@ -672,6 +819,12 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
            je.line, je.column);
     return;
   }
+  if (json_is_array(body) && pv != NULL && protocol_parse(pv, pv_len) < 0) {
+    reject(t, req, 400, JSONRPC_INVALID_REQUEST, extra,
+           "Invalid Request: a batch is not a 2026-07-28 message (send one request per POST)");
+    json_decref(body);
+    return;
+  }
   if (json_is_array(body)) {
     if (need_session(t, req, extra, &s) == 0)
       post_batch(t, req, body, s, extra);
@@ -679,6 +832,22 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
     return;
   }
   jsonrpc_classify(body, &m);
+  /* The era, per request: a modern version in the header, or a request
+   * whose _meta names its version. Everything else is the legacy era. */
+  pv_version = pv != NULL ? protocol_parse(pv, pv_len) : -1;
+  if (pv_version >= 0 ? PROTO_IS_MODERN(pv_version) : modern_claimed(&m, NULL, 0)) {
+    post_modern(t, req, &m, extra);
+    json_decref(body);
+    return;
+  }
+  if (pv != NULL && pv_version < 0) {
+    reject(t, req, 400, MCP_ERROR_BAD_REQUEST, extra,
+           "Bad Request: unsupported MCP-Protocol-Version \"%.*s\" (supported: 2026-07-28, "
+           "2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05)",
+           (int)(pv_len > 40 ? 40 : pv_len), pv);
+    json_decref(body);
+    return;
+  }
   if (m.kind == JSONRPC_INVALID) {
     resp = jsonrpc_error(m.id, JSONRPC_INVALID_REQUEST, m.error_message, NULL);
     respond_json(t, req, 400, resp, extra);
@@ -901,9 +1070,22 @@ void mcp_http_handle(mcp_http *t, http_req *req) {
   if (mcp_http_guard(t, req, extra, sizeof(extra)) < 0)
     return;
   switch (req->method) {
-  case HTTP_POST:
   case HTTP_GET:
-  case HTTP_DELETE:
+  case HTTP_DELETE: {
+    /* The 2026-07-28 era has no GET stream and no session to delete. */
+    size_t len;
+    const char *pv = http_req_header(req, "mcp-protocol-version", &len);
+    int v = pv ? protocol_parse(pv, len) : -1;
+    if (pv != NULL && (v < 0 || PROTO_IS_MODERN(v))) {
+      char headers[600];
+      snprintf(headers, sizeof(headers), "Allow: POST\r\n%s", extra);
+      reject(t, req, 405, MCP_ERROR_BAD_REQUEST, headers,
+             "Method Not Allowed: in 2026-07-28 /mcp takes POST only");
+      return;
+    }
+    break;
+  }
+  case HTTP_POST:
     break;
   case HTTP_OPTIONS: {
     /* A CORS preflight carries no credentials: it is answered unchecked. */
@@ -938,6 +1120,8 @@ int mcp_http_init(mcp_http *t, uv_loop_t *loop, dispatch *d, session_table *sess
   t->log = lg;
   t->bound_loopback = bound_loopback;
   r = batch_runner_init(&t->batches, loop);
+  if (r == 0)
+    r = listen_hub_init(&t->listens, loop, d, cfg);
   return r < 0 ? r : sse_hub_init(&t->hub, loop, cfg, lg);
 }
 
@@ -947,9 +1131,11 @@ void mcp_http_apply_config(mcp_http *t) {
 
 void mcp_http_drain(mcp_http *t) {
   sse_hub_end_standalone(&t->hub);
+  listen_hub_end_all(&t->listens);
 }
 
 void mcp_http_close(mcp_http *t) {
+  listen_hub_close(&t->listens);
   sse_hub_close(&t->hub); /* a batch answering as a stream stops with it */
   batches_forget(t, NULL);
   batch_runner_close(&t->batches);

@@ -19,6 +19,7 @@
 #include "mcp/session.h"
 #include "transport/auth_gate.h"
 #include "transport/batch.h"
+#include "transport/listen.h"
 #include "transport/sse.h"
 
 typedef struct mcp_http_stats {
@@ -35,6 +36,7 @@ typedef struct mcp_http {
   buf out;              /* scratch for serialising responses */
   sse_hub hub;          /* the SSE streams of every session */
   batch_runner batches; /* JSON-RPC batches still dispatching */
+  listen_hub listens;   /* 2026-07-28 subscriptions/listen streams */
   /* A GET /mcp without a session that accepts SSE is a 2024-11-05 client:
    * handed to the HTTP+SSE transport when there is one. */
   void (*legacy_get)(void *arg, http_req *req, const char *extra);

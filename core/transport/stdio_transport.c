@@ -9,6 +9,7 @@
 #include "transport/stdio_transport.h"
 
 #include "mcp/jsonrpc.h"
+#include "mcp/modern.h"
 #include "mcp/protocol.h"
 
 #include <errno.h>
@@ -33,7 +34,16 @@ typedef struct stdio_req {
   mcpd_call *call;
   int pending, done;
   list_node link;
+  session *own; /* a 2026-07-28 request's own session, freed with it */
 } stdio_req;
+
+static void req_free(stdio_transport *t, stdio_req *r) {
+  if (r->own != NULL) {
+    dispatch_session_closed(t->disp, r->own);
+    session_free_detached(r->own);
+  }
+  free(r);
+}
 
 struct out_write {
   uv_write_t req;
@@ -118,7 +128,7 @@ static int req_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
   }
   if (final && r->pending) {
     list_remove(&r->link);
-    free(r);
+    req_free(r->t, r);
   } else if (final) {
     r->done = 1; /* answered while it was dispatched */
   }
@@ -138,9 +148,30 @@ static void handle_msg(stdio_transport *t, const json_t *msg, stdio_batch *batch
   r->sink.send = req_send;
   r->t = t;
   r->batch = batch;
+  if (batch == NULL && m.kind == JSONRPC_REQUEST && modern_claimed(&m, NULL, 0)) {
+    /* 2026-07-28 on stdio: the envelope, no headers; a session of its own. */
+    modern_req mr;
+    modern_err err;
+    if (modern_check(&m, NULL, &mr, &err) < 0) {
+      resp = modern_error_response(&m, &err); /* takes err.data */
+      write_line(t, resp);
+      json_decref(resp);
+      free(r);
+      return;
+    }
+    if ((r->own = session_new_detached(mr.version, mr.capabilities)) == NULL) {
+      free(r);
+      return;
+    }
+    r->own->log_level = mr.log_level ? dispatch_log_level(mr.log_level) : 8;
+    if (r->own->log_level < 0)
+      r->own->log_level = 8;
+  }
   if (batch != NULL)
     batch->outstanding++;
-  if (dispatch_message(t->disp, t->s, &m, &r->sink, &resp, &call) == DISPATCH_PENDING && !r->done) {
+  if (dispatch_message(t->disp, r->own ? r->own : t->s, &m, &r->sink, &resp, &call) ==
+          DISPATCH_PENDING &&
+      !r->done) {
     r->call = call;
     r->pending = 1;
     list_insert_tail(&t->reqs, &r->link);
@@ -157,7 +188,7 @@ static void handle_msg(stdio_transport *t, const json_t *msg, stdio_batch *batch
     }
   }
   json_decref(resp);
-  free(r);
+  req_free(t, r);
 }
 
 static void batch_run(batch_job *job, const json_t *msg) {
@@ -477,7 +508,7 @@ void stdio_close(stdio_transport *t) {
     dispatch_abandon(t->disp, r->call);
     if (r->batch != NULL)
       batch_release(t, r->batch); /* the answers it has go out with it */
-    free(r);
+    req_free(t, r);
   }
   if (t->s != NULL) {
     t->s->out = NULL;

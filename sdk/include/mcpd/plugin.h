@@ -54,7 +54,9 @@
  *        client who made a call, when mcpd authenticates its clients
  *        (mcpd_principal, call_principal, auth_enabled); scopes a tool,
  *        resource or template needs (required_scopes, appended to
- *        mcpd_tool, mcpd_resource and mcpd_resource_template).
+ *        mcpd_tool, mcpd_resource and mcpd_resource_template). The
+ *        2026-07-28 era: request_named (named questions for input_required
+ *        results).
  */
 #ifndef MCPD_PLUGIN_H
 #define MCPD_PLUGIN_H
@@ -579,6 +581,19 @@ typedef struct mcpd_host {
    * headers must then never forward Authorization: the client's token is
    * for mcpd alone. */
   int (*auth_enabled)(const mcpd_ctx *ctx);
+
+  /* request(), with a name for the question: in the 2026-07-28 era, where
+   * mcpd cannot ask the client in the middle of a call, the call ends with
+   * an input_required result whose inputRequests carry the open questions
+   * under their names, and the client retries it with the answers; the
+   * handler then runs again from the start, and each question it asks
+   * again by the same name is answered at once (on a later loop turn, as
+   * ever). So a handler must ask the same questions, by the same names, in
+   * every run. key: 1 to 64 of [A-Za-z0-9_.-]; request() names them r0,
+   * r1, ... in the order asked. In the legacy era the name is not used. LOOP;
+   * returns as request(), and -EINVAL for a bad key. */
+  int (*request_named)(mcpd_call *call, const char *key, const char *method, json_t *params,
+                       unsigned timeout_ms, mcpd_response_fn cb, void *arg);
 } mcpd_host;
 
 /* True if the host table has function `member` (for functions added after

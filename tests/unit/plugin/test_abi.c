@@ -134,10 +134,11 @@ _Static_assert(offsetof(mcpd_host, update_begin) == 176, "mcpd_host layout (1.2)
 _Static_assert(offsetof(mcpd_host, update_commit) == 184, "mcpd_host layout (1.2)");
 _Static_assert(offsetof(mcpd_host, update_abort) == 192, "mcpd_host layout (1.2)");
 _Static_assert(offsetof(mcpd_host, call_header) == 200, "mcpd_host layout (1.2)");
-/* 1.3 appended two more after the 1.2 table (208 bytes). */
+/* 1.3 appended three more after the 1.2 table (208 bytes). */
 _Static_assert(offsetof(mcpd_host, call_principal) == 208, "mcpd_host layout (1.3)");
 _Static_assert(offsetof(mcpd_host, auth_enabled) == 216, "mcpd_host layout (1.3)");
-_Static_assert(sizeof(mcpd_host) == 224, "mcpd_host size (1.3)");
+_Static_assert(offsetof(mcpd_host, request_named) == 224, "mcpd_host layout (1.3)");
+_Static_assert(sizeof(mcpd_host) == 232, "mcpd_host size (1.3)");
 /* mcpd_principal, new in 1.3. */
 _Static_assert(offsetof(mcpd_principal, kind) == 8, "mcpd_principal layout");
 _Static_assert(offsetof(mcpd_principal, subject) == 16, "mcpd_principal layout");
