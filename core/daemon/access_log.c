@@ -87,7 +87,7 @@ static char *put_quoted(char *p, const char *s, size_t max) {
 void access_log_add(access_log *al, const http_req *req) {
   /* Every field is bounded: tags are fixed arrays, the method a known
    * name, numbers at most 20 digits, the principal PRINCIPAL_MAX. */
-  char line[512 + 2 * PRINCIPAL_MAX + 16], *p = line;
+  char line[640 + 2 * PRINCIPAL_MAX + 16], *p = line;
   const char *principal;
   struct timespec ts;
   uint64_t us;

@@ -10,6 +10,9 @@
 #include "lib/error.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <sys/random.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <llhttp.h>
 #include <signal.h>
@@ -480,8 +483,10 @@ int server_tls_load(const config *cfg, tls_ctx **out, char *err, size_t n) {
 }
 
 void server_apply_config(server *srv) {
-  if (srv->cfg.have_state_key)
+  if (srv->cfg.have_state_key) {
     memcpy(srv->disp.state_key, srv->cfg.state_key, sizeof(srv->disp.state_key));
+    memcpy(srv->sessions.sign_key, srv->cfg.state_key, sizeof(srv->sessions.sign_key));
+  }
   atomic_store(&srv->log.level, srv->cfg.log_level);
   http_limits_from(&srv->cfg, &srv->http.limits);
   srv->sessions.max = srv->cfg.max_sessions;
@@ -510,6 +515,78 @@ static void install_signals(server *srv) {
 
 static void stdio_eof(void *arg) {
   begin_stop(arg, "EOF");
+}
+
+/* The key that signs session ids (and, without state_key, requestStates):
+ * state_key, else the key file made once in the state directory, so that a
+ * restart keeps every client's session; else one for this process only. */
+static void load_state_key(server *srv) {
+  char dir[460], path[512], tmp[560], hex[65];
+  unsigned char key[32];
+  int fd, i, ok = 0;
+  ssize_t got;
+  if (srv->cfg.have_state_key) {
+    memcpy(srv->sessions.sign_key, srv->cfg.state_key, sizeof(key));
+    srv->sessions.signing = 1;
+    return;
+  }
+  config_state_dir(&srv->cfg, dir, sizeof(dir));
+  snprintf(path, sizeof(path), "%s/state.key", dir);
+  if (dir[0] != '\0') {
+    char *p;
+    /* mkdir -p, 0700: the key is a secret. */
+    for (p = dir + 1; *p; p++) {
+      if (*p == '/') {
+        *p = '\0';
+        mkdir(dir, 0700);
+        *p = '/';
+      }
+    }
+    mkdir(dir, 0700);
+    /* Written whole under another name, then linked into place: two
+     * instances starting at once both end up reading the same key. */
+    snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      if (getrandom(key, sizeof(key), 0) == (ssize_t)sizeof(key)) {
+        for (i = 0; i < 32; i++)
+          snprintf(hex + 2 * i, 3, "%02x", key[i]);
+        got = write(fd, hex, 64);
+        if (close(fd) == 0 && got == 64)
+          (void)!link(tmp, path); /* fails when it exists: theirs is the key */
+      } else {
+        close(fd);
+      }
+      unlink(tmp);
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      got = read(fd, hex, 64);
+      close(fd);
+      hex[got > 0 ? got : 0] = '\0';
+      if (got == 64 && strspn(hex, "0123456789abcdef") == 64) {
+        for (i = 0; i < 32; i++) {
+          unsigned b;
+          sscanf(hex + 2 * i, "%2x", &b);
+          key[i] = (unsigned char)b;
+        }
+        ok = 1;
+      }
+    }
+  }
+  if (!ok) {
+    log_msg(&srv->log, LOGLVL_WARN, "state_key_ephemeral",
+            "file=%s reason=\"cannot read or make it: sessions will not survive a restart; set "
+            "state_dir or state_key\"",
+            dir[0] ? path : "-");
+    if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+      return;
+  }
+  memcpy(srv->sessions.sign_key, key, sizeof(key));
+  memcpy(srv->disp.state_key, key, sizeof(key));
+  srv->sessions.signing = 1;
+  OPENSSL_cleanse(key, sizeof(key));
+  OPENSSL_cleanse(hex, sizeof(hex));
 }
 
 /* What the auth section turned on, in one line. Never a secret. */
@@ -562,6 +639,7 @@ int server_init(server *srv, config *cfg, const config_args *args) {
       return -EINVAL;
     }
     srv->mcp.gate = &srv->gate;
+    load_state_key(srv);
     srv->sessions.max_per_client =
         srv->cfg.auth ? srv->cfg.max_sessions_per_principal : srv->cfg.max_sessions_per_client;
     if (srv->cfg.auth != NULL)

@@ -151,6 +151,7 @@ void config_free(config *c) {
   free(c->listen_host);
   free(c->plugins_dir);
   free(c->runtime_dir);
+  free(c->state_dir);
   free(c->instructions);
   free(c->tls_cert_file);
   free(c->tls_key_file);
@@ -425,6 +426,12 @@ int config_apply_json(config *c, const json_t *root, char *err, size_t n) {
         return -EINVAL;
       }
       r = config_set_listen(c, json_string_value(v), err, n);
+    } else if (strcmp(key, "state_dir") == 0) {
+      if (!json_is_string(v) || json_string_length(v) == 0) {
+        snprintf(err, n, "\"state_dir\" must be a non-empty string");
+        return -EINVAL;
+      }
+      r = config_set_string(&c->state_dir, json_string_value(v));
     } else if (strcmp(key, "plugins_dir") == 0 || strcmp(key, "instructions") == 0 ||
                strcmp(key, "runtime_dir") == 0) {
       if (!json_is_string(v) || json_string_length(v) == 0) {
@@ -564,6 +571,20 @@ void config_runtime_dir(const config *c, char *out, size_t n) {
   } else {
     snprintf(out, n, "/tmp/mcpd-%u", (unsigned)getuid());
   }
+}
+
+void config_state_dir(const config *c, char *out, size_t n) {
+  const char *env;
+  if (c->state_dir != NULL)
+    snprintf(out, n, "%s", c->state_dir);
+  else if ((env = getenv("STATE_DIRECTORY")) != NULL && *env == '/')
+    snprintf(out, n, "%.*s", (int)strcspn(env, ":"), env);
+  else if ((env = getenv("XDG_STATE_HOME")) != NULL && *env == '/')
+    snprintf(out, n, "%s/mcpd", env);
+  else if ((env = getenv("HOME")) != NULL && *env == '/')
+    snprintf(out, n, "%s/.local/state/mcpd", env);
+  else
+    snprintf(out, n, "%s", "");
 }
 
 const json_t *config_plugin(const config *c, const char *plugin_name) {

@@ -13,6 +13,7 @@ typedef struct config {
   int listen_port;            /* 0 = an ephemeral port (logged at start) */
   char *plugins_dir;          /* owned; NULL = the built-in default */
   char *runtime_dir;          /* owned; NULL = the default (see config_runtime_dir) */
+  char *state_dir;            /* owned; NULL = the default (see config_state_dir) */
   int log_level;              /* enum log_level */
   int access_log;             /* a log line per HTTP request */
   char session_id_prefix[16]; /* put before every new Mcp-Session-Id; "" = none */
@@ -117,6 +118,12 @@ const json_t *config_plugin(const config *c, const char *plugin_name);
  * (systemd), else $XDG_RUNTIME_DIR/mcpd, else /tmp/mcpd-<uid>. Writes it
  * into out (size n). */
 void config_runtime_dir(const config *c, char *out, size_t n);
+
+/* The directory for state kept across restarts (the session signing key
+ * when there is no state_key): state_dir, else $STATE_DIRECTORY (systemd),
+ * else $XDG_STATE_HOME/mcpd, else $HOME/.local/state/mcpd; "" when none
+ * can be named. Writes it into out (size n). */
+void config_state_dir(const config *c, char *out, size_t n);
 
 /* What the command line said, applied over the config file each time the
  * configuration is built (at start and on every reload). Strings are

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 /* How far eviction looks along a list for a session without a hold: a
  * bound on the work one initialize can cause. Held sessions are few at the
@@ -44,6 +46,7 @@ static void sweep_cb(uv_timer_t *timer) {
       session_touch(t, s); /* an open stream or a call in flight is activity */
     } else {
       t->expired_total++;
+      session_bury(t, s);
       session_remove(t, s, "expired");
     }
   }
@@ -100,6 +103,7 @@ static session *idle_in(list_node *head, size_t off, int fresh_only) {
 /* Evicts s to make room (its client gets 404 and initializes again). */
 static void evict(session_table *t, session *s) {
   t->evicted_total++;
+  session_bury(t, s); /* its signed id must not bring it back here */
   session_remove(t, s, "evicted");
 }
 
@@ -322,7 +326,227 @@ void session_free_detached(session *s) {
   free(s);
 }
 
+/* ---- signed ids ------------------------------------------------------------- */
+
+/* The signed part, before base64url: a format byte, 16 random bytes, the
+ * version, capability bits, the expiry (8 bytes, big-endian), an owner
+ * flag and the owner's key. */
+enum {
+  CAP_SAMPLING = 1,
+  CAP_ELICIT_FORM = 2,
+  CAP_ELICIT_URL = 4,
+  CAP_ROOTS = 8,
+  CAP_ROOTS_CHANGED = 16
+};
+#define SIGNED_HEAD 28
+#define SIGNED_MAC  16
+
+static size_t b64url_put(const unsigned char *in, size_t n, char *out) {
+  size_t len = (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n), i;
+  while (len > 0 && out[len - 1] == '=')
+    len--;
+  for (i = 0; i < len; i++)
+    out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+  out[len] = '\0';
+  return len;
+}
+
+static long b64url_get(const char *in, size_t len, unsigned char *out, size_t cap) {
+  char tmp[160];
+  size_t i, padded = (len + 3) / 4 * 4;
+  int got;
+  if (len % 4 == 1 || padded >= sizeof(tmp) || padded / 4 * 3 > cap + 2)
+    return -1;
+  for (i = 0; i < len; i++) {
+    char c = in[i];
+    if (c == '-')
+      c = '+';
+    else if (c == '_')
+      c = '/';
+    else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+      return -1;
+    tmp[i] = c;
+  }
+  for (; i < padded; i++)
+    tmp[i] = '=';
+  {
+    unsigned char buf[120];
+    got = EVP_DecodeBlock(buf, (const unsigned char *)tmp, (int)padded);
+    if (got < 0 || (size_t)got - (padded - len) > cap)
+      return -1;
+    got -= (int)(padded - len);
+    memcpy(out, buf, (size_t)got);
+  }
+  return got;
+}
+
+static int sign_mac(const session_table *t, const unsigned char *p, size_t n,
+                    unsigned char out[SIGNED_MAC]) {
+  unsigned char full[EVP_MAX_MD_SIZE];
+  size_t len = 0;
+  if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, t->sign_key, SESSION_KEY_LEN, p, n, full,
+                sizeof(full), &len) == NULL ||
+      len < SIGNED_MAC)
+    return -1;
+  memcpy(out, full, SIGNED_MAC);
+  return 0;
+}
+
+int session_sign(session_table *t, session *s, int64_t expires_s) {
+  unsigned char p[SIGNED_HEAD + 32 + SIGNED_MAC];
+  const json_t *caps = s->client_capabilities, *el = json_object_get(caps, "elicitation");
+  const json_t *roots = json_object_get(caps, "roots");
+  char id[SESSION_ID_MAX + 1];
+  size_t n = SIGNED_HEAD, plen, i;
+  ssize_t got;
+
+  if (!t->signing || s->version < 0 || s->version > 255)
+    return -EINVAL;
+  p[0] = 1;
+  do {
+    got = getrandom(p + 1, 16, 0);
+  } while (got < 0 && errno == EINTR);
+  if (got != 16)
+    return -EIO;
+  p[17] = (unsigned char)s->version;
+  p[18] =
+      (unsigned char)((json_object_get(caps, "sampling") ? CAP_SAMPLING : 0) |
+                      (el != NULL && (json_object_size(el) == 0 || json_object_get(el, "form"))
+                           ? CAP_ELICIT_FORM
+                           : 0) |
+                      (json_object_get(el, "url") ? CAP_ELICIT_URL : 0) | (roots ? CAP_ROOTS : 0) |
+                      (json_is_true(json_object_get(roots, "listChanged")) ? CAP_ROOTS_CHANGED
+                                                                           : 0));
+  for (i = 0; i < 8; i++)
+    p[19 + i] = (unsigned char)((uint64_t)expires_s >> (56 - 8 * i));
+  p[27] = (unsigned char)s->owned;
+  if (s->owned) {
+    memcpy(p + SIGNED_HEAD, s->owner, 32);
+    n += 32;
+  }
+  if (sign_mac(t, p, n, p + n) < 0)
+    return -EIO;
+  plen = strlen(t->prefix);
+  memcpy(id, t->prefix, plen);
+  b64url_put(p, n + SIGNED_MAC, id + plen);
+  strmap_remove(&t->map, s->id, strlen(s->id));
+  memcpy(s->id, id, strlen(id) + 1);
+  if (strmap_put(&t->map, s->id, strlen(s->id), s) < 0)
+    return -ENOMEM; /* cannot happen: the slot just freed takes it */
+  return 0;
+}
+
+session *session_restore(session_table *t, const char *id, size_t len, const uint8_t *owner,
+                         const char *client, int64_t now_s) {
+  unsigned char p[SIGNED_HEAD + 32 + SIGNED_MAC + 4], mac[SIGNED_MAC];
+  /* The signed part has one of two lengths; before it is the prefix of
+   * whichever instance made it (a routing hint, not signed). */
+  static const size_t lens[2] = {((SIGNED_HEAD + SIGNED_MAC) * 4 + 2) / 3,
+                                 ((SIGNED_HEAD + 32 + SIGNED_MAC) * 4 + 2) / 3};
+  size_t n, i, k;
+  uint64_t exp = 0;
+  long got = -1;
+  session *s;
+  json_t *caps;
+
+  if (!t->signing || len > SESSION_ID_MAX)
+    return NULL;
+  for (k = 0; k < 2 && got < 0; k++) {
+    if (len >= lens[k] && len - lens[k] <= SESSION_PREFIX_MAX)
+      got = b64url_get(id + len - lens[k], lens[k], p, sizeof(p));
+    if (got >= 0 &&
+        got != (long)(k == 0 ? SIGNED_HEAD + SIGNED_MAC : SIGNED_HEAD + 32 + SIGNED_MAC))
+      got = -1;
+  }
+  if (got < 0)
+    return NULL;
+  n = (size_t)got - SIGNED_MAC;
+  if (p[0] != 1 || sign_mac(t, p, n, mac) < 0 || CRYPTO_memcmp(mac, p + n, SIGNED_MAC) != 0)
+    return NULL;
+  for (i = 0; i < 8; i++)
+    exp = exp << 8 | p[19 + i];
+  if ((int64_t)exp < now_s || (p[27] != 0) != (n == SIGNED_HEAD + 32) ||
+      (p[27] != 0) != (owner != NULL) ||
+      (owner != NULL && CRYPTO_memcmp(owner, p + SIGNED_HEAD, 32) != 0) || p[17] >= 8)
+    return NULL;
+  if (t->n_tombstones > 0 && strmap_get(&t->tombstones, id, len) != NULL)
+    return NULL;
+  if (session_create_for(t, client, &s) < 0)
+    return NULL;
+  strmap_remove(&t->map, s->id, strlen(s->id));
+  memcpy(s->id, id, len);
+  s->id[len] = '\0';
+  if (strmap_put(&t->map, s->id, len, s) < 0) {
+    session_remove(t, s, "failed_restore");
+    return NULL;
+  }
+  s->version = p[17];
+  s->initialized = 1;
+  caps = json_object();
+  if (p[18] & CAP_SAMPLING)
+    json_object_set_new(caps, "sampling", json_object());
+  if (p[18] & (CAP_ELICIT_FORM | CAP_ELICIT_URL)) {
+    json_t *el = json_object();
+    if (p[18] & CAP_ELICIT_FORM)
+      json_object_set_new(el, "form", json_object());
+    if (p[18] & CAP_ELICIT_URL)
+      json_object_set_new(el, "url", json_object());
+    json_object_set_new(caps, "elicitation", el);
+  }
+  if (p[18] & CAP_ROOTS)
+    json_object_set_new(caps, "roots",
+                        json_pack("{s:b}", "listChanged", (p[18] & CAP_ROOTS_CHANGED) != 0));
+  if (caps != NULL) {
+    json_decref(s->client_capabilities);
+    s->client_capabilities = caps;
+  }
+  if (p[27]) {
+    memcpy(s->owner, p + SIGNED_HEAD, 32);
+    s->owned = 1;
+  }
+  t->restored_total++;
+  return s;
+}
+
+typedef struct tombstone {
+  list_node link;
+  size_t len;
+  char id[];
+} tombstone;
+
+void session_bury(session_table *t, const session *s) {
+  size_t len = strlen(s->id);
+  tombstone *b;
+  if (!t->signing || strmap_get(&t->tombstones, s->id, len) != NULL ||
+      (b = malloc(sizeof(*b) + len + 1)) == NULL)
+    return;
+  if (t->n_tombstones == 0)
+    list_init(&t->tombstone_order);
+  while (t->n_tombstones >= SESSION_TOMBSTONES) {
+    tombstone *old = list_entry(t->tombstone_order.next, tombstone, link);
+    strmap_remove(&t->tombstones, old->id, old->len);
+    list_remove(&old->link);
+    free(old);
+    t->n_tombstones--;
+  }
+  b->len = len;
+  memcpy(b->id, s->id, len + 1);
+  if (strmap_put(&t->tombstones, b->id, len, b) < 0) {
+    free(b);
+    return;
+  }
+  list_insert_tail(&t->tombstone_order, &b->link);
+  t->n_tombstones++;
+}
+
 void session_table_close(session_table *t) {
+  while (t->n_tombstones > 0) {
+    tombstone *old = list_entry(t->tombstone_order.next, tombstone, link);
+    list_remove(&old->link);
+    free(old);
+    t->n_tombstones--;
+  }
+  strmap_free(&t->tombstones);
   while (!list_empty(&t->lru))
     session_remove(t, list_entry(t->lru.next, session, lru), "shutdown");
   strmap_free(&t->map);

@@ -19,7 +19,11 @@ struct mcp_sink;
 
 #define SESSION_ID_LEN     32 /* 128 random bits in hex */
 #define SESSION_PREFIX_MAX 15 /* config "session_id_prefix" */
-#define SESSION_ID_MAX     (SESSION_PREFIX_MAX + SESSION_ID_LEN)
+/* A signed id (session_sign()): what the session needs, then its MAC, in
+ * base64url: at most 60 + 16 bytes, 102 characters. */
+#define SESSION_SIGNED_MAX 102
+#define SESSION_ID_MAX     (SESSION_PREFIX_MAX + SESSION_SIGNED_MAX)
+#define SESSION_KEY_LEN    32
 #define SESSION_CLIENT_MAX 48 /* a client address as text, with its NUL */
 
 /* The sessions of one client address (see session_create_for()). */
@@ -79,7 +83,16 @@ struct session_table {
   session_remove_cb on_remove;
   void *arg;
   char prefix[SESSION_PREFIX_MAX + 1]; /* put before new ids (scale-out routing) */
-  uint64_t created_total, expired_total, evicted_total;
+  uint64_t created_total, expired_total, evicted_total, restored_total;
+  /* Signs session ids (session_sign()) so that another instance, or this
+   * one after a restart, can take a session up again (session_restore()). */
+  unsigned char sign_key[SESSION_KEY_LEN];
+  int signing;
+  /* Signed ids deleted here: never taken up again by this instance (the
+   * newest SESSION_TOMBSTONES; the others expire with their ids). */
+  strmap tombstones;
+  list_node tombstone_order;
+  unsigned n_tombstones;
   uint64_t refused_log_ms; /* see session_refusal_log_due() */
   unsigned refused_quiet;
 };
@@ -137,6 +150,29 @@ session *session_new_detached(int version, const json_t *capabilities);
 
 /* Frees a session from session_new_detached(). */
 void session_free_detached(session *s);
+
+/* Gives s (just initialized) a self-validating id: its random part, its
+ * negotiated version, the client capabilities that matter (sampling,
+ * elicitation with its modes, roots), its owner and an expiry, signed with
+ * t->sign_key; the table re-keys it. Returns 0, or a negative error (s
+ * keeps its id). */
+int session_sign(session_table *t, session *s, int64_t expires_s);
+
+/* Takes up a session this table does not hold from its signed id (id, len
+ * bytes): made by an instance with the same key, unexpired at now_s, and
+ * owned by owner (32 bytes; NULL when auth is off: then only an unowned
+ * id). Creates it like session_create_for() (client counts the same), with
+ * the id's version, capabilities and owner, initialized. NULL when the id
+ * is not such an id, or no room (nothing is evicted for it that a new
+ * session would not evict). */
+session *session_restore(session_table *t, const char *id, size_t len, const uint8_t *owner,
+                         const char *client, int64_t now_s);
+
+#define SESSION_TOMBSTONES 10000
+
+/* Remembers that the signed id of s was deleted (DELETE): this table never
+ * takes it up again. */
+void session_bury(session_table *t, const session *s);
 
 /* Removes and frees a session (on_remove runs first). */
 void session_remove(session_table *t, session *s, const char *why);

@@ -69,7 +69,7 @@ struct http_req {
   /* For the completion hook (logs, metrics): set by handlers, copied. */
   int route;              /* the owner's route number */
   char tag_path[64];      /* the path, as routed (cut) */
-  char tag_session[48];   /* the MCP session, if any */
+  char tag_session[128];  /* the MCP session, if any (a signed id is ~100 bytes) */
   char tag_tool[65];      /* the tool called, if any */
   char tag_principal[64]; /* the authenticated caller (auth), if any */
   const char *tag_auth;   /* static: how it authenticated ("jwt"...), or NULL */

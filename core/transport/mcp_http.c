@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* One POST waiting for responses that come later: a single request whose
  * handler went asynchronous, or a batch. Each pending request has an item
@@ -63,6 +64,10 @@ struct mcp_reply {
   unsigned n_items;
   reply_item items[];
 };
+
+/* How long a signed session id stays good: a day, however often it is
+ * taken up again. */
+#define SESSION_SIGNED_LIFETIME_S (24 * 3600)
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -460,6 +465,19 @@ static int need_session(mcp_http *t, http_req *req, const char *extra, session *
     *out = NULL;
   else
     *out = session_find_owned(t->sessions, id, len, t->cfg->auth != NULL ? p->key : NULL);
+  if (*out == NULL && t->sessions->signing && (t->cfg->auth == NULL || p != NULL)) {
+    /* Not held here: one this server signed before a restart, or another
+     * instance's with the same key. It is taken up with what its id says. */
+    char addr[SESSION_CLIENT_MAX];
+    int have = p != NULL && t->cfg->auth != NULL
+                   ? snprintf(addr, sizeof(addr), "%s", p->client_key) > 0
+                   : http_req_client_addr(req, addr, sizeof(addr)) == 0;
+    *out = session_restore(t->sessions, id, len, t->cfg->auth != NULL ? p->key : NULL,
+                           have ? addr : NULL, (int64_t)time(NULL));
+    if (*out != NULL)
+      log_msg(t->log, LOGLVL_INFO, "session_restored", "session=%s protocol=%s", (*out)->id,
+              protocol_name((*out)->version));
+  }
   /* An HTTP+SSE session is not one of this transport's: mixing them would
    * let one client's requests take over the other's stream. */
   if (*out != NULL && (*out)->legacy)
@@ -658,6 +676,10 @@ static void post_initialize(mcp_http *t, http_req *req, const jsonrpc_msg *m, co
     json_decref(resp);
     return;
   }
+  /* A self-validating id: after a restart, or on another instance with the
+   * same state_key, the session is taken up again (session_restore()). */
+  if (t->sessions->signing)
+    session_sign(t->sessions, s, (int64_t)time(NULL) + SESSION_SIGNED_LIFETIME_S);
   mcp_http_tag(req, s, NULL);
   log_msg(t->log, LOGLVL_INFO, "session_created",
           "session=%s protocol=%s transport=streamable_http", s->id, protocol_name(s->version));
@@ -958,6 +980,7 @@ static void handle_delete(mcp_http *t, http_req *req, const char *extra) {
   if (need_session(t, req, extra, &s) < 0)
     return;
   log_msg(t->log, LOGLVL_INFO, "session_deleted", "session=%s", s->id);
+  session_bury(t->sessions, s);
   session_remove(t->sessions, s, "deleted");
   http_respond(req, 200, extra, "", 0);
 }

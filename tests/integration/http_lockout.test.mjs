@@ -158,10 +158,10 @@ test('an address whose connections are all busy gets 429 beyond its share, logge
 async function legacyStream(port, localAddress) {
   const c = await connectFrom(port, localAddress);
   c.write('GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n');
-  await waitFor(() => /data: \/messages\?sessionId=[0-9a-f]{32}\n\n/.test(c.text) ||
+  await waitFor(() => /data: \/messages\?sessionId=[A-Za-z0-9_-]{32,102}\n\n/.test(c.text) ||
     (/^HTTP\/1\.1 [45]/.test(c.text) && /\r\n\r\n[^]*\n$/.test(c.text)), 3000);
   c.status = Number(c.text.split(' ')[1]);
-  c.endpoint = /data: (\/messages\?sessionId=[0-9a-f]{32})\n\n/.exec(c.text)?.[1];
+  c.endpoint = /data: (\/messages\?sessionId=[A-Za-z0-9_-]{32,102})\n\n/.exec(c.text)?.[1];
   return c;
 }
 
@@ -238,7 +238,7 @@ test('an SSE stream whose client reads nothing is closed after sse_stall_ms; its
     // The stream is closed, and with it the 2024-11-05 session.
     const gone = await waitFor(async () => (await send({ jsonrpc: '2.0', id: 2, method: 'ping' })).status === 404, 15000);
     assert.ok(gone, 'the session of the stream that was never read is still there');
-    assert.match(d.log(), /event=sse_stalled session=[0-9a-f]{32} stream=\d+ unread_ms=\d+/);
+    assert.match(d.log(), /event=sse_stalled session=[A-Za-z0-9_-]{32,102} stream=\d+ unread_ms=\d+/);
     // Its client, reading at last, gets what was buffered, then the end.
     a.sock.resume();
     assert.ok(await waitFor(() => a.closed, 10000), 'the connection was closed');

@@ -136,7 +136,7 @@ async function assertServes(daemon) {
   });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.result.protocolVersion, '2025-11-25');
-  assert.match(r.headers.get('mcp-session-id'), /^[0-9a-f]{32}$/);
+  assert.match(r.headers.get('mcp-session-id'), /^[A-Za-z0-9_-]{32,102}$/);
 }
 
 // ---- keep-alive and pipelining -------------------------------------------------

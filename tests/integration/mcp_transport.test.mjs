@@ -77,8 +77,8 @@ test('sessions: a request without Mcp-Session-Id is 400, an unknown one 404 (-32
 test('sessions: initialize carrying an Mcp-Session-Id is 400; new ids are 32 hex characters and differ', async () => {
   const a = await initSession(d.url);
   const b = await initSession(d.url);
-  assert.match(a.sid, /^[0-9a-f]{32}$/);
-  assert.match(b.sid, /^[0-9a-f]{32}$/);
+  assert.match(a.sid, /^[A-Za-z0-9_-]{32,102}$/);
+  assert.match(b.sid, /^[A-Za-z0-9_-]{32,102}$/);
   assert.notEqual(a.sid, b.sid);
   const r = await sPost(a.sid, initBody());
   assertRejected(r, 400, -32600, /must not carry Mcp-Session-Id/);
@@ -135,7 +135,7 @@ test('limits.max_sessions: a full table evicts the least recently active idle se
     const c = await post(t.url, initBody());
     assert.equal(c.status, 200);
     const cSid = c.headers.get('mcp-session-id');
-    assert.match(cSid, /^[0-9a-f]{32}$/);
+    assert.match(cSid, /^[A-Za-z0-9_-]{32,102}$/);
     await t.waitForLog(new RegExp(`event=session_evicted session=${a.sid}`));
     assert.equal((await sPost(a.sid, rpc(2, 'ping'), {}, t.url)).status, 404);
     assert.equal((await sPost(b.sid, rpc(3, 'ping'), {}, t.url)).status, 200);
@@ -186,7 +186,7 @@ test('Host: a foreign Host is 421; localhost:PORT is accepted', async () => {
   const [o] = parseResponses(ok.text);
   assert.equal(o.status, 200, ok.text);
   assert.equal(JSON.parse(o.body).result.protocolVersion, '2025-11-25');
-  assert.match(o.headers['mcp-session-id'], /^[0-9a-f]{32}$/);
+  assert.match(o.headers['mcp-session-id'], /^[A-Za-z0-9_-]{32,102}$/);
 });
 
 test('allowed_origins and allowed_hosts: configured names are accepted, others still refused; OPTIONS preflight', async () => {
@@ -262,7 +262,7 @@ test('initialize echoes each supported revision, offers 2025-11-25 for an unknow
     assert.equal(r.status, 200);
     assert.equal(r.json.result.protocolVersion, v);
     assert.equal(r.json.result.serverInfo.name, 'mcpd');
-    assert.match(r.headers.get('mcp-session-id'), /^[0-9a-f]{32}$/);
+    assert.match(r.headers.get('mcp-session-id'), /^[A-Za-z0-9_-]{32,102}$/);
   }
   const unknown = await post(d.url, initBody('2099-01-01'));
   assert.equal(unknown.status, 200);
@@ -481,7 +481,7 @@ test('GET /mcp: the session stream, 409 for a second, 406, a session-less GET is
     assert.equal(legacy.status, 200);
     const lr = legacy.body.getReader();
     const first = new TextDecoder().decode((await lr.read()).value);
-    assert.match(first, /^event: endpoint\ndata: \/messages\?sessionId=[0-9a-f]{32}\n\n/);
+    assert.match(first, /^event: endpoint\ndata: \/messages\?sessionId=[A-Za-z0-9_-]{32,102}\n\n/);
     await lr.cancel();
 
     // sse_keepalive_ms is 200: comments arrive while it is idle.

@@ -42,7 +42,7 @@ async function rawSession(port, protocolVersion = '2025-11-25') {
   const [r] = parseResponses(init.text);
   assert.equal(r?.status, 200, init.text);
   const sid = r.headers['mcp-session-id'];
-  assert.match(sid, /^[0-9a-f]{32}$/);
+  assert.match(sid, /^[A-Za-z0-9_-]{32,102}$/);
   const note = await rawExchange(port, mcpPost({ jsonrpc: '2.0', method: 'notifications/initialized' },
     { 'Mcp-Session-Id': sid, Connection: 'close' }));
   assert.equal(parseResponses(note.text)[0]?.status, 202, note.text);
@@ -576,7 +576,7 @@ test('POST /healthz is 405 and leaks nothing (the sanitizer build checks at exit
 async function legacySession(port) {
   const c = await openConn(port);
   c.write(get('/sse', { Accept: 'text/event-stream' }));
-  const m = await c.until((x) => x.text.match(/sessionId=([0-9a-f]{32})/), 'the endpoint event');
+  const m = await c.until((x) => x.text.match(/sessionId=([A-Za-z0-9_-]{32,102})/), 'the endpoint event');
   return { c, sid: m[1] };
 }
 

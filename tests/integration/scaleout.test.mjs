@@ -2,11 +2,12 @@
 // front of two mcpd instances. A full MCP session runs through it (the
 // official SDK client: initialize, tools/call, the GET stream and a
 // notification on it), sessions of both transports stick to their instance,
-// and when one instance dies its clients are told their session is gone and
-// new sessions land on the survivor.
+// and when one instance dies the survivor takes its sessions up (their ids
+// are signed with the state_key both share) and new sessions land there.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -35,8 +36,10 @@ async function startNginx(portA, portB) {
 }
 
 test('nginx in front of two instances: a full session through it, affinity, and life after one instance dies', async () => {
-  const a = await startMcpd({ plugins: ['hello', 'testkit'], config: { session_id_prefix: 'a-' } });
-  const b = await startMcpd({ plugins: ['hello', 'testkit'], config: { session_id_prefix: 'b-' } });
+  // One state_key: a session one instance began, the other can take up.
+  const stateKey = randomBytes(32).toString('hex');
+  const a = await startMcpd({ plugins: ['hello', 'testkit'], config: { session_id_prefix: 'a-', state_key: stateKey } });
+  const b = await startMcpd({ plugins: ['hello', 'testkit'], config: { session_id_prefix: 'b-', state_key: stateKey } });
   const nginx = await startNginx(a.port, b.port);
   const inst = { a, b };
   let client;
@@ -48,7 +51,7 @@ test('nginx in front of two instances: a full session through it, affinity, and 
     const transport = new StreamableHTTPClientTransport(new URL(nginx.url));
     await client.connect(transport);
     const sid = transport.sessionId;
-    assert.match(sid, /^[ab]-[0-9a-f]{32}$/);
+    assert.match(sid, /^[ab]-[A-Za-z0-9_-]{32,102}$/);
     const owner = sid[0];
     const other = owner === 'a' ? 'b' : 'a';
     const echoed = await client.callTool({ name: 'echo', arguments: { text: 'through nginx' } });
@@ -92,13 +95,15 @@ test('nginx in front of two instances: a full session through it, affinity, and 
     }
     await legacy.close();
 
-    // The owner dies without a goodbye.
+    // The owner dies without a goodbye: nginx sends its sessions to the
+    // survivor, which takes them up from their signed ids (same state_key).
     inst[owner].proc.kill('SIGKILL');
     await inst[owner].exited;
-    const lost = await post(nginx.url, { jsonrpc: '2.0', id: 9, method: 'ping' }, { 'Mcp-Session-Id': sid });
-    assert.equal(lost.status, 404, lost.text);
-    assert.equal(lost.json.error.code, -32001);
-    await assert.rejects(client.callTool({ name: 'echo', arguments: { text: 'x' } }), /404|Session not found/);
+    const kept = await post(nginx.url, { jsonrpc: '2.0', id: 9, method: 'ping' }, { 'Mcp-Session-Id': sid });
+    assert.equal(kept.status, 200, kept.text);
+    const again = await client.callTool({ name: 'echo', arguments: { text: 'on the survivor' } });
+    assert.equal(again.content[0].text, 'on the survivor');
+    await inst[other].waitForLog(new RegExp(`event=session_restored session=${sid}`));
     await client.close().catch(() => {});
     client = undefined;
 

@@ -90,7 +90,8 @@ test('three instances, no affinity, one shared state_key: 1,000 input_required c
 });
 
 test('three instances without a shared state_key: retries that change instance are refused', { timeout: 120000 }, async () => {
-  const ds = await instances(3, null);
+  const ds = [];
+  for (let i = 0; i < 3; i++) ds.push(...await instances(1, randomBytes(32).toString('hex')));
   const nginx = await nginxFor(ds);
   try {
     const c = await client(`http://127.0.0.1:${nginx.port}/mcp`);

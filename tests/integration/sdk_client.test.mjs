@@ -23,7 +23,7 @@ test('initialize negotiates the newest revision and names the server', async () 
   assert.match(client.getServerVersion().version, /^\d+\.\d+\.\d+/);
   assert.ok(client.getServerCapabilities().tools, 'tools capability');
   assert.ok(client.getServerCapabilities().resources, 'resources capability');
-  assert.match(transport.sessionId, /^[0-9a-f]{32}$/);
+  assert.match(transport.sessionId, /^[A-Za-z0-9_-]{32,102}$/);
   await transport.terminateSession();
   await client.close();
 });

@@ -148,7 +148,7 @@ test('a GET with Last-Event-ID is not a second standalone stream; an unknown id 
     const unknown = await fetch(d.url, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, 'Last-Event-ID': '999-3' } });
     assert.equal(unknown.status, 200);
     await unknown.body.cancel();
-    await d.waitForLog(/event=sse_resume_unknown session=\w+ last_event_id=999-3 action=new_stream/);
+    await d.waitForLog(/event=sse_resume_unknown session=[\w-]+ last_event_id=999-3 action=new_stream/);
   } finally {
     await d.stop();
   }
