@@ -97,7 +97,7 @@ static int header_equals(const char *hv, size_t hl, const char *want) {
   char buf[1024];
   long n = header_value(hv, hl, buf, sizeof(buf));
   const char *p = buf;
-  if (n < 0)
+  if (n < 0 || want == NULL)
     return 0;
   while (*p == ' ' || *p == '\t')
     p++;
@@ -112,7 +112,9 @@ int modern_check(const jsonrpc_msg *m, const modern_headers *h, modern_req *out,
   int v;
 
   memset(out, 0, sizeof(*out));
-  if (m->method != NULL && strcmp(m->method, "initialize") == 0 && meta == NULL)
+  if (m->method == NULL)
+    return fail(err, 400, JSONRPC_INVALID_REQUEST, "Invalid Request: a request needs a method");
+  if (strcmp(m->method, "initialize") == 0 && meta == NULL)
     return fail(err, 400, MODERN_ERROR_HEADER_MISMATCH,
                 "initialize belongs to the legacy era and cannot carry MCP-Protocol-Version "
                 "2026-07-28");
