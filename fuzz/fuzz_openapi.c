@@ -1,7 +1,8 @@
 /* fuzz_openapi.c -- fuzzes the http_backend plugin's pure parts
  * (plugins/http_backend: the OpenAPI converter and the request and result
  * builders, compiled in directly as tests/unit/test_openapi.c does). The
- * input is an OpenAPI document (JSON; other text is skipped). It is
+ * input is an OpenAPI or Swagger 2.0 document, JSON or YAML as the plugin
+ * tells them apart (oa_yaml.c; text that is neither is skipped). It is
  * converted twice (tools only, and GET as resources with a tool prefix);
  * an object "x-fuzz-options" in the document supplies route_map and the
  * include/exclude filters. For every operation produced, the request is
@@ -15,6 +16,7 @@
  * results with "content" and "isError"; ASan/UBSan and leak checks do
  * the rest. FUZZ_OPENAPI_SHOW=1 prints the operations and warnings. */
 #include "oa_request.h"
+#include "oa_yaml.h"
 #include "openapi.h"
 
 #include "fuzz.h"
@@ -166,8 +168,12 @@ static void convert(const json_t *doc, const uint8_t *data, size_t size, int var
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  json_t *doc = json_loadb((const char *)data, size, 0, NULL);
-  if (doc == NULL)
+  json_t *doc;
+  char err[300];
+  int rc = oa_yaml_parse_document((const char *)data, size, &doc, err, sizeof(err));
+  FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -E2BIG || rc == -ENOMEM);
+  FUZZ_CHECK(rc != 0 || json_is_object(doc));
+  if (rc != 0)
     return 0;
   convert(doc, data, size, 0);
   convert(doc, data, size, 1);

@@ -5,7 +5,7 @@
 #   packaging/install-deps.sh --test   build and test dependencies
 set -eu
 
-pkgs="gcc make cmake pkg-config libuv1-dev libjansson-dev node-llhttp libcurl4-openssl-dev libssl-dev libcjose-dev"
+pkgs="gcc make cmake pkg-config libuv1-dev libjansson-dev node-llhttp libcurl4-openssl-dev libssl-dev libcjose-dev libyaml-dev"
 if [ "${1:-}" = "--test" ]; then
   # Node.js runs the official MCP SDK client in the integration tests.
   command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"

@@ -18,9 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "oa_chars.h"
+#include "oa_heap.h"
+#include "oa_meta.h"
 #include "oa_request.h"
+#include "oa_slim.h"
+#include "oa_yaml.h"
 #include "oauth_cc.h"
 #include "openapi.h"
 
@@ -29,7 +34,11 @@ static const mcpd_host *host;
 #define MAX_BACKENDS   64
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS   30000
-#define DOC_MAX_BYTES  (64u << 20) /* an OpenAPI document, fetched or read */
+#define SLIM_MIN_BYTES (1u << 20) /* documents slimmed before parsing (oa_slim.h) */
+/* max_document_bytes' default. GitHub's REST description with every $ref
+ * inlined (api.github.com.deref.json) is 73 MB and loads; 128 MiB leaves it
+ * room to grow while still stopping a runaway download. */
+#define DOC_MAX_DEFAULT (128u << 20)
 
 struct backend;
 
@@ -39,13 +48,18 @@ typedef struct api_gen {
   unsigned refs;
   oa_api api;
   struct op_ref *ops; /* one per api.ops[i] */
+  oa_meta *meta;      /* tools_mode search: the tools behind the meta-tools, else NULL */
 } api_gen;
+
+/* tools_mode. */
+enum { TOOLS_ALL, TOOLS_SEARCH, TOOLS_AUTO };
 
 /* What a tool's (or resource's) data points to. */
 typedef struct op_ref {
   struct backend *b;
   api_gen *gen;
   const oa_operation *op;
+  int mismatch_logged; /* an answer did not match the output schema: said once */
 } op_ref;
 
 typedef struct backend {
@@ -72,13 +86,20 @@ typedef struct backend {
   oauth_cc *cc; /* "oauth2": the backend's own token, or NULL */
   unsigned timeout_ms, connect_timeout_ms;
   size_t max_response_bytes;
+  int output_schemas;        /* 0: tools have no outputSchema */
+  int read_only;             /* 1: only GET and HEAD operations */
+  int use_servers;           /* no base_url: requests go to the document's servers[0] */
+  size_t max_document_bytes; /* the OpenAPI document, fetched or read */
   /* TLS and proxy (NULL: the defaults; see mcpd_http_request). */
   char *ca_file, *client_cert_file, *client_key_file, *proxy;
   int insecure_skip_verify;
-  char fetch_why[400]; /* what went wrong with the document request */
-  api_gen *gen;        /* the newest document converted, or NULL */
-  api_gen *published;  /* the one whose operations are registered, or NULL */
-  mcpd_http *fetching; /* the document request in flight */
+  char fetch_why[400];       /* what went wrong with the document request */
+  int tools_mode;            /* TOOLS_ALL, TOOLS_SEARCH or TOOLS_AUTO */
+  unsigned search_threshold; /* auto: search above this many tools */
+  char meta_prefix[72];      /* the meta-tools' prefix: tool_prefix, else "<name>_" */
+  api_gen *gen;              /* the newest document converted, or NULL */
+  api_gen *published;        /* the one whose operations are registered, or NULL */
+  mcpd_http *fetching;       /* the document request in flight */
   mcpd_timer *retry;
   unsigned retry_ms;
   unsigned failures;
@@ -89,6 +110,10 @@ typedef struct plugin {
   backend *backends;
   size_t n_backends;
   int live; /* init() has returned: changes go through update_begin() */
+  /* A large document's tree, freed on the loop's next turn: see spend_document(). */
+  json_t *spent;
+  oa_heap_load spent_heap;
+  mcpd_timer *spent_timer;
 } plugin;
 
 /* A call on its way to the backend. The request is kept whole until the call
@@ -124,6 +149,7 @@ static void gen_unref(api_gen *g) {
   if (g == NULL || --g->refs > 0)
     return;
   openapi_free(&g->api);
+  oa_meta_free(g->meta);
   free(g->ops);
   free(g);
 }
@@ -525,6 +551,36 @@ static int parse_oauth2(backend *b, const json_t *o, const char *name, char *err
   return b->cc != NULL ? 0 : -ENOMEM;
 }
 
+/* tools_mode, search_threshold; after tool_prefix. */
+static int parse_tools_mode(backend *b, const json_t *o, const char *name, char *err, size_t n) {
+  const json_t *v = json_object_get(o, "tools_mode");
+  const char *m = json_string_value(v), *p;
+  size_t i = 0;
+  int isbad = 0;
+  if (v == NULL || (m != NULL && strcmp(m, "auto") == 0))
+    b->tools_mode = TOOLS_AUTO;
+  else if (m != NULL && strcmp(m, "all") == 0)
+    b->tools_mode = TOOLS_ALL;
+  else if (m != NULL && strcmp(m, "search") == 0)
+    b->tools_mode = TOOLS_SEARCH;
+  else
+    return bad(err, n, "backend %s: \"tools_mode\" must be \"all\", \"search\" or \"auto\"%s", name,
+               "");
+  b->search_threshold = uint_setting(o, "search_threshold", 100, 0, 1000000, name, &isbad, err, n);
+  if (isbad)
+    return -EINVAL;
+  /* Meta-tool names must not clash between backends: without a tool_prefix,
+   * the backend's name is theirs. */
+  p = b->tool_prefix != NULL && b->tool_prefix[0] != '\0' ? b->tool_prefix : name;
+  for (; *p != '\0' && i + 2 < sizeof(b->meta_prefix) - 20; p++)
+    b->meta_prefix[i++] =
+        oa_is_alnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.' ? *p : '_';
+  if (b->tool_prefix == NULL || b->tool_prefix[0] == '\0')
+    b->meta_prefix[i++] = '_';
+  b->meta_prefix[i] = '\0';
+  return 0;
+}
+
 /* The conversion options of b (pointing into b). */
 static void fill_options(const backend *b, oa_options *opt) {
   memset(opt, 0, sizeof(*opt));
@@ -539,6 +595,10 @@ static void fill_options(const backend *b, oa_options *opt) {
   opt->security_scopes = b->security_scopes;
   opt->scope_prefix = b->scope_prefix;
   opt->reserved_headers = b->n_claims > 0 ? (const char *const *)b->claim_names : NULL;
+  opt->no_output_schemas = !b->output_schemas;
+  opt->read_only = b->read_only;
+  opt->server_variables = json_object_get(b->options, "server_variables");
+  opt->server_args = b->use_servers;
 }
 
 static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, size_t n) {
@@ -558,6 +618,7 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
       "timeout_ms",
       "connect_timeout_ms",
       "max_response_bytes",
+      "max_document_bytes",
       "ca_file",
       "client_cert_file",
       "client_key_file",
@@ -567,6 +628,11 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
       "scope_prefix",
       "claim_headers",
       "oauth2",
+      "output_schemas",
+      "read_only",
+      "server_variables",
+      "tools_mode",
+      "search_threshold",
   };
   const char *key, *name, *url, *spec, *slash;
   const json_t *v;
@@ -592,9 +658,17 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
   }
   b->name = strdup(name);
   url = json_string_value(json_object_get(o, "base_url"));
-  if (url == NULL)
-    return bad(err, n, "backend %s: \"base_url\" is required (e.g. \"http://127.0.0.1:8001\")%s",
+  spec = json_string_value(json_object_get(o, "openapi"));
+  /* Without base_url the requests go to the document's servers[0] (its
+   * variables filled in), so the document must be found without it. */
+  b->use_servers = json_object_get(o, "base_url") == NULL && spec != NULL && spec[0] != '/';
+  if (url == NULL && !b->use_servers)
+    return bad(err, n,
+               "backend %s: \"base_url\" is required (e.g. \"http://127.0.0.1:8001\"), unless "
+               "\"openapi\" is a URL or a file whose servers say where the API is%s",
                name, "");
+  if (b->use_servers)
+    url = "http://servers.invalid"; /* not used: see server_prefix() */
   if (strncasecmp(url, "https://", 8) == 0)
     scheme_len = 8;
   else if (strncasecmp(url, "http://", 7) == 0)
@@ -612,7 +686,6 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
     return -ENOMEM;
   for (i = strlen(b->base_path); i > 0 && b->base_path[i - 1] == '/'; i--)
     b->base_path[i - 1] = '\0';
-  spec = json_string_value(json_object_get(o, "openapi"));
   if (json_object_get(o, "openapi") != NULL && spec == NULL)
     return bad(err, n, "backend %s: \"openapi\" must be a string%s", name, "");
   b->openapi = strdup(spec ? spec : "/openapi.json");
@@ -646,6 +719,14 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
   if (v != NULL && !json_is_boolean(v))
     return bad(err, n, "backend %s: \"get_as_resources\" must be true or false%s", name, "");
   b->get_as_resources = json_is_true(v);
+  v = json_object_get(o, "output_schemas");
+  if (v != NULL && !json_is_boolean(v))
+    return bad(err, n, "backend %s: \"output_schemas\" must be true or false%s", name, "");
+  b->output_schemas = v == NULL || json_is_true(v);
+  v = json_object_get(o, "read_only");
+  if (v != NULL && !json_is_boolean(v))
+    return bad(err, n, "backend %s: \"read_only\" must be true or false%s", name, "");
+  b->read_only = json_is_true(v);
   r = string_array(json_object_get(o, "forward_headers"), "forward_headers", name, &b->forward,
                    &b->n_forward, err, n);
   if (r < 0)
@@ -694,6 +775,9 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
   if (!isbad)
     b->max_response_bytes =
         uint_setting(o, "max_response_bytes", 10u << 20, 1024, 1u << 30, name, &isbad, err, n);
+  if (!isbad)
+    b->max_document_bytes = uint_setting(o, "max_document_bytes", DOC_MAX_DEFAULT, 1024, 1u << 30,
+                                         name, &isbad, err, n);
   if (isbad)
     return -EINVAL;
   r = parse_tls(b, o, name, err, n);
@@ -705,6 +789,8 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
     r = parse_claims(b, o, name, err, n);
   if (r == 0)
     r = parse_oauth2(b, o, name, err, n);
+  if (r == 0)
+    r = parse_tools_mode(b, o, name, err, n);
   if (r < 0)
     return r;
   /* The conversion options, checked now by a dry run on an empty document
@@ -712,6 +798,22 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
   b->options = json_object();
   if (b->options == NULL)
     return -ENOMEM;
+  v = json_object_get(o, "server_variables");
+  if (v != NULL) {
+    const char *vk;
+    const json_t *vv;
+    if (!json_is_object(v))
+      return bad(err, n, "backend %s: \"server_variables\" must be an object of name: value%s",
+                 name, "");
+    json_object_foreach((json_t *)v, vk, vv) {
+      if (!json_is_string(vv))
+        return bad(err, n, "backend %s: server_variables: \"%s\" needs a string value", name, vk);
+    }
+    if (!b->use_servers)
+      host->log(pl->ctx, MCPD_LOG_WARNING,
+                "backend=%s server_variables are ignored: base_url says where requests go", name);
+    json_object_set(b->options, "server_variables", (json_t *)v);
+  }
   {
     static const char *const opt_keys[] = {"include_operations", "exclude_operations",
                                            "include_tags", "exclude_tags", "route_map"};
@@ -788,6 +890,13 @@ static const char *header_of(const mcpd_http_response *resp, const char *name) {
 }
 
 /* A failed exchange as the model should read it. */
+
+/* Where the backend is, for messages: its base_url, or (when the document's
+ * servers say where the API is) the document's address. */
+static const char *backend_where(const backend *b) {
+  return b->use_servers && b->spec_url != NULL ? b->spec_url : b->origin;
+}
+
 static void transport_error(const backend *b, int err, const char *why, char *msg, size_t n) {
   /* TLS and proxy failures, and timeouts in the handshake, only the host
    * can put in words. */
@@ -796,7 +905,7 @@ static void transport_error(const backend *b, int err, const char *why, char *ms
        (err == -EPROTO && strncasecmp(b->origin, "https://", 8) == 0) ||
        (err == -ETIMEDOUT && strstr(why, "TLS") != NULL) ||
        (err == -ECONNREFUSED && strstr(why, "proxy") != NULL) || err == -EIO)) {
-    snprintf(msg, n, "backend %s (%s): %s", b->name, b->origin, why);
+    snprintf(msg, n, "backend %s (%s): %s", b->name, backend_where(b), why);
     return;
   }
   switch (err) {
@@ -805,7 +914,7 @@ static void transport_error(const backend *b, int err, const char *why, char *ms
              b->name, b->timeout_ms);
     break;
   case -ECONNREFUSED:
-    snprintf(msg, n, "backend %s refused the connection (is %s up?)", b->name, b->origin);
+    snprintf(msg, n, "backend %s refused the connection (is %s up?)", b->name, backend_where(b));
     break;
   case -E2BIG:
     snprintf(msg, n, "backend %s answered more than max_response_bytes (%zu bytes)", b->name,
@@ -819,7 +928,7 @@ static void transport_error(const backend *b, int err, const char *why, char *ms
     break;
   case -EHOSTUNREACH:
     snprintf(msg, n, "backend %s: the host of %s did not resolve or cannot be reached", b->name,
-             b->origin);
+             backend_where(b));
     break;
   case -EAGAIN:
     snprintf(msg, n, "backend %s: too many requests already waiting for a connection", b->name);
@@ -975,11 +1084,20 @@ static void on_response(void *arg, int err, const mcpd_http_response *resp) {
     }
   } else {
     oa_result_opts opts;
+    int mismatch = 0;
     memset(&opts, 0, sizeof(opts));
     opts.structured = 1; /* mcpd drops it for sessions that predate it */
     opts.max_error_body = 1000;
+    opts.mismatch = &mismatch;
     result = oa_result(ref->op, resp->status, header_of(resp, "content-type"), resp->body,
                        resp->body_len, &opts);
+    if (mismatch && !p->ref->mismatch_logged) {
+      p->ref->mismatch_logged = 1; /* once per tool and document */
+      host->log(ref->b->pl->ctx, MCPD_LOG_WARNING,
+                "backend=%s tool=%s answered HTTP %d with something that does not match its "
+                "output schema: sent as text (an error result) without structuredContent",
+                ref->b->name, ref->op->name, resp->status);
+    }
     if (result != NULL)
       host->complete(p->call, result);
     else
@@ -1054,13 +1172,54 @@ static int add_claims(pending *p, backend *b, mcpd_call *call, char *msg, size_t
   return 0;
 }
 
+/* The message of a server URL that cannot be used. */
+static void bad_server_msg(char *err, size_t n, const char *name, const char *u, int file) {
+  int k = snprintf(err, n, "backend %s: the document's server URL \"", name);
+  if (k >= 0 && (size_t)k < n)
+    snprintf(err + k, n - (size_t)k, "%.120s\" is not an http(s) URL%s; set base_url", u,
+             file ? " (and the document is a file)" : "");
+}
+
+/* Where op's requests go for args when the backend has no base_url: the
+ * document's server URL, made absolute against the document's own URL when
+ * it is a path ("/v1"; no servers at all is "/"). A new string, or NULL with
+ * a message in err. */
+static char *server_prefix(const backend *b, const oa_operation *op, const json_t *args, char *err,
+                           size_t n) {
+  char *u = NULL, *abs;
+  const char *host_end;
+  size_t olen;
+  if (op->server != NULL && oa_server_url(op, args, &u, err, n) < 0)
+    return NULL;
+  if (u == NULL && (u = strdup("")) == NULL) {
+    snprintf(err, n, "out of memory");
+    return NULL;
+  }
+  if (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)
+    return u;
+  if ((u[0] != '\0' && u[0] != '/') || b->spec_url == NULL) {
+    bad_server_msg(err, n, b->name, u, b->spec_url == NULL);
+    free(u);
+    return NULL;
+  }
+  host_end = strchr(strstr(b->spec_url, "://") + 3, '/');
+  olen = host_end != NULL ? (size_t)(host_end - b->spec_url) : strlen(b->spec_url);
+  abs = malloc(olen + strlen(u) + 1);
+  if (abs != NULL)
+    snprintf(abs, olen + strlen(u) + 1, "%.*s%s", (int)olen, b->spec_url, u);
+  else
+    snprintf(err, n, "out of memory");
+  free(u);
+  return abs;
+}
+
 /* Builds the request of ref from args and sends it (after getting the
  * backend's token); the call completes later. */
 static int start_call(mcpd_call *call, op_ref *ref, const json_t *args, const char *uri,
                       json_t **result) {
   backend *b = ref->b;
   size_t i, url_len;
-  char err[300];
+  char err[300], *server = NULL;
   pending *p;
   int r;
 
@@ -1081,7 +1240,14 @@ static int start_call(mcpd_call *call, op_ref *ref, const json_t *args, const ch
     *result = mcpd_result_error(err);
     return MCPD_OK;
   }
-  url_len = strlen(b->origin) + strlen(p->rq.target) + 1;
+  if (b->use_servers && (server = server_prefix(b, ref->op, args, err, sizeof(err))) == NULL) {
+    pending_free(p);
+    if (uri != NULL)
+      return host->fail(call, -EIO, err) == 0 ? MCPD_PENDING : -EIO;
+    *result = mcpd_result_error(err);
+    return MCPD_OK;
+  }
+  url_len = strlen(server != NULL ? server : b->origin) + strlen(p->rq.target) + 1;
   p->url = malloc(url_len);
   /* Accept, headers, the request's, forwarded, claims, then Authorization. */
   p->lines = calloc(1 + b->n_headers + p->rq.n_headers + b->n_forward + b->n_claims + 2,
@@ -1090,7 +1256,9 @@ static int start_call(mcpd_call *call, op_ref *ref, const json_t *args, const ch
   if (p->url == NULL || p->lines == NULL || p->extra == NULL ||
       (uri != NULL && (p->uri = strdup(uri)) == NULL))
     goto oom;
-  snprintf(p->url, url_len, "%s%s", b->origin, p->rq.target);
+  snprintf(p->url, url_len, "%s%s", server != NULL ? server : b->origin, p->rq.target);
+  free(server);
+  server = NULL;
   p->lines[p->n_lines++] = "Accept: application/json, */*;q=0.5";
   for (i = 0; i < b->n_headers; i++)
     p->lines[p->n_lines++] = b->headers[i];
@@ -1130,6 +1298,7 @@ static int start_call(mcpd_call *call, op_ref *ref, const json_t *args, const ch
     with_token(p);
   return MCPD_PENDING;
 oom:
+  free(server);
   pending_free(p);
   return -ENOMEM;
 }
@@ -1141,6 +1310,106 @@ static int tool_handler(mcpd_call *call, const json_t *args, void *data, json_t 
 static int resource_handler(mcpd_call *call, const char *uri, const json_t *vars, void *data,
                             json_t **result) {
   return start_call(call, data, vars, uri, result);
+}
+
+/* ---- tools_mode search: the meta-tools ------------------------------------------- */
+
+/* The published document of a meta-tool's backend, when it is in search mode. */
+static api_gen *meta_gen(void *data, json_t **result) {
+  backend *b = data;
+  api_gen *g = b->published;
+  if (g == NULL || g->meta == NULL) {
+    *result = mcpd_result_error("the backend's operations are not loaded yet; try again later");
+    return NULL;
+  }
+  return g;
+}
+
+static int meta_search_handler(mcpd_call *call, const json_t *args, void *data, json_t **result) {
+  api_gen *g = meta_gen(data, result);
+  (void)call;
+  if (g == NULL)
+    return MCPD_OK;
+  *result = oa_meta_search(g->meta, &g->api, args);
+  return *result != NULL ? MCPD_OK : -ENOMEM;
+}
+
+static int meta_describe_handler(mcpd_call *call, const json_t *args, void *data, json_t **result) {
+  backend *b = data;
+  api_gen *g = meta_gen(data, result);
+  char search[100];
+  (void)call;
+  if (g == NULL)
+    return MCPD_OK;
+  oa_meta_name(OA_META_SEARCH, b->meta_prefix, search, sizeof(search));
+  *result = oa_meta_describe(g->meta, &g->api, args, search);
+  return *result != NULL ? MCPD_OK : -ENOMEM;
+}
+
+/* Whether the caller holds one alternative of scopes (as oa_operation's
+ * required_scopes). The host checks a tool's own scopes; behind the call
+ * meta-tool, each operation's are checked here. */
+static int scopes_held(const mcpd_principal *who, char *const *alts) {
+  size_t i, k;
+  for (i = 0; alts[i] != NULL; i++) {
+    const char *p = alts[i];
+    int all = 1;
+    while (*p != '\0' && all) {
+      size_t len = strcspn(p, " ");
+      int found = 0;
+      for (k = 0; k < who->n_scopes && !found; k++)
+        found = strlen(who->scopes[k]) == len && strncmp(who->scopes[k], p, len) == 0;
+      all = found || len == 0;
+      p += len + (p[len] == ' ');
+    }
+    if (all)
+      return 1;
+  }
+  return 0;
+}
+
+static int meta_call_handler(mcpd_call *call, const json_t *args, void *data, json_t **result) {
+  backend *b = data;
+  api_gen *g = meta_gen(data, result);
+  const char *name = json_string_value(json_object_get(args, "name"));
+  const json_t *a = json_object_get(args, "arguments");
+  json_t *empty = NULL;
+  char err[300], msg[600], other[100];
+  long i;
+  int r;
+  if (g == NULL)
+    return MCPD_OK;
+  i = oa_meta_find(g->meta, &g->api, name);
+  if (i < 0) {
+    oa_meta_name(OA_META_SEARCH, b->meta_prefix, other, sizeof(other));
+    snprintf(msg, sizeof(msg), "no operation is named \"%.100s\"; find names with %s",
+             name ? name : "", other);
+    *result = mcpd_result_error(msg);
+    return MCPD_OK;
+  }
+  if (g->api.ops[i].required_scopes != NULL && MCPD_HOST_HAS(host, call_principal)) {
+    const mcpd_principal *who = host->call_principal(call);
+    if (who != NULL && !scopes_held(who, g->api.ops[i].required_scopes)) {
+      snprintf(msg, sizeof(msg), "operation %.100s needs a token with the scopes %.200s", name,
+               g->api.ops[i].required_scopes[0]);
+      *result = mcpd_result_error(msg);
+      return MCPD_OK;
+    }
+  }
+  r = oa_meta_check_args(g->meta, &g->api, i, a, err, sizeof(err));
+  if (r == -ENOMEM)
+    return r;
+  if (r < 0) {
+    oa_meta_name(OA_META_DESCRIBE, b->meta_prefix, other, sizeof(other));
+    snprintf(msg, sizeof(msg), "%.100s: %.300s (its arguments: %.99s)", name, err, other);
+    *result = mcpd_result_error(msg);
+    return MCPD_OK;
+  }
+  if (a == NULL && (a = empty = json_object()) == NULL)
+    return -ENOMEM;
+  r = start_call(call, &g->ops[i], a, NULL, result);
+  json_decref(empty);
+  return r;
 }
 
 /* ---- registering what the documents describe ------------------------------------- */
@@ -1235,6 +1504,42 @@ static int register_op(plugin *pl, op_ref *ref, published_keys *keys) {
   return r;
 }
 
+/* tools_mode search: b's three meta-tools, for its newest document. Their data is b:
+ * a call looks at b->published, the document whose tools are in service. */
+static void register_meta(plugin *pl, backend *b, published_keys *keys) {
+  static const mcpd_tool_fn handlers[OA_META_COUNT] = {meta_search_handler, meta_describe_handler,
+                                                       meta_call_handler};
+  int t, r;
+  for (t = 0; t < OA_META_COUNT; t++) {
+    mcpd_tool tool;
+    char name[100];
+    json_t *schema = oa_meta_input_schema((enum oa_meta_tool)t), *ann;
+    char *desc = oa_meta_description((enum oa_meta_tool)t, b->meta_prefix, b->gen->api.title,
+                                     oa_meta_count(b->gen->meta));
+    /* Search and describe only read; a call may do anything. */
+    ann = t == OA_META_CALL ? json_pack("{s:b,s:b}", "readOnlyHint", 0, "openWorldHint", 0)
+                            : json_pack("{s:b,s:b}", "readOnlyHint", 1, "openWorldHint", 0);
+    oa_meta_name((enum oa_meta_tool)t, b->meta_prefix, name, sizeof(name));
+    memset(&tool, 0, sizeof(tool));
+    tool.struct_size = sizeof(tool);
+    tool.name = name;
+    tool.description = desc;
+    tool.input_schema = schema;
+    tool.annotations = ann;
+    tool.handler = handlers[t];
+    tool.tool_data = b;
+    r = schema == NULL || desc == NULL || ann == NULL ? -ENOMEM
+        : key_seen(keys->tools, name)                 ? -EEXIST
+                                                      : host->register_tool(pl->ctx, &tool);
+    if (r < 0)
+      host->log(pl->ctx, MCPD_LOG_WARNING, "backend=%s tool %s not registered: %s", b->name, name,
+                host->strerror(r));
+    json_decref(schema);
+    json_decref(ann);
+    free(desc);
+  }
+}
+
 /* Registers the operations of every backend that has a document. During
  * init() straight away; later as one update that replaces the old set. */
 static void publish(plugin *pl) {
@@ -1251,8 +1556,12 @@ static void publish(plugin *pl) {
   keys.templates = json_object();
   for (i = 0; i < pl->n_backends; i++) {
     api_gen *g = pl->backends[i].gen;
-    for (j = 0; g != NULL && j < g->api.n_ops; j++)
-      register_op(pl, &g->ops[j], &keys);
+    if (g != NULL && g->meta != NULL)
+      register_meta(pl, &pl->backends[i], &keys);
+    for (j = 0; g != NULL && j < g->api.n_ops; j++) {
+      if (g->meta == NULL || g->api.ops[j].kind != OA_TOOL) /* search: behind the meta-tools */
+        register_op(pl, &g->ops[j], &keys);
+    }
   }
   json_decref(keys.tools);
   json_decref(keys.resources);
@@ -1274,55 +1583,115 @@ static void publish(plugin *pl) {
   }
 }
 
-/* Whether text that is not JSON is a YAML OpenAPI document: its first
- * line that is not blank, a comment or "---" starts with "openapi:" or
- * "swagger:". */
-static int looks_like_yaml(const char *text, size_t len) {
-  size_t i = 0;
-  while (i < len) {
-    size_t end = i;
-    while (end < len && text[end] != '\n')
-      end++;
-    while (i < end && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r'))
-      i++;
-    if (i < end && text[i] != '#' && !(end - i >= 3 && memcmp(text + i, "---", 3) == 0))
-      return (end - i >= 8 && memcmp(text + i, "openapi:", 8) == 0) ||
-             (end - i >= 8 && memcmp(text + i, "swagger:", 8) == 0) ||
-             (end - i >= 10 && memcmp(text + i, "\"openapi\":", 10) == 0);
-    i = end + 1;
+/* Frees the tree spend_document() kept and undoes its heap settings. */
+static void flush_spent(plugin *pl) {
+  if (pl->spent_timer != NULL) {
+    host->timer_stop(pl->spent_timer);
+    pl->spent_timer = NULL;
   }
-  return 0;
+  if (pl->spent == NULL)
+    return;
+  oa_heap_load_release(&pl->spent_heap);
+  json_decref(pl->spent);
+  pl->spent = NULL;
+  oa_heap_load_end(&pl->spent_heap); /* the tree's pages back to the system */
+}
+
+static void spent_fired(void *arg) {
+  plugin *pl = arg;
+  pl->spent_timer = NULL;
+  flush_spent(pl);
+}
+
+/* Frees doc (stolen) and ends heap's load. In search mode (later), a large
+ * document's tree, which takes tens of milliseconds to free, goes on the loop's
+ * next turn, after its tools are in service (the next take_document() frees it
+ * first if sooner). One tool per operation frees it now: the registry's copies
+ * of the schemas then reuse its memory. */
+static void spend_document(plugin *pl, json_t *doc, oa_heap_load *heap, int later) {
+  if (later && heap->active &&
+      host->timer_start(pl->ctx, 0, spent_fired, pl, &pl->spent_timer) == 0) {
+    pl->spent = doc;
+    pl->spent_heap = *heap;
+    return;
+  }
+  pl->spent_timer = NULL;
+  oa_heap_load_release(heap);
+  json_decref(doc);
+  oa_heap_load_end(heap);
+}
+
+/* The operations a document has, before filters (tools_mode auto decides on
+ * this first, so that a big API is converted once, without output schemas). */
+static size_t doc_operations(const json_t *doc) {
+  static const char *const methods[] = {"get",     "put",  "post",  "delete",
+                                        "options", "head", "patch", "trace"};
+  const json_t *item;
+  const char *path;
+  size_t n = 0, m;
+  json_object_foreach(json_object_get(doc, "paths"), path, item) {
+    for (m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
+      n += json_is_object(json_object_get(item, methods[m]));
+  }
+  return n;
+}
+
+static size_t count_tools(const oa_api *api) {
+  size_t i, n = 0;
+  for (i = 0; i < api->n_ops; i++)
+    n += api->ops[i].kind == OA_TOOL;
+  return n;
 }
 
 /* Converts a fetched (or read) document and puts it in service. Returns
  * 0, or a negative error with a message in err. */
 static int take_document(backend *b, const char *text, size_t len, char *err, size_t n) {
-  json_error_t je;
-  json_t *doc = json_loadb(text, len, 0, &je);
+  json_t *doc;
   oa_options opt;
   api_gen *g;
   size_t i;
-  int r;
+  int r, search, no_output;
+  oa_heap_load heap;
+  char *slim = NULL;
+  size_t slim_len = 0;
 
-  if (doc == NULL) {
-    if (looks_like_yaml(text, len))
-      snprintf(err, n,
-               "the OpenAPI document is YAML; mcpd reads JSON documents only (serve or point "
-               "\"openapi\" at its JSON form, e.g. converted with yq -o=json)");
-    else
-      snprintf(err, n, "the OpenAPI document is not JSON: %s (line %d)", je.text, je.line);
-    return -EINVAL;
-  }
-  g = calloc(1, sizeof(*g));
+  flush_spent(b->pl); /* the heap settings are the process's: one load at a time */
+  /* Only large documents: the copy costs a pass and a buffer. */
+  if (len >= SLIM_MIN_BYTES)
+    slim = oa_slim_json(text, len, &slim_len);
+  oa_heap_load_begin(slim != NULL ? slim_len : len, slim != NULL, &heap);
+  r = oa_yaml_parse_document(slim != NULL ? slim : text, slim != NULL ? slim_len : len, &doc, err,
+                             n);
+  if (r < 0 && slim != NULL) /* say what is wrong where the original has it */
+    r = oa_yaml_parse_document(text, len, &doc, err, n);
+  oa_slim_free(slim, len);
+  g = r == 0 ? calloc(1, sizeof(*g)) : NULL;
   if (g == NULL) {
     json_decref(doc);
-    return -ENOMEM;
+    oa_heap_load_end(&heap);
+    return r < 0 ? r : -ENOMEM;
   }
   fill_options(b, &opt);
+  no_output = opt.no_output_schemas;
+  search = b->tools_mode == TOOLS_SEARCH ||
+           (b->tools_mode == TOOLS_AUTO && doc_operations(doc) > b->search_threshold);
+  /* Search mode sends no outputSchema: converting them would be wasted. */
+  opt.no_output_schemas = no_output || search;
   r = openapi_convert(doc, &opt, &g->api, err, n);
-  json_decref(doc);
+  if (r == 0 && search && b->tools_mode == TOOLS_AUTO &&
+      count_tools(&g->api) <= b->search_threshold) {
+    /* The filters left few enough: one tool each after all. */
+    openapi_free(&g->api);
+    opt.no_output_schemas = no_output;
+    search = 0;
+    r = openapi_convert(doc, &opt, &g->api, err, n);
+  }
+  if (r == 0 && search && (r = oa_meta_build(&g->api, doc, &g->meta)) < 0)
+    snprintf(err, n, "out of memory");
+  spend_document(b->pl, doc, &heap, g->meta != NULL);
   if (r < 0) {
     openapi_free(&g->api);
+    oa_meta_free(g->meta);
     free(g);
     return r;
   }
@@ -1339,10 +1708,18 @@ static int take_document(backend *b, const char *text, size_t len, char *err, si
   }
   for (i = 0; i < g->api.n_warnings; i++)
     host->log(b->pl->ctx, MCPD_LOG_WARNING, "backend=%s %s", b->name, g->api.warnings[i]);
+  if (b->use_servers && g->api.n_ops > 0) {
+    /* Said now rather than on every call: the document names no usable server. */
+    char why[300], *u = server_prefix(b, &g->api.ops[0], NULL, why, sizeof(why));
+    if (u == NULL)
+      host->log(b->pl->ctx, MCPD_LOG_WARNING, "%s", why);
+    free(u);
+  }
   host->log(b->pl->ctx, MCPD_LOG_INFO,
-            "backend=%s document=%s title=\"%s\" version=\"%s\" operations=%zu warnings=%zu",
+            "backend=%s document=%s title=\"%s\" version=\"%s\" operations=%zu warnings=%zu%s",
             b->name, b->openapi, g->api.title ? g->api.title : "",
-            g->api.version ? g->api.version : "", g->api.n_ops, g->api.n_warnings);
+            g->api.version ? g->api.version : "", g->api.n_ops, g->api.n_warnings,
+            g->meta != NULL ? " tools_mode=search" : "");
   g->refs = 1;
   gen_unref(b->gen);
   b->gen = g;
@@ -1388,7 +1765,8 @@ static void on_document(void *arg, int err, const mcpd_http_response *resp) {
   if (err == -ESHUTDOWN || err == -ECANCELED)
     return;
   if (err == -E2BIG) {
-    snprintf(why, sizeof(why), "%s is larger than %u MiB", b->spec_url, DOC_MAX_BYTES >> 20);
+    snprintf(why, sizeof(why), "%s is larger than max_document_bytes (%zu bytes)", b->spec_url,
+             b->max_document_bytes);
     fetch_failed(b, why);
     return;
   }
@@ -1414,22 +1792,42 @@ static int read_file(backend *b, char *err, size_t n) {
   FILE *f = fopen(b->spec_file, "rb");
   char *text = NULL;
   size_t len = 0, cap = 0, got;
+  struct stat st;
   int r;
   if (f == NULL) {
     snprintf(err, n, "cannot open %s: %s", b->spec_file, strerror(errno));
     return -errno;
   }
+  /* A large file of known size: one buffer of it, of huge pages (oa_heap.h). A
+   * file that grew meanwhile is read again below. */
+  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= SLIM_MIN_BYTES &&
+      (size_t)st.st_size <= b->max_document_bytes) {
+    size_t size = (size_t)st.st_size + 1;
+    char *buf = oa_heap_buffer(size);
+    len = buf != NULL ? fread(buf, 1, size, f) : size;
+    if (len < size) {
+      fclose(f);
+      r = take_document(b, buf, len, err, n);
+      oa_heap_buffer_free(buf, size);
+      return r;
+    }
+    oa_heap_buffer_free(buf, size);
+    rewind(f);
+    len = 0;
+  }
   do {
-    if (len > DOC_MAX_BYTES) {
+    if (len > b->max_document_bytes) {
       fclose(f);
       free(text);
-      snprintf(err, n, "%s is larger than %u MiB", b->spec_file, DOC_MAX_BYTES >> 20);
+      snprintf(err, n, "%s is larger than max_document_bytes (%zu bytes)", b->spec_file,
+               b->max_document_bytes);
       return -E2BIG;
     }
     if (len + 65536 > cap) {
       char *grown;
       /* Room for one byte past the limit, to see a file that passes it. */
-      cap = (len + 65536) * 2 > DOC_MAX_BYTES + 1 ? DOC_MAX_BYTES + 1 : (len + 65536) * 2;
+      cap = (len + 65536) * 2 > b->max_document_bytes + 1 ? b->max_document_bytes + 1
+                                                          : (len + 65536) * 2;
       grown = realloc(text, cap);
       if (grown == NULL) {
         fclose(f);
@@ -1468,7 +1866,7 @@ static void fetch(backend *b) {
   hr.n_headers = b->n_headers;
   hr.timeout_ms = b->timeout_ms;
   hr.connect_timeout_ms = b->connect_timeout_ms;
-  hr.max_response_bytes = DOC_MAX_BYTES;
+  hr.max_response_bytes = b->max_document_bytes;
   hr.label = b->name;
   set_transport(b, &hr, b->fetch_why, sizeof(b->fetch_why));
   r = host->http_request(b->pl->ctx, &hr, on_document, b, &b->fetching);
@@ -1485,6 +1883,9 @@ static void plugin_free(plugin *pl) {
   size_t i;
   if (pl == NULL)
     return;
+  /* The host has dropped the plugin's timers by now: only the tree is left. */
+  pl->spent_timer = NULL;
+  flush_spent(pl);
   for (i = 0; i < pl->n_backends; i++)
     backend_free(&pl->backends[i]);
   free(pl->backends);

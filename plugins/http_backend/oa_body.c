@@ -117,7 +117,7 @@ void oa_output_schema(ctx *c, const json_t *op, oa_operation *o) {
     if (!json_is_object(media) || json_object_get(media, "schema") == NULL)
       media = NULL;
   }
-  if (media == NULL)
+  if (media == NULL || c->opt->no_output_schemas)
     return;
   /* A response that may also be an image, text...: clients reject a result
    * without structuredContent when the tool declares an output schema. */
@@ -157,15 +157,140 @@ void oa_output_schema(ctx *c, const json_t *op, oa_operation *o) {
   }
 }
 
+/* How a request body of media type mt (from oa_media_type()) is sent, or
+ * OA_BODY_NONE when mcpd cannot send it. *ct gets the Content-Type to send
+ * (mt, or a concrete type for a wildcard). */
+static enum oa_body body_kind(const char *mt, const char **ct) {
+  *ct = mt;
+  if (oa_is_json_media(mt))
+    return OA_BODY_JSON;
+  if (strcmp(mt, "application/x-www-form-urlencoded") == 0)
+    return OA_BODY_FORM;
+  if (strcmp(mt, "multipart/form-data") == 0)
+    return OA_BODY_MULTIPART;
+  if (strncmp(mt, "multipart/", 10) == 0 || mt[0] == '\0' || strchr(mt, '/') == NULL)
+    return OA_BODY_NONE; /* mixed, related...: parts this does not know how to name */
+  if (strcmp(mt, "text/*") == 0) {
+    *ct = "text/plain";
+    return OA_BODY_TEXT;
+  }
+  if (strcmp(mt, "*/*") == 0 || strcmp(mt, "application/*") == 0) {
+    *ct = "application/octet-stream";
+    return OA_BODY_BINARY;
+  }
+  if (strchr(mt, '*') != NULL)
+    return OA_BODY_NONE; /* a partial wildcard: which type the bytes are, only the caller knows */
+  if (strncmp(mt, "text/", 5) == 0 || oa_ends_with(mt, "+xml") ||
+      strcmp(mt, "application/xml") == 0 || oa_ends_with(mt, "+yaml") ||
+      strcmp(mt, "application/yaml") == 0 || strcmp(mt, "application/x-ndjson") == 0 ||
+      strcmp(mt, "application/graphql") == 0 || strcmp(mt, "application/sql") == 0)
+    return OA_BODY_TEXT;
+  return OA_BODY_BINARY;
+}
+
+/* The key of the media type in content that is sent best (JSON, form, multipart,
+ * text, bytes: the first of each kind in the document), or NULL. */
+static const char *best_media(const json_t *content, enum oa_body *kind, const char **ct, char *buf,
+                              size_t n) {
+  static const enum oa_body order[] = {OA_BODY_JSON, OA_BODY_FORM, OA_BODY_MULTIPART, OA_BODY_TEXT,
+                                       OA_BODY_BINARY};
+  const char *k, *t;
+  json_t *v;
+  size_t i;
+  const char *json_key = json_media_key(content, NULL);
+  if (json_key != NULL) {
+    *kind = OA_BODY_JSON;
+    *ct = oa_media_type(json_key, buf, n);
+    return json_key;
+  }
+  for (i = 1; i < sizeof(order) / sizeof(order[0]); i++) {
+    json_object_foreach((json_t *)content, k, v) {
+      if (body_kind(oa_media_type(k, buf, n), &t) == order[i]) {
+        *kind = order[i];
+        *ct = t;
+        return k;
+      }
+    }
+  }
+  return NULL;
+}
+
+/* Whether the converted property schema s describes a file: a string of bytes
+ * (OpenAPI 3.0 format: binary, 3.1 contentMediaType without contentEncoding). */
+static int is_file_schema(const json_t *s) {
+  const char *f = json_string_value(json_object_get(s, "format"));
+  const json_t *t = json_object_get(s, "type");
+  if (t != NULL && !(json_is_string(t) && strcmp(json_string_value(t), "string") == 0))
+    return 0;
+  return (f != NULL && strcmp(f, "binary") == 0) ||
+         (json_object_get(s, "contentMediaType") != NULL &&
+          json_object_get(s, "contentEncoding") == NULL);
+}
+
+/* The argument schema of a file part. */
+static json_t *file_schema(ctx *c, const json_t *orig) {
+  const json_t *d = json_object_get(orig, "description");
+  sbuf b = {0};
+  json_t *s;
+  if (json_is_string(d))
+    sb_printf(&b, "%s\n\n", json_string_value(d));
+  sb_puts(&b, "A file: {\"content_base64\": its bytes in base64, \"filename\": its name "
+              "(optional; default the field's name), \"mime_type\": its media type (optional; "
+              "default application/octet-stream)}. Sent as a part of a multipart/form-data "
+              "body.");
+  if (b.oom) {
+    c->oom = 1;
+    sb_free(&b);
+    return NULL;
+  }
+  s = oa_chk(c,
+             json_pack("{s:s,s:s,s:{s:{s:s,s:s},s:{s:s},s:{s:s}},s:[s],s:b}", "type", "object",
+                       "description", b.p, "properties", "content_base64", "type", "string",
+                       "contentEncoding", "base64", "filename", "type", "string", "mime_type",
+                       "type", "string", "required", "content_base64", "additionalProperties", 0));
+  sb_free(&b);
+  return s;
+}
+
+int oa_file_arg(const json_t *s) {
+  const json_t *b64 = json_object_get(json_object_get(s, "properties"), "content_base64");
+  const char *t = json_string_value(json_object_get(s, "type"));
+  if (t != NULL && strcmp(t, "array") == 0)
+    return oa_file_arg(json_object_get(s, "items")) == 1 ? 2 : 0;
+  return b64 != NULL && json_is_false(json_object_get(s, "additionalProperties")) &&
+         json_is_string(json_object_get(b64, "contentEncoding"));
+}
+
+/* multipart/form-data: file properties (and arrays of files) get the file argument
+ * schema. */
+static void multipart_props(ctx *c, json_t *props) {
+  const char *k;
+  json_t *v;
+  json_object_foreach(props, k, v) {
+    const json_t *items = json_object_get(v, "items");
+    const char *t = json_string_value(json_object_get(v, "type"));
+    if (is_file_schema(v)) {
+      json_object_set_new(props, k, file_schema(c, v));
+    } else if (t != NULL && strcmp(t, "array") == 0 && is_file_schema(items)) {
+      json_t *f = file_schema(c, items);
+      json_t *arr = oa_chk(c, json_deep_copy(v));
+      oa_oset(c, arr, "items", f);
+      json_object_set_new(props, k, arr);
+    }
+  }
+}
+
 /* The body: sets o->body, o->content_type, o->body_required; fills props
  * (name -> schema) and req, or *whole. -1 when the operation must be
- * skipped (a required body of a type that cannot be sent). */
+ * skipped (a body of a type that cannot be sent: a tool never drops an
+ * argument, so it gets no tool at all). */
 int oa_body_schema(ctx *c, const json_t *op, oa_operation *o, json_t **props, json_t **req,
                    json_t **whole) {
   const json_t *rb = json_object_get(op, "requestBody"), *content, *media, *s, *desc;
-  const char *key;
+  const char *key, *ct = NULL;
   json_t *conv, *top;
   char buf[128];
+  enum oa_body kind = OA_BODY_NONE;
   int required;
   if (rb == NULL)
     return 0;
@@ -182,30 +307,36 @@ int oa_body_schema(ctx *c, const json_t *op, oa_operation *o, json_t **props, js
     oa_warn(c, "the request body has no content; ignored");
     return 0;
   }
-  key = json_media_key(content, NULL);
-  o->body = OA_BODY_JSON;
-  if (key == NULL) {
-    key = json_media_key(content, "application/x-www-form-urlencoded");
-    o->body = OA_BODY_FORM;
-  }
+  key = best_media(content, &kind, &ct, buf, sizeof(buf));
   if (key == NULL) {
     const char *first = json_object_iter_key(json_object_iter((json_t *)content));
-    o->body = OA_BODY_NONE;
-    if (required) {
-      oa_warn(c,
-              "the request body is %.60s%s, which cannot be sent (JSON and form bodies can); "
-              "operation skipped",
-              first, json_object_size(content) > 1 ? " (or others)" : "");
-      return -1;
-    }
-    oa_warn(c, "the optional request body is %.60s%s, which cannot be sent; calls send no body",
+    oa_warn(c,
+            "the request body is %.60s%s, which mcpd cannot send (JSON, form, multipart/form-data, "
+            "text and bytes it can); operation skipped",
             first, json_object_size(content) > 1 ? " (or others)" : "");
-    return 0;
+    return -1;
   }
-  o->content_type = oa_xstrdup(c, oa_media_type(key, buf, sizeof(buf)));
+  o->body = kind;
+  o->content_type = oa_xstrdup(c, ct);
   o->body_required = required;
   media = json_object_get(content, key);
   s = json_object_get(media, "schema");
+  desc = json_object_get(rb, "description");
+  if (kind == OA_BODY_TEXT || kind == OA_BODY_BINARY) {
+    sbuf b = {0};
+    if (json_is_string(desc))
+      sb_printf(&b, "%s\n\n", json_string_value(desc));
+    if (kind == OA_BODY_TEXT)
+      sb_printf(&b, "The request body (%s), as text.", ct);
+    else
+      sb_printf(&b, "The request body (%s): its bytes in base64.", ct);
+    *whole = b.oom ? NULL : oa_chk(c, json_pack("{s:s,s:s}", "type", "string", "description", b.p));
+    if (*whole != NULL && kind == OA_BODY_BINARY)
+      oa_oset(c, *whole, "contentEncoding", json_string("base64"));
+    c->oom |= b.oom;
+    sb_free(&b);
+    return 0;
+  }
   conv = s != NULL ? oa_conv_schema(c, s, 0) : oa_chk(c, json_object());
   if (conv == NULL)
     return 0;
@@ -227,7 +358,19 @@ int oa_body_schema(ctx *c, const json_t *op, oa_operation *o, json_t **props, js
       if (!required || !oa_has_key(*props, r))
         json_array_remove(*req, i);
     }
+    if (kind == OA_BODY_MULTIPART)
+      multipart_props(c, *props);
     json_decref(conv);
+  } else if (kind == OA_BODY_MULTIPART) {
+    /* Parts need names: a body that is no object with properties has none. */
+    json_decref(*props);
+    json_decref(*req);
+    *props = *req = NULL;
+    json_decref(conv);
+    json_decref(top);
+    oa_warn(c, "the multipart/form-data body is not an object with properties, so its parts "
+               "have no names; operation skipped");
+    return -1;
   } else {
     json_decref(*props);
     json_decref(*req);
@@ -237,7 +380,6 @@ int oa_body_schema(ctx *c, const json_t *op, oa_operation *o, json_t **props, js
       json_decref(conv);
       conv = oa_chk(c, t ? json_object() : json_pack("{s:{}}", "not"));
     }
-    desc = json_object_get(rb, "description");
     if (json_is_string(desc) && conv != NULL && !oa_has_key(conv, "description"))
       oa_oset(c, conv, "description", json_incref((json_t *)desc));
     *whole = conv;

@@ -11,14 +11,18 @@
 #include <string.h>
 
 /* enum oa_location as in the document ("body" for both body kinds). */
-static const char *const LOCATIONS[] = {"path", "query", "header", "cookie", "body", "body"};
+static const char *const LOCATIONS[] = {"path", "query", "header", "cookie",
+                                        "body", "body",  "server"};
 
 typedef struct pitem {
   const json_t *p; /* the resolved parameter object; NULL for an undeclared path variable */
   const char *name;
   enum oa_location in;
-  int level; /* 0: from the path item, 1: from the operation */
-  char *arg; /* owned, once named */
+  int level;      /* 0: from the path item, 1: from the operation */
+  char *arg;      /* owned, once named */
+  json_t *schema; /* owned: the argument's schema, once made */
+  int json;       /* see oa_param.json */
+  int merged;     /* one argument with the body property of the same name */
 } pitem;
 
 typedef struct pvec {
@@ -28,8 +32,10 @@ typedef struct pvec {
 
 static void pv_free(pvec *pv) {
   size_t i;
-  for (i = 0; i < pv->n; i++)
+  for (i = 0; i < pv->n; i++) {
     free(pv->v[i].arg);
+    json_decref(pv->v[i].schema);
+  }
   free(pv->v);
   memset(pv, 0, sizeof(*pv));
 }
@@ -199,6 +205,7 @@ static int match_template(ctx *c, const char *path, pvec *pv, sbuf *names) {
       if (!found) {
         oa_warn(c, "path parameter %.100s is not in the path; ignored", it->name);
         free(it->arg);
+        json_decref(it->schema);
         continue;
       }
     }
@@ -298,6 +305,37 @@ static void param_style(ctx *c, const pitem *it, oa_param *op) {
               it->name, st, LOCATIONS[it->in]);
   }
   op->explode = json_is_boolean(ex) ? json_is_true(ex) : op->style == OA_STYLE_FORM;
+  /* Where the document says a value may hold '/' (GitHub's branch, path and
+   * ref), or reserved characters, they are sent as they are. */
+  op->keep = OA_KEEP_NONE;
+  if (it->in == OA_PATH && json_is_true(json_object_get(it->p, "x-multi-segment")))
+    op->keep = OA_KEEP_SLASH;
+  if ((it->in == OA_PATH || it->in == OA_QUERY) &&
+      json_is_true(json_object_get(it->p, "allowReserved")))
+    op->keep = OA_KEEP_RESERVED;
+}
+
+/* Whether two argument schemas describe the same values: equal but for the
+ * keywords that only describe (title, description, examples...). */
+static int same_values(ctx *c, const json_t *a, const json_t *b) {
+  static const char *const notes[] = {"title",    "description", "examples",
+                                      "example",  "$comment",    "deprecated",
+                                      "readOnly", "writeOnly",   NULL};
+  json_t *x, *y;
+  size_t i;
+  int eq;
+  if (!json_is_object(a) || !json_is_object(b))
+    return 0;
+  x = oa_chk(c, json_copy((json_t *)a));
+  y = oa_chk(c, json_copy((json_t *)b));
+  for (i = 0; notes[i] != NULL; i++) {
+    json_object_del(x, notes[i]);
+    json_object_del(y, notes[i]);
+  }
+  eq = x != NULL && y != NULL && json_equal(x, y);
+  json_decref(x);
+  json_decref(y);
+  return eq;
 }
 
 static int arg_taken(const json_t *props, const pvec *pv, const char *a) {
@@ -312,20 +350,33 @@ static int arg_taken(const json_t *props, const pvec *pv, const char *a) {
 }
 
 /* Names the parameters' arguments: the parameter's name, or on a clash with
- * a body property or another parameter "<name>__<in>" (then a number). */
+ * a body property or another parameter "<name>__<in>" (then a number). A path
+ * or query parameter and a body property (body_names: name -> schema) of the
+ * same name and values are the same thing said twice (the id in the path and
+ * in the object): one argument, sent to both places. */
 static void name_args(ctx *c, pvec *pv, const json_t *body_names) {
   size_t i, j;
   for (i = 0; i < pv->n; i++) {
     free(pv->v[i].arg);
     pv->v[i].arg = NULL;
+    pv->v[i].merged = 0;
   }
   for (i = 0; i < pv->n; i++) {
     pitem *it = &pv->v[i];
-    int clash = oa_has_key(body_names, it->name);
+    int clash = oa_has_key(body_names, it->name), twice = 0;
     sbuf b = {0};
     unsigned k;
-    for (j = 0; j < pv->n && !clash; j++)
-      clash = j != i && strcmp(pv->v[j].name, it->name) == 0;
+    for (j = 0; j < pv->n; j++)
+      twice |= j != i && strcmp(pv->v[j].name, it->name) == 0;
+    if (clash && !twice && (it->in == OA_PATH || it->in == OA_QUERY) &&
+        same_values(c, it->schema, json_object_get(body_names, it->name))) {
+      it->arg = oa_xstrdup(c, it->name);
+      it->merged = 1;
+      if (it->arg == NULL)
+        return;
+      continue;
+    }
+    clash |= twice;
     if (clash)
       sb_printf(&b, "%s__%s", it->name, LOCATIONS[it->in]);
     else
@@ -448,6 +499,7 @@ void oa_op_free(oa_operation *o) {
   json_decref(o->input_schema);
   json_decref(o->output_schema);
   json_decref(o->annotations);
+  json_decref(o->server);
   for (i = 0; i < o->n_params; i++) {
     free(o->params[i].arg);
     free(o->params[i].name);
@@ -494,12 +546,44 @@ static void set_kind(ctx *c, oa_operation *o, int rt, int m) {
   }
 }
 
+/* The arguments that choose a server variable's value among its enum choices:
+ * "server_<name>", optional (the default applies without it). */
+static void add_server_args(ctx *c, oa_operation *o, const json_t *vars, json_t *in_props) {
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)vars, k, v) {
+    const json_t *en = json_object_get(v, "enum");
+    const char *def = json_string_value(json_object_get(v, "default"));
+    sbuf arg = {0}, desc = {0};
+    json_t *s;
+    if (json_array_size(en) < 2)
+      continue; /* no choice to make */
+    sb_puts(&arg, "server_");
+    oa_sanitize_into(&arg, k, strlen(k), 0);
+    sb_printf(&desc, "Which server the request goes to: the variable {%s} of %s (default %s).", k,
+              json_string_value(json_object_get(o->server, "url")), def);
+    if (arg.oom || desc.oom) {
+      c->oom = 1;
+    } else if (oa_has_key(in_props, arg.p)) {
+      oa_warn(c, "server variable %.60s: the argument %.80s is taken; the default is used", k,
+              arg.p);
+    } else if (add_param(c, o, arg.p, k, OA_SERVER) == 0) {
+      s = oa_chk(c, json_pack("{s:s,s:O,s:s,s:s}", "type", "string", "enum", en, "default", def,
+                              "description", desc.p));
+      oa_oset(c, in_props, arg.p, s);
+    }
+    sb_free(&arg);
+    sb_free(&desc);
+  }
+}
+
 /* Converts one operation into o. 0, or -1 when it is skipped (with a
  * warning) or memory ran out (c->oom). */
 int oa_convert_op(ctx *c, const entry *e, int rt, oa_operation *o) {
   pvec pv = {0};
   sbuf vars = {0}, desc = {0};
   json_t *props = NULL, *req = NULL, *whole = NULL, *in_props, *in_req, *body_names;
+  const json_t *server_vars;
   const char *summary = json_string_value(json_object_get(e->op, "summary"));
   const char *description = json_string_value(json_object_get(e->op, "description"));
   const char *id = json_string_value(json_object_get(e->op, "operationId"));
@@ -539,6 +623,10 @@ int oa_convert_op(ctx *c, const entry *e, int rt, oa_operation *o) {
   }
   if (oa_body_schema(c, e->op, o, &props, &req, &whole) != 0)
     goto done;
+  for (i = 0; i < pv.n; i++)
+    pv.v[i].schema = param_schema(c, &pv.v[i], &pv.v[i].json);
+  o->server = oa_op_server(c, e);
+  server_vars = c->opt->server_args ? json_object_get(o->server, "variables") : NULL;
 
   /* Arguments: parameters (renamed on a clash), then the body. */
   body_names = oa_chk(c, json_object());
@@ -550,7 +638,8 @@ int oa_convert_op(ctx *c, const entry *e, int rt, oa_operation *o) {
   json_decref(body_names);
   if (c->oom)
     goto done;
-  n_alloc = pv.n + (whole != NULL ? 1 : 0) + json_object_size(props);
+  n_alloc =
+      pv.n + (whole != NULL ? 1 : 0) + json_object_size(props) + json_object_size(server_vars);
   o->params = calloc(n_alloc ? n_alloc : 1, sizeof(oa_param));
   in_props = oa_chk(c, json_object());
   in_req = oa_chk(c, json_array());
@@ -565,7 +654,7 @@ int oa_convert_op(ctx *c, const entry *e, int rt, oa_operation *o) {
     for (i = 0; i < pv.n; i++) {
       pitem *it = &pv.v[i];
       oa_param *p;
-      int json, required;
+      int required;
       if (it->in != (enum oa_location)loc)
         continue;
       if (add_param(c, o, it->arg, it->name, it->in) != 0)
@@ -574,8 +663,8 @@ int oa_convert_op(ctx *c, const entry *e, int rt, oa_operation *o) {
       required = it->in == OA_PATH || json_is_true(json_object_get(it->p, "required"));
       p->required = required;
       param_style(c, it, p);
-      oa_oset(c, in_props, it->arg, param_schema(c, it, &json));
-      p->json = json;
+      oa_oset(c, in_props, it->arg, json_incref(it->schema));
+      p->json = it->json;
       if (required)
         oa_apush(c, in_req, json_string(it->arg));
     }
@@ -590,14 +679,24 @@ int oa_convert_op(ctx *c, const entry *e, int rt, oa_operation *o) {
   } else if (props != NULL) {
     const char *k;
     json_t *v;
+    size_t j;
+    json_t *r;
     json_object_foreach(props, k, v) {
       if (add_param(c, o, k, k, OA_BODY_PROP) != 0)
         break;
       o->params[o->n_params - 1].required = oa_str_in(req, k);
-      oa_oset(c, in_props, k, json_incref(v));
+      if (o->body == OA_BODY_MULTIPART)
+        o->params[o->n_params - 1].file = oa_file_arg(v);
+      /* A merged parameter keeps its schema (it has the parameter's words). */
+      if (!oa_has_key(in_props, k))
+        oa_oset(c, in_props, k, json_incref(v));
     }
-    json_array_extend(in_req, req);
+    json_array_foreach(req, j, r) {
+      if (!oa_str_in(in_req, json_string_value(r)))
+        oa_apush(c, in_req, json_incref(r));
+    }
   }
+  add_server_args(c, o, server_vars, in_props);
   if (json_array_size(in_req) > 0)
     oa_oset(c, o->input_schema, "required", in_req);
   else

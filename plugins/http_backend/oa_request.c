@@ -21,19 +21,28 @@ static int is_cookie_octet(int ch) {
          (ch >= 0x3c && ch <= 0x5b) || (ch >= 0x5d && ch <= 0x7e);
 }
 
-/* Percent-encodes n bytes of s: RFC 3986 unreserved characters are kept;
- * with form, a space is '+' (application/x-www-form-urlencoded). */
-static void put_pct(sbuf *b, const char *s, size_t n, int form) {
+/* The characters besides the unreserved ones that a value keeps (enum oa_keep). */
+#define KEEP_PATH_RESERVED  "!$&'()*+,;=:@/"
+#define KEEP_QUERY_RESERVED "!$'()*,;:@/?"
+
+/* Percent-encodes n bytes of s: RFC 3986 unreserved characters (and those in
+ * keep, NULL for none) are kept; with form, a space is '+'
+ * (application/x-www-form-urlencoded). */
+static void put_pct_keep(sbuf *b, const char *s, size_t n, int form, const char *keep) {
   size_t i;
   for (i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)s[i];
-    if (oa_is_unreserved(ch))
+    if (oa_is_unreserved(ch) || (keep != NULL && ch != 0 && strchr(keep, ch) != NULL))
       sb_putc(b, (char)ch);
     else if (form && ch == ' ')
       sb_putc(b, '+');
     else
       sb_printf(b, "%%%02X", ch);
   }
+}
+
+static void put_pct(sbuf *b, const char *s, size_t n, int form) {
+  put_pct_keep(b, s, n, form, NULL);
 }
 
 static void put_pct_str(sbuf *b, const char *s, int form) {
@@ -164,7 +173,16 @@ static void put_text(sbuf *b, const json_t *v) {
     put_json(b, v);
 }
 
-enum enc { ENC_RAW, ENC_URL, ENC_FORM, ENC_COOKIE };
+/* ENC_SLASH, ENC_PATH_RES and ENC_QUERY_RES are ENC_URL keeping what
+ * enum oa_keep says. */
+enum enc { ENC_RAW, ENC_URL, ENC_FORM, ENC_COOKIE, ENC_SLASH, ENC_PATH_RES, ENC_QUERY_RES };
+
+static const char *enc_keep(enum enc e) {
+  return e == ENC_SLASH       ? "/"
+         : e == ENC_PATH_RES  ? KEEP_PATH_RESERVED
+         : e == ENC_QUERY_RES ? KEEP_QUERY_RESERVED
+                              : NULL;
+}
 
 /* put_text(), then encoded. */
 static void put_value(sbuf *b, const json_t *v, enum enc e) {
@@ -175,7 +193,7 @@ static void put_value(sbuf *b, const json_t *v, enum enc e) {
   else if (e == ENC_COOKIE)
     put_cookie_enc(b, t.p ? t.p : "", t.len);
   else
-    put_pct(b, t.p ? t.p : "", t.len, e == ENC_FORM);
+    put_pct_keep(b, t.p ? t.p : "", t.len, e == ENC_FORM, enc_keep(e));
   b->oom |= t.oom;
   sb_free(&t);
 }
@@ -247,6 +265,9 @@ static int fail(char *err, size_t n, int rc, const char *fmt, ...) {
 
 /* A path value per style: simple "a,b", label ".a.b", matrix ";x=a;x=b". */
 static void path_value(sbuf *b, const oa_param *p, const json_t *v) {
+  enum enc e = p->keep == OA_KEEP_SLASH      ? ENC_SLASH
+               : p->keep == OA_KEEP_RESERVED ? ENC_PATH_RES
+                                             : ENC_URL;
   int matrix = p->style == OA_STYLE_MATRIX, label = p->style == OA_STYLE_LABEL;
   const char *lead = label ? "." : matrix ? ";" : "";
   const char *sep = !p->explode ? "," : label ? "." : matrix ? ";" : ",";
@@ -262,7 +283,7 @@ static void path_value(sbuf *b, const oa_param *p, const json_t *v) {
     if (p->json)
       put_json_enc(b, v, ENC_URL);
     else
-      put_value(b, v, ENC_URL);
+      put_value(b, v, e);
     return;
   }
   if (matrix && p->explode && json_is_array(v)) {
@@ -270,7 +291,7 @@ static void path_value(sbuf *b, const oa_param *p, const json_t *v) {
       sb_putc(b, ';');
       put_pct_str(b, p->name, 0);
       sb_putc(b, '=');
-      put_value(b, x, ENC_URL);
+      put_value(b, x, e);
     }
     return;
   }
@@ -279,7 +300,7 @@ static void path_value(sbuf *b, const oa_param *p, const json_t *v) {
     put_pct_str(b, p->name, 0);
     sb_putc(b, '=');
   }
-  put_joined(b, v, sep, p->explode ? "=" : ",", ENC_URL);
+  put_joined(b, v, sep, p->explode ? "=" : ",", e);
 }
 
 /* Starts a query pair: '&' unless first, then the encoded name and '='. */
@@ -327,6 +348,7 @@ static void deep_object(sbuf *q, const sbuf *name, const json_t *v, int depth) {
  * spaceDelimited "a=1%202", pipeDelimited "a=1%7C2", deepObject. */
 static void query_value(sbuf *q, const oa_param *p, const json_t *v) {
   const char *sep = p->style == OA_STYLE_SPACE ? "%20" : p->style == OA_STYLE_PIPE ? "%7C" : ",";
+  enum enc e = p->keep == OA_KEEP_RESERVED ? ENC_QUERY_RES : ENC_URL;
   const char *k;
   size_t klen, i;
   json_t *x;
@@ -336,7 +358,7 @@ static void query_value(sbuf *q, const oa_param *p, const json_t *v) {
     put_json_enc(q, v, ENC_URL);
   } else if (!is_container(v)) {
     qname(q, p->name, nlen);
-    put_value(q, v, ENC_URL);
+    put_value(q, v, e);
   } else if (p->style == OA_STYLE_DEEP && json_is_object(v)) {
     sbuf name = {0};
     put_pct(&name, p->name, nlen, 0);
@@ -346,7 +368,7 @@ static void query_value(sbuf *q, const oa_param *p, const json_t *v) {
   } else if (json_is_array(v) && (p->explode || p->style == OA_STYLE_DEEP)) {
     json_array_foreach(v, i, x) {
       qname(q, p->name, nlen);
-      put_value(q, x, ENC_URL);
+      put_value(q, x, e);
     }
   } else if (json_is_object(v) && p->explode) {
     json_object_keylen_foreach((json_t *)v, k, klen, x) {
@@ -357,7 +379,7 @@ static void query_value(sbuf *q, const oa_param *p, const json_t *v) {
     /* An empty list has no form; left out. */
   } else {
     qname(q, p->name, nlen);
-    put_joined(q, v, sep, sep, ENC_URL);
+    put_joined(q, v, sep, sep, e);
   }
 }
 
@@ -499,20 +521,284 @@ static const json_t *arg_of(const oa_param *p, const json_t *args) {
   return v;
 }
 
-/* The body into body; *has says whether there is one (a required JSON body
- * with no argument is "{}"). */
-static void build_body(const oa_operation *op, const json_t *args, sbuf *body, int *has) {
+/* Decodes base64 (standard or URL-safe alphabet, padding optional, white space
+ * ignored) into out. 0, or -1 when s is not base64. */
+static int unbase64(sbuf *out, const char *s, size_t n) {
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t i, pad = 0;
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    int v;
+    if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+      continue;
+    if (ch == '=') {
+      pad++;
+      continue;
+    }
+    if (pad > 0)
+      return -1; /* data after the padding */
+    if (ch >= 'A' && ch <= 'Z')
+      v = ch - 'A';
+    else if (ch >= 'a' && ch <= 'z')
+      v = ch - 'a' + 26;
+    else if (ch >= '0' && ch <= '9')
+      v = ch - '0' + 52;
+    else if (ch == '+' || ch == '-')
+      v = 62;
+    else if (ch == '/' || ch == '_')
+      v = 63;
+    else
+      return -1;
+    acc = (acc << 6) | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      sb_putc(out, (char)((acc >> bits) & 0xff));
+    }
+  }
+  /* 6 leftover bits cannot be a whole byte's end: a cut string. */
+  return bits >= 6 || pad > 2 ? -1 : 0;
+}
+
+/* A part's name or file name in a Content-Disposition quoted string: '"', CR, LF and
+ * other control characters as %XX (what browsers do). */
+static void put_disposition_str(sbuf *b, const char *s, size_t n) {
+  size_t i;
+  sb_putc(b, '"');
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch == '"' || ch < 0x20 || ch == 0x7f || ch == '%')
+      sb_printf(b, "%%%02X", ch);
+    else
+      sb_putc(b, (char)ch);
+  }
+  sb_putc(b, '"');
+}
+
+/* Whether a media type given in an argument may go in a part header: type/subtype
+ * (tokens) with parameters, no control characters. */
+static int mime_ok(const char *s) {
+  const char *slash = strchr(s, '/');
+  size_t i;
+  if (slash == NULL || slash == s || slash[1] == '\0')
+    return 0;
+  for (i = 0; s[i]; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch < 0x20 || ch == 0x7f)
+      return 0;
+  }
+  for (i = 0; s + i < slash; i++) {
+    if (!oa_is_tchar((unsigned char)s[i]))
+      return 0;
+  }
+  return 1;
+}
+
+/* One part of a multipart body: its header lines and its bytes. */
+typedef struct part {
+  sbuf head, data;
+} part;
+
+typedef struct parts {
+  part *v;
+  size_t n, cap;
+  int oom;
+} parts;
+
+static part *new_part(parts *ps, const char *name) {
+  part *pt;
+  if (ps->n == ps->cap) {
+    size_t cap = ps->cap ? ps->cap * 2 : 8;
+    part *nv = realloc(ps->v, cap * sizeof(*nv));
+    if (nv == NULL) {
+      ps->oom = 1;
+      return NULL;
+    }
+    ps->v = nv;
+    ps->cap = cap;
+  }
+  pt = &ps->v[ps->n++];
+  memset(pt, 0, sizeof(*pt));
+  sb_puts(&pt->head, "Content-Disposition: form-data; name=");
+  put_disposition_str(&pt->head, name, strlen(name));
+  return pt;
+}
+
+static void parts_free(parts *ps) {
+  size_t i;
+  for (i = 0; i < ps->n; i++) {
+    sb_free(&ps->v[i].head);
+    sb_free(&ps->v[i].data);
+  }
+  free(ps->v);
+}
+
+/* A file argument {"content_base64", "filename"?, "mime_type"?} as a part. */
+static int file_part(parts *ps, const oa_param *p, const json_t *v, char *err, size_t n) {
+  const json_t *b64 = json_object_get(v, "content_base64");
+  const char *fname = json_string_value(json_object_get(v, "filename"));
+  const char *mime = json_string_value(json_object_get(v, "mime_type"));
+  part *pt;
+  if (!json_is_object(v) || !json_is_string(b64))
+    return fail(err, n, -EINVAL, "argument \"%s\": a file is {\"content_base64\": \"...\"}",
+                p->arg);
+  if (mime != NULL && !mime_ok(mime))
+    return fail(err, n, -EINVAL, "argument \"%s\": mime_type \"%.60s\" is not a media type", p->arg,
+                mime);
+  pt = new_part(ps, p->name);
+  if (pt == NULL)
+    return -ENOMEM;
+  sb_puts(&pt->head, "; filename=");
+  if (fname == NULL)
+    fname = p->name;
+  put_disposition_str(&pt->head, fname, strlen(fname));
+  sb_printf(&pt->head, "\r\nContent-Type: %s", mime != NULL ? mime : "application/octet-stream");
+  if (unbase64(&pt->data, json_string_value(b64), json_string_length(b64)) != 0)
+    return fail(err, n, -EINVAL, "argument \"%s\": content_base64 is not base64", p->arg);
+  return 0;
+}
+
+/* A field (not a file) as parts: a scalar is its text, an array of scalars one
+ * part per item, anything else one JSON part. */
+static int field_parts(parts *ps, const oa_param *p, const json_t *v) {
+  size_t i;
+  const json_t *x;
+  int scalars = json_is_array(v);
+  part *pt;
+  json_array_foreach(v, i, x) scalars &= !is_container(x);
+  if (scalars) {
+    json_array_foreach(v, i, x) {
+      if ((pt = new_part(ps, p->name)) == NULL)
+        return -ENOMEM;
+      put_text(&pt->data, x);
+    }
+    return 0;
+  }
+  if ((pt = new_part(ps, p->name)) == NULL)
+    return -ENOMEM;
+  if (is_container(v)) {
+    sb_puts(&pt->head, "\r\nContent-Type: application/json");
+    put_json(&pt->data, v);
+  } else {
+    put_text(&pt->data, v);
+  }
+  return 0;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    h ^= (unsigned char)s[i];
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+static int holds(const sbuf *b, const char *needle) {
+  size_t i, k = strlen(needle);
+  for (i = 0; b->p != NULL && i + k <= b->len; i++) {
+    if (memcmp(b->p + i, needle, k) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* The multipart body of the body-property arguments in args. The boundary is a
+ * hash of the content (the same arguments give the same bytes), chosen again
+ * while a part holds it. */
+static int multipart_body(const oa_operation *op, const json_t *args, sbuf *body, char *bnd,
+                          size_t bnd_n, char *err, size_t n) {
+  parts ps = {0};
+  size_t i, j;
+  uint64_t h = 0xcbf29ce484222325ULL;
+  unsigned attempt;
+  int rc = 0, clash = 1;
+  for (i = 0; i < op->n_params && rc == 0; i++) {
+    const oa_param *p = &op->params[i];
+    const json_t *v = arg_of(p, args), *x;
+    if (p->in != OA_BODY_PROP || v == NULL || json_is_null(v))
+      continue;
+    if (p->file == 2 && json_is_array(v)) {
+      json_array_foreach(v, j, x) {
+        if (rc == 0)
+          rc = file_part(&ps, p, x, err, n);
+      }
+    } else if (p->file != 0) {
+      rc = file_part(&ps, p, v, err, n);
+    } else {
+      rc = field_parts(&ps, p, v);
+    }
+  }
+  if (rc == 0 && ps.oom)
+    rc = -ENOMEM;
+  for (i = 0; i < ps.n && rc == 0; i++) {
+    h = fnv1a(h, ps.v[i].head.p ? ps.v[i].head.p : "", ps.v[i].head.len);
+    h = fnv1a(h, ps.v[i].data.p ? ps.v[i].data.p : "", ps.v[i].data.len);
+    if (ps.v[i].head.oom || ps.v[i].data.oom)
+      rc = -ENOMEM;
+  }
+  for (attempt = 0; rc == 0 && clash; attempt++) {
+    snprintf(bnd, bnd_n, "mcpd-%016llx%s%u", (unsigned long long)h, attempt ? "-" : "", attempt);
+    if (attempt == 0)
+      bnd[strlen(bnd) - 1] = '\0'; /* no counter on the first */
+    clash = 0;
+    for (i = 0; i < ps.n && !clash; i++)
+      clash = holds(&ps.v[i].data, bnd);
+  }
+  for (i = 0; i < ps.n && rc == 0; i++) {
+    sb_printf(body, "--%s\r\n", bnd);
+    sb_cat(body, &ps.v[i].head);
+    sb_puts(body, "\r\n\r\n");
+    sb_cat(body, &ps.v[i].data);
+    sb_puts(body, "\r\n");
+  }
+  if (rc == 0)
+    sb_printf(body, "--%s--\r\n", bnd);
+  parts_free(&ps);
+  return rc;
+}
+
+/* The body into body, and its Content-Type into *ct (static, the operation's, or
+ * ct_buf); *has says whether there is one (a required JSON body with no argument
+ * is "{}"). 0, or -EINVAL with a message in err (an argument that cannot be sent:
+ * not base64, a bad mime_type), -ENOMEM. */
+static int build_body(const oa_operation *op, const json_t *args, sbuf *body, int *has,
+                      const char **ct, char *ct_buf, size_t ct_n, char *err, size_t n) {
   size_t i;
   int any = 0;
   *has = 0;
+  *ct = op->content_type;
   if (op->body == OA_BODY_NONE)
-    return;
+    return 0;
+  if (op->body == OA_BODY_MULTIPART) {
+    char bnd[64];
+    int rc;
+    for (i = 0; i < op->n_params; i++)
+      any |= op->params[i].in == OA_BODY_PROP && arg_of(&op->params[i], args) != NULL;
+    if (!any && !op->body_required)
+      return 0;
+    rc = multipart_body(op, args, body, bnd, sizeof(bnd), err, n);
+    if (rc == 0) {
+      snprintf(ct_buf, ct_n, "multipart/form-data; boundary=%s", bnd);
+      *ct = ct_buf;
+      *has = 1;
+    }
+    return rc;
+  }
   for (i = 0; i < op->n_params; i++) {
     const oa_param *p = &op->params[i];
     const json_t *v = arg_of(p, args);
     if (p->in == OA_BODY_WHOLE && v != NULL) {
       *has = 1;
-      if (op->body == OA_BODY_JSON) {
+      if (op->body == OA_BODY_TEXT || op->body == OA_BODY_BINARY) {
+        if (!json_is_string(v))
+          return fail(err, n, -EINVAL, "argument \"body\" must be a string");
+        if (op->body == OA_BODY_TEXT)
+          sb_putn(body, json_string_value(v), json_string_length(v));
+        else if (unbase64(body, json_string_value(v), json_string_length(v)) != 0)
+          return fail(err, n, -EINVAL, "argument \"body\" is not base64");
+      } else if (op->body == OA_BODY_JSON) {
         put_json(body, v);
       } else if (json_is_object(v)) {
         const char *k;
@@ -522,7 +808,7 @@ static void build_body(const oa_operation *op, const json_t *args, sbuf *body, i
       } else {
         put_value(body, v, ENC_FORM);
       }
-      return;
+      return 0;
     }
     if (p->in != OA_BODY_PROP || v == NULL)
       continue;
@@ -540,14 +826,16 @@ static void build_body(const oa_operation *op, const json_t *args, sbuf *body, i
     sb_putc(body, '}');
   else if (op->body == OA_BODY_JSON && op->body_required)
     sb_puts(body, "{}");
-  *has = any || op->body_required;
+  *has = any || (op->body_required && (op->body == OA_BODY_JSON || op->body == OA_BODY_FORM));
+  return 0;
 }
 
 int oa_request_build(const oa_operation *op, const json_t *args, const char *base_path,
                      oa_request *out, char *err, size_t n) {
   sbuf path = {0}, query = {0}, cookie = {0}, body = {0}, line = {0};
   size_t i, cap = 0, blen, before, tpl_start;
-  const char *p, *seg;
+  const char *p, *seg, *ct = NULL;
+  char ct_buf[96];
   int rc = 0, has_body;
 
   if (err != NULL && n > 0)
@@ -614,6 +902,11 @@ int oa_request_build(const oa_operation *op, const json_t *args, const char *bas
     }
     seg = seg[len] == '/' ? seg + len + 1 : seg + len;
   }
+  /* "//host/x" would read as a host to some; only a value's kept '/' makes it. */
+  if (!path.oom && path.len >= 2 && path.p[0] == '/' && path.p[1] == '/') {
+    rc = fail(err, n, -EINVAL, "path parameter values may not start the path with \"//\"");
+    goto done;
+  }
 
   for (i = 0; i < op->n_params; i++) {
     const oa_param *pa = &op->params[i];
@@ -657,11 +950,12 @@ int oa_request_build(const oa_operation *op, const json_t *args, const char *bas
       goto done;
     }
   }
-  build_body(op, args, &body, &has_body);
+  rc = build_body(op, args, &body, &has_body, &ct, ct_buf, sizeof(ct_buf), err, n);
+  if (rc != 0)
+    goto done;
   if (has_body) {
-    const char *ct = op->content_type != NULL   ? op->content_type
-                     : op->body == OA_BODY_FORM ? "application/x-www-form-urlencoded"
-                                                : "application/json";
+    if (ct == NULL)
+      ct = op->body == OA_BODY_FORM ? "application/x-www-form-urlencoded" : "application/json";
     line.len = 0;
     sb_printf(&line, "Content-Type: %s", ct);
     if (line.oom || (rc = add_header(out, &cap, sb_take(&line))) != 0) {

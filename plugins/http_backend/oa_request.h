@@ -24,29 +24,49 @@ typedef struct oa_request {
  * passed the input schema, or NULL for none) into *out (the caller's; free
  * with oa_request_free()). base_path (borrowed; NULL, "" or e.g. "/api/v1")
  * is put before the path. Path and query values are percent-encoded (RFC 3986
- * unreserved characters kept; '/' encoded too), arrays and objects serialised
+ * unreserved characters kept; '/' encoded too, but where oa_param.keep says
+ * otherwise; a value that makes a "." or ".." segment, or a path that starts
+ * with "//", is refused), arrays and objects serialised
  * per style and explode; scalars as JSON texts without quotes for strings
  * (reals in their shortest form: 0.1, and 2 for 2.0); a missing optional
  * argument, or a null one for a parameter, is left out. Header values are
  * not encoded; cookie values keep RFC 6265 cookie-octets and %XX the rest.
  * Body: JSON (the body properties present, under their property names, as
- * one object, "{}" for a required body with none; or the whole-body argument)
- * or form-urlencoded (arrays repeat the key, objects as JSON text), with a
- * Content-Type header from op->content_type. Unknown arguments are ignored.
+ * one object, "{}" for a required body with none; or the whole-body argument),
+ * form-urlencoded (arrays repeat the key, objects as JSON text),
+ * multipart/form-data (a part per property; arrays of scalars a part per item,
+ * other objects and arrays a JSON part; files from base64, with their
+ * filename and mime_type; the boundary a hash of the content, never in it),
+ * bytes (the "body" argument decoded from base64) or text (the "body"
+ * argument as it is), with a Content-Type header from op->content_type (with
+ * the boundary for multipart). Unknown arguments, and OA_SERVER ones, are
+ * ignored here (see oa_server_url()).
  * A path or query argument may also be given under its variable name in
  * op->uri ("item%2Did" for "item-id"), so the variables of a resource
  * template match can be passed as args unchanged.
  * Returns 0, or -EINVAL with a message in err (a required argument missing, a
- * header value with CR, LF or another control character), -ENOMEM. */
+ * header value with CR, LF or another control character, a file or body that
+ * is not base64, a mime_type that is not a media type), -ENOMEM. */
 int oa_request_build(const oa_operation *op, const json_t *args, const char *base_path,
                      oa_request *out, char *err, size_t n);
 
 void oa_request_free(oa_request *r);
 
+/* The URL prefix of op's requests when they go to the document's server (see
+ * oa_operation.server): its url with each {variable} replaced by the argument
+ * "server_<name>" in args (borrowed; may be NULL) when op has one and it is one of the
+ * choices, else the variable's default; without a trailing '/'. *out is a new string
+ * the caller frees. 0; -ENOENT (op has no server), -EINVAL (a variable without a
+ * value) with a message in err; -ENOMEM. The result may be relative ("/v1"): the
+ * caller resolves it. */
+int oa_server_url(const oa_operation *op, const json_t *args, char **out, char *err, size_t n);
+
 /* Limits and switches for turning a response into a result. */
 typedef struct oa_result_opts {
   int structured;        /* the session is at 2025-06-18 or later: give structuredContent */
   size_t max_error_body; /* bytes of an error body kept in the message (default 1000) */
+  int *mismatch;         /* NULL, or set to 1 when a 2xx JSON answer did not match the
+                            operation's output schema (it was then sent as text only) */
 } oa_result_opts;
 
 /* The tool result (a new ref) for a response to op (borrowed, may be NULL):
@@ -58,7 +78,9 @@ typedef struct oa_result_opts {
  *     (numbers exactly as the server wrote them), and when opts->structured
  *     and the operation has an output schema, structuredContent (wrapped in
  *     "result" when op->output_wrapped; left out when not wrapped and the
- *     body is not an object); a JSON body that does not parse is text.
+ *     body is not an object, or when it does not match the output schema,
+ *     checked with oa_check(): clients reject structuredContent that does not
+ *     match); a JSON body that does not parse is text.
  *   2xx image types (not SVG): image content (base64); other 2xx: text
  *     (invalid UTF-8 replaced by U+FFFD); an empty body (204...): text
  *     "HTTP 204 No Content (no content)". With opts->structured and a

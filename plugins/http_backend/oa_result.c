@@ -5,6 +5,7 @@
 
 #include "oa_request.h"
 #include "oa_chars.h"
+#include "oa_check.h"
 #include "sbuf.h"
 
 #include <errno.h>
@@ -300,21 +301,36 @@ static json_t *error_result(int status, const char *mt, const char *body, size_t
   return j;
 }
 
-/* A 2xx answer that is not JSON (text, or no body) for an operation whose
- * output schema wraps the response: structuredContent {"result": value}
- * (value stolen), because clients reject a successful result without
- * structuredContent when the tool has an output schema; with the common
- * untyped schema ({}) it is valid. Returns res, or NULL (res released) when
- * out of memory. */
-static json_t *wrapped_other(json_t *res, const oa_operation *op, int structured, json_t *value) {
-  json_t *sc;
-  if (res == NULL || !structured || op == NULL || op->output_schema == NULL ||
-      !op->output_wrapped) {
-    json_decref(value);
+/* Gives a successful result res (stolen) of op its structuredContent: sc (stolen;
+ * NULL when the answer has no structured form) when it matches the output schema.
+ * Otherwise the content stays as it is and the result becomes an error with a note:
+ * clients reject a successful result from a tool with an output schema that has no
+ * structuredContent, or one that does not match (the official TypeScript client
+ * throws, and the call is lost), while an error result reaches the model with the
+ * answer in it. Returns res, or NULL (res released) when out of memory. */
+static json_t *structure(json_t *res, const oa_operation *op, const oa_result_opts *opts,
+                         json_t *sc) {
+  json_t *note;
+  if (res == NULL || opts == NULL || !opts->structured || op == NULL || op->output_schema == NULL) {
+    json_decref(sc);
     return res;
   }
-  sc = value != NULL ? json_pack("{s:o}", "result", value) : NULL;
-  if (sc == NULL || json_object_set_new(res, "structuredContent", sc) != 0) {
+  if (sc != NULL && oa_check(op->output_schema, sc)) {
+    if (json_object_set_new(res, "structuredContent", sc) != 0) {
+      json_decref(res);
+      return NULL;
+    }
+    return res;
+  }
+  json_decref(sc);
+  if (opts->mismatch != NULL)
+    *opts->mismatch = 1;
+  note = json_pack("{s:s,s:s}", "type", "text", "text",
+                   "mcpd: the backend answered with success, but the answer does not match "
+                   "this tool's output schema, so it is given as text only (and as an error, "
+                   "which clients accept without structured content)");
+  if (note == NULL || json_array_append_new(json_object_get(res, "content"), note) != 0 ||
+      json_object_set_new(res, "isError", json_true()) != 0) {
     json_decref(res);
     return NULL;
   }
@@ -324,10 +340,10 @@ static json_t *wrapped_other(json_t *res, const oa_operation *op, int structured
 json_t *oa_result(const oa_operation *op, int status, const char *content_type, const char *body,
                   size_t len, const oa_result_opts *opts) {
   size_t max = opts != NULL && opts->max_error_body > 0 ? opts->max_error_body : 1000;
-  int structured = opts != NULL && opts->structured;
+  int wrapped = op != NULL && op->output_wrapped;
   char mt[128];
   sbuf t = {0};
-  json_t *res = NULL, *parsed, *text;
+  json_t *res = NULL, *parsed, *text, *sc;
 
   if (body == NULL)
     len = 0;
@@ -339,25 +355,16 @@ json_t *oa_result(const oa_operation *op, int status, const char *content_type, 
     sb_puts(&t, " (no content)");
     res = make_result(text_item(&t), 0);
     sb_free(&t);
-    return wrapped_other(res, op, structured, json_null());
+    /* With the common untyped schema ({}) {"result": null} is valid. */
+    return structure(res, op, opts, wrapped ? json_pack("{s:n}", "result") : NULL);
   }
   parsed = parse_json(mt, body, len);
   if (parsed != NULL) {
     put_minified(&t, body, len);
     res = make_result(text_item(&t), 0);
     sb_free(&t);
-    /* An unwrapped schema is an object schema: a body that is not an
-     * object cannot be structuredContent. */
-    if (res != NULL && structured && op != NULL && op->output_schema != NULL &&
-        (op->output_wrapped || json_is_object(parsed))) {
-      json_t *sc = op->output_wrapped ? json_pack("{s:O}", "result", parsed) : json_incref(parsed);
-      if (json_object_set_new(res, "structuredContent", sc) != 0) {
-        json_decref(res);
-        res = NULL;
-      }
-    }
-    json_decref(parsed);
-    return res;
+    sc = wrapped ? json_pack("{s:o}", "result", parsed) : parsed;
+    return structure(res, op, opts, sc);
   }
   if (strncmp(mt, "image/", 6) == 0 && strcmp(mt, "image/svg+xml") != 0) {
     char *b64 = base64(body, len);
@@ -366,7 +373,7 @@ json_t *oa_result(const oa_operation *op, int status, const char *content_type, 
       return NULL;
     item = json_pack("{s:s,s:s,s:s}", "type", "image", "data", b64, "mimeType", mt);
     free(b64);
-    return make_result(item, 0);
+    return structure(make_result(item, 0), op, opts, NULL);
   }
   /* Text; for a wrapped output schema also {"result": <the text>}. */
   put_utf8(&t, body, len);
@@ -375,7 +382,9 @@ json_t *oa_result(const oa_operation *op, int status, const char *content_type, 
   if (text == NULL)
     return NULL;
   res = make_result(json_pack("{s:s,s:O}", "type", "text", "text", text), 0);
-  return wrapped_other(res, op, structured, text);
+  sc = wrapped ? json_pack("{s:O}", "result", text) : NULL;
+  json_decref(text);
+  return structure(res, op, opts, sc);
 }
 
 json_t *oa_contents(const char *uri, const char *content_type, const char *body, size_t len) {

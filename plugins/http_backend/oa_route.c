@@ -158,6 +158,8 @@ static int nonempty(const json_t *list) {
 
 int oa_filtered_out(ctx *c, const entry *e) {
   const oa_options *o = c->opt;
+  if (o->read_only && e->m != M_GET && e->m != M_HEAD)
+    return 1;
   if (op_in(c, o->exclude_operations, e) || tags_match(o->exclude_tags, e->op, 0))
     return 1;
   if (nonempty(o->include_operations) || nonempty(o->include_tags))

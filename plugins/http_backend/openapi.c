@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 0: an OpenAPI 3 document; 1: a Swagger 2.0 one (converted first); or -EINVAL. */
 static int check_doc(const json_t *doc, char *err, size_t n) {
   const json_t *v;
   const char *ver;
@@ -27,22 +28,31 @@ static int check_doc(const json_t *doc, char *err, size_t n) {
     return oa_fail(err, n, "the OpenAPI document is %s, not a JSON object", oa_type_name(doc));
   v = json_object_get(doc, "openapi");
   if (v == NULL) {
-    if (json_object_get(doc, "swagger") != NULL)
+    v = json_object_get(doc, "swagger");
+    if (v == NULL)
+      return oa_fail(err, n, "no \"openapi\" field: not an OpenAPI 3 document");
+    /* 2.0 unquoted in YAML is a number. */
+    if (!(json_is_string(v) && strcmp(json_string_value(v), "2.0") == 0) &&
+        !(json_is_number(v) && json_number_value(v) == 2.0))
       return oa_fail(err, n,
-                     "Swagger 2.0 documents are not supported; convert the document to OpenAPI 3 "
-                     "first");
-    return oa_fail(err, n, "no \"openapi\" field: not an OpenAPI 3 document");
+                     "Swagger version %.20s is not supported (2.0 is, and OpenAPI 3.0 and 3.1)",
+                     json_is_string(v) ? json_string_value(v) : oa_type_name(v));
+    ver = "2.0";
+  } else {
+    ver = json_string_value(v);
+    if (ver == NULL)
+      return oa_fail(err, n, "the \"openapi\" field is %s, not a version string", oa_type_name(v));
+    if (strncmp(ver, "3.", 2) != 0)
+      return oa_fail(err, n, "OpenAPI version \"%.20s\" is not supported (3.0 and 3.1 are)", ver);
   }
-  ver = json_string_value(v);
-  if (ver == NULL)
-    return oa_fail(err, n, "the \"openapi\" field is %s, not a version string", oa_type_name(v));
-  if (strncmp(ver, "3.", 2) != 0)
-    return oa_fail(err, n, "OpenAPI version \"%.20s\" is not supported (3.0 and 3.1 are)", ver);
   v = json_object_get(doc, "paths");
+  /* 3.1 made "paths" optional: a document of webhooks or components only. */
+  if (v == NULL && strncmp(ver, "3.1", 3) == 0)
+    return 0;
   if (!json_is_object(v))
     return oa_fail(err, n, "the document has no \"paths\" object%s%s", v != NULL ? ": it is " : "",
                    v != NULL ? oa_type_name(v) : "");
-  return 0;
+  return strcmp(ver, "2.0") == 0 ? 1 : 0;
 }
 
 /* Collects the operations (pass 1). */
@@ -131,6 +141,7 @@ int openapi_convert(const json_t *doc, const oa_options *opt, oa_api *out, char 
   size_t n_es = 0, i;
   const json_t *info, *comps;
   char *prefix = NULL;
+  json_t *swagger = NULL; /* the 3.0 form of a Swagger 2.0 doc */
   int rc;
 
   if (err != NULL && n > 0)
@@ -143,10 +154,21 @@ int openapi_convert(const json_t *doc, const oa_options *opt, oa_api *out, char 
   c.opt = opt;
   c.out = out;
   rc = check_doc(doc, err, n);
+  if (rc == 1) {
+    c.doc = doc = swagger = oa_swagger2_convert(&c, doc);
+    rc = swagger != NULL ? 0 : -ENOMEM;
+    if (rc == -ENOMEM)
+      oa_fail(err, n, "out of memory");
+  }
   if (rc == 0)
     rc = oa_check_options(&c, err, n);
   if (rc != 0)
     goto cleanup;
+  if (json_object_get(doc, "paths") == NULL)
+    oa_warn(&c, "no \"paths\" (an OpenAPI 3.1 document of %s): no tools",
+            json_object_size(json_object_get(doc, "webhooks")) > 0
+                ? "webhooks, which are calls the API makes, not ones it takes"
+                : "components only");
   comps = json_object_get(doc, "components");
   c.schemas = json_object_get(comps, "schemas");
   if (!json_is_object(c.schemas))
@@ -215,6 +237,8 @@ cleanup:
   free(c.rules);
   json_decref(c.comp);
   json_decref(c.comp_deps);
+  json_decref(c.doc_server);
+  json_decref(swagger);
   free(prefix);
   if (rc != 0)
     openapi_free(out);

@@ -11,12 +11,23 @@
 
 /* Where an argument goes. */
 enum oa_location {
-  OA_PATH,      /* a {name} in the path template */
-  OA_QUERY,     /* ?name=value */
-  OA_HEADER,    /* name: value */
-  OA_COOKIE,    /* Cookie: name=value */
-  OA_BODY_PROP, /* one property of an object body */
-  OA_BODY_WHOLE /* the whole body (a non-object body: array, scalar, union) */
+  OA_PATH,       /* a {name} in the path template */
+  OA_QUERY,      /* ?name=value */
+  OA_HEADER,     /* name: value */
+  OA_COOKIE,     /* Cookie: name=value */
+  OA_BODY_PROP,  /* one property of an object body */
+  OA_BODY_WHOLE, /* the whole body (a non-object body: array, scalar, union) */
+  OA_SERVER      /* a variable of the operation's server URL, chosen per call (an "enum"
+                    one); name is the variable, arg "server_<name>" */
+};
+
+/* Characters a path or query value keeps unencoded besides RFC 3986 unreserved. */
+enum oa_keep {
+  OA_KEEP_NONE,    /* everything else is %XX ('/' too) */
+  OA_KEEP_SLASH,   /* path, "x-multi-segment: true": '/' kept (a value spans segments) */
+  OA_KEEP_RESERVED /* "allowReserved: true": in a path the sub-delims, ':', '@' and '/'; in
+                      a query the same but '&', '=', '+' (they change the query's shape).
+                      '?', '#', '[', ']' and '%' are always encoded */
 };
 
 /* Serialisation of a parameter (OpenAPI "style"). LABEL (".a.b") and MATRIX
@@ -32,9 +43,11 @@ enum oa_style {
 };
 
 typedef struct oa_param {
-  char *arg;  /* owned: the argument name in the input schema (unique; a
-                 name clash with the body renames the parameter, e.g.
-                 "item_id__path") */
+  char *arg;  /* owned: the argument name in the input schema. Unique, but for a
+                 path or query parameter merged with the body property of the same
+                 name and a compatible schema: both entries carry the one argument
+                 and the value goes to both places. A clash of different ones
+                 renames the parameter, e.g. "item_id__path" */
   char *name; /* owned: the name in the request (path/query/header/cookie
                  name, or the body property; "body" for OA_BODY_WHOLE) */
   enum oa_location in;
@@ -43,13 +56,24 @@ typedef struct oa_param {
   int required;        /* path parameters always */
   int json;            /* a parameter with a JSON "content" instead of a "schema": the
                           value is sent as its JSON text (then encoded), not per style */
+  enum oa_keep keep;   /* path and query values: see enum oa_keep */
+  int file;            /* multipart body properties: 1 a file, 2 an array of files; the
+                          argument is {"content_base64", "filename"?, "mime_type"?} */
 } oa_param;
 
 /* What an operation becomes. */
 enum oa_kind { OA_TOOL, OA_RESOURCE, OA_TEMPLATE };
 
 /* Body encodings the request builder knows. */
-enum oa_body { OA_BODY_NONE, OA_BODY_JSON, OA_BODY_FORM };
+enum oa_body {
+  OA_BODY_NONE,
+  OA_BODY_JSON,      /* application/json and every "+json" type */
+  OA_BODY_FORM,      /* application/x-www-form-urlencoded */
+  OA_BODY_MULTIPART, /* multipart/form-data: the properties as parts, files base64 */
+  OA_BODY_BINARY,    /* application/octet-stream (or another non-text type): the "body"
+                        argument is the bytes in base64 */
+  OA_BODY_TEXT       /* text/plain (and other text types): the "body" argument is the text */
+};
 
 typedef struct oa_operation {
   enum oa_kind kind;
@@ -77,13 +101,16 @@ typedef struct oa_operation {
                             idempotentHint, openWorldHint false, title; overridden by
                             x-mcp-annotations */
   oa_param *params;      /* owned array: path, query, header and cookie parameters (in that
-                            order), then the body properties or the whole-body argument */
+                            order), then the body properties or the whole-body argument,
+                            then the server variables (OA_SERVER) */
   size_t n_params;
   enum oa_body body; /* how the body is sent */
   int body_required;
   char *content_type; /* owned; the body's media type as sent in Content-Type
                          ("application/json", "application/merge-patch+json",
-                         "application/x-www-form-urlencoded"); NULL without a body */
+                         "application/x-www-form-urlencoded", "multipart/form-data" (the
+                         request adds its boundary), "text/plain", and for a wildcard
+                         "application/octet-stream"); NULL without a body */
   char *uri;          /* owned; resources and templates: "api://<backend>/items/{item_id}"
                          (RFC 6570 level 1; query parameters as {?a,b}); NULL for tools.
                          The variables are the argument names (oa_param.arg), with bytes
@@ -97,6 +124,11 @@ typedef struct oa_operation {
    * scope (any valid token). NULL: no scopes ("security" absent or [], only apiKey/http
    * schemes, or the option off). See openapi_convert(). */
   char **required_scopes;
+  /* Owned reference, shared between operations (read-only): {"url": the servers[0].url
+   * in effect (the operation's, else the path item's, else the document's), "variables":
+   * {name: {"default": string, "enum": [strings]?}}} with server_variables applied to
+   * the defaults; NULL when the document names no server. See oa_server_url(). */
+  json_t *server;
 } oa_operation;
 
 /* How a route_map rule or the defaults classify an operation. */
@@ -120,6 +152,17 @@ typedef struct oa_options {
    * itself: header parameters of these names are left out of the arguments, so the
    * model cannot set them. */
   const char *const *reserved_headers;
+  int no_output_schemas; /* 1: no output schemas (output_schemas: false) */
+  int read_only;         /* 1: only GET and HEAD operations (the others are left out) */
+  /* Borrowed; NULL or an object of strings: values for the server URL's variables
+   * instead of their defaults (a name the document does not declare, or a value outside
+   * its enum, is an error). */
+  const json_t *server_variables;
+  /* 1: every variable of the server URL with "enum" choices becomes an optional
+   * argument "server_<name>" (a string of those choices; the default, or the
+   * server_variables value, when absent). Only when the caller sends requests to the
+   * server URL (oa_server_url()). */
+  int server_args;
 } oa_options;
 /* Filters: an operation is dropped when it matches exclude_operations or has a tag in
  * exclude_tags; otherwise, when include_operations or include_tags is a non-empty array,
@@ -148,8 +191,10 @@ typedef struct oa_api {
  * skips the operation with a warning: a tool must not lose a scope it needs. */
 
 /* Converts doc (borrowed) with opt (borrowed). On success fills *out (free
- * it with openapi_free()) and returns 0. Returns -EINVAL with a message in
- * err (size n) when doc is not an OpenAPI 3.x document or an option is
+ * it with openapi_free()) and returns 0. A Swagger 2.0 document is converted to
+ * OpenAPI 3.0 first (oa_swagger2.c); a 3.1 document without "paths" gives no
+ * operations and a warning. Returns -EINVAL with a message in
+ * err (size n) when doc is not such a document or an option is
  * malformed (a bad route_map rule, a pattern that does not compile), -ENOMEM
  * on allocation failure. A single bad operation never fails the whole
  * document: it is skipped with a warning. */

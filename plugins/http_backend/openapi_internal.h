@@ -8,6 +8,8 @@
  *   oa_body.c       an operation's request body and its output schema
  *   oa_operation.c  one operation: parameters, arguments, input schema, kind
  *   oa_security.c   one operation's "security" as the scopes its tool needs
+ *   oa_swagger2.c   a Swagger 2.0 document as the OpenAPI 3.0 one it stands for
+ *   oa_server.c     the server URL an operation's requests go to, and its variables
  * Not installed, not used outside the plugin.
  *
  * Everything here is pure: no I/O and no global state (the tables are
@@ -63,6 +65,8 @@ typedef struct ctx {
   size_t n_inline;
   rule *rules;
   size_t n_rules;
+  json_t *doc_server; /* the document's servers[0] as oa_operation.server, made once */
+  int doc_server_made;
 } ctx;
 
 /* One operation of the document (pass 1). */
@@ -195,7 +199,7 @@ int oa_check_options(ctx *c, char *err, size_t n);
  * (borrowed). Pure. */
 void oa_check_filter_names(ctx *c, const entry *es, size_t n);
 
-/* Whether the filters drop the entry e (borrowed). Pure. */
+/* Whether the filters (and read_only) drop the entry e (borrowed). Pure. */
 int oa_filtered_out(ctx *c, const entry *e);
 
 /* What the first matching route_map rule makes of e (borrowed): R_TOOL ..
@@ -207,10 +211,15 @@ int oa_route_type(ctx *c, const entry *e);
 /* The request body of op (borrowed): sets o->body, o->content_type and
  * o->body_required; fills *props (name -> schema) and *req, or *whole (new
  * references the caller owns; left alone when there is no body). -1 when
- * the operation must be skipped (a required body of a type that cannot be
- * sent). Pure. */
+ * the operation must be skipped (a body, required or not, of a type that
+ * cannot be sent, with a warning). Pure. */
 int oa_body_schema(ctx *c, const json_t *op, oa_operation *o, json_t **props, json_t **req,
                    json_t **whole);
+
+/* For a multipart body property's argument schema s (borrowed): 1 when it is the file
+ * argument oa_body_schema() made ({"content_base64", "filename", "mime_type"}), 2 for
+ * an array of them, else 0. Pure. */
+int oa_file_arg(const json_t *s);
 
 /* Sets o->output_schema (owned by o) from the first 2xx response of op
  * (borrowed) with a JSON body schema, and o->mime_type. Pure. */
@@ -237,5 +246,21 @@ int oa_security_scopes(ctx *c, const json_t *op, oa_operation *o);
 
 /* Frees a list from oa_security_scopes() (NULL is fine). Pure. */
 void oa_scopes_free(char **v);
+
+/* ---- oa_swagger2.c: Swagger 2.0 ---------------------------------------------------------- */
+
+/* The Swagger 2.0 document doc (borrowed; its "swagger" checked by the caller) as an
+ * OpenAPI 3.0 document: a new reference the caller owns, which shares (by reference
+ * count) the parts that need no change with doc; neither may be changed afterwards.
+ * Warns about what has no 3.0 form. NULL when out of memory (c->oom set). Pure. */
+json_t *oa_swagger2_convert(ctx *c, const json_t *doc);
+
+/* ---- oa_server.c: the server URL ----------------------------------------------------- */
+
+/* The server of the entry e (borrowed): a new reference to the shared object
+ * oa_operation.server describes, from the operation's, else the path item's, else the
+ * document's servers[0] (the document's made once, in c->doc_server); NULL when none
+ * names one. Warns once about server_variables the document does not declare. Pure. */
+json_t *oa_op_server(ctx *c, const entry *e);
 
 #endif

@@ -122,11 +122,12 @@ test('every operation is a tool with schemas and annotations; calls reach FastAP
     r = await client.callTool({ name: 'list_items', arguments: { tag: ['tools', 'none'], sort: 'desc' } });
     assert.deepEqual(r.structuredContent.result.map((i) => i.name), ['hammer']);
     await assert.rejects(client.callTool({ name: 'list_items', arguments: { sort: 'sideways' } }), /-32602|Invalid arguments/);
-    // The path and the body share a name: both values arrive.
+    // The path and the body have the same item_id (same name, same schema): one
+    // argument, and its value arrives in both places.
     const put = byName.replace_item.inputSchema.properties;
-    assert.ok(put.item_id && put.item_id__path, JSON.stringify(put));
-    r = await client.callTool({ name: 'replace_item', arguments: { item_id__path: 5, item_id: 7, name: 'x', price: 1 } });
-    assert.deepEqual(r.structuredContent.result, { path_item_id: 5, body_item_id: 7, name: 'x' });
+    assert.ok(put.item_id && !put.item_id__path, JSON.stringify(put));
+    r = await client.callTool({ name: 'replace_item', arguments: { item_id: 5, name: 'x', price: 1 } });
+    assert.deepEqual(r.structuredContent.result, { path_item_id: 5, body_item_id: 5, name: 'x' });
     // 204.
     r = await client.callTool({ name: 'delete_item', arguments: { item_id: newId } });
     assert.equal(r.isError, false);

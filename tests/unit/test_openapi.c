@@ -3,7 +3,9 @@
  * source runs against a fake host table). The OpenAPI documents are written
  * as JSON with ' for ", to keep the C strings readable. */
 #define _POSIX_C_SOURCE 200809L
+#include "oa_check.h"
 #include "oa_request.h"
+#include "oa_yaml.h"
 #include "oauth_cc.h"
 #include "openapi.h"
 #include "test.h"
@@ -108,7 +110,7 @@ static int has_warning(const oa_api *api, const char *needle) {
 
 /* The parameter of op for the argument arg; as op_named() when missing. */
 static const oa_param *param_of(const oa_operation *op, const char *arg) {
-  static const oa_param none = {NULL, NULL, (enum oa_location) - 1, 0, -1, -1, -1};
+  static const oa_param none = {NULL, NULL, (enum oa_location) - 1, 0, -1, -1, -1, 0, 0};
   size_t i;
   test_checks++;
   for (i = 0; i < op->n_params; i++) {
@@ -343,18 +345,19 @@ static void test_fastapi_schemas(void) {
              "'required':['item_id','name']}");
   CHECK_EQ_INT(op->output_wrapped, 0);
 
-  /* The path parameter item_id clashes with the body's item_id. */
+  /* The path parameter item_id and the body's item_id are the same integer:
+   * one argument (the parameter's schema), two entries. */
   op = op_named(&api, "update_item");
   CHECK_JSON(op->input_schema,
              "{'type':'object','properties':{"
-             "'item_id__path':{'type':'integer'},"
-             "'item_id':{'type':'integer','title':'Item Id'},'name':{'type':'string'},"
+             "'item_id':{'type':'integer'},'name':{'type':'string'},"
              "'price':{'anyOf':[{'type':'number'},{'type':'null'}],'title':'Price'}},"
-             "'required':['item_id__path','item_id','name']}");
+             "'required':['item_id','name']}");
   CHECK_EQ_INT(op->n_params, 4);
-  CHECK_EQ_STR(param_of(op, "item_id__path")->name, "item_id");
-  CHECK_EQ_INT(param_of(op, "item_id__path")->in, OA_PATH);
-  CHECK_EQ_INT(param_of(op, "item_id")->in, OA_BODY_PROP);
+  CHECK_EQ_STR(op->params[0].arg, "item_id");
+  CHECK_EQ_INT(op->params[0].in, OA_PATH);
+  CHECK_EQ_STR(op->params[1].arg, "item_id");
+  CHECK_EQ_INT(op->params[1].in, OA_BODY_PROP);
   CHECK_EQ_INT(op->body, OA_BODY_JSON);
   CHECK_EQ_INT(op->body_required, 1);
   CHECK_EQ_STR(op->content_type, "application/json");
@@ -362,8 +365,6 @@ static void test_fastapi_schemas(void) {
   CHECK_JSON(op->output_schema,
              "{'type':'object','properties':{'result':{}},'required':['result']}");
   CHECK_EQ_INT(op->output_wrapped, 1);
-  CHECK(has_warning(&api, "PUT /items/{item_id}: path parameter item_id is argument "
-                          "item_id__path"));
 
   /* An array response is wrapped, and its $defs are the models it uses. */
   op = op_named(&api, "list_items");
@@ -622,13 +623,15 @@ static void test_params_and_bodies(void) {
   CHECK_EQ_INT(op->body, OA_BODY_FORM);
   CHECK_EQ_STR(op->content_type, "application/x-www-form-urlencoded");
   CHECK_JSON(json_object_get(op->input_schema, "required"), "['a']");
-  /* A required multipart body cannot be sent: skipped; an optional
-   * octet-stream one: no body. */
+  /* A multipart body without named parts cannot be sent: skipped; an
+   * optional octet-stream one is a base64 "body" argument. */
   CHECK_EQ_INT(api.n_ops, 9);
-  CHECK(has_warning(&api, "POST /upload: the request body is multipart/form-data"));
+  CHECK(has_warning(&api, "POST /upload: the multipart/form-data body is not an object with "
+                          "properties"));
   op = op_named(&api, "maybe");
-  CHECK_EQ_INT(op->body, OA_BODY_NONE);
-  CHECK(has_warning(&api, "POST /maybe: the optional request body"));
+  CHECK_EQ_INT(op->body, OA_BODY_BINARY);
+  CHECK_EQ_STR(op->content_type, "application/octet-stream");
+  CHECK_EQ_STR(json_string_value(json_object_get(prop(op, "body"), "contentEncoding")), "base64");
   openapi_free(&api);
 }
 
@@ -863,8 +866,12 @@ static void test_malformed(void) {
   CHECK_EQ_STR(err, "the document has no \"paths\" object: it is an array");
   CHECK_EQ_INT(convert_err("{'openapi':'2.0','paths':{}}", NULL, err, sizeof(err)), -EINVAL);
   CHECK_EQ_STR(err, "OpenAPI version \"2.0\" is not supported (3.0 and 3.1 are)");
-  CHECK_EQ_INT(convert_err("{'swagger':'2.0','paths':{}}", NULL, err, sizeof(err)), -EINVAL);
-  CHECK(strstr(err, "Swagger 2.0") != NULL);
+  CHECK_EQ_INT(convert_err("{'swagger':'1.2','paths':{}}", NULL, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "Swagger version 1.2 is not supported (2.0 is, and OpenAPI 3.0 and 3.1)");
+  CHECK_EQ_INT(convert_err("{'swagger':'2.0'}", NULL, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "the document has no \"paths\" object");
+  CHECK_EQ_INT(convert_err("{'swagger':'2.0','paths':{}}", NULL, err, sizeof(err)), 0);
+  CHECK_EQ_INT(convert_err("{'swagger':2.0,'paths':{}}", NULL, err, sizeof(err)), 0);
   CHECK_EQ_INT(convert_err("{'openapi':3.1,'paths':{}}", NULL, err, sizeof(err)), -EINVAL);
   CHECK_EQ_STR(err, "the \"openapi\" field is a number, not a version string");
   CHECK_EQ_INT(convert_err("{'paths':{}}", NULL, err, sizeof(err)), -EINVAL);
@@ -945,7 +952,7 @@ static void exercise(const json_t *d) {
       for (k = 0; k < sizeof(arg_texts) / sizeof(arg_texts[0]); k++) {
         json_t *args = J(arg_texts[k]), *r;
         oa_request req;
-        oa_result_opts ro = {1, 10};
+        oa_result_opts ro = {1, 10, NULL};
         if (oa_request_build(&api.ops[i], args, "/base", &req, err, sizeof(err)) == 0)
           oa_request_free(&req);
         r = oa_result(&api.ops[i], 200, "application/json", "[1]", 3, &ro);
@@ -1187,10 +1194,9 @@ static void test_requests(void) {
   oa_request_free(&last_req);
   openapi_free(&api);
 
-  /* The clash: the path value and the body's item_id each in its place. */
+  /* The merged item_id: one value, in the path and in the body. */
   CHECK_EQ_INT(convert("3.1.0", FASTAPI_PATHS, FASTAPI_COMPONENTS, NULL, &api), 0);
-  CHECK_EQ_STR(build(&api, "update_item", "{'item_id__path':'a/b','item_id':5,'name':'x'}", ""),
-               "PUT /items/a%2Fb");
+  CHECK_EQ_STR(build(&api, "update_item", "{'item_id':5,'name':'x'}", ""), "PUT /items/5");
   CHECK_EQ_STR(last_req.body, "{\"item_id\":5,\"name\":\"x\"}");
   CHECK_EQ_STR(build(&api, "read_item", "{'item_id':3,'q':'a+b=c'}", ""),
                "GET /items/3?q=a%2Bb%3Dc");
@@ -1205,6 +1211,7 @@ static json_t *result(const oa_operation *op, int status, const char *ct, const 
   oa_result_opts ro;
   ro.structured = structured;
   ro.max_error_body = max;
+  ro.mismatch = NULL;
   return oa_result(op, status, ct, body, body != NULL ? strlen(body) : 0, &ro);
 }
 
@@ -1236,9 +1243,10 @@ static void test_results(void) {
   CHECK_EQ_STR(text_of(r), "{\"item_id\":1}");
   json_decref(r);
   /* Wrapped output. */
-  r = result(list, 200, "application/problem+json", "[ {\"a\" : \"x y\"} ]", 1, 0);
-  CHECK_JSON(json_object_get(r, "structuredContent"), "{'result':[{'a':'x y'}]}");
-  CHECK_EQ_STR(text_of(r), "[{\"a\":\"x y\"}]");
+  r = result(list, 200, "application/problem+json", "[ {\"item_id\": 2, \"name\" : \"x y\"} ]", 1,
+             0);
+  CHECK_JSON(json_object_get(r, "structuredContent"), "{'result':[{'item_id':2,'name':'x y'}]}");
+  CHECK_EQ_STR(text_of(r), "[{\"item_id\":2,\"name\":\"x y\"}]");
   json_decref(r);
   /* An object schema and a non-object body: text only. */
   r = result(item, 200, "application/json", "null", 1, 0);
@@ -1282,7 +1290,14 @@ static void test_results(void) {
   CHECK_JSON(r, "{'content':[{'type':'text','text':'HTTP 204 No Content (no content)'}],"
                 "'isError':false,'structuredContent':{'result':null}}");
   json_decref(r);
+  /* An object schema and no content: no structured form, so an error that
+   * says why (a client rejects a success without structuredContent). */
   r = result(item, 202, NULL, "", 1, 0);
+  CHECK_EQ_STR(text_of(r), "HTTP 202 Accepted (no content)");
+  CHECK(json_is_true(json_object_get(r, "isError")));
+  CHECK(json_object_get(r, "structuredContent") == NULL);
+  json_decref(r);
+  r = result(item, 202, NULL, "", 0, 0);
   CHECK_JSON(r, "{'content':[{'type':'text','text':'HTTP 202 Accepted (no content)'}],"
                 "'isError':false}");
   json_decref(r);
@@ -1439,7 +1454,7 @@ static void test_out_of_memory(void) {
     const oa_operation *op = find_op(&api, "p_update_item");
     oa_request rq;
     json_t *r;
-    oa_result_opts ro = {1, 0};
+    oa_result_opts ro = {1, 0, NULL};
     alloc_budget = k;
     r = oa_result(op, 200, "application/json", "{\"item_id\": 1}", 14, &ro);
     json_decref(r);
@@ -1864,6 +1879,617 @@ static void test_oauth_cc(void) {
   oauth_cc_free(cc);
 }
 
+/* ---- Swagger 2.0 and documents without paths ---------------------------------------- */
+
+static json_t *YAML(const char *text) {
+  char err[300];
+  json_t *v = NULL;
+  if (oa_yaml_parse_document(text, strlen(text), &v, err, sizeof(err)) != 0) {
+    fprintf(stderr, "bad test YAML: %s\n", err);
+    abort();
+  }
+  return v;
+}
+
+/* A Swagger 2.0 document in YAML, end to end (the conversion itself is checked
+ * field by field in test_oa_yaml.c). */
+static void test_swagger2(void) {
+  json_t *sw = YAML(
+      "swagger: 2.0\n"
+      "info: {title: Pets, version: '1'}\n"
+      "securityDefinitions:\n"
+      "  code: {type: oauth2, flow: accessCode, authorizationUrl: 'https://a/auth',\n"
+      "         tokenUrl: 'https://a/token', scopes: {read: r}}\n"
+      "parameters:\n"
+      "  limit: {name: limit, in: query, type: integer, maximum: 100}\n"
+      "definitions:\n"
+      "  Pet: {type: object, required: [name], properties: {name: {type: string},\n"
+      "        owner: {$ref: '#/definitions/Owner'}}}\n"
+      "  Owner: {type: object, properties: {id: {type: integer}}}\n"
+      "paths:\n"
+      "  /pets:\n"
+      "    get:\n"
+      "      operationId: listPets\n"
+      "      security: [{code: [read]}]\n"
+      "      parameters:\n"
+      "        - $ref: '#/parameters/limit'\n"
+      "        - {name: tags, in: query, type: array, items: {type: string}, collectionFormat: "
+      "multi}\n"
+      "        - {name: ids, in: query, type: array, items: {type: integer}}\n"
+      "        - {name: sep, in: query, type: array, items: {type: string}, collectionFormat: "
+      "pipes}\n"
+      "      responses:\n"
+      "        200: {description: ok, schema: {type: array, items: {$ref: '#/definitions/Pet'}}}\n"
+      "    post:\n"
+      "      operationId: addPet\n"
+      "      parameters: [{name: pet, in: body, required: true, schema: {$ref: "
+      "'#/definitions/Pet'}}]\n"
+      "      responses: {201: {description: made}}\n"
+      "  /pets/{id}:\n"
+      "    parameters: [{name: id, in: path, required: true, type: string}]\n"
+      "    put:\n"
+      "      operationId: renamePet\n"
+      "      consumes: [application/x-www-form-urlencoded]\n"
+      "      parameters:\n"
+      "        - {name: id, in: path, required: true, type: integer}\n"
+      "        - {name: name, in: formData, type: string, required: true}\n"
+      "      responses: {204: {description: done}}\n");
+  oa_api api;
+  oa_options o = opts();
+  char err[256];
+  size_t i;
+
+  o.security_scopes = 1;
+  CHECK_EQ_INT(openapi_convert(sw, &o, &api, err, sizeof(err)), 0);
+  CHECK_EQ_INT(api.n_ops, 3);
+  CHECK_EQ_INT(api.n_warnings, 0);
+  if (api.n_ops == 3) {
+    const oa_operation *list = &api.ops[0], *add = &api.ops[1], *ren = &api.ops[2];
+    const json_t *props = json_object_get(list->input_schema, "properties");
+    CHECK_EQ_STR(list->name, "listPets");
+    CHECK_EQ_STR(add->name, "addPet");
+    CHECK_EQ_STR(ren->name, "renamePet");
+    CHECK_EQ_STR(api.title, "Pets");
+    for (i = 0; i < list->n_params; i++) {
+      if (strcmp(list->params[i].name, "tags") == 0)
+        CHECK(list->params[i].style == OA_STYLE_FORM && list->params[i].explode == 1);
+      if (strcmp(list->params[i].name, "ids") == 0)
+        CHECK(list->params[i].style == OA_STYLE_FORM && list->params[i].explode == 0);
+      if (strcmp(list->params[i].name, "sep") == 0)
+        CHECK(list->params[i].style == OA_STYLE_PIPE);
+    }
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(props, "limit"), "maximum")),
+                 100);
+    CHECK(list->output_schema != NULL && list->output_wrapped);
+    CHECK(list->required_scopes != NULL && list->required_scopes[0] != NULL &&
+          strcmp(list->required_scopes[0], "read") == 0 && list->required_scopes[1] == NULL);
+    /* The body's object spread into arguments, its $refs into $defs. */
+    CHECK_EQ_INT(add->body, OA_BODY_JSON);
+    CHECK(json_object_get(json_object_get(add->input_schema, "properties"), "name") != NULL);
+    CHECK(json_object_get(json_object_get(add->input_schema, "$defs"), "Owner") != NULL);
+    /* formData as a form; the operation's id (an integer) replaces the path item's. */
+    CHECK_EQ_INT(ren->body, OA_BODY_FORM);
+    CHECK_EQ_STR(ren->content_type, "application/x-www-form-urlencoded");
+    CHECK_EQ_STR(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(ren->input_schema, "properties"), "id"), "type")),
+        "integer");
+  }
+  openapi_free(&api);
+  json_decref(sw);
+}
+
+static void test_no_paths(void) {
+  oa_api api;
+  oa_options o = opts();
+  char err[256];
+  json_t *d = J("{'openapi':'3.1.0','info':{'title':'hooks','version':'1'},"
+                "'webhooks':{'newPet':{'post':{'responses':{'200':{'description':'ok'}}}}}}");
+  CHECK_EQ_INT(openapi_convert(d, &o, &api, err, sizeof(err)), 0);
+  CHECK_EQ_INT(api.n_ops, 0);
+  CHECK_EQ_INT(api.n_warnings, 1);
+  if (api.n_warnings == 1)
+    CHECK_EQ_STR(api.warnings[0], "no \"paths\" (an OpenAPI 3.1 document of webhooks, which are "
+                                  "calls the API makes, not ones it takes): no tools");
+  openapi_free(&api);
+  json_decref(d);
+  d = J("{'openapi':'3.1.0','components':{}}");
+  CHECK_EQ_INT(openapi_convert(d, &o, &api, err, sizeof(err)), 0);
+  CHECK(api.n_warnings == 1 && strstr(api.warnings[0], "components only") != NULL);
+  openapi_free(&api);
+  json_decref(d);
+  /* 3.0 still needs them. */
+  d = J("{'openapi':'3.0.3','webhooks':{}}");
+  CHECK_EQ_INT(openapi_convert(d, &o, &api, err, sizeof(err)), -EINVAL);
+  json_decref(d);
+}
+
+/* ---- issue 16: parameters, bodies that are not JSON, outputs ---------------------------- */
+
+static void test_param_rules(void) {
+  const char *paths =
+      "{'/repos/{owner}/contents/{path}':{'get':{'operationId':'contents','parameters':["
+      "  {'name':'owner','in':'path','required':true,'schema':{'type':'string'}},"
+      "  {'name':'path','in':'path','required':true,'x-multi-segment':true,"
+      "   'schema':{'type':'string'}},"
+      "  {'name':'q','in':'query','allowReserved':true,'schema':{'type':'string'}}],"
+      "  'responses':{}}},"
+      "'/{rest}':{'get':{'operationId':'rest','parameters':[{'name':'rest','in':'path',"
+      "  'required':true,'x-multi-segment':true,'schema':{'type':'string'}}],'responses':{}}},"
+      "'/r/{v}':{'get':{'operationId':'reserved','parameters':[{'name':'v','in':'path',"
+      "  'required':true,'allowReserved':true,'schema':{'type':'string'}}],'responses':{}}},"
+      "'/shared/{id}':{'parameters':["
+      "   {'name':'id','in':'path','required':true,'schema':{'type':'integer'}},"
+      "   {'name':'limit','in':'query','description':'path level','schema':{'type':'integer'}}],"
+      " 'get':{'operationId':'shared_get','parameters':[{'name':'limit','in':'query',"
+      "   'description':'op level','schema':{'type':'string'}}],'responses':{}},"
+      " 'post':{'operationId':'shared_post','requestBody':{'content':{"
+      "   'application/vnd.api+json':{'schema':{'type':'object','properties':{"
+      "   'data':{'type':'object'}}}}}},'responses':{}}},"
+      "'/same':{'post':{'operationId':'same','parameters':["
+      "   {'name':'id','in':'query','required':true,'schema':{'type':'string'},"
+      "    'description':'The id'},"
+      "   {'name':'n','in':'query','schema':{'type':'integer'}}],"
+      "  'requestBody':{'required':true,'content':{'application/json':{'schema':{"
+      "   'type':'object','properties':{'id':{'type':'string','title':'Id'},"
+      "   'n':{'type':'string'},'other':{'type':'boolean'}},'required':['id','n']}}}},"
+      "  'responses':{}}}}";
+  oa_api api;
+  const oa_operation *op;
+  CHECK_EQ_INT(convert("3.0.3", paths, "{}", NULL, &api), 0);
+
+  /* x-multi-segment keeps '/', nothing else; the others still encode it. */
+  op = op_named(&api, "contents");
+  CHECK_EQ_INT(param_of(op, "path")->keep, OA_KEEP_SLASH);
+  CHECK_EQ_INT(param_of(op, "owner")->keep, OA_KEEP_NONE);
+  CHECK_EQ_INT(param_of(op, "q")->keep, OA_KEEP_RESERVED);
+  CHECK_EQ_STR(build(&api, "contents", "{'owner':'a/b','path':'docs/sub dir/x.md'}", ""),
+               "GET /repos/a%2Fb/contents/docs/sub%20dir/x.md");
+  /* Never out of its place: no dot segments, no '?' or '#'. */
+  CHECK_EQ_STR(build(&api, "contents", "{'owner':'o','path':'a/../../admin'}", ""),
+               "error: path parameter values may not make a \".\" or \"..\" segment");
+  CHECK_EQ_STR(build(&api, "contents", "{'owner':'o','path':'./x'}", ""),
+               "error: path parameter values may not make a \".\" or \"..\" segment");
+  CHECK_EQ_STR(build(&api, "contents", "{'owner':'o','path':'a/b?x=1#f'}", ""),
+               "GET /repos/o/contents/a/b%3Fx%3D1%23f");
+  CHECK_EQ_STR(build(&api, "rest", "{'rest':'/evil.example/x'}", ""),
+               "error: path parameter values may not start the path with \"//\"");
+  CHECK_EQ_STR(build(&api, "rest", "{'rest':'a/b'}", "/api"), "GET /api/a/b");
+  /* allowReserved: sub-delims, ':', '@', '/' kept; '?', '#', '[', ']', '%' not. In a
+   * query '&', '=' and '+' stay encoded too (they would make other parameters). */
+  CHECK_EQ_STR(build(&api, "reserved", "{'v':'a:b@c!$&\\u0027()*+,;=/d?e#f[g]%'}", ""),
+               "GET /r/a:b@c!$&'()*+,;=/d%3Fe%23f%5Bg%5D%25");
+  CHECK_EQ_STR(build(&api, "contents", "{'owner':'o','path':'p','q':'a/b?c:d&e=f+g#h'}", ""),
+               "GET /repos/o/contents/p?q=a/b?c:d%26e%3Df%2Bg%23h");
+
+  /* Path-level parameters: shared by both operations, overridden by the operation's
+   * parameter of the same name and place. */
+  op = op_named(&api, "shared_get");
+  CHECK_JSON(op->input_schema, "{'type':'object','properties':{'id':{'type':'integer'},"
+                               "'limit':{'type':'string','description':'op level'}},"
+                               "'required':['id']}");
+  op = op_named(&api, "shared_post");
+  CHECK_JSON(prop(op, "limit"), "{'type':'integer','description':'path level'}");
+  /* An application/...+json body is JSON, sent with its own media type. */
+  CHECK_EQ_INT(op->body, OA_BODY_JSON);
+  CHECK_EQ_STR(op->content_type, "application/vnd.api+json");
+  CHECK_EQ_STR(build(&api, "shared_post", "{'id':3,'limit':2,'data':{'a':1}}", ""),
+               "POST /shared/3?limit=2");
+  CHECK_EQ_STR(header(0), "Content-Type: application/vnd.api+json");
+  CHECK_EQ_STR(last_req.body, "{\"data\":{\"a\":1}}");
+
+  /* The same parameter in the query and the body is one argument, sent to both; a
+   * different one of the same name (integer and string) is renamed. */
+  op = op_named(&api, "same");
+  CHECK_JSON(op->input_schema,
+             "{'type':'object','properties':{'id':{'type':'string','description':'The id'},"
+             "'n__query':{'type':'integer'},'n':{'type':'string'},'other':{'type':'boolean'}},"
+             "'required':['id','n']}");
+  CHECK(has_warning(&api, "POST /same: query parameter n is argument n__query"));
+  CHECK_EQ_STR(build(&api, "same", "{'id':'x y','n__query':1,'n':'2'}", ""),
+               "POST /same?id=x%20y&n=1");
+  CHECK_EQ_STR(last_req.body, "{\"id\":\"x y\",\"n\":\"2\"}");
+  CHECK_EQ_STR(build(&api, "same", "{'n':'2'}", ""), "error: missing required argument \"id\"");
+  oa_request_free(&last_req);
+  openapi_free(&api);
+}
+
+static void test_server_variables(void) {
+  const char *text =
+      "{'openapi':'3.1.0','info':{'title':'S','version':'1'},"
+      "'servers':[{'url':'https://{region}.api.test/{version}','variables':{"
+      "  'region':{'default':'us','enum':['us','eu']},'version':{'default':'v1'},"
+      "  'bad':{'enum':['x']}}},{'url':'https://other.test'}],"
+      "'paths':{'/items':{'get':{'operationId':'items','responses':{}}},"
+      "'/special':{'servers':[{'url':'http://{h}:8080','variables':{'h':{'default':'localhost',"
+      "  'enum':['localhost','127.0.0.1']}}}],"
+      "  'get':{'operationId':'special','responses':{}},"
+      "  'post':{'operationId':'own','servers':[{'url':'/relative'}],'responses':{}}}}}";
+  json_t *d = J(text), *args;
+  oa_options o = opts();
+  json_t *over = J("{'version':'v2','nope':'x'}");
+  oa_api api;
+  char err[256], *url;
+  const oa_operation *op;
+
+  o.server_args = 1;
+  o.server_variables = over;
+  CHECK_EQ_INT(openapi_convert(d, &o, &api, err, sizeof(err)), 0);
+  op = op_named(&api, "items");
+  /* Defaults, with the settings' value in place of one; an enum variable is an
+   * optional argument, a variable without choices is not. */
+  CHECK_JSON(op->server, "{'url':'https://{region}.api.test/{version}','variables':{"
+                         "'region':{'default':'us','enum':['us','eu']},"
+                         "'version':{'default':'v2'}}}");
+  CHECK_JSON(json_object_get(prop(op, "server_region"), "enum"), "['us','eu']");
+  CHECK_EQ_STR(json_string_value(json_object_get(prop(op, "server_region"), "default")), "us");
+  CHECK(prop(op, "server_version") == NULL);
+  CHECK(json_object_get(op->input_schema, "required") == NULL);
+  CHECK_EQ_INT(param_of(op, "server_region")->in, OA_SERVER);
+  CHECK(has_warning(&api, "server_variables: nope is not a variable"));
+  CHECK(has_warning(&api, "server variable bad has no usable string default"));
+  CHECK_EQ_INT(oa_server_url(op, NULL, &url, err, sizeof(err)), 0);
+  CHECK_EQ_STR(url, "https://us.api.test/v2");
+  free(url);
+  args = J("{'server_region':'eu'}");
+  CHECK_EQ_INT(oa_server_url(op, args, &url, err, sizeof(err)), 0);
+  CHECK_EQ_STR(url, "https://eu.api.test/v2");
+  free(url);
+  json_decref(args);
+  /* A value that is not a choice is not used (the input schema refuses it). */
+  args = J("{'server_region':'evil.test/x'}");
+  CHECK_EQ_INT(oa_server_url(op, args, &url, err, sizeof(err)), 0);
+  CHECK_EQ_STR(url, "https://us.api.test/v2");
+  free(url);
+  json_decref(args);
+  /* The server argument goes nowhere else in the request. */
+  CHECK_EQ_STR(build(&api, "items", "{'server_region':'eu'}", ""), "GET /items");
+  /* The path item's servers, then the operation's, win over the document's. */
+  op = op_named(&api, "special");
+  args = J("{'server_h':'127.0.0.1'}");
+  CHECK_EQ_INT(oa_server_url(op, args, &url, err, sizeof(err)), 0);
+  CHECK_EQ_STR(url, "http://127.0.0.1:8080");
+  free(url);
+  json_decref(args);
+  op = op_named(&api, "own");
+  CHECK_EQ_INT(oa_server_url(op, NULL, &url, err, sizeof(err)), 0);
+  CHECK_EQ_STR(url, "/relative");
+  free(url);
+  CHECK(prop(op, "server_h") == NULL);
+  openapi_free(&api);
+
+  /* Without server_args (a base_url decides): no arguments; a value outside the
+   * choices from the settings is used, with a warning. */
+  json_decref(over);
+  over = J("{'region':'ap'}");
+  o.server_args = 0;
+  o.server_variables = over;
+  CHECK_EQ_INT(openapi_convert(d, &o, &api, err, sizeof(err)), 0);
+  op = op_named(&api, "items");
+  CHECK(prop(op, "server_region") == NULL);
+  CHECK(has_warning(&api, "server_variables: region=ap is not one of the document's choices"));
+  CHECK_EQ_INT(oa_server_url(op, NULL, &url, err, sizeof(err)), 0);
+  CHECK_EQ_STR(url, "https://ap.api.test/v1");
+  free(url);
+  openapi_free(&api);
+  json_decref(over);
+  json_decref(d);
+
+  /* A document server without a URL: said once, not per operation. */
+  d = J("{'openapi':'3.0.3','info':{'title':'S','version':'1'},'servers':[{}],'paths':{"
+        "'/a':{'get':{'responses':{}}},'/b':{'get':{'responses':{}}}}}");
+  o = opts();
+  CHECK_EQ_INT(openapi_convert(d, &o, &api, err, sizeof(err)), 0);
+  {
+    size_t k, said = 0;
+    for (k = 0; k < api.n_warnings; k++)
+      said += strstr(api.warnings[k], "servers[0]: servers[0] has no \"url\"") != NULL;
+    CHECK_EQ_INT(said, 1);
+  }
+  CHECK(api.n_ops == 2 && api.ops[0].server == NULL && api.ops[1].server == NULL);
+  openapi_free(&api);
+  json_decref(d);
+
+  /* No servers at all. */
+  CHECK_EQ_INT(
+      convert("3.0.3", "{'/x':{'get':{'operationId':'x','responses':{}}}}", "{}", NULL, &api), 0);
+  op = op_named(&api, "x");
+  CHECK(op->server == NULL);
+  CHECK_EQ_INT(oa_server_url(op, NULL, &url, err, sizeof(err)), -ENOENT);
+  CHECK(url == NULL);
+  openapi_free(&api);
+  oa_request_free(&last_req);
+}
+
+/* Whether last_req's body holds the n bytes at s. */
+static int body_has(const char *s, size_t n) {
+  size_t i;
+  for (i = 0; last_req.body != NULL && i + n <= last_req.body_len; i++) {
+    if (memcmp(last_req.body + i, s, n) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* The multipart body of last_req with its boundary replaced by "B". */
+static const char *multipart_text(void) {
+  static char out[4096];
+  const char *ct = NULL, *b;
+  size_t i, j = 0, blen;
+  for (i = 0; i < last_req.n_headers; i++) {
+    if (strncmp(last_req.headers[i], "Content-Type: multipart/form-data; boundary=", 44) == 0)
+      ct = last_req.headers[i];
+  }
+  if (ct == NULL || last_req.body == NULL)
+    return "(no multipart body)";
+  b = ct + 44;
+  blen = strlen(b);
+  for (i = 0; i < last_req.body_len && j + 2 < sizeof(out);) {
+    if (i + blen <= last_req.body_len && memcmp(last_req.body + i, b, blen) == 0) {
+      out[j++] = 'B';
+      i += blen;
+    } else {
+      out[j++] = last_req.body[i++];
+    }
+  }
+  out[j] = '\0';
+  return out;
+}
+
+static void test_bodies_not_json(void) {
+  const char *paths =
+      "{'/upload':{'post':{'operationId':'upload','requestBody':{'required':true,'content':{"
+      "  'multipart/form-data':{'schema':{'type':'object','properties':{"
+      "   'title':{'type':'string'},'count':{'type':'integer'},"
+      "   'tags':{'type':'array','items':{'type':'string'}},"
+      "   'meta':{'type':'object','properties':{'k':{'type':'string'}}},"
+      "   'file':{'type':'string','format':'binary','description':'The document'},"
+      "   'more':{'type':'array','items':{'type':'string','format':'binary'}}},"
+      "   'required':['file']}}}},'responses':{}}},"
+      "'/avatar':{'put':{'operationId':'avatar','requestBody':{'content':{"
+      "  'multipart/form-data':{'schema':{'type':'object','properties':{"
+      "   'img':{'type':'string','contentMediaType':'image/png'},"
+      "   'b64text':{'type':'string','contentEncoding':'base64'}}}}}},'responses':{}}},"
+      "'/blob':{'post':{'operationId':'blob','requestBody':{'required':true,'content':{"
+      "  'application/octet-stream':{'schema':{'type':'string','format':'binary'}}}},"
+      "  'responses':{}}},"
+      "'/note':{'post':{'operationId':'note','requestBody':{'required':true,"
+      "  'description':'The note','content':{'text/plain':{'schema':{'type':'string'}}}},"
+      "  'responses':{}}},"
+      "'/prefer':{'post':{'operationId':'prefer','requestBody':{'content':{"
+      "  'application/xml':{},'application/json':{'schema':{'type':'object','properties':{"
+      "  'a':{'type':'integer'}}}}}},'responses':{}}},"
+      "'/xml':{'post':{'operationId':'xml','requestBody':{'content':{'application/xml':{}}},"
+      "  'responses':{}}},"
+      "'/mixed':{'post':{'operationId':'mixed','requestBody':{'content':{"
+      "  'multipart/mixed':{'schema':{'type':'object'}}}},'responses':{}}},"
+      "'/img':{'post':{'operationId':'img','requestBody':{'content':{'image/*':{}}},"
+      "  'responses':{}}},"
+      "'/any':{'post':{'operationId':'anything','requestBody':{'content':{'*/*':{}}},"
+      "  'responses':{}}}}";
+  oa_api api;
+  const oa_operation *op;
+  CHECK_EQ_INT(convert("3.1.0", paths, "{}", NULL, &api), 0);
+
+  /* multipart/form-data: fields are parts; files take base64 in an object. */
+  op = op_named(&api, "upload");
+  CHECK_EQ_INT(op->body, OA_BODY_MULTIPART);
+  CHECK_EQ_STR(op->content_type, "multipart/form-data");
+  CHECK_EQ_INT(param_of(op, "file")->file, 1);
+  CHECK_EQ_INT(param_of(op, "more")->file, 2);
+  CHECK_EQ_INT(param_of(op, "title")->file, 0);
+  CHECK_JSON(json_object_get(prop(op, "file"), "properties"),
+             "{'content_base64':{'type':'string','contentEncoding':'base64'},"
+             "'filename':{'type':'string'},'mime_type':{'type':'string'}}");
+  CHECK(strstr(json_string_value(json_object_get(prop(op, "file"), "description")),
+               "The document\n\nA file: {\"content_base64\"") != NULL);
+  CHECK_JSON(json_object_get(op->input_schema, "required"), "['file']");
+  CHECK(json_object_get(json_object_get(json_object_get(prop(op, "more"), "items"), "properties"),
+                        "content_base64") != NULL);
+  CHECK_EQ_STR(build(&api, "upload",
+                     "{'title':'Q3 \\\"report\\\"','count':2,'tags':['a','b'],'meta':{'k':'v'},"
+                     "'file':{'content_base64':'aGVsbG8=','filename':'r.txt',"
+                     "'mime_type':'text/plain'},"
+                     "'more':[{'content_base64':'AAEC'},{'content_base64':'//8'}]}",
+                     ""),
+               "POST /upload");
+  CHECK_EQ_STR(multipart_text(),
+               "--B\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nQ3 \"report\"\r\n"
+               "--B\r\nContent-Disposition: form-data; name=\"count\"\r\n\r\n2\r\n"
+               "--B\r\nContent-Disposition: form-data; name=\"tags\"\r\n\r\na\r\n"
+               "--B\r\nContent-Disposition: form-data; name=\"tags\"\r\n\r\nb\r\n"
+               "--B\r\nContent-Disposition: form-data; name=\"meta\"\r\n"
+               "Content-Type: application/json\r\n\r\n{\"k\":\"v\"}\r\n"
+               "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"r.txt\"\r\n"
+               "Content-Type: text/plain\r\n\r\nhello\r\n"
+               "--B\r\nContent-Disposition: form-data; name=\"more\"; filename=\"more\"\r\n"
+               "Content-Type: application/octet-stream\r\n\r\n\x00\x01\x02\r\n"
+               "--B\r\nContent-Disposition: form-data; name=\"more\"; filename=\"more\"\r\n"
+               "Content-Type: application/octet-stream\r\n\r\n\xff\xff\r\n--B--\r\n");
+  /* (The check above stops at the NUL: the bytes after it are checked here.) */
+  CHECK(body_has("\r\n\r\n\x00\x01\x02\r\n--", 10));
+  CHECK(body_has("\r\n\r\n\xff\xff\r\n--mcpd-", 14));
+  CHECK(body_has("\r\n--mcpd-", 9) && !body_has("\x00\x01\x02\x00", 4));
+  CHECK(strncmp(header(0), "Content-Type: multipart/form-data; boundary=mcpd-", 49) == 0);
+  /* Bad input is refused, never sent half. */
+  CHECK_EQ_STR(build(&api, "upload", "{'file':{'content_base64':'not base64!'}}", ""),
+               "error: argument \"file\": content_base64 is not base64");
+  CHECK_EQ_STR(build(&api, "upload",
+                     "{'file':{'content_base64':'aGk=','mime_type':'text/plain\\r\\nX: 1'}}", ""),
+               "error: argument \"file\": mime_type \"text/plain\r\nX: 1\" is not a media type");
+  /* A file name with a quote or a line break cannot break out of its header. */
+  CHECK_EQ_STR(
+      build(&api, "upload", "{'file':{'content_base64':'aGk=','filename':'a\\\"\\r\\nb'}}", ""),
+      "POST /upload");
+  CHECK(strstr(multipart_text(), "filename=\"a%22%0D%0Ab\"\r\n") != NULL);
+  /* 3.1: contentMediaType is a file; contentEncoding base64 is text. */
+  op = op_named(&api, "avatar");
+  CHECK_EQ_INT(param_of(op, "img")->file, 1);
+  CHECK_EQ_INT(param_of(op, "b64text")->file, 0);
+  CHECK_EQ_STR(build(&api, "avatar", "{}", ""), "PUT /avatar");
+  CHECK(last_req.body == NULL);
+
+  /* application/octet-stream: base64 in "body", bytes on the wire. */
+  op = op_named(&api, "blob");
+  CHECK_EQ_INT(op->body, OA_BODY_BINARY);
+  CHECK_JSON(op->input_schema,
+             "{'type':'object','properties':{'body':{'type':'string','contentEncoding':'base64',"
+             "'description':'The request body (application/octet-stream): its bytes in "
+             "base64.'}},'required':['body']}");
+  CHECK_EQ_STR(build(&api, "blob", "{'body':'AAEC/w=='}", ""), "POST /blob");
+  CHECK_EQ_INT(last_req.body_len, 4);
+  CHECK(memcmp(last_req.body, "\x00\x01\x02\xff", 4) == 0);
+  CHECK_EQ_STR(header(0), "Content-Type: application/octet-stream");
+  CHECK_EQ_STR(build(&api, "blob", "{'body':'AAE*'}", ""),
+               "error: argument \"body\" is not base64");
+  CHECK_EQ_STR(build(&api, "blob", "{}", ""), "error: missing required argument \"body\"");
+  /* text/plain: the text as it is. */
+  op = op_named(&api, "note");
+  CHECK_EQ_INT(op->body, OA_BODY_TEXT);
+  CHECK_JSON(prop(op, "body"), "{'type':'string','description':'The note\\n\\nThe request body "
+                               "(text/plain), as text.'}");
+  CHECK_EQ_STR(build(&api, "note", "{'body':'caf\\u00e9 {not json}'}", ""), "POST /note");
+  CHECK_EQ_STR(last_req.body, "caf\xc3\xa9 {not json}");
+  CHECK_EQ_STR(header(0), "Content-Type: text/plain");
+  /* JSON is preferred when there is a choice; XML alone is text. */
+  CHECK_EQ_INT(op_named(&api, "prefer")->body, OA_BODY_JSON);
+  CHECK_EQ_INT(op_named(&api, "xml")->body, OA_BODY_TEXT);
+  CHECK_EQ_STR(op_named(&api, "xml")->content_type, "application/xml");
+  CHECK_EQ_INT(op_named(&api, "anything")->body, OA_BODY_BINARY);
+  CHECK_EQ_STR(op_named(&api, "anything")->content_type, "application/octet-stream");
+  /* What cannot be sent gets no tool (even when optional), and a warning naming it. */
+  CHECK(find_op(&api, "mixed") == NULL);
+  CHECK(find_op(&api, "img") == NULL);
+  CHECK(has_warning(&api, "POST /mixed: the request body is multipart/mixed, which mcpd cannot "
+                          "send"));
+  CHECK(has_warning(&api, "POST /img: the request body is image/*"));
+  CHECK_EQ_INT(api.n_ops, 7);
+  oa_request_free(&last_req);
+  openapi_free(&api);
+}
+
+static void test_output_check(void) {
+  json_t *s = J("{'type':'object','properties':{'id':{'type':'integer','minimum':1},"
+                "'name':{'type':'string','minLength':2,'maxLength':3},"
+                "'tags':{'type':'array','items':{'type':'string'},'uniqueItems':true},"
+                "'when':{'type':'string','format':'date-time'},"
+                "'code':{'type':'string','pattern':'^[A-Z]\\\\d{2}$'},"
+                "'kind':{'enum':['a','b',null]},"
+                "'child':{'anyOf':[{'$ref':'#/$defs/Node'},{'type':'null'}]},"
+                "'one':{'oneOf':[{'type':'integer'},{'type':'number','minimum':10}]}},"
+                "'required':['id'],'additionalProperties':false,"
+                "'$defs':{'Node':{'type':'object','properties':{'v':{'type':'string'}},"
+                "'required':['v']}}}");
+  static const char *const good[] = {
+      "{'id':1}",
+      "{'id':2.0,'name':'\\u00e9\\u00e9\\u00e9'}",
+      "{'id':1,'tags':['a','b'],'when':'2024-02-29T23:59:59.5+01:00','code':'A12'}",
+      "{'id':1,'kind':null,'child':{'v':'x'},'one':5}",
+      "{'id':1,'child':null,'one':10.5}",
+  };
+  static const char *const bad[] = {
+      "{}",
+      "{'id':0}",
+      "{'id':1.5}",
+      "{'id':'1'}",
+      "{'id':1,'extra':1}",
+      "{'id':1,'name':'abcd'}",
+      "{'id':1,'tags':['a','a']}",
+      "{'id':1,'when':'2023-02-29T00:00:00Z'}",
+      "{'id':1,'when':'2024-01-01T00:00:00'}",
+      "{'id':1,'when':'2024-01-01T23:59:60Z'}",
+      "{'id':1,'code':'a12'}",
+      "{'id':1,'kind':'c'}",
+      "{'id':1,'child':{'w':1}}",
+      "{'id':1,'one':12}",
+      "[1]",
+  };
+  size_t i;
+  for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    json_t *v = J(good[i]);
+    if (!oa_check(s, v))
+      fprintf(stderr, "  should match: %s\n", good[i]);
+    CHECK(oa_check(s, v));
+    json_decref(v);
+  }
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    json_t *v = J(bad[i]);
+    if (oa_check(s, v))
+      fprintf(stderr, "  should not match: %s\n", bad[i]);
+    CHECK(!oa_check(s, v));
+    json_decref(v);
+  }
+  json_decref(s);
+  /* What it cannot decide is a mismatch: a lookahead, an unknown reference. */
+  {
+    json_t *p = J("{'type':'string','pattern':'^(?=a)'}"), *r = J("{'$ref':'#/$defs/Nope'}");
+    json_t *v = J("'abc'");
+    CHECK(!oa_check(p, v));
+    CHECK(!oa_check(r, v));
+    CHECK(oa_check(json_true(), v));
+    json_decref(p);
+    json_decref(r);
+    json_decref(v);
+  }
+}
+
+static void test_output_results(void) {
+  oa_api api;
+  const oa_operation *item, *list;
+  oa_result_opts ro = {1, 0, NULL};
+  int mismatch = 0;
+  json_t *r;
+  oa_options o = opts();
+  CHECK_EQ_INT(convert("3.1.0", FASTAPI_PATHS, FASTAPI_COMPONENTS, NULL, &api), 0);
+  item = op_named(&api, "read_item");
+  list = op_named(&api, "list_items");
+  ro.mismatch = &mismatch;
+  /* A matching answer: structured, no flag. */
+  r = oa_result(item, 200, "application/json", "{\"item_id\":1,\"name\":\"a\",\"price\":null}",
+                strlen("{\"item_id\":1,\"name\":\"a\",\"price\":null}"), &ro);
+  CHECK(json_object_get(r, "structuredContent") != NULL);
+  CHECK(json_is_false(json_object_get(r, "isError")));
+  CHECK_EQ_INT(mismatch, 0);
+  json_decref(r);
+  /* One that does not match: the JSON as text, a note, isError (so a client that
+   * checks does not throw), no structuredContent, and the flag for the log. */
+  r = oa_result(item, 200, "application/json", "{\"item_id\":\"one\",\"name\":\"a\"}",
+                strlen("{\"item_id\":\"one\",\"name\":\"a\"}"), &ro);
+  CHECK(json_object_get(r, "structuredContent") == NULL);
+  CHECK(json_is_true(json_object_get(r, "isError")));
+  CHECK_EQ_STR(text_of(r), "{\"item_id\":\"one\",\"name\":\"a\"}");
+  CHECK_EQ_INT(json_array_size(json_object_get(r, "content")), 2);
+  CHECK_EQ_INT(mismatch, 1);
+  json_decref(r);
+  mismatch = 0;
+  r = oa_result(list, 200, "application/json", "[{\"name\":\"no id\"}]",
+                strlen("[{\"name\":\"no id\"}]"), &ro);
+  CHECK(json_object_get(r, "structuredContent") == NULL);
+  CHECK_EQ_INT(mismatch, 1);
+  json_decref(r);
+  /* Sessions without structured content never check. */
+  mismatch = 0;
+  ro.structured = 0;
+  r = oa_result(item, 200, "application/json", "{\"item_id\":\"one\"}",
+                strlen("{\"item_id\":\"one\"}"), &ro);
+  CHECK(json_is_false(json_object_get(r, "isError")));
+  CHECK_EQ_INT(mismatch, 0);
+  json_decref(r);
+  openapi_free(&api);
+
+  /* output_schemas: false and read_only: true. */
+  o.no_output_schemas = 1;
+  o.read_only = 1;
+  CHECK_EQ_INT(convert("3.1.0", FASTAPI_PATHS, FASTAPI_COMPONENTS, &o, &api), 0);
+  CHECK(find_op(&api, "read_item") != NULL && find_op(&api, "read_item")->output_schema == NULL);
+  CHECK(find_op(&api, "list_items") != NULL && find_op(&api, "list_items")->output_schema == NULL);
+  CHECK(find_op(&api, "update_item") == NULL);
+  CHECK(find_op(&api, "add_category") == NULL);
+  CHECK(find_op(&api, "make_a_plain_thing") == NULL);
+  CHECK_EQ_INT(api.n_ops, 5);
+  openapi_free(&api);
+}
+
 int main(void) {
   RUN(test_names);
   RUN(test_long_names);
@@ -1882,6 +2508,13 @@ int main(void) {
   RUN(test_security_scopes);
   RUN(test_reserved_headers);
   RUN(test_oauth_cc);
+  RUN(test_swagger2);
+  RUN(test_no_paths);
+  RUN(test_param_rules);
+  RUN(test_server_variables);
+  RUN(test_bodies_not_json);
+  RUN(test_output_check);
+  RUN(test_output_results);
   RUN(test_fuzz);
   RUN(test_out_of_memory);
   TEST_MAIN_END();
