@@ -592,6 +592,146 @@ const json_t *config_plugin(const config *c, const char *plugin_name) {
   return pc ? pc : c->empty;
 }
 
+/* ---- --openapi ------------------------------------------------------------ */
+
+static int is_http_url(const char *s) {
+  return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
+}
+
+int config_openapi_arg(config_openapi *list, size_t *count, size_t cap, int is_base_url,
+                       const char *value, char *err, size_t n) {
+  config_openapi *last = *count > 0 ? &list[*count - 1] : NULL;
+  if (!is_base_url) {
+    if (*count >= cap) {
+      snprintf(err, n, "--openapi: at most %zu backends", cap);
+      return -EINVAL;
+    }
+    list[*count].openapi = value;
+    list[*count].base_url = NULL;
+    (*count)++;
+  } else if (last == NULL) {
+    snprintf(err, n,
+             "--base-url %.200s: no --openapi before it (a --base-url sets the base URL of "
+             "the --openapi it follows)",
+             value);
+    return -EINVAL;
+  } else if (last->base_url != NULL) {
+    snprintf(err, n, "--base-url %.200s: --openapi %.200s already has --base-url %.200s", value,
+             last->openapi, last->base_url);
+    return -EINVAL;
+  } else {
+    last->base_url = value;
+  }
+  return 0;
+}
+
+int config_openapi_source(const char *arg, const char *cwd, char *out, size_t n) {
+  size_t len = strlen(cwd);
+  int k;
+  if (is_http_url(arg) || strncmp(arg, "file:", 5) == 0) {
+    k = snprintf(out, n, "%s", arg);
+  } else if (arg[0] == '/') {
+    k = snprintf(out, n, "file://%s", arg);
+  } else {
+    while (arg[0] == '.' && arg[1] == '/')
+      for (arg += 2; arg[0] == '/'; arg++)
+        ;
+    k = snprintf(out, n, "file://%s%s%s", cwd, len > 0 && cwd[len - 1] == '/' ? "" : "/", arg);
+  }
+  return k < 0 || (size_t)k >= n ? -ENAMETOOLONG : 0;
+}
+
+/* A backend's name from its document: the URL's host and port, else the
+ * file's name without its extension; runs of characters other than
+ * A-Z a-z 0-9 - become one "_". At most n - 1 characters. */
+static void openapi_name(const char *src, char *out, size_t n) {
+  const char *s, *end, *at;
+  size_t i = 0;
+  if (is_http_url(src)) {
+    s = strstr(src, "://") + 3;
+    end = s + strcspn(s, "/?#");
+    while ((at = memchr(s, '@', (size_t)(end - s))) != NULL) /* user:password@ */
+      s = at + 1;
+  } else {
+    s = strrchr(src, '/');
+    s = s != NULL ? s + 1 : strncmp(src, "file:", 5) == 0 ? src + 5 : src;
+    end = strrchr(s, '.');
+    if (end == NULL || end == s)
+      end = s + strlen(s);
+  }
+  for (; s < end && i + 1 < n; s++) {
+    char ch = *s;
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+          ch == '-'))
+      ch = '_';
+    if (ch != '_' || (i > 0 && out[i - 1] != '_'))
+      out[i++] = ch;
+  }
+  while (i > 0 && out[i - 1] == '_')
+    i--;
+  out[i] = '\0';
+  if (i == 0)
+    snprintf(out, n, "api");
+}
+
+static int backend_named(const json_t *backends, const char *name) {
+  size_t i;
+  const json_t *b;
+  json_array_foreach(backends, i, b) {
+    const char *other = json_string_value(json_object_get(b, "name"));
+    if (other != NULL && strcmp(other, name) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* Appends the --openapi backends to plugins.http_backend.backends (made
+ * when the file has none). */
+static int add_openapi(config *c, const config_args *args, char *err, size_t n) {
+  json_t *hb, *list, *b;
+  char base[57], name[72];
+  size_t i;
+  unsigned k;
+
+  if (args->n_openapi == 0)
+    return 0;
+  hb = json_object_get(c->plugins, "http_backend");
+  if (hb == NULL && (json_object_set_new(c->plugins, "http_backend", json_object()) < 0 ||
+                     (hb = json_object_get(c->plugins, "http_backend")) == NULL))
+    return -ENOMEM;
+  list = json_object_get(hb, "backends");
+  if (list == NULL && (json_object_set_new(hb, "backends", json_array()) < 0 ||
+                       (list = json_object_get(hb, "backends")) == NULL))
+    return -ENOMEM;
+  if (!json_is_array(list)) {
+    snprintf(err, n,
+             "config: \"plugins.http_backend.backends\" must be an array (--openapi adds "
+             "to it)");
+    return -EINVAL;
+  }
+  for (i = 0; i < args->n_openapi; i++) {
+    const config_openapi *o = &args->openapi[i];
+    if (o->base_url != NULL && !is_http_url(o->base_url)) {
+      snprintf(err, n, "--base-url %.200s: not an http:// or https:// URL", o->base_url);
+      return -EINVAL;
+    }
+    openapi_name(o->openapi, base, sizeof(base));
+    snprintf(name, sizeof(name), "%s", base);
+    for (k = 2; backend_named(list, name); k++)
+      snprintf(name, sizeof(name), "%s_%u", base, k);
+    b = json_object();
+    if (b == NULL || json_array_append_new(list, b) < 0 ||
+        json_object_set_new(b, "name", json_string(name)) < 0)
+      return -ENOMEM;
+    if (json_object_set_new(b, "openapi", json_string(o->openapi)) < 0 ||
+        (o->base_url != NULL && json_object_set_new(b, "base_url", json_string(o->base_url)) < 0)) {
+      snprintf(err, n, "--openapi %.200s (or its --base-url): not UTF-8 text", o->openapi);
+      return -EINVAL;
+    }
+  }
+  return 0;
+}
+
 int config_build(const config_args *args, config *out, char *err, size_t n) {
   char why[1024];
   int r = config_init(out);
@@ -619,6 +759,10 @@ int config_build(const config_args *args, config *out, char *err, size_t n) {
       (args->tls_client_ca != NULL &&
        (r = config_set_string(&out->tls_client_ca_file, args->tls_client_ca)) < 0))
     goto fail;
+  if ((r = add_openapi(out, args, why, sizeof(why))) < 0) {
+    snprintf(err, n, "%s", r == -ENOMEM ? "out of memory" : why);
+    goto fail;
+  }
   if ((r = check_tls(out, why, sizeof(why))) < 0 || (r = check_auth(out, why, sizeof(why))) < 0) {
     snprintf(err, n, "%s%s", args->config_file ? "config: " : "", why);
     goto fail;

@@ -119,6 +119,27 @@ const json_t *config_plugin(const config *c, const char *plugin_name);
  * into out (size n). */
 void config_runtime_dir(const config *c, char *out, size_t n);
 
+/* One --openapi of the command line and the --base-url after it: a backend
+ * of the http_backend plugin. Strings are borrowed. */
+typedef struct config_openapi {
+  const char *openapi;  /* an http(s):// or file: URL (see config_openapi_source) */
+  const char *base_url; /* NULL: where the document's servers say */
+} config_openapi;
+
+/* Records one command-line option in list (cap entries, *count in use):
+ * --openapi (is_base_url 0) starts a new entry, --base-url (1) sets the
+ * latest one's base_url. value is borrowed and kept. Returns 0, or -EINVAL
+ * with a message in err (size n): a --base-url before any --openapi, a
+ * second --base-url for one --openapi, more than cap. */
+int config_openapi_arg(config_openapi *list, size_t *count, size_t cap, int is_base_url,
+                       const char *value, char *err, size_t n);
+
+/* What --openapi ARG gives http_backend as "openapi": an http://, https://
+ * or file: URL as it is, any other ARG is a local file, written as file://
+ * and its absolute path (made against cwd when relative; a leading "./" is
+ * dropped). Writes into out (size n); returns 0, or -ENAMETOOLONG. */
+int config_openapi_source(const char *arg, const char *cwd, char *out, size_t n);
+
 /* The directory for state kept across restarts (the session signing key
  * when there is no state_key): state_dir, else $STATE_DIRECTORY (systemd),
  * else $XDG_STATE_HOME/mcpd, else $HOME/.local/state/mcpd; "" when none
@@ -137,6 +158,10 @@ typedef struct config_args {
   const char *tls_cert; /* NULL: from the file */
   const char *tls_key;
   const char *tls_client_ca;
+  /* Backends appended to plugins.http_backend.backends, each named after
+   * its document's host (and port) or file name, made unique. */
+  const config_openapi *openapi; /* borrowed array */
+  size_t n_openapi;
 } config_args;
 
 /* Builds the configuration from the file and the command line into *out

@@ -376,6 +376,163 @@ static void test_build_auth_check(void) {
   CHECK_EQ_INT(build("{\"listen\":\"0.0.0.0:0\"}", NULL, err, sizeof(err)), 0);
 }
 
+/* --openapi and --base-url: the order rules. */
+static void test_openapi_args(void) {
+  config_openapi list[3];
+  size_t count = 0;
+  char err[512];
+
+  err[0] = '\0';
+  CHECK_EQ_INT(config_openapi_arg(list, &count, 3, 1, "http://b", err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "--base-url http://b: no --openapi before it (a --base-url sets the base URL "
+                    "of the --openapi it follows)");
+  CHECK_EQ_INT(count, 0);
+  CHECK_EQ_INT(config_openapi_arg(list, &count, 3, 0, "http://a/1.json", err, sizeof(err)), 0);
+  CHECK_EQ_INT(config_openapi_arg(list, &count, 3, 0, "file:///x.yaml", err, sizeof(err)), 0);
+  CHECK_EQ_INT(config_openapi_arg(list, &count, 3, 1, "http://b", err, sizeof(err)), 0);
+  CHECK_EQ_INT(count, 2);
+  CHECK(list[0].base_url == NULL);
+  CHECK_EQ_STR(list[0].openapi, "http://a/1.json");
+  CHECK_EQ_STR(list[1].openapi, "file:///x.yaml");
+  CHECK_EQ_STR(list[1].base_url, "http://b");
+  /* One --base-url per --openapi. */
+  CHECK_EQ_INT(config_openapi_arg(list, &count, 3, 1, "http://c", err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "--base-url http://c: --openapi file:///x.yaml already has --base-url "
+                    "http://b");
+  CHECK_EQ_STR(list[1].base_url, "http://b");
+  CHECK_EQ_INT(config_openapi_arg(list, &count, 3, 0, "http://d", err, sizeof(err)), 0);
+  CHECK_EQ_INT(config_openapi_arg(list, &count, 3, 0, "http://e", err, sizeof(err)), -EINVAL);
+  CHECK_EQ_INT(count, 3);
+}
+
+static void test_openapi_source(void) {
+  char out[64];
+  CHECK_EQ_INT(config_openapi_source("http://h:1/o.json", "/w", out, sizeof(out)), 0);
+  CHECK_EQ_STR(out, "http://h:1/o.json");
+  CHECK_EQ_INT(config_openapi_source("HTTPS://h/o", "/w", out, sizeof(out)), 0);
+  CHECK_EQ_STR(out, "HTTPS://h/o");
+  CHECK_EQ_INT(config_openapi_source("file:rel.yaml", "/w", out, sizeof(out)), 0);
+  CHECK_EQ_STR(out, "file:rel.yaml");
+  CHECK_EQ_INT(config_openapi_source("/etc/api.yaml", "/w", out, sizeof(out)), 0);
+  CHECK_EQ_STR(out, "file:///etc/api.yaml");
+  CHECK_EQ_INT(config_openapi_source("api.yaml", "/w", out, sizeof(out)), 0);
+  CHECK_EQ_STR(out, "file:///w/api.yaml");
+  CHECK_EQ_INT(config_openapi_source(".//./d/api.yaml", "/w/", out, sizeof(out)), 0);
+  CHECK_EQ_STR(out, "file:///w/d/api.yaml");
+  CHECK_EQ_INT(config_openapi_source("../api.yaml", "/", out, sizeof(out)), 0);
+  CHECK_EQ_STR(out, "file:///../api.yaml");
+  CHECK_EQ_INT(config_openapi_source("a-rather-long-file-name-for-this-buffer.yaml",
+                                     "/some/directory", out, sizeof(out)),
+               -ENAMETOOLONG);
+}
+
+/* config_build with an optional file (text, or NULL) and --openapi list:
+ * the return code; on success *backends is a new reference to
+ * plugins.http_backend.backends. */
+static int build_openapi(const char *text, const config_openapi *list, size_t count,
+                         json_t **backends, char *err, size_t n) {
+  char path[] = "/tmp/mcpd-test-openapi-XXXXXX";
+  int fd = -1, r;
+  config_args a;
+  config c;
+  memset(&a, 0, sizeof(a));
+  a.log_level = -1;
+  a.openapi = list;
+  a.n_openapi = count;
+  if (text != NULL) {
+    fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    a.config_file = path;
+  }
+  err[0] = '\0';
+  *backends = NULL;
+  r = config_build(&a, &c, err, n);
+  if (r == 0) {
+    *backends =
+        json_incref(json_object_get(json_object_get(c.plugins, "http_backend"), "backends"));
+    config_free(&c);
+  }
+  if (text != NULL)
+    unlink(path);
+  return r;
+}
+
+static const char *backend_key(const json_t *backends, size_t i, const char *key) {
+  return json_string_value(json_object_get(json_array_get(backends, i), key));
+}
+
+static void test_openapi_build(void) {
+  static const config_openapi list[] = {
+      {"http://127.0.0.1:8001/openapi.json", NULL},
+      {"file:///srv/api/shop.yaml", "http://127.0.0.1:9000/v1"},
+      {"https://user:pw@api.github.com/openapi.json", NULL},
+      {"file:///srv/shop.json", NULL},
+      {"file:///srv/shop.v2.json", NULL},
+      {"http://[::1]:8080", NULL},
+      {"file:///srv/%%.yaml", NULL},
+      {"file:rel/Pet_Store-3.yml", NULL},
+  };
+  json_t *b = NULL;
+  char err[512];
+  int round;
+
+  /* No file: the section is made. Built twice (a reload): the same list. */
+  for (round = 0; round < 2; round++) {
+    CHECK_EQ_INT(build_openapi(NULL, list, 8, &b, err, sizeof(err)), 0);
+    CHECK_EQ_INT(json_array_size(b), 8);
+    CHECK_EQ_STR(backend_key(b, 0, "name"), "127_0_0_1_8001");
+    CHECK_EQ_STR(backend_key(b, 0, "openapi"), "http://127.0.0.1:8001/openapi.json");
+    CHECK(json_object_get(json_array_get(b, 0), "base_url") == NULL);
+    CHECK_EQ_INT(json_object_size(json_array_get(b, 0)), 2);
+    CHECK_EQ_STR(backend_key(b, 1, "name"), "shop");
+    CHECK_EQ_STR(backend_key(b, 1, "openapi"), "file:///srv/api/shop.yaml");
+    CHECK_EQ_STR(backend_key(b, 1, "base_url"), "http://127.0.0.1:9000/v1");
+    CHECK_EQ_STR(backend_key(b, 2, "name"), "api_github_com");
+    CHECK_EQ_STR(backend_key(b, 3, "name"), "shop_2");
+    CHECK_EQ_STR(backend_key(b, 4, "name"), "shop_v2");
+    CHECK_EQ_STR(backend_key(b, 5, "name"), "1_8080");
+    CHECK_EQ_STR(backend_key(b, 6, "name"), "api");
+    CHECK_EQ_STR(backend_key(b, 7, "name"), "Pet_Store-3");
+    json_decref(b);
+  }
+
+  /* Appended to the file's backends, whose names count; its other keys stay. */
+  CHECK_EQ_INT(build_openapi("{\"plugins\":{\"http_backend\":{\"x\":1,\"backends\":[{\"name\":"
+                             "\"shop\",\"base_url\":\"http://s\"}]},\"hello\":{}}}",
+                             list + 1, 1, &b, err, sizeof(err)),
+               0);
+  CHECK_EQ_INT(json_array_size(b), 2);
+  CHECK_EQ_STR(backend_key(b, 0, "name"), "shop");
+  CHECK_EQ_STR(backend_key(b, 0, "base_url"), "http://s");
+  CHECK_EQ_STR(backend_key(b, 1, "name"), "shop_2");
+  json_decref(b);
+  CHECK_EQ_INT(build_openapi("{\"plugins\":{\"hello\":{}}}", list, 1, &b, err, sizeof(err)), 0);
+  CHECK_EQ_INT(json_array_size(b), 1);
+  json_decref(b);
+  /* Without --openapi nothing is made. */
+  CHECK_EQ_INT(build_openapi("{}", list, 0, &b, err, sizeof(err)), 0);
+  CHECK(b == NULL);
+
+  /* Errors. */
+  CHECK_EQ_INT(build_openapi("{\"plugins\":{\"http_backend\":{\"backends\":{}}}}", list, 1, &b, err,
+                             sizeof(err)),
+               -EINVAL);
+  CHECK_EQ_STR(err, "config: \"plugins.http_backend.backends\" must be an array (--openapi adds "
+                    "to it)");
+  {
+    static const config_openapi bad[] = {{"http://h/o.json", "ftp://h"}};
+    CHECK_EQ_INT(build_openapi(NULL, bad, 1, &b, err, sizeof(err)), -EINVAL);
+    CHECK_EQ_STR(err, "--base-url ftp://h: not an http:// or https:// URL");
+  }
+  {
+    static const config_openapi bad[] = {{"file:///a\xff.json", NULL}};
+    CHECK_EQ_INT(build_openapi(NULL, bad, 1, &b, err, sizeof(err)), -EINVAL);
+    CHECK(strstr(err, "not UTF-8 text") != NULL);
+  }
+}
+
 int main(void) {
   RUN(test_defaults);
   RUN(test_apply_good);
@@ -387,5 +544,8 @@ int main(void) {
   RUN(test_principal_limits);
   RUN(test_auth_section);
   RUN(test_build_auth_check);
+  RUN(test_openapi_args);
+  RUN(test_openapi_source);
+  RUN(test_openapi_build);
   TEST_MAIN_END();
 }
