@@ -16,6 +16,10 @@
 //                       with keep-alive; a new connection per request (GET
 //                       /healthz, Connection: close) over HTTPS (a full TLS
 //                       handshake each) next to plain HTTP
+//   big API documents   GitHub's REST description and its dereferenced twin
+//                       from a file: load time, RSS and tools/list size of
+//                       mcpd + http_backend (tools_mode auto and all) and
+//                       @ivotoby/openapi-mcp-server (--tools all and dynamic)
 // and prints one throughput table, the memory figures and the targets
 // (PASS/FAIL, informational), and writes them to tests/bench/RESULTS.md.
 // Exits 1 only if a server errored (an error reply, a crash, a failed start).
@@ -25,8 +29,9 @@
 // BENCH_TS_SESSIONS (10000), BENCH_STREAMS (5000), MCPD_BUILD_DIR
 // (build-bench), BENCH_PYTHON (/usr/bin/python3: Debian's FastAPI),
 // BENCH_RESULTS (tests/bench/RESULTS.md), BENCH_ONLY (tls: only the HTTPS
-// listener rows; auth: only the bearer-token rows; printed and not written
-// to RESULTS.md unless BENCH_RESULTS names a file).
+// listener rows; auth: only the bearer-token rows; bigapi: only GitHub's
+// big OpenAPI documents; printed and not written to RESULTS.md unless
+// BENCH_RESULTS names a file), BENCH_BIGAPI_RUNS (3).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
@@ -605,6 +610,13 @@ async function authGroup() {
     return measure(s, () => wrk(s.url, { MCP_TOOL: 'echo', MCP_ARGS: JSON.stringify(echoArgs), ...(token ? { MCP_AUTH: token } : {}) }));
   };
   const group = 'tools/call echo, bearer tokens';
+  // The 2026-07-28 era: no session, the envelope checked on every request
+  // (shown beside the legacy row, against the same limit).
+  await target('tools/call echo, 2026-07-28 (stateless)', 'mcpd, legacy session', 'limit', echo({}, null));
+  await target('tools/call echo, 2026-07-28 (stateless)', 'mcpd, 2026-07-28', 'mcpd', async () => {
+    const s = await startMcpd([helloSo], {});
+    return measure(s, () => wrk(s.url, { MCP_TOOL: 'echo', MCP_ARGS: JSON.stringify(echoArgs), MCP_MODE: 'modern' }));
+  });
   await target(group, 'mcpd, no auth', 'limit', echo({}, null));
   await target(group, 'mcpd, JWT (RS256)', 'mcpd', echo({ auth: { jwt } }, k.token));
   await target(group, 'mcpd, static token', 'mcpd', echo({ auth: { tokens: [{ name: 'bench', sha256: k.staticHash }] } }, k.staticToken));
@@ -807,6 +819,102 @@ async function memoryTarget(what, fn) {
   }
 }
 
+// ---- big API documents (issue 16) ---------------------------------------------
+// GitHub's REST description (npm @octokit/openapi, 1,223 operations) and its
+// dereferenced twin, from a local file: the time from spawn until the server
+// serves (mcpd logs "listening" once its plugins have read a local document;
+// @ivotoby/openapi-mcp-server opens its port once it has loaded its), VmRSS
+// 0.5 s later, the peak (VmHWM), and every page of tools/list. Each server
+// BENCH_BIGAPI_RUNS times in turn; medians.
+
+const bigapiRows = [];
+const bigapiRuns = num('BENCH_BIGAPI_RUNS', 3);
+const ghDocs = join(root, 'tests/node_modules/@octokit/openapi/generated');
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+// Every page of tools/list: the tools and the bytes of the JSON-RPC results.
+async function toolsListSize(url) {
+  const sid = await session(url);
+  let bytes = 0;
+  let tools = 0;
+  let cursor;
+  for (let id = 1; ; id++) {
+    const r = await post(url, { jsonrpc: '2.0', id, method: 'tools/list', ...(cursor ? { params: { cursor } } : {}) }, sid);
+    const result = r.message?.result;
+    if (!result) throw new Error(`tools/list at ${url}: status ${r.status}: ${r.body.slice(0, 300)}`);
+    bytes += JSON.stringify(result).length;
+    tools += result.tools.length;
+    cursor = result.nextCursor;
+    if (!cursor) return { bytes, tools };
+  }
+}
+
+async function bigapiIvotoby(file, mode) {
+  const port = await freePort();
+  const s = new Server('openapi-mcp-server', process.execPath, [ivotobyBin,
+    '--api-base-url', 'http://127.0.0.1:9', '--openapi-spec', file, '--tools', mode,
+    '--transport', 'http', '--host', '127.0.0.1', '--port', String(port), '--verbose', 'false'], { cwd: here });
+  await s.waitPort(port, 180000);
+  s.url = `http://127.0.0.1:${port}/mcp`;
+  return s;
+}
+
+async function bigapiServer(doc, server, start) {
+  log(`big API ${doc}: ${server}`);
+  const row = { doc, server, loadMs: [], rssKB: [], peakKB: [] };
+  bigapiRows.push(row);
+  try {
+    for (let i = 0; i < bigapiRuns; i++) {
+      const t = process.hrtime.bigint();
+      const s = await start();
+      try {
+        row.loadMs.push(Number(process.hrtime.bigint() - t) / 1e6);
+        row.rssKB.push(await settledRss(s));
+        row.peakKB.push(s.peakKB());
+        if (i === 0) Object.assign(row, await toolsListSize(s.url));
+      } finally {
+        await s.stop();
+      }
+    }
+  } catch (e) {
+    serverErrors++;
+    row.failed = e.message.split('\n')[0];
+    notes.push(`big API ${doc}, ${server}: failed: ${e.message}`);
+    log(`FAILED: ${e.message}`);
+  }
+}
+
+async function bigapiGroup() {
+  for (const name of ['api.github.com.json', 'api.github.com.deref.json']) {
+    const file = join(ghDocs, name);
+    if (!existsSync(file)) {
+      notes.push(`big API ${name}: skipped: not found (npm ci in tests/)`);
+      continue;
+    }
+    const mcpdWith = (extra) => () => startMcpd([backendSo], { plugins: { http_backend: { backends: [{
+      name: 'gh', base_url: 'http://127.0.0.1:9', openapi: `file:${file}`, tool_prefix: 'gh_', ...extra }] } } });
+    await bigapiServer(name, 'mcpd + http_backend, tools_mode auto (search)', mcpdWith({}));
+    await bigapiServer(name, 'mcpd + http_backend, tools_mode all', mcpdWith({ tools_mode: 'all' }));
+    await bigapiServer(name, '@ivotoby/openapi-mcp-server --tools all', () => bigapiIvotoby(file, 'all'));
+    await bigapiServer(name, '@ivotoby/openapi-mcp-server --tools dynamic', () => bigapiIvotoby(file, 'dynamic'));
+  }
+}
+
+function bigapiTable() {
+  const lines = [
+    `| document | server | load ms (median of ${bigapiRuns}) | RSS after load MB | peak RSS MB | tools | tools/list bytes |`,
+    '|---|---|--:|--:|--:|--:|--:|',
+  ];
+  for (const r of bigapiRows) {
+    if (r.failed) {
+      lines.push(`| ${r.doc} | ${r.server} | FAILED: ${r.failed} | | | | |`);
+      continue;
+    }
+    lines.push(`| ${r.doc} | ${r.server} | ${Math.round(median(r.loadMs))} | ${fmt.mb(median(r.rssKB))} | ${fmt.mb(median(r.peakKB))} | ${r.tools ?? '—'} | ${r.bytes?.toLocaleString('en-US') ?? '—'} |`);
+  }
+  return lines.join('\n');
+}
+
 // ---- the report ----------------------------------------------------------
 
 function versions() {
@@ -933,6 +1041,12 @@ ${memoryTable()}
 
 RSS is VmRSS from \`/proc/PID/status\`, 0.5 s after the step. Per idle session: ${cfg.sessions.toLocaleString('en-US')} initialize POSTs (16 at a time on keep-alive connections, all closed afterwards), (RSS after − RSS before) / ${cfg.sessions.toLocaleString('en-US')}${cfg.tsSessions !== cfg.sessions ? `; the TS SDK server with ${cfg.tsSessions.toLocaleString('en-US')}` : ''}. SSE streams: ${cfg.streams.toLocaleString('en-US')} sessions, then a \`GET /mcp\` (\`Accept: text/event-stream\`) on each, held open (mcpd's \`limits.max_connections\` raised for it); mcpd's /metrics confirms the session and stream counts.
 
+## Big API documents
+
+${bigapiTable()}
+
+Load: from spawn until the server serves (mcpd: its "listening" line, logged after its plugins have read a local document; the peer: its port open, after it has loaded the document), a few ms of polling included. RSS: VmRSS 0.5 s after that; peak: VmHWM.
+
 ## Targets (informational)
 
 ${targets()}
@@ -949,6 +1063,19 @@ if (!existsSync(mcpdBin)) {
 }
 
 const only = process.env.BENCH_ONLY;
+if (only === 'bigapi') {
+  await bigapiGroup();
+  const checks = [];
+  const ghSearch = bigapiRows.find((r) => r.doc === 'api.github.com.json' && /search/.test(r.server) && !r.failed);
+  if (ghSearch) {
+    checks.push(`- ${median(ghSearch.loadMs) < 300 ? 'PASS' : 'FAIL'} api.github.com.json loads in < 300 ms: ${Math.round(median(ghSearch.loadMs))} ms`);
+    checks.push(`- ${median(ghSearch.rssKB) < 40 * 1024 ? 'PASS' : 'FAIL'} api.github.com.json loaded in < 40 MB RSS: ${fmt.mb(median(ghSearch.rssKB))} MB`);
+    checks.push(`- ${ghSearch.bytes < 8192 ? 'PASS' : 'FAIL'} search-mode tools/list < 8 KB: ${ghSearch.bytes} bytes`);
+  }
+  process.stdout.write(`\n${bigapiTable()}\n\n${checks.join('\n')}\n${notes.length ? `\n${notes.join('\n')}\n` : ''}`);
+  if (process.env.BENCH_RESULTS) writeFileSync(cfg.results, `${bigapiTable()}\n`);
+  process.exit(serverErrors ? 1 : 0);
+}
 if (only === 'tls' || only === 'auth') {
   if (only === 'tls') await tlsGroup();
   else await authGroup();
@@ -964,6 +1091,7 @@ await backendGroup('http_backend, nginx backend', startNginxBackend);
 await backendGroup('http_backend, FastAPI backend', startFastApi);
 await tlsGroup();
 await authGroup();
+await bigapiGroup();
 
 await memoryTarget('mcpd idle', memMcpdIdle);
 await memoryTarget(`mcpd, ${cfg.sessions} idle sessions`, () => memSessions(() => startMcpd([helloSo], { limits: { max_sessions: cfg.sessions + 1024, max_sessions_per_client: cfg.sessions + 1024 } }), cfg.sessions, 'mcpdSessions'));

@@ -22,6 +22,8 @@
 --                 nosession  POST the same tools/call with no session (for a plain
 --                            HTTP server standing in for the limit: nginx return 200)
 --                 get        GET the URL (a REST backend measured directly)
+--                 modern     2026-07-28: no session; each tools/call carries its
+--                            version and capabilities in _meta and the headers
 -- With several threads (-t), each thread has its own session, shared by its
 -- connections; wrk gives a script no way to tell its connections apart.
 local tool = os.getenv("MCP_TOOL") or "echo"
@@ -55,6 +57,11 @@ local init_body = '{"jsonrpc":"2.0","id":0,"method":"initialize","params":' ..
 local call_head = '{"jsonrpc":"2.0","id":'
 local call_tail = ',"method":"tools/call","params":{"name":' .. json_string(tool) ..
   ',"arguments":' .. args .. '}}'
+if mode == "modern" then
+  call_tail = ',"method":"tools/call","params":{"name":' .. json_string(tool) ..
+    ',"arguments":' .. args .. ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",' ..
+    '"io.modelcontextprotocol/clientCapabilities":{}}}}'
+end
 
 local function call_body()
   next_id = next_id + 1
@@ -73,6 +80,12 @@ function request()
     headers["Authorization"] = "Bearer " .. auth
   end
   if mode == "nosession" then
+    return wrk.format("POST", nil, headers, call_body())
+  end
+  if mode == "modern" then
+    headers["MCP-Protocol-Version"] = "2026-07-28"
+    headers["Mcp-Method"] = "tools/call"
+    headers["Mcp-Name"] = tool
     return wrk.format("POST", nil, headers, call_body())
   end
   if session == nil then
