@@ -1,6 +1,7 @@
 /* modern.c -- the 2026-07-28 request envelope. */
 #include "mcp/modern.h"
 
+#include "lib/b64url.h"
 #include "mcp/protocol.h"
 
 #include <errno.h>
@@ -174,44 +175,6 @@ int modern_check(const jsonrpc_msg *m, const modern_headers *h, modern_req *out,
 
 /* ---- requestState ---------------------------------------------------------- */
 
-static size_t b64url(const unsigned char *in, size_t n, char *out) {
-  size_t len = (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n), i;
-  while (len > 0 && out[len - 1] == '=')
-    len--;
-  for (i = 0; i < len; i++)
-    out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
-  out[len] = '\0';
-  return len;
-}
-
-/* Decodes len base64url bytes of in into out (room for len); -1 if bad. */
-static long unb64url(const char *in, size_t len, unsigned char *out) {
-  char *tmp;
-  size_t i, padded = (len + 3) / 4 * 4;
-  int got;
-  if (len % 4 == 1 || (tmp = malloc(padded + 1)) == NULL)
-    return -1;
-  for (i = 0; i < len; i++) {
-    char c = in[i];
-    if (c == '-')
-      c = '+';
-    else if (c == '_')
-      c = '/';
-    else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
-      free(tmp);
-      return -1;
-    }
-    tmp[i] = c;
-  }
-  for (; i < padded; i++)
-    tmp[i] = '=';
-  got = EVP_DecodeBlock(out, (const unsigned char *)tmp, (int)padded);
-  free(tmp);
-  if (got < 0)
-    return -1;
-  return got - (long)(padded - len);
-}
-
 static int mac(const unsigned char *key, const char *data, size_t len,
                unsigned char out[EVP_MAX_MD_SIZE], size_t *out_len) {
   return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, MODERN_STATE_KEY_LEN,
@@ -252,14 +215,14 @@ char *modern_state_make(const unsigned char key[MODERN_STATE_KEY_LEN], const cha
     free(payload);
     return NULL;
   }
-  o = b64url((const unsigned char *)payload, plen, out);
+  o = b64url_encode((const unsigned char *)payload, plen, out);
   free(payload);
   if (mac(key, out, o, tag, &tlen) < 0) {
     free(out);
     return NULL;
   }
   out[o++] = '.';
-  b64url(tag, tlen, out + o);
+  b64url_encode(tag, tlen, out + o);
   return out;
 }
 
@@ -278,14 +241,14 @@ int modern_state_open(const unsigned char key[MODERN_STATE_KEY_LEN], const char 
   if (dot == NULL || strlen(dot + 1) > 2 * EVP_MAX_MD_SIZE ||
       mac(key, state, (size_t)(dot - state), tag, &tlen) < 0)
     return -EBADMSG;
-  glen = unb64url(dot + 1, strlen(dot + 1), given);
+  glen = b64url_decode(dot + 1, strlen(dot + 1), given, sizeof(given));
   /* Compared in constant time: the time taken says nothing of the tag. */
   if (glen != (long)tlen || CRYPTO_memcmp(given, tag, tlen) != 0)
     return -EBADMSG;
   plen = (size_t)(dot - state);
   if ((payload = malloc(plen + 4)) == NULL)
     return -ENOMEM;
-  got = unb64url(state, plen, payload);
+  got = b64url_decode(state, plen, payload, plen + 4);
   j = got < 0 ? NULL : json_loadb((const char *)payload, (size_t)got, JSON_REJECT_DUPLICATES, NULL);
   free(payload);
   if (principal != NULL)

@@ -5,6 +5,8 @@
  * client address's own sessions. */
 #include "mcp/session.h"
 
+#include "lib/b64url.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -341,45 +343,6 @@ enum {
 #define SIGNED_HEAD 28
 #define SIGNED_MAC  16
 
-static size_t b64url_put(const unsigned char *in, size_t n, char *out) {
-  size_t len = (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n), i;
-  while (len > 0 && out[len - 1] == '=')
-    len--;
-  for (i = 0; i < len; i++)
-    out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
-  out[len] = '\0';
-  return len;
-}
-
-static long b64url_get(const char *in, size_t len, unsigned char *out, size_t cap) {
-  char tmp[160];
-  size_t i, padded = (len + 3) / 4 * 4;
-  int got;
-  if (len % 4 == 1 || padded >= sizeof(tmp) || padded / 4 * 3 > cap + 2)
-    return -1;
-  for (i = 0; i < len; i++) {
-    char c = in[i];
-    if (c == '-')
-      c = '+';
-    else if (c == '_')
-      c = '/';
-    else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-      return -1;
-    tmp[i] = c;
-  }
-  for (; i < padded; i++)
-    tmp[i] = '=';
-  {
-    unsigned char buf[120];
-    got = EVP_DecodeBlock(buf, (const unsigned char *)tmp, (int)padded);
-    if (got < 0 || (size_t)got - (padded - len) > cap)
-      return -1;
-    got -= (int)(padded - len);
-    memcpy(out, buf, (size_t)got);
-  }
-  return got;
-}
-
 static int sign_mac(const session_table *t, const unsigned char *p, size_t n,
                     unsigned char out[SIGNED_MAC]) {
   unsigned char full[EVP_MAX_MD_SIZE];
@@ -428,7 +391,7 @@ int session_sign(session_table *t, session *s, int64_t expires_s) {
     return -EIO;
   plen = strlen(t->prefix);
   memcpy(id, t->prefix, plen);
-  b64url_put(p, n + SIGNED_MAC, id + plen);
+  b64url_encode(p, n + SIGNED_MAC, id + plen);
   strmap_remove(&t->map, s->id, strlen(s->id));
   memcpy(s->id, id, strlen(id) + 1);
   if (strmap_put(&t->map, s->id, strlen(s->id), s) < 0)
@@ -441,8 +404,8 @@ session *session_restore(session_table *t, const char *id, size_t len, const uin
   unsigned char p[SIGNED_HEAD + 32 + SIGNED_MAC + 4], mac[SIGNED_MAC];
   /* The signed part has one of two lengths; before it is the prefix of
    * whichever instance made it (a routing hint, not signed). */
-  static const size_t lens[2] = {((SIGNED_HEAD + SIGNED_MAC) * 4 + 2) / 3,
-                                 ((SIGNED_HEAD + 32 + SIGNED_MAC) * 4 + 2) / 3};
+  static const size_t lens[2] = {B64URL_LEN(SIGNED_HEAD + SIGNED_MAC),
+                                 B64URL_LEN(SIGNED_HEAD + 32 + SIGNED_MAC)};
   size_t n, i, k;
   uint64_t exp = 0;
   long got = -1;
@@ -453,7 +416,7 @@ session *session_restore(session_table *t, const char *id, size_t len, const uin
     return NULL;
   for (k = 0; k < 2 && got < 0; k++) {
     if (len >= lens[k] && len - lens[k] <= SESSION_PREFIX_MAX)
-      got = b64url_get(id + len - lens[k], lens[k], p, sizeof(p));
+      got = b64url_decode(id + len - lens[k], lens[k], p, sizeof(p));
     if (got >= 0 &&
         got != (long)(k == 0 ? SIGNED_HEAD + SIGNED_MAC : SIGNED_HEAD + 32 + SIGNED_MAC))
       got = -1;

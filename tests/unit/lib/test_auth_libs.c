@@ -3,6 +3,7 @@
  * negative entries, references released), the token-bucket rate limiter,
  * and CIDR blocks. */
 #include "lib/auth_cache.h"
+#include "lib/b64url.h"
 #include "lib/auth_reason.h"
 #include "lib/cidr.h"
 #include "lib/principal.h"
@@ -780,7 +781,43 @@ static void test_cidr_mapped_block(void) {
   CHECK_EQ_INT(in_block("::ffff:10.0.0.0/104", "10.0.0.1"), 1);
 }
 
+/* base64url: the encodings of RFC 4648's test vectors, round trips of
+ * every length, and strictness (alphabet, padding, unused bits, room). */
+static void test_b64url(void) {
+  static const char *const vectors[][2] = {
+      {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},         {"foo", "Zm9v"},
+      {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}};
+  unsigned char bin[64], back[64];
+  char text[100];
+  size_t i, n;
+  for (i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
+    size_t len = strlen(vectors[i][0]);
+    CHECK_EQ_INT(b64url_encode((const unsigned char *)vectors[i][0], len, text),
+                 strlen(vectors[i][1]));
+    CHECK_EQ_STR(text, vectors[i][1]);
+    CHECK_EQ_INT(b64url_decode(vectors[i][1], strlen(vectors[i][1]), back, sizeof(back)),
+                 (long)len);
+    CHECK(memcmp(back, vectors[i][0], len) == 0);
+  }
+  for (n = 0; n < sizeof(bin); n++) {
+    for (i = 0; i < n; i++)
+      bin[i] = (unsigned char)(i * 37 + n + 0xf8);
+    CHECK_EQ_INT(b64url_encode(bin, n, text), B64URL_LEN(n));
+    CHECK_EQ_INT(b64url_decode(text, strlen(text), back, sizeof(back)), (long)n);
+    CHECK(memcmp(back, bin, n) == 0);
+  }
+  CHECK_EQ_INT(b64url_encode((const unsigned char *)"\xfb\xff", 2, text), 3);
+  CHECK_EQ_STR(text, "-_8");
+  CHECK_EQ_INT(b64url_decode("Zm9v", 4, back, 2), -1);  /* no room */
+  CHECK_EQ_INT(b64url_decode("Zm9v=", 5, back, 8), -1); /* padding */
+  CHECK_EQ_INT(b64url_decode("Zm+v", 4, back, 8), -1);  /* base64, not base64url */
+  CHECK_EQ_INT(b64url_decode("Z", 1, back, 8), -1);     /* a length no encoding has */
+  CHECK_EQ_INT(b64url_decode("Zh", 2, back, 8), -1);    /* unused bits not zero */
+  CHECK_EQ_INT(b64url_decode("Zg", 2, back, 8), 1);
+}
+
 int main(void) {
+  RUN(test_b64url);
   RUN(test_principal_new);
   RUN(test_principal_refs);
   RUN(test_principal_has_all);
