@@ -742,6 +742,8 @@ int server_run(server *srv) {
     log_msg(&srv->log, LOGLVL_WARN, "loop_close_busy", "error=%s", uv_strerror(r));
   http_server_free(&srv->http);
   http_client_free(&srv->http_client);
+  if (srv->have_auth)
+    auth_gate_free(&srv->gate);
   registry_free(&srv->reg);
   metrics_free(&srv->metrics);
   log_msg(&srv->log, LOGLVL_INFO, "stopped", NULL);
