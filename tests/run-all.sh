@@ -4,7 +4,7 @@
 # rule, clang-format, clang-tidy), builds, runs the unit tests (ctest) and
 # the integration tests (the real mcpd driven by the official MCP SDK
 # client), a soak of SOAK_SECONDS (60) on the plain build (tests/soak/),
-# runs every fuzz target for FUZZ_SECONDS (30) each
+# runs every fuzz target for FUZZ_SECONDS (20) each
 # (fuzz/run.sh, clang-14 + libFuzzer), then builds again with ASan+UBSan
 # and runs the unit and integration tests once more, and once more with
 # ThreadSanitizer (plugin threads, the worker pool, reloads).
@@ -40,8 +40,8 @@ run_suite build "-DCMAKE_BUILD_TYPE=RelWithDebInfo"
 step "soak (build, ${SOAK_SECONDS:-60} s)"
 (cd tests && MCPD_BUILD_DIR="$root/build" SOAK_SECONDS="${SOAK_SECONDS:-60}" node soak/soak.mjs)
 
-step "fuzz (${FUZZ_SECONDS:-30} s per target)"
-fuzz/run.sh "${FUZZ_SECONDS:-30}" build-fuzz
+step "fuzz (${FUZZ_SECONDS:-20} s per target)"
+fuzz/run.sh "${FUZZ_SECONDS:-20}" build-fuzz
 run_suite build-asan "-DCMAKE_BUILD_TYPE=Debug -DMCPD_SANITIZE=ON"
 run_suite build-tsan "-DCMAKE_BUILD_TYPE=Debug -DMCPD_TSAN=ON"
 
