@@ -841,9 +841,14 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
            je.line, je.column);
     return;
   }
-  if (json_is_array(body) && pv != NULL && protocol_parse(pv, pv_len) < 0) {
+  pv_version = pv != NULL ? protocol_parse(pv, pv_len) : -1;
+  /* A batch belongs to 2025-03-26 sessions only: with a modern (or an
+   * unknown) version it is refused before any session is looked at. */
+  if (json_is_array(body) && pv != NULL && (pv_version < 0 || PROTO_IS_MODERN(pv_version))) {
     reject(t, req, 400, JSONRPC_INVALID_REQUEST, extra,
-           "Invalid Request: a batch is not a 2026-07-28 message (send one request per POST)");
+           "Invalid Request: a batch cannot carry MCP-Protocol-Version \"%.*s\" (2026-07-28 "
+           "takes one request per POST)",
+           (int)(pv_len > 40 ? 40 : pv_len), pv);
     json_decref(body);
     return;
   }
@@ -856,7 +861,6 @@ static void post(mcp_http *t, http_req *req, const char *extra) {
   jsonrpc_classify(body, &m);
   /* The era, per request: a modern version in the header, or a request
    * whose _meta names its version. Everything else is the legacy era. */
-  pv_version = pv != NULL ? protocol_parse(pv, pv_len) : -1;
   if (pv_version >= 0 ? PROTO_IS_MODERN(pv_version) : modern_claimed(&m, NULL, 0)) {
     post_modern(t, req, &m, extra);
     json_decref(body);

@@ -96,3 +96,26 @@ test('SDK v2 (pinned and auto) against http_backend: the backend\'s operation as
     backend.close();
   }
 });
+
+test('a JSON-RPC batch with a 2026-07-28 header is refused 400 -32600, even with a legacy session id', async () => {
+  const d = await startMcpd({ plugins: ['hello'] });
+  try {
+    const headers = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+    const init = await fetch(d.url, { method: 'POST', headers: { ...headers, 'MCP-Protocol-Version': '2025-03-26' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
+    const sid = init.headers.get('mcp-session-id');
+    assert.ok(sid);
+    const batch = [{ jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } }];
+    const r = await fetch(d.url, { method: 'POST', headers: { ...headers, 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/list', 'Mcp-Session-Id': sid },
+      body: JSON.stringify(batch) });
+    assert.equal(r.status, 400);
+    assert.equal((await r.json()).error.code, -32600);
+    // The same batch in the 2025-03-26 session, with its own header, still runs.
+    const ok = await fetch(d.url, { method: 'POST', headers: { ...headers, 'MCP-Protocol-Version': '2025-03-26', 'Mcp-Session-Id': sid },
+      body: JSON.stringify([{ jsonrpc: '2.0', id: 3, method: 'tools/list' }]) });
+    assert.equal(ok.status, 200);
+  } finally {
+    await d.stop();
+  }
+});
