@@ -50,6 +50,8 @@ static const struct num_setting num_settings[] = {
     U("limits", "max_sessions_per_principal", max_sessions_per_principal, 1, 10000000),
     U("limits", "principal_rate_per_s", principal_rate_per_s, 0, 1000000),
     U("limits", "principal_burst", principal_burst, 0, 10000000),
+    U("limits", "max_tasks", max_tasks, 1, 1000000),
+    U("limits", "max_tasks_per_client", max_tasks_per_client, 1, 1000000),
     U("timeouts", "header_ms", header_timeout_ms, 0, 86400000),
     U("timeouts", "request_ms", request_timeout_ms, 0, 86400000),
     U("timeouts", "keepalive_ms", keepalive_timeout_ms, 0, 86400000),
@@ -65,6 +67,9 @@ static const struct num_setting num_settings[] = {
     U("timeouts", "sse_resume_ms", sse_resume_ms, 0, 86400000),
     U("timeouts", "sse_stall_ms", sse_stall_ms, 0, 86400000),
     U("timeouts", "tls_handshake_ms", tls_handshake_timeout_ms, 0, 3600000),
+    U("timeouts", "task_ttl_ms", task_ttl_ms, 1000, 604800000),
+    U("timeouts", "task_poll_ms", task_poll_ms, 10, 3600000),
+    U("timeouts", "list_ttl_ms", list_ttl_ms, 0, 86400000),
 };
 
 #undef U
@@ -117,6 +122,12 @@ int config_init(config *c) {
   c->send_timeout_ms = 30000;
   c->session_idle_ms = 30 * 60 * 1000;
   c->call_timeout_ms = 5 * 60 * 1000;
+  /* A task outlives its request, so it holds memory for a client that may
+   * never come back: an hour, and a cap per client, bound what it holds. */
+  c->task_ttl_ms = 60 * 60 * 1000;
+  c->task_poll_ms = 1000;
+  c->max_tasks = 10000;
+  c->max_tasks_per_client = 100;
   c->sse_keepalive_ms = 15000;
   c->shutdown_timeout_ms = 10000;
   c->drain_timeout_ms = 60000;

@@ -47,6 +47,8 @@ typedef struct config {
   unsigned principal_rate_per_s;       /* requests a second per principal (per address
                                           when auth is off); 0: no limit */
   unsigned principal_burst;            /* 0: twice the rate */
+  unsigned max_tasks;                  /* tool calls running or kept as tasks */
+  unsigned max_tasks_per_client;       /* of one principal (auth on) or client address */
 
   /* timeouts, in milliseconds; 0 disables one */
   unsigned header_timeout_ms;
@@ -64,6 +66,9 @@ typedef struct config {
   unsigned sse_resume_ms;
   unsigned sse_stall_ms; /* an SSE stream whose queued output does not move is closed */
   unsigned tls_handshake_timeout_ms;
+  unsigned task_ttl_ms;  /* a task runs and is kept at most this long from its creation */
+  unsigned task_poll_ms; /* the polling interval tasks suggest (pollIntervalMs) */
+  unsigned list_ttl_ms;  /* how long 2026-07-28 clients may reuse a list (ttlMs) */
 
   /* HTTPS: all NULL for plain HTTP. The files are read (and checked) by the
    * daemon, at start, for --check and on every reload. */

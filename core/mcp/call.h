@@ -65,6 +65,9 @@ struct mcpd_call {
   unsigned mrtr_seq;           /* names of unnamed questions: r0, r1, ... */
   const char *mrtr_needs;      /* static: a capability the client lacks, asked for */
   unsigned mrtr_suspended : 1; /* answered input_required: its completion is dropped */
+  unsigned task_ok : 1;        /* may become a task (the tool allows it, the client too) */
+  unsigned cache_ttl_ms;       /* a read's ttlMs (the resource's cache hint) */
+  void *task;                  /* the task it runs as (mcp/task.h), or NULL */
   int version;                 /* negotiated protocol revision */
   void *owner;                 /* the dispatcher's per-request state */
   list_node s_link;            /* in the session's list of calls */

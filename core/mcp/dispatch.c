@@ -111,8 +111,12 @@ static int m_initialize(req_ctx *c, reply *r) {
  * legacy one initializes. */
 static int m_discover(req_ctx *c, reply *r) {
   const config *cfg = c->d->cfg;
+  json_t *caps = server_capabilities(PROTO_2026_07_28);
+  /* Tool calls can run as tasks: the extension's methods are always here. */
+  if (caps != NULL)
+    json_object_set_new(caps, "extensions", json_pack("{s:{}}", TASK_EXTENSION));
   r->result = json_pack("{s:[s],s:o}", "supportedVersions", protocol_name(PROTO_2026_07_28),
-                        "capabilities", server_capabilities(PROTO_2026_07_28));
+                        "capabilities", caps);
   if (r->result != NULL && cfg->instructions != NULL)
     json_object_set_new(r->result, "instructions", json_string(cfg->instructions));
   return DISPATCH_DONE;
@@ -344,6 +348,9 @@ static const struct {
     {"initialize", m_initialize},
     {"logging/setLevel", m_set_level},
     {"server/discover", m_discover},
+    {"tasks/get", dispatch_tasks_get},
+    {"tasks/update", dispatch_tasks_update},
+    {"tasks/cancel", dispatch_tasks_cancel},
 };
 
 static const struct {
@@ -441,6 +448,15 @@ int dispatch_log_level(const char *name) {
 }
 
 void dispatch_modern_result(const dispatch *d, int version, const char *method, json_t *resp) {
+  json_t *result = json_object_get(resp, "result");
+  /* Lists change only on a reload or a plugin's update: the config says
+   * how long a client may reuse one (listen streams hear of changes). */
+  if (PROTO_IS_MODERN(version) && method != NULL && json_is_object(result) &&
+      d->cfg->list_ttl_ms > 0 && json_object_get(result, "ttlMs") == NULL &&
+      (strcmp(method, "tools/list") == 0 || strcmp(method, "prompts/list") == 0 ||
+       strcmp(method, "resources/list") == 0 || strcmp(method, "resources/templates/list") == 0 ||
+       strcmp(method, "server/discover") == 0))
+    json_object_set_new(result, "ttlMs", json_integer(d->cfg->list_ttl_ms));
   if (resp != NULL && PROTO_IS_MODERN(version))
     /* Listings differ between callers while auth is on: never public. */
     modern_decorate(resp, method, MCPD_VERSION, d->cfg->auth != NULL || d->principal != NULL);
@@ -486,10 +502,13 @@ void dispatch_notify_all(dispatch *d, const char *method) {
 }
 
 void dispatch_close(dispatch *d) {
+  dispatch_tasks_close(d);
   json_decref(d->empty);
   d->empty = NULL;
   if (!uv_is_closing((uv_handle_t *)&d->req_timer))
     uv_close((uv_handle_t *)&d->req_timer, NULL);
+  if (!uv_is_closing((uv_handle_t *)&d->task_timer))
+    uv_close((uv_handle_t *)&d->task_timer, NULL);
 }
 
 int dispatch_init(dispatch *d, uv_loop_t *loop, registry *reg, call_engine *calls,
@@ -505,6 +524,9 @@ int dispatch_init(dispatch *d, uv_loop_t *loop, registry *reg, call_engine *call
   list_init(&d->listeners);
   uv_timer_init(loop, &d->req_timer);
   d->req_timer.data = d;
+  uv_timer_init(loop, &d->task_timer);
+  d->task_timer.data = d;
+  task_table_init(&d->tasks, cfg->max_tasks, cfg->max_tasks_per_client, cfg->session_id_prefix);
   /* A key of this process until the daemon gives one that instances share. */
   if (getrandom(d->state_key, sizeof(d->state_key), 0) != (ssize_t)sizeof(d->state_key))
     return -EIO;

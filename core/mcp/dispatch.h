@@ -19,24 +19,12 @@
 #include "net/metrics.h"
 #include "mcp/registry.h"
 #include "mcp/session.h"
-
-/* Where messages for a client go: the transport's side of one pending
- * request, or of a session's channel for messages the server starts.
- * send() gets each message (borrowed) with the session it belongs to (NULL
- * once the session is gone). For a request: its notifications and requests
- * to the client (final = 0; they may come while its handler still runs),
- * then exactly one final message (final = 1): the response, or NULL when the
- * request was cancelled and gets none; after the final message the
- * dispatcher forgets the sink. For a session channel, final is always 0. */
-typedef struct mcp_sink mcp_sink;
-struct mcp_sink {
-  /* Returns 0, or -ENOTSUP when the message cannot go out this way (a
-   * request to the client on a plain JSON response). */
-  int (*send)(mcp_sink *sink, session *s, const json_t *msg, int final);
-};
+#include "mcp/sink.h"
+#include "mcp/task.h"
 
 typedef struct dispatch_stats {
   uint64_t requests, notifications, errors;
+  uint64_t tasks_created, tasks_refused, tasks_expired;
   uint64_t tool_calls, tool_errors, resource_reads, prompt_gets, completions;
   uint64_t timeouts, cancellations;
   uint64_t client_requests, client_request_timeouts, client_responses_ignored;
@@ -65,9 +53,13 @@ typedef struct dispatch {
    * daemon fills it (the config's state_key, else random at start). */
   unsigned char state_key[32];
   uv_timer_t req_timer; /* deadlines of requests to clients */
-  list_node requests;   /* all requests to clients awaiting an answer */
-  list_node listeners;  /* 2026-07-28 subscriptions/listen streams: detached sessions
-                           (session.lru), told what sessions with a channel are */
+  /* Tool calls that run as tasks (2026-07-28 tasks extension), and the
+   * timer that forgets them when their time is up. */
+  task_table tasks;
+  uv_timer_t task_timer;
+  list_node requests;  /* all requests to clients awaiting an answer */
+  list_node listeners; /* 2026-07-28 subscriptions/listen streams: detached sessions
+                          (session.lru), told what sessions with a channel are */
   dispatch_stats stats;
 } dispatch;
 
@@ -132,7 +124,20 @@ int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,
 /* host->call_client_capabilities(): see mcpd/plugin.h. */
 const json_t *dispatch_client_capabilities(const mcpd_call *call);
 
-/* Closes the dispatcher's timer. */
+/* The tasks the listen stream of session s (detached, borrowed) asks to
+ * hear about (ids: borrowed array, of strings), as its caller (the
+ * dispatcher's principal) may see them: 0 and *honoured (new ref: the ids
+ * it will hear about; s->task_watch is set), or -1 and *error (new ref:
+ * the JSON-RPC error object, -32021 when the request does not declare the
+ * tasks extension, -32602 for a bad list). */
+int dispatch_listen_tasks(dispatch *d, session *s, const json_t *ids, json_t **honoured,
+                          json_t **error);
+
+/* The number of tasks held now (for metrics). */
+unsigned dispatch_task_count(const dispatch *d);
+
+/* Closes the dispatcher's timers and forgets its tasks (their calls are
+ * cancelled). */
 void dispatch_close(dispatch *d);
 
 #endif

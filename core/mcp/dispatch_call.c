@@ -23,7 +23,7 @@
 
 /* ---- plugin calls ------------------------------------------------------- */
 
-static void session_link(mcpd_call *call, session *s) {
+void dispatch_session_link(mcpd_call *call, session *s) {
   call->session = s;
   list_insert_tail(&s->calls, &call->s_link);
   s->holds++;
@@ -141,6 +141,11 @@ static json_t *completion_response(dispatch *d, mcpd_call *call, json_t *result,
                   call->mrtr_needs);
     r.data = json_pack("{s:{s:{}}}", "requiredCapabilities", call->mrtr_needs);
   }
+  /* What the resource's plugin says a read may be reused for, unless the
+   * result says it itself. */
+  if (call->kind == CALL_RESOURCE && r.code == 0 && r.result != NULL && call->cache_ttl_ms > 0 &&
+      PROTO_IS_MODERN(call->version) && json_object_get(r.result, "ttlMs") == NULL)
+    json_object_set_new(r.result, "ttlMs", json_integer(call->cache_ttl_ms));
   resp = dispatch_finish_reply(d, call->id, &r);
   dispatch_modern_result(d, call->version, call_method_of(call), resp);
   return resp;
@@ -154,6 +159,14 @@ static int run_call(req_ctx *c, reply *r, mcpd_call *call, int rc, json_t *resul
   if (rc == MCPD_PENDING) {
     json_decref(result);
     call_set_deadline(call, d->cfg->call_timeout_ms);
+    /* A call that may run as a task becomes one once nothing is left to
+     * settle with the client first (questions asked before the handler
+     * returned are answered by input_required rounds). */
+    if (call->task_ok && call->mrtr_needs == NULL && json_object_size(call->mrtr_asks) == 0 &&
+        dispatch_task_adopt(d, c->s, call, &r->whole) == 0) {
+      count_answer(d, call, r->whole);
+      return DISPATCH_DONE;
+    }
     c->pending = call;
     return DISPATCH_PENDING;
   }
@@ -218,7 +231,7 @@ static mcpd_call *new_call(req_ctx *c, enum call_kind kind, mcpd_ctx *ctx, const
   call->name = strdup(name);
   call->args = args;
   call->principal = principal_ref(c->d->principal);
-  session_link(call, c->s);
+  dispatch_session_link(call, c->s);
   c->d->running = call; /* its handler runs next, until run_call() */
   return call;
 }
@@ -307,6 +320,11 @@ int dispatch_tools_call(req_ctx *c, reply *r) {
     return dispatch_fail(r, JSONRPC_INVALID_PARAMS, "Unknown tool: %s", name);
   if (forbidden(c, r, &tool->e, name, "tools/call"))
     return DISPATCH_DONE;
+  /* A tool that runs only as a task needs a client that takes tasks; the
+   * legacy era has no such thing, and gets it run as usual. */
+  if (tool->task_support == MCPD_TASK_REQUIRED && PROTO_IS_MODERN(dispatch_version_of(c->s)) &&
+      !dispatch_task_declared(c->s))
+    return dispatch_task_refuse(r);
   if (args != NULL && json_is_null(args))
     args = NULL;
   if (args != NULL && !json_is_object(args))
@@ -324,6 +342,7 @@ int dispatch_tools_call(req_ctx *c, reply *r) {
     return dispatch_fail(r, JSONRPC_INTERNAL_ERROR, "out of memory");
   }
   call->mrtr_answers = answers;
+  call->task_ok = tool->task_support != MCPD_TASK_FORBIDDEN && dispatch_task_declared(c->s);
   if (call->args == NULL || call->name == NULL)
     return run_call(c, r, call, -ENOMEM, NULL);
   scope_enter(&scope, call, "tool");
@@ -342,6 +361,7 @@ int dispatch_resources_read(req_ctx *c, reply *r) {
   mcpd_ctx *ctx;
   mcpd_resource_fn handler;
   void *data;
+  unsigned ttl;
   int rc;
   crash_scope scope;
 
@@ -357,6 +377,7 @@ int dispatch_resources_read(req_ctx *c, reply *r) {
     ctx = res->e.ctx;
     handler = res->handler;
     data = res->data;
+    ttl = res->cache_ttl_ms;
     vars = json_object();
   } else {
     tpl = registry_match_template(d->reg, uri, &vars);
@@ -375,6 +396,7 @@ int dispatch_resources_read(req_ctx *c, reply *r) {
     ctx = tpl->e.ctx;
     handler = tpl->handler;
     data = tpl->data;
+    ttl = tpl->cache_ttl_ms;
   }
   if (too_many_calls(c, r) || mrtr_prepare(c, r, uri, &answers) < 0) {
     json_decref(vars);
@@ -386,6 +408,7 @@ int dispatch_resources_read(req_ctx *c, reply *r) {
     return dispatch_fail(r, JSONRPC_INTERNAL_ERROR, "out of memory");
   }
   call->mrtr_answers = answers;
+  call->cache_ttl_ms = ttl;
   call->uri = strdup(uri);
   if (call->uri == NULL || call->args == NULL || call->name == NULL)
     return run_call(c, r, call, -ENOMEM, NULL);

@@ -35,6 +35,7 @@ typedef struct client_req {
    * or the question is open and the call ends as input_required. */
   json_t *answer; /* owned */
   int ask;
+  char key[65]; /* the question's name (2026-07-28) */
 } client_req;
 
 static dispatch *dispatch_of(const mcpd_call *call) {
@@ -95,7 +96,8 @@ static void req_timer_cb(uv_timer_t *t) {
       client_req_finish(q, 0, a);
       json_decref(a);
       tmp = d->requests.next;
-    } else if (q->ask && !q->call->mrtr_suspended) {
+    } else if (q->ask && q->call->task == NULL && !q->call->mrtr_suspended) {
+      /* A task's questions wait in the task for tasks/update. */
       suspend(d, q->call);
       tmp = d->requests.next;
     }
@@ -159,6 +161,7 @@ static int modern_request(dispatch *d, mcpd_call *call, const char *key, const c
     json_decref(params);
     return -ENOMEM;
   }
+  snprintf(q->key, sizeof(q->key), "%s", key);
   answer = json_object_get(call->mrtr_answers, key);
   if (answer != NULL) {
     q->answer = json_incref((json_t *)answer);
@@ -168,6 +171,8 @@ static int modern_request(dispatch *d, mcpd_call *call, const char *key, const c
     json_object_set_new(
         call->mrtr_asks, key,
         json_pack("{s:s,s:o}", "method", method, "params", params ? params : json_object()));
+    if (call->task != NULL)
+      dispatch_task_asked(d, call);
   }
   q->s = s;
   q->call = call;
@@ -311,6 +316,39 @@ const json_t *dispatch_client_capabilities(const mcpd_call *call) {
   s = call->session;
   return s != NULL && s->client_capabilities != NULL ? s->client_capabilities
                                                      : dispatch_of(call)->empty;
+}
+
+void dispatch_requests_move(dispatch *d, const mcpd_call *call, session *s) {
+  list_node *n;
+  for (n = d->requests.next; n != &d->requests; n = n->next) {
+    client_req *q = list_entry(n, client_req, link);
+    if (q->call == call) {
+      list_remove(&q->s_link);
+      list_init(&q->s_link); /* 2026-07-28 questions are in no session's list */
+      q->s = s;
+    }
+  }
+}
+
+int dispatch_client_answer(dispatch *d, mcpd_call *call, const char *key, const json_t *answer) {
+  list_node *n;
+  for (n = d->requests.next; n != &d->requests; n = n->next) {
+    client_req *q = list_entry(n, client_req, link);
+    if (q->call != call || !q->ask || strcmp(q->key, key) != 0)
+      continue;
+    q->ask = 0;
+    q->answer = json_incref((json_t *)answer);
+    json_object_del(call->mrtr_asks, key);
+    /* Asked again under this name, it has this answer (keys are never
+     * reused for another question). */
+    if (call->mrtr_answers == NULL)
+      call->mrtr_answers = json_object();
+    json_object_set(call->mrtr_answers, key, (json_t *)answer);
+    uv_timer_start(&d->req_timer, req_timer_cb, 0, 50);
+    uv_unref((uv_handle_t *)&d->req_timer);
+    return 1;
+  }
+  return 0;
 }
 
 /* A client's answer to one of our requests. */

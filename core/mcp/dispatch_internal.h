@@ -76,6 +76,43 @@ int dispatch_complete(req_ctx *c, reply *r);
 /* Detaches call from its session (the session is going away). */
 void dispatch_session_unlink(mcpd_call *call);
 
+/* Makes call one of s's calls in flight. */
+void dispatch_session_link(mcpd_call *call, session *s);
+
+/* ---- tasks (dispatch_task.c) ---- */
+
+/* Whether s's request declares the tasks extension (2026-07-28 only). */
+int dispatch_task_declared(const session *s);
+
+/* Sets r to -32021 naming the tasks extension; returns DISPATCH_DONE. */
+int dispatch_task_refuse(reply *r);
+
+/* Makes call (pending, just returned by its handler, a call of session
+ * from) a task: 0 and *response (new ref: the CreateTaskResult to answer
+ * with); or a negative error (no room, no memory) and the call stays as it
+ * was. */
+int dispatch_task_adopt(dispatch *d, session *from, mcpd_call *call, json_t **response);
+
+/* call, a task's, asked the client something: the task needs input. */
+void dispatch_task_asked(dispatch *d, mcpd_call *call);
+
+int dispatch_tasks_get(req_ctx *c, reply *r);
+int dispatch_tasks_update(req_ctx *c, reply *r);
+int dispatch_tasks_cancel(req_ctx *c, reply *r);
+
+/* Forgets every task, cancelling the calls that still run. */
+void dispatch_tasks_close(dispatch *d);
+
+/* ---- questions to the client (dispatch_client.c) ---- */
+
+/* Moves call's questions to the client to session s (the call moved). */
+void dispatch_requests_move(dispatch *d, const mcpd_call *call, session *s);
+
+/* Answers call's open question named key (2026-07-28) with answer
+ * (borrowed): the callback gets it on a later turn. Returns 1, or 0 when
+ * no such question is open. */
+int dispatch_client_answer(dispatch *d, mcpd_call *call, const char *key, const json_t *answer);
+
 /* The call engine's events, handled by dispatch_call.c. */
 extern const call_handlers dispatch_call_handlers;
 

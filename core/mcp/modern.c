@@ -36,9 +36,11 @@ int modern_method_known(const char *method, int modern) {
     if (strcmp(method, both[i]) == 0)
       return 1;
   }
-  if (strcmp(method, "server/discover") == 0 || strcmp(method, "subscriptions/listen") == 0)
-    return modern;
-  return !modern; /* initialize, ping, logging/setLevel, resources/(un)subscribe */
+  if (strcmp(method, "server/discover") == 0 || strcmp(method, "subscriptions/listen") == 0 ||
+      strcmp(method, "tasks/get") == 0 || strcmp(method, "tasks/update") == 0 ||
+      strcmp(method, "tasks/cancel") == 0)
+    return modern; /* tasks: the extension of 2026-07-28 (the legacy era's differ) */
+  return !modern;  /* initialize, ping, logging/setLevel, resources/(un)subscribe */
 }
 
 static int fail(modern_err *err, int status, int code, const char *msg) {
@@ -155,6 +157,8 @@ int modern_check(const jsonrpc_msg *m, const modern_headers *h, modern_req *out,
     name_field = "name";
   else if (strcmp(m->method, "resources/read") == 0)
     name_field = "uri";
+  else if (strncmp(m->method, "tasks/", 6) == 0 && modern_method_known(m->method, 1))
+    name_field = "taskId"; /* routes a task's requests to the instance holding it */
   if (h != NULL && name_field != NULL) {
     name = json_object_get(m->params, name_field);
     if (h->name == NULL) {

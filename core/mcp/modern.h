@@ -76,8 +76,9 @@ int modern_check_param_headers(const json_t *input_schema, const json_t *args,
 json_t *modern_error_response(const jsonrpc_msg *m, const modern_err *err);
 
 /* Whether method exists in the modern era (ping, initialize,
- * logging/setLevel and resources/subscribe do not; server/discover and
- * subscriptions/listen exist only there). */
+ * logging/setLevel and resources/subscribe do not; server/discover,
+ * subscriptions/listen and the tasks extension's tasks/get, tasks/update
+ * and tasks/cancel exist only there). */
 int modern_method_known(const char *method, int modern);
 
 /* Completes a modern result response in place (resp: {"id", "result"}):

@@ -226,6 +226,15 @@ int registry_add_tool(registry *r, mcpd_ctx *ctx, const char *owner, const mcpd_
     goto nomem;
   }
   e->input_schema = json_incref(json_object_get(e->e.def, "inputSchema"));
+  if (t->task_support > MCPD_TASK_REQUIRED) {
+    entry_free(&e->e);
+    snprintf(err, n,
+             "tool \"%s\": task_support %u is not MCPD_TASK_FORBIDDEN, _OPTIONAL or "
+             "_REQUIRED",
+             t->name, t->task_support);
+    return -EINVAL;
+  }
+  e->task_support = (int)t->task_support;
   e->handler = t->handler;
   e->data = t->tool_data;
   if ((rc = copy_scopes(&e->e, t->required_scopes, err, n)) < 0) {
@@ -278,6 +287,7 @@ int registry_add_resource(registry *r, mcpd_ctx *ctx, const char *owner, const m
              rc == -EINVAL ? "strings must be valid UTF-8" : "out of memory");
     return rc;
   }
+  e->cache_ttl_ms = res->cache_ttl_ms;
   e->handler = res->handler;
   e->data = res->data;
   if ((rc = copy_scopes(&e->e, res->required_scopes, err, n)) < 0) {
@@ -321,6 +331,7 @@ int registry_add_template(registry *r, mcpd_ctx *ctx, const char *owner,
     entry_free(&e->e);
     return rc;
   }
+  e->cache_ttl_ms = t->cache_ttl_ms;
   e->handler = t->handler;
   e->data = t->data;
   e->complete = t->complete;

@@ -35,12 +35,14 @@ typedef struct reg_entry {
 typedef struct reg_tool {
   reg_entry e;
   json_t *input_schema; /* owned; never NULL */
+  int task_support;     /* MCPD_TASK_* */
   mcpd_tool_fn handler;
   void *data;
 } reg_tool;
 
 typedef struct reg_resource {
   reg_entry e;
+  unsigned cache_ttl_ms; /* the read results' ttlMs (2026-07-28) */
   mcpd_resource_fn handler;
   void *data;
 } reg_resource;
@@ -48,6 +50,7 @@ typedef struct reg_resource {
 typedef struct reg_template {
   reg_entry e;
   struct uritpl *tpl;
+  unsigned cache_ttl_ms;
   mcpd_resource_fn handler;
   void *data;
   mcpd_complete_fn complete;

@@ -322,6 +322,7 @@ session *session_new_detached(int version, const json_t *capabilities) {
 void session_free_detached(session *s) {
   if (s == NULL)
     return;
+  json_decref(s->task_watch);
   json_decref(s->client_capabilities);
   json_decref(s->client_info);
   json_decref(s->subscriptions);

@@ -56,12 +56,16 @@ typedef struct session {
   list_node streams;           /* the transport's SSE streams (sse_stream.s_link) */
   void *standalone;            /* the standalone (GET) stream, or NULL */
   unsigned next_stream_no;
-  unsigned holds;    /* streams and calls that keep it from expiring */
-  unsigned n_calls;  /* calls in flight */
-  int removing;      /* session_remove() is under way (re-entry is a no-op) */
-  int legacy;        /* created by GET /sse: only POST /messages may use it */
-  int owned;         /* owner is set: the session belongs to that principal */
-  uint8_t owner[32]; /* the key of the principal that created it (auth on) */
+  unsigned holds;                  /* streams and calls that keep it from expiring */
+  unsigned n_calls;                /* calls in flight */
+  int removing;                    /* session_remove() is under way (re-entry is a no-op) */
+  int legacy;                      /* created by GET /sse: only POST /messages may use it */
+  int owned;                       /* owner is set: the session belongs to that principal */
+  char origin[SESSION_CLIENT_MAX]; /* detached: its request's client address ("": unknown),
+                                      for the per-client caps of what outlives it (tasks) */
+  json_t *task_watch;              /* owned object set, or NULL: the tasks a listen stream
+                                      reports (notifications/tasks) */
+  uint8_t owner[32];               /* the key of the principal that created it (auth on) */
 } session;
 
 typedef struct session_table session_table;

@@ -17,34 +17,69 @@ typedef struct listen_stream {
   session *s; /* owned, detached */
   json_t *id; /* owned: the listen request's id */
   list_node link;
-  unsigned tools : 1, prompts : 1, resources : 1;
+  listen_filter f;
 } listen_stream;
 
-static void send_event(listen_stream *ls, const json_t *msg) {
-  buf out;
-  memset(&out, 0, sizeof(out));
-  if (buf_append(&out, "event: message\ndata: ", 21) == 0 && json_write(&out, msg) == 0 &&
-      buf_append(&out, "\n\n", 2) == 0)
-    http_stream_send(ls->req, out.data, out.len);
-  buf_free(&out);
+/* ---- what every transport's listen shares --------------------------------------- */
+
+int listen_open(dispatch *d, const jsonrpc_msg *m, session *s, listen_filter *f, json_t **ack,
+                json_t **error) {
+  const json_t *want = json_object_get(m->params, "notifications");
+  const json_t *uris = json_object_get(want, "resourceSubscriptions");
+  const json_t *task_ids = json_object_get(want, "taskIds");
+  json_t *honoured, *tasks = NULL, *err;
+  size_t i;
+
+  *ack = *error = NULL;
+  memset(f, 0, sizeof(*f));
+  if ((want != NULL && !json_is_object(want)) || (uris != NULL && !json_is_array(uris))) {
+    *error = jsonrpc_error(m->id, JSONRPC_INVALID_PARAMS,
+                           "Invalid params: notifications must be an object, and "
+                           "resourceSubscriptions an array of URIs",
+                           NULL);
+    return -1;
+  }
+  if (task_ids != NULL && dispatch_listen_tasks(d, s, task_ids, &tasks, &err) < 0) {
+    *error = json_pack("{s:s,s:O,s:o}", "jsonrpc", "2.0", "id", m->id, "error", err);
+    return -1;
+  }
+  f->tools = json_is_true(json_object_get(want, "toolsListChanged"));
+  f->prompts = json_is_true(json_object_get(want, "promptsListChanged"));
+  f->resources = json_is_true(json_object_get(want, "resourcesListChanged"));
+  for (i = 0; i < json_array_size(uris); i++) {
+    if (json_is_string(json_array_get(uris, i)))
+      json_object_set_new(s->subscriptions, json_string_value(json_array_get(uris, i)),
+                          json_true());
+  }
+  /* What will be sent: every kind mcpd has, of those asked for. */
+  honoured = json_object();
+  if (f->tools)
+    json_object_set_new(honoured, "toolsListChanged", json_true());
+  if (f->prompts)
+    json_object_set_new(honoured, "promptsListChanged", json_true());
+  if (f->resources)
+    json_object_set_new(honoured, "resourcesListChanged", json_true());
+  if (json_array_size(uris) > 0)
+    json_object_set(honoured, "resourceSubscriptions", (json_t *)uris);
+  if (tasks != NULL)
+    json_object_set_new(honoured, "taskIds", tasks);
+  *ack = json_pack("{s:s,s:s,s:{s:o,s:{s:O}}}", "jsonrpc", "2.0", "method",
+                   "notifications/subscriptions/acknowledged", "params", "notifications", honoured,
+                   "_meta", "io.modelcontextprotocol/subscriptionId", m->id);
+  return 0;
 }
 
-/* A notification for this stream, if it asked for its kind: a copy
- * tagged with the subscription. */
-static int stream_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
-  listen_stream *ls = (listen_stream *)sink;
+json_t *listen_tagged(const listen_filter *f, const json_t *msg, const json_t *id) {
   const char *method = json_string_value(json_object_get(msg, "method"));
   json_t *copy, *params, *meta;
-  (void)s;
-  (void) final;
-  if (method == NULL || ls->req == NULL)
-    return 0;
-  if ((strcmp(method, "notifications/tools/list_changed") == 0 && !ls->tools) ||
-      (strcmp(method, "notifications/prompts/list_changed") == 0 && !ls->prompts) ||
-      (strcmp(method, "notifications/resources/list_changed") == 0 && !ls->resources))
-    return 0;
+  if (method == NULL)
+    return NULL;
+  if ((strcmp(method, "notifications/tools/list_changed") == 0 && !f->tools) ||
+      (strcmp(method, "notifications/prompts/list_changed") == 0 && !f->prompts) ||
+      (strcmp(method, "notifications/resources/list_changed") == 0 && !f->resources))
+    return NULL;
   if (strcmp(method, "notifications/message") == 0 || strcmp(method, "notifications/progress") == 0)
-    return 0; /* never on a listen stream */
+    return NULL; /* never on a listen stream */
   copy = json_deep_copy(msg);
   params = json_object_get(copy, "params");
   if (!json_is_object(params)) {
@@ -56,7 +91,34 @@ static int stream_send(mcp_sink *sink, session *s, const json_t *msg, int final)
     meta = json_object();
     json_object_set_new(params, "_meta", meta);
   }
-  json_object_set(meta, "io.modelcontextprotocol/subscriptionId", ls->id);
+  json_object_set(meta, "io.modelcontextprotocol/subscriptionId", (json_t *)id);
+  return copy;
+}
+
+json_t *listen_result(const json_t *id) {
+  return jsonrpc_result(id, json_pack("{s:s,s:{s:O}}", "resultType", "complete", "_meta",
+                                      "io.modelcontextprotocol/subscriptionId", id));
+}
+
+/* ---- HTTP: an SSE stream per listen ---------------------------------------------------- */
+
+static void send_event(listen_stream *ls, const json_t *msg) {
+  buf out;
+  memset(&out, 0, sizeof(out));
+  if (buf_append(&out, "event: message\ndata: ", 21) == 0 && json_write(&out, msg) == 0 &&
+      buf_append(&out, "\n\n", 2) == 0)
+    http_stream_send(ls->req, out.data, out.len);
+  buf_free(&out);
+}
+
+/* A notification for this stream, if it asked for its kind. */
+static int stream_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
+  listen_stream *ls = (listen_stream *)sink;
+  json_t *copy;
+  (void)s;
+  (void) final;
+  if (ls->req == NULL || (copy = listen_tagged(&ls->f, msg, ls->id)) == NULL)
+    return 0;
   send_event(ls, copy);
   json_decref(copy);
   return 0;
@@ -88,42 +150,44 @@ static void keepalive_cb(uv_timer_t *t) {
   }
 }
 
+static void respond_error(http_req *req, int status, const json_t *resp, const char *extra) {
+  char headers[800];
+  buf out;
+  memset(&out, 0, sizeof(out));
+  json_write(&out, resp);
+  snprintf(headers, sizeof(headers), "Content-Type: application/json\r\n%s", extra);
+  http_respond(req, status, headers, out.data, out.len);
+  buf_free(&out);
+}
+
 void listen_start(listen_hub *h, http_req *req, const jsonrpc_msg *m, session *s,
                   const char *extra) {
-  const json_t *want = json_object_get(m->params, "notifications");
-  const json_t *uris = json_object_get(want, "resourceSubscriptions");
-  size_t accept_len, i;
+  size_t accept_len;
   const char *accept = http_req_header(req, "accept", &accept_len);
-  json_t *honoured, *ack, *err;
+  json_t *ack = NULL, *err = NULL;
+  listen_filter f;
   listen_stream *ls;
   char headers[800];
 
-  if (!http_util_accepts(accept, accept_len, "text/event-stream") ||
-      (want != NULL && !json_is_object(want)) || (uris != NULL && !json_is_array(uris))) {
+  if (!http_util_accepts(accept, accept_len, "text/event-stream")) {
     err = jsonrpc_error(m->id, JSONRPC_INVALID_PARAMS,
-                        !http_util_accepts(accept, accept_len, "text/event-stream")
-                            ? "subscriptions/listen answers as an SSE stream: accept "
-                              "text/event-stream"
-                            : "Invalid params: notifications must be an object, and "
-                              "resourceSubscriptions an array of URIs",
+                        "subscriptions/listen answers as an SSE stream: accept text/event-stream",
                         NULL);
-    buf out;
-    memset(&out, 0, sizeof(out));
-    json_write(&out, err);
-    snprintf(headers, sizeof(headers), "Content-Type: application/json\r\n%s", extra);
-    http_respond(req, 400, headers, out.data, out.len);
-    buf_free(&out);
-    json_decref(err);
-    session_free_detached(s);
-    return;
-  }
-  if (http_stream_admit(req) < 0) {
+  } else if (listen_open(h->disp, m, s, &f, &ack, &err) == 0 && http_stream_admit(req) < 0) {
+    json_decref(ack);
     http_respond(req, 429, "Retry-After: 1\r\nContent-Type: text/plain\r\n",
                  "429 Too Many Requests: too many streams from this address\n", 58);
     session_free_detached(s);
     return;
   }
+  if (err != NULL) {
+    respond_error(req, 400, err, extra);
+    json_decref(err);
+    session_free_detached(s);
+    return;
+  }
   if ((ls = calloc(1, sizeof(*ls))) == NULL) {
+    json_decref(ack);
     http_respond(req, 503, "Content-Type: text/plain\r\n", "out of memory\n", 14);
     session_free_detached(s);
     return;
@@ -133,14 +197,7 @@ void listen_start(listen_hub *h, http_req *req, const jsonrpc_msg *m, session *s
   ls->s = s;
   ls->id = json_incref((json_t *)m->id);
   ls->sink.send = stream_send;
-  ls->tools = json_is_true(json_object_get(want, "toolsListChanged"));
-  ls->prompts = json_is_true(json_object_get(want, "promptsListChanged"));
-  ls->resources = json_is_true(json_object_get(want, "resourcesListChanged"));
-  for (i = 0; i < json_array_size(uris); i++) {
-    if (json_is_string(json_array_get(uris, i)))
-      json_object_set_new(s->subscriptions, json_string_value(json_array_get(uris, i)),
-                          json_true());
-  }
+  ls->f = f;
   s->out = &ls->sink;
   list_insert_tail(&h->streams, &ls->link);
   h->count++;
@@ -152,19 +209,6 @@ void listen_start(listen_hub *h, http_req *req, const jsonrpc_msg *m, session *s
            "X-Accel-Buffering: no\r\n%s",
            extra);
   http_stream_begin(req, 200, headers);
-  /* What will be sent: every kind mcpd has, of those asked for. */
-  honoured = json_object();
-  if (ls->tools)
-    json_object_set_new(honoured, "toolsListChanged", json_true());
-  if (ls->prompts)
-    json_object_set_new(honoured, "promptsListChanged", json_true());
-  if (ls->resources)
-    json_object_set_new(honoured, "resourcesListChanged", json_true());
-  if (json_array_size(uris) > 0)
-    json_object_set(honoured, "resourceSubscriptions", (json_t *)uris);
-  ack = json_pack("{s:s,s:s,s:{s:o,s:{s:O}}}", "jsonrpc", "2.0", "method",
-                  "notifications/subscriptions/acknowledged", "params", "notifications", honoured,
-                  "_meta", "io.modelcontextprotocol/subscriptionId", ls->id);
   if (ack != NULL)
     send_event(ls, ack);
   json_decref(ack);
@@ -191,9 +235,7 @@ void listen_hub_end_all(listen_hub *h) {
   while (!list_empty(&h->streams)) {
     listen_stream *ls = list_entry(h->streams.next, listen_stream, link);
     http_req *req = ls->req;
-    json_t *done =
-        jsonrpc_result(ls->id, json_pack("{s:s,s:{s:O}}", "resultType", "complete", "_meta",
-                                         "io.modelcontextprotocol/subscriptionId", ls->id));
+    json_t *done = listen_result(ls->id);
     if (req != NULL && done != NULL)
       send_event(ls, done);
     json_decref(done);

@@ -18,6 +18,29 @@
 #include "mcp/jsonrpc.h"
 #include "net/http_server.h"
 
+/* What one listen asked for, of what is not in its session (resource
+ * subscriptions and task ids are). */
+typedef struct listen_filter {
+  unsigned tools : 1, prompts : 1, resources : 1;
+} listen_filter;
+
+/* Opens the listen m (a checked 2026-07-28 subscriptions/listen request,
+ * borrowed) in s (its detached session, borrowed: its resource
+ * subscriptions and watched tasks are set): fills *f and returns 0 with
+ * *ack (new ref: notifications/subscriptions/acknowledged, naming what
+ * will be sent, tagged with m's id); or -1 with *error (new ref: the
+ * JSON-RPC error response for m). Any transport. */
+int listen_open(dispatch *d, const jsonrpc_msg *m, session *s, listen_filter *f, json_t **ack,
+                json_t **error);
+
+/* What to send of msg (borrowed) on a listen with filter f and id
+ * (borrowed): a copy tagged with the subscription (new ref), or NULL when
+ * it did not ask for that kind (log and progress messages never go). */
+json_t *listen_tagged(const listen_filter *f, const json_t *msg, const json_t *id);
+
+/* The listen's result (a graceful end), for id (borrowed). New ref. */
+json_t *listen_result(const json_t *id);
+
 typedef struct listen_hub {
   dispatch *disp;
   const config *cfg;

@@ -770,6 +770,8 @@ static void post_modern(mcp_http *t, http_req *req, const jsonrpc_msg *m, const 
   }
   if (mr.client_info != NULL)
     s->client_info = json_deep_copy(mr.client_info);
+  if (http_req_client_addr(req, s->origin, sizeof(s->origin)) < 0)
+    s->origin[0] = '\0';
   /* Log messages only at the level the request asks for; none without. */
   s->log_level = mr.log_level ? dispatch_log_level(mr.log_level) : 8;
   if (s->log_level < 0)

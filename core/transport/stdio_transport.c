@@ -6,6 +6,7 @@
  * stdin is not read. */
 #include "lib/json_read.h"
 #include "lib/json_write.h"
+#include "transport/listen.h"
 #include "transport/stdio_transport.h"
 
 #include "mcp/jsonrpc.h"
@@ -106,6 +107,92 @@ static int channel_send(mcp_sink *sink, session *s, const json_t *msg, int final
   return 0;
 }
 
+/* ---- subscriptions/listen (2026-07-28) ------------------------------------------ */
+
+/* A listen shares stdout: its notifications carry its id, and it ends when
+ * the client cancels it (notifications/cancelled naming it), or at
+ * shutdown with its result. */
+typedef struct stdio_listen {
+  mcp_sink sink; /* first: the session's channel (s->out) */
+  stdio_transport *t;
+  session *s; /* owned, detached */
+  json_t *id; /* owned */
+  listen_filter f;
+  list_node link;
+} stdio_listen;
+
+static int listen_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
+  stdio_listen *l = (stdio_listen *)sink;
+  json_t *copy = listen_tagged(&l->f, msg, l->id);
+  (void)s;
+  (void) final;
+  write_line(l->t, copy);
+  json_decref(copy);
+  return 0;
+}
+
+static void listen_free(stdio_transport *t, stdio_listen *l) {
+  list_remove(&l->link);
+  t->n_listens--;
+  dispatch_listen_remove(t->disp, l->s);
+  dispatch_session_closed(t->disp, l->s);
+  session_free_detached(l->s);
+  json_decref(l->id);
+  free(l);
+}
+
+/* Opens the listen m in s (stolen). */
+static void listen_begin(stdio_transport *t, const jsonrpc_msg *m, session *s) {
+  json_t *ack = NULL, *err = NULL;
+  listen_filter f;
+  stdio_listen *l;
+
+  /* One client, but each listen holds a session: as many as one address may
+   * hold streams over HTTP. */
+  if (t->n_listens >= t->cfg->max_streams_per_client) {
+    err = jsonrpc_error(m->id, JSONRPC_INTERNAL_ERROR,
+                        "too many listens open (limits.max_streams_per_client): cancel one first",
+                        NULL);
+  } else if (listen_open(t->disp, m, s, &f, &ack, &err) == 0 &&
+             (l = calloc(1, sizeof(*l))) != NULL) {
+    l->sink.send = listen_send;
+    l->t = t;
+    l->s = s;
+    l->id = json_incref((json_t *)m->id);
+    l->f = f;
+    s->out = &l->sink;
+    list_insert_tail(&t->listens, &l->link);
+    t->n_listens++;
+    dispatch_listen_add(t->disp, s);
+    write_line(t, ack);
+    json_decref(ack);
+    return;
+  } else if (err == NULL) {
+    err = jsonrpc_error(m->id, JSONRPC_INTERNAL_ERROR, "out of memory", NULL);
+  }
+  json_decref(ack);
+  write_line(t, err);
+  json_decref(err);
+  session_free_detached(s);
+}
+
+/* notifications/cancelled naming a listen ends it (no answer, as for any
+ * cancelled request). Returns 1 when it named one. */
+static int listen_cancel(stdio_transport *t, const jsonrpc_msg *m) {
+  const json_t *id = json_object_get(m->params, "requestId");
+  list_node *n;
+  if (id == NULL || strcmp(m->method, "notifications/cancelled") != 0)
+    return 0;
+  for (n = t->listens.next; n != &t->listens; n = n->next) {
+    stdio_listen *l = list_entry(n, stdio_listen, link);
+    if (json_equal(l->id, (json_t *)id)) {
+      listen_free(t, l);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static void batch_release(stdio_transport *t, stdio_batch *b) {
   if (--b->outstanding > 0)
     return;
@@ -163,9 +250,18 @@ static void handle_msg(stdio_transport *t, const json_t *msg, stdio_batch *batch
       free(r);
       return;
     }
+    if (strcmp(m.method, "subscriptions/listen") == 0) {
+      listen_begin(t, &m, r->own);
+      free(r);
+      return;
+    }
     r->own->log_level = mr.log_level ? dispatch_log_level(mr.log_level) : 8;
     if (r->own->log_level < 0)
       r->own->log_level = 8;
+  }
+  if (m.kind == JSONRPC_NOTIFICATION && batch == NULL && listen_cancel(t, &m)) {
+    free(r);
+    return;
   }
   if (batch != NULL)
     batch->outstanding++;
@@ -438,6 +534,7 @@ int stdio_start(stdio_transport *t, uv_loop_t *loop, dispatch *d, session_table 
   t->arg = arg;
   t->line.limit = cfg->max_body_bytes;
   list_init(&t->reqs);
+  list_init(&t->listens);
   t->channel.send = channel_send;
   t->rd = open_fd(loop, 0, &t->in, &t->in_tty, 1, &t->file_in);
   t->wr = open_fd(loop, 1, &t->out, &t->out_tty, 0, &t->file_out);
@@ -481,6 +578,14 @@ fail:
 }
 
 void stdio_drain(stdio_transport *t) {
+  /* Listens end gracefully, with their result. */
+  while (!list_empty(&t->listens)) {
+    stdio_listen *l = list_entry(t->listens.next, stdio_listen, link);
+    json_t *done = listen_result(l->id);
+    write_line(t, done);
+    json_decref(done);
+    listen_free(t, l);
+  }
   if (t->rd != NULL && !t->eof)
     uv_read_stop(t->rd);
   if (t->fs_reading)
@@ -502,6 +607,8 @@ void stdio_close(stdio_transport *t) {
     t->running = NULL;
     batch_release(t, b); /* the dispatching hold: the rest is never run */
   }
+  while (!list_empty(&t->listens))
+    listen_free(t, list_entry(t->listens.next, stdio_listen, link));
   while (!list_empty(&t->reqs)) {
     stdio_req *r = list_entry(t->reqs.next, stdio_req, link);
     list_remove(&r->link);

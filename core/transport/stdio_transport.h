@@ -42,6 +42,8 @@ typedef struct stdio_transport {
   int paused;                  /* reading stopped until it is done */
   unsigned writes;             /* uv_write requests in flight */
   list_node reqs;              /* requests whose answer is still to come */
+  list_node listens;           /* 2026-07-28 subscriptions/listen, each on stdout */
+  unsigned n_listens;
   void (*on_eof)(void *arg);
   void *arg;
   int closing, eof;

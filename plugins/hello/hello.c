@@ -144,6 +144,12 @@ static int hello_init(mcpd_ctx *ctx, const mcpd_host *h, const json_t *config, v
       .handler = greet,
   };
 
+  /* The readme never changes while the plugin is loaded: 2026-07-28 clients
+   * may keep a read for an hour (ABI 1.3; an older host would refuse the
+   * field, so only when it has 1.3's functions). */
+  if (MCPD_HOST_HAS(host, call_principal))
+    readme_res.cache_ttl_ms = 60 * 60 * 1000;
+
   /* The host copies what it keeps, so the schemas can go right after. */
   r = host->register_tool(ctx, &echo_tool);
   if (r == 0)

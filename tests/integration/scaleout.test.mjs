@@ -14,7 +14,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { startMcpd } from './lib/mcpd.mjs';
+import { startMcpd, buildDir } from './lib/mcpd.mjs';
 import { startNginx as startNginxWith } from './lib/nginx.mjs';
 import { post, initSession } from './lib/http.mjs';
 
@@ -124,5 +124,46 @@ test('nginx in front of two instances: a full session through it, affinity, and 
     for (const d of [a, b]) {
       if (d.proc.exitCode === null && d.proc.signalCode === null) await d.stop();
     }
+  }
+});
+
+// 2026-07-28 tasks through the same file: a task lives in the instance that
+// runs it, and its id starts with that instance's prefix, which the map
+// reads from Mcp-Name. Tasks are created round robin (no state yet) and
+// every poll reaches the instance that holds its task.
+test('nginx with the shipped file: tasks are created on any instance and every tasks/get reaches the one that holds the task', async () => {
+  const dir = join(buildDir, 'tests/fixtures/conformance');
+  const a = await startMcpd({ pluginsDir: dir, config: { session_id_prefix: 'a-' } });
+  const b = await startMcpd({ pluginsDir: dir, config: { session_id_prefix: 'b-' } });
+  const nginx = await startNginx(a.port, b.port);
+  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } } };
+  const call = async (method, params, name) => {
+    const r = await post(nginx.url, { jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } },
+      { 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': method, 'Mcp-Name': name });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.json.result, r.text);
+    return r.json.result;
+  };
+  try {
+    const ids = [];
+    for (let i = 0; i < 6; i++)
+      ids.push((await call('tools/call', { name: 'slow_compute', arguments: { seconds: 1 } }, 'slow_compute')).taskId);
+    assert.deepEqual([...new Set(ids.map((id) => id[0]))].sort(), ['a', 'b'], 'round robin reached both');
+    // Each task polled three times in a row: round robin alone would send
+    // one of each three to the other instance.
+    for (const id of ids) {
+      for (let n = 0; n < 3; n++) {
+        const t = await call('tasks/get', { taskId: id }, id);
+        assert.equal(t.taskId, id);
+      }
+    }
+    await sleep(1200);
+    for (const id of ids) assert.equal((await call('tasks/get', { taskId: id }, id)).status, 'completed');
+  } finally {
+    const log = await nginx.stop();
+    assert.doesNotMatch(log, /\[emerg\]|\[crit\]/, log);
+    await a.stop();
+    await b.stop();
   }
 });

@@ -120,3 +120,58 @@ test('at the shutdown deadline the running call is cancelled, and the batch it b
   assert.deepEqual(arr.map((r) => r.id).sort(), [2, 3]);
   rmSync(work, { recursive: true, force: true });
 });
+
+test('2026-07-28 on stdio: a task, subscriptions/listen with its notifications, a listen cancelled, and the others ended with their result at SIGTERM', async () => {
+  const dir = makePluginsDir([pluginPath('conformance')]);
+  const proc = spawn(mcpdBin, ['--stdio', '--plugins', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const msgs = [];
+  let buf = '', err = '';
+  proc.stdout.on('data', (b) => {
+    buf += b;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      msgs.push(JSON.parse(buf.slice(0, i)));
+      buf = buf.slice(i + 1);
+    }
+  });
+  proc.stderr.on('data', (b) => { err += b; });
+  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } } };
+  const send = (m) => proc.stdin.write(`${JSON.stringify(m)}\n`);
+  const waitFor = async (pred, what) => {
+    for (let t = Date.now(); !msgs.some(pred); await new Promise((r) => setTimeout(r, 20)))
+      assert.ok(Date.now() - t < 10000, `no ${what}: ${JSON.stringify(msgs)}\n${err}`);
+    return msgs.find(pred);
+  };
+  try {
+    send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'slow_compute', arguments: { seconds: 1 }, _meta: meta } });
+    const created = (await waitFor((m) => m.id === 1, 'task')).result;
+    assert.equal(created.resultType, 'task');
+    send({ jsonrpc: '2.0', id: 'L1', method: 'subscriptions/listen', params: { notifications: { taskIds: [created.taskId] }, _meta: meta } });
+    send({ jsonrpc: '2.0', id: 'L2', method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: meta } });
+    const ack = await waitFor((m) => m.method === 'notifications/subscriptions/acknowledged'
+      && m.params._meta['io.modelcontextprotocol/subscriptionId'] === 'L1', 'acknowledgement');
+    assert.deepEqual(ack.params.notifications.taskIds, [created.taskId]);
+    const note = await waitFor((m) => m.method === 'notifications/tasks' && m.params.status === 'completed', 'task notification');
+    assert.equal(note.params.taskId, created.taskId);
+    assert.equal(note.params._meta['io.modelcontextprotocol/subscriptionId'], 'L1');
+    assert.ok(!msgs.some((m) => m.method === 'notifications/tasks' && m.params._meta['io.modelcontextprotocol/subscriptionId'] === 'L2'));
+    // Without the extension, task ids are refused.
+    send({ jsonrpc: '2.0', id: 'L3', method: 'subscriptions/listen', params: { notifications: { taskIds: ['x'] },
+      _meta: { ...meta, 'io.modelcontextprotocol/clientCapabilities': {} } } });
+    assert.equal((await waitFor((m) => m.id === 'L3', 'refusal')).error.code, -32021);
+    // L1 cancelled: no answer; L2 ends with its result at SIGTERM, L1 not.
+    send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'L1' } });
+    send({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'greet', arguments: { name: 'x' }, _meta: meta } });
+    await waitFor((m) => m.id === 9, 'greet');
+    proc.kill('SIGTERM');
+    const st = await new Promise((r) => proc.on('exit', (code) => r(code)));
+    assert.equal(st, 0, err);
+    const ends = msgs.filter((m) => m.id === 'L1' || m.id === 'L2');
+    assert.deepEqual(ends.map((m) => m.id), ['L2']);
+    assert.equal(ends[0].result.resultType, 'complete');
+    assert.doesNotMatch(err, SANITIZER);
+  } finally {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  }
+});

@@ -56,7 +56,9 @@
  *        resource or template needs (required_scopes, appended to
  *        mcpd_tool, mcpd_resource and mcpd_resource_template). The
  *        2026-07-28 era: request_named (named questions for input_required
- *        results).
+ *        results); task_support, appended to mcpd_tool (calls that run as
+ *        tasks); cache_ttl_ms, appended to mcpd_resource and
+ *        mcpd_resource_template (cache hints of reads).
  */
 #ifndef MCPD_PLUGIN_H
 #define MCPD_PLUGIN_H
@@ -302,7 +304,28 @@ typedef struct mcpd_tool {
    * precedence). Set it only when MCPD_HOST_HAS(host, call_principal): an
    * older host refuses a struct with fields it does not know. */
   const char *const *required_scopes;
+  /* Whether a call may run as a task (the tasks extension of 2026-07-28,
+   * io.modelcontextprotocol/tasks): MCPD_TASK_FORBIDDEN (0, the default),
+   * MCPD_TASK_OPTIONAL or MCPD_TASK_REQUIRED. A call becomes a task when
+   * the tool allows it, the client's request declares the extension, and
+   * the handler returned MCPD_PENDING with no question to the client left
+   * open: the client then gets a task id at once and polls for the result.
+   * Questions asked before the handler returns are settled first with
+   * input_required results (see request_named); questions asked once the
+   * call is a task wait in the task until the client answers them
+   * (tasks/update): the handler's callback gets the answer, its run goes
+   * on. progress() messages become the task's statusMessage; a cancelled
+   * task cancels the call (cancel callback). REQUIRED: a modern client
+   * that does not declare the extension gets -32021 and the handler does
+   * not run; legacy clients (no tasks) get the call run as usual. Set it
+   * only when MCPD_HOST_HAS(host, call_principal). */
+  uint32_t task_support;
 } mcpd_tool;
+
+/* mcpd_tool.task_support (1.3). */
+#define MCPD_TASK_FORBIDDEN 0
+#define MCPD_TASK_OPTIONAL  1
+#define MCPD_TASK_REQUIRED  2
 
 /* A resource with a fixed URI, passed to register_resource(). */
 typedef struct mcpd_resource {
@@ -318,6 +341,11 @@ typedef struct mcpd_resource {
   void *data;                /* passed to handler; owned by the plugin */
   /* ---- 1.3 ---- */
   const char *const *required_scopes; /* as in mcpd_tool */
+  /* How long, in milliseconds, a 2026-07-28 client may reuse what a read
+   * returned before reading again (the result's ttlMs; cacheScope is
+   * "private" while mcpd authenticates its clients). 0: not at all. A
+   * result that sets "ttlMs" itself overrides it. */
+  uint32_t cache_ttl_ms;
 } mcpd_resource;
 
 /* A family of resources described by an RFC 6570 URI template, passed to
@@ -351,6 +379,7 @@ typedef struct mcpd_resource_template {
   void *complete_data;       /* passed to complete */
   /* ---- 1.3 ---- */
   const char *const *required_scopes; /* as in mcpd_tool */
+  uint32_t cache_ttl_ms;              /* as in mcpd_resource */
 } mcpd_resource_template;
 
 /* A prompt (1.1), passed to register_prompt(): a message template the user

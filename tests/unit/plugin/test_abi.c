@@ -69,7 +69,8 @@ _Static_assert(offsetof(mcpd_tool, handler) == 56, "mcpd_tool layout");
 _Static_assert(offsetof(mcpd_tool, tool_data) == 64, "mcpd_tool layout");
 /* 1.3 appended required_scopes. */
 _Static_assert(offsetof(mcpd_tool, required_scopes) == 72, "mcpd_tool layout (1.3)");
-_Static_assert(sizeof(mcpd_tool) == 80, "mcpd_tool size (1.3)");
+_Static_assert(offsetof(mcpd_tool, task_support) == 80, "mcpd_tool layout (1.3)");
+_Static_assert(sizeof(mcpd_tool) == 88, "mcpd_tool size (1.3)");
 
 _Static_assert(offsetof(mcpd_resource, uri) == 8, "mcpd_resource layout");
 _Static_assert(offsetof(mcpd_resource, name) == 16, "mcpd_resource layout");
@@ -80,7 +81,8 @@ _Static_assert(offsetof(mcpd_resource, annotations) == 48, "mcpd_resource layout
 _Static_assert(offsetof(mcpd_resource, handler) == 56, "mcpd_resource layout");
 _Static_assert(offsetof(mcpd_resource, data) == 64, "mcpd_resource layout");
 _Static_assert(offsetof(mcpd_resource, required_scopes) == 72, "mcpd_resource layout (1.3)");
-_Static_assert(sizeof(mcpd_resource) == 80, "mcpd_resource size (1.3)");
+_Static_assert(offsetof(mcpd_resource, cache_ttl_ms) == 80, "mcpd_resource layout (1.3)");
+_Static_assert(sizeof(mcpd_resource) == 88, "mcpd_resource size (1.3)");
 
 _Static_assert(offsetof(mcpd_resource_template, uri_template) == 8, "template layout");
 _Static_assert(offsetof(mcpd_resource_template, handler) == 56, "template layout");
@@ -90,7 +92,8 @@ _Static_assert(MCPD_RESOURCE_TEMPLATE_SIZE_V1_0 == 72, "template size at 1.0");
 _Static_assert(offsetof(mcpd_resource_template, complete) == 72, "template layout (1.1)");
 _Static_assert(offsetof(mcpd_resource_template, complete_data) == 80, "template layout (1.1)");
 _Static_assert(offsetof(mcpd_resource_template, required_scopes) == 88, "template layout (1.3)");
-_Static_assert(sizeof(mcpd_resource_template) == 96, "template size (1.3)");
+_Static_assert(offsetof(mcpd_resource_template, cache_ttl_ms) == 96, "template layout (1.3)");
+_Static_assert(sizeof(mcpd_resource_template) == 104, "template size (1.3)");
 _Static_assert(MCPD_TOOL_SIZE_V1_0 == 72 && MCPD_RESOURCE_SIZE_V1_0 == 72, "1.0 sizes");
 
 /* mcpd_prompt, new in 1.1. */
