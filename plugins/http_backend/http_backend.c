@@ -31,6 +31,11 @@
 
 static const mcpd_host *host;
 
+/* openapi.h knows no mcpd type: its enum oa_task has the values of MCPD_TASK_*. */
+_Static_assert(OA_TASK_FORBIDDEN == MCPD_TASK_FORBIDDEN && OA_TASK_OPTIONAL == MCPD_TASK_OPTIONAL &&
+                   OA_TASK_REQUIRED == MCPD_TASK_REQUIRED,
+               "enum oa_task");
+
 #define MAX_BACKENDS   64
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS   30000
@@ -95,6 +100,7 @@ typedef struct backend {
   int insecure_skip_verify;
   char fetch_why[400];       /* what went wrong with the document request */
   int tools_mode;            /* TOOLS_ALL, TOOLS_SEARCH or TOOLS_AUTO */
+  int task_default;          /* "tasks": an enum oa_task (task_operations: in options) */
   unsigned search_threshold; /* auto: search above this many tools */
   char meta_prefix[72];      /* the meta-tools' prefix: tool_prefix, else "<name>_" */
   api_gen *gen;              /* the newest document converted, or NULL */
@@ -599,6 +605,8 @@ static void fill_options(const backend *b, oa_options *opt) {
   opt->read_only = b->read_only;
   opt->server_variables = json_object_get(b->options, "server_variables");
   opt->server_args = b->use_servers;
+  opt->task_default = b->task_default;
+  opt->task_operations = json_object_get(b->options, "task_operations");
 }
 
 static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, size_t n) {
@@ -633,6 +641,8 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
       "server_variables",
       "tools_mode",
       "search_threshold",
+      "tasks",
+      "task_operations",
   };
   const char *key, *name, *url, *spec, *slash;
   const json_t *v;
@@ -793,6 +803,11 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
     r = parse_tools_mode(b, o, name, err, n);
   if (r < 0)
     return r;
+  if (oa_task_settings(o, &b->task_default, err, n) < 0) {
+    char msg[300];
+    snprintf(msg, sizeof(msg), "%s", err);
+    return bad(err, n, "backend %s: %s", name, msg);
+  }
   /* The conversion options, checked now by a dry run on an empty document
    * (a bad route_map rule is a settings error, not a fetch error). */
   b->options = json_object();
@@ -839,6 +854,10 @@ static int parse_backend(plugin *pl, backend *b, const json_t *o, char *err, siz
       snprintf(msg, sizeof(msg), "%s", err);
       return bad(err, n, "backend %s: %s", name, msg);
     }
+    /* Its names are checked against each document (after the dry run, which has none). */
+    v = json_object_get(o, "task_operations");
+    if (v != NULL)
+      json_object_set(b->options, "task_operations", (json_t *)v);
   }
   b->retry_ms = RETRY_FIRST_MS;
   return 0;
@@ -1445,8 +1464,10 @@ static int register_op(plugin *pl, op_ref *ref, published_keys *keys) {
     t.annotations = op->annotations;
     t.handler = tool_handler;
     t.tool_data = ref;
-    if (MCPD_HOST_HAS(host, call_principal)) /* an older host refuses the field */
+    if (MCPD_HOST_HAS(host, call_principal)) { /* an older host refuses the fields */
       t.required_scopes = (const char *const *)op->required_scopes;
+      t.task_support = (uint32_t)op->task_support; /* enum oa_task is MCPD_TASK_* */
+    }
     /* A name another backend of this plugin took: the next free suffix.
      * One another plugin has is refused by the host: later (an update) the
      * next suffix is tried; in init() the refusal keeps this plugin out of
@@ -1528,6 +1549,8 @@ static void register_meta(plugin *pl, backend *b, published_keys *keys) {
     tool.annotations = ann;
     tool.handler = handlers[t];
     tool.tool_data = b;
+    if (t == OA_META_CALL && MCPD_HOST_HAS(host, call_principal)) /* a 1.3 field */
+      tool.task_support = (uint32_t)oa_meta_task_support(&b->gen->api);
     r = schema == NULL || desc == NULL || ann == NULL ? -ENOMEM
         : key_seen(keys->tools, name)                 ? -EEXIST
                                                       : host->register_tool(pl->ctx, &tool);

@@ -386,3 +386,17 @@ void oa_meta_free(oa_meta *m) {
   oa_search_free(m->index);
   free(m);
 }
+
+int oa_meta_task_support(const oa_api *api) {
+  size_t i, tools = 0, tasks = 0, required = 0;
+  for (i = 0; i < api->n_ops; i++) {
+    if (api->ops[i].kind != OA_TOOL)
+      continue;
+    tools++;
+    tasks += api->ops[i].task_support != OA_TASK_FORBIDDEN;
+    required += api->ops[i].task_support == OA_TASK_REQUIRED;
+  }
+  if (tools > 0 && required == tools)
+    return OA_TASK_REQUIRED;
+  return tasks > 0 ? OA_TASK_OPTIONAL : OA_TASK_FORBIDDEN;
+}

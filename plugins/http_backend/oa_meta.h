@@ -74,6 +74,12 @@ json_t *oa_meta_describe(const oa_meta *m, const oa_api *api, const json_t *args
 int oa_meta_check_args(const oa_meta *m, const oa_api *api, long index, const json_t *args,
                        char *err, size_t n);
 
+/* The task support of the call meta-tool (an enum oa_task), the most permissive of api's
+ * tools: optional when any of them may run as a task (then one that forbids it may too
+ * through the meta-tool: its call is the same asynchronous HTTP request either way),
+ * required only when every one requires it, else forbidden. */
+int oa_meta_task_support(const oa_api *api);
+
 void oa_meta_free(oa_meta *m);
 
 #endif

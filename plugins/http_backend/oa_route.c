@@ -1,6 +1,8 @@
 /* oa_route.c -- which operations become what: the options are checked,
  * route_map rules compiled, and each operation filtered (include/exclude
- * operations and tags) and classified by the first matching rule. Pure. */
+ * operations and tags) and classified by the first matching rule; and
+ * whether a tool's calls may run as tasks (task_operations, x-mcp-task).
+ * Pure. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "openapi_internal.h"
@@ -125,7 +127,8 @@ int oa_check_options(ctx *c, char *err, size_t n) {
   if (check_strings(o->include_operations, "include_operations", err, n) != 0 ||
       check_strings(o->exclude_operations, "exclude_operations", err, n) != 0 ||
       check_strings(o->include_tags, "include_tags", err, n) != 0 ||
-      check_strings(o->exclude_tags, "exclude_tags", err, n) != 0)
+      check_strings(o->exclude_tags, "exclude_tags", err, n) != 0 ||
+      oa_check_task_options(c, err, n) != 0)
     return -EINVAL;
   return compile_rules(c, err, n);
 }
@@ -207,4 +210,101 @@ void oa_check_filter_names(ctx *c, const entry *es, size_t n) {
         oa_warn(c, "%s: \"%.100s\" matches no operation", names[l], json_string_value(v));
     }
   }
+}
+
+/* ---- task support ------------------------------------------------------------------ */
+
+int oa_task_parse(const char *s) {
+  static const char *const names[] = {"forbidden", "optional", "required"};
+  int t;
+  for (t = 0; s != NULL && t < 3; t++) {
+    if (strcmp(s, names[t]) == 0)
+      return t; /* OA_TASK_FORBIDDEN, _OPTIONAL, _REQUIRED */
+  }
+  return -1;
+}
+
+static int check_task_operations(const json_t *v, char *err, size_t n) {
+  const char *k;
+  json_t *t;
+  if (v == NULL || json_is_null(v))
+    return 0;
+  if (!json_is_object(v))
+    return oa_fail(err, n,
+                   "task_operations must be an object of operationIds or tool names and "
+                   "\"forbidden\", \"optional\" or \"required\", not %s",
+                   oa_type_name(v));
+  json_object_foreach((json_t *)v, k, t) {
+    if (oa_task_parse(json_string_value(t)) < 0)
+      return oa_fail(err, n,
+                     "task_operations: \"%.100s\" must be \"forbidden\", \"optional\" or "
+                     "\"required\"",
+                     k);
+  }
+  return 0;
+}
+
+int oa_task_settings(const json_t *backend, int *task_default, char *err, size_t n) {
+  const json_t *v = json_object_get(backend, "tasks");
+  int t = v == NULL ? OA_TASK_FORBIDDEN : oa_task_parse(json_string_value(v));
+  if (t < 0)
+    return oa_fail(err, n, "tasks must be \"forbidden\", \"optional\" or \"required\"");
+  if (task_default != NULL)
+    *task_default = t;
+  return check_task_operations(json_object_get(backend, "task_operations"), err, n);
+}
+
+int oa_check_task_options(ctx *c, char *err, size_t n) {
+  int t = c->opt->task_default;
+  if (t != OA_TASK_FORBIDDEN && t != OA_TASK_OPTIONAL && t != OA_TASK_REQUIRED)
+    return oa_fail(err, n, "tasks must be \"forbidden\", \"optional\" or \"required\"");
+  return check_task_operations(c->opt->task_operations, err, n);
+}
+
+/* Whether the name k of task_operations names the entry e. */
+static int task_names(ctx *c, const char *k, const entry *e) {
+  size_t pl = strlen(c->prefix);
+  const char *id = json_string_value(json_object_get(e->op, "operationId"));
+  return strcmp(e->name, k) == 0 || (id != NULL && strcmp(id, k) == 0) ||
+         (pl > 0 && strncmp(e->name, c->prefix, pl) == 0 && strcmp(e->name + pl, k) == 0);
+}
+
+int oa_check_task_names(ctx *c, const entry *es, size_t n_es, char *err, size_t n) {
+  const char *k;
+  json_t *v;
+  size_t j;
+  if (!json_is_object(c->opt->task_operations))
+    return 0;
+  json_object_foreach((json_t *)c->opt->task_operations, k, v) {
+    for (j = 0; j < n_es && !task_names(c, k, &es[j]); j++)
+      ;
+    if (j == n_es)
+      return oa_fail(err, n, "task_operations: \"%.100s\" matches no operation of the document", k);
+  }
+  return 0;
+}
+
+int oa_task_support(ctx *c, const entry *e) {
+  const json_t *x = NULL;
+  const char *k;
+  json_t *v;
+  int t;
+  /* The settings first: the final name, the name without the prefix, the operationId. */
+  if (json_is_object(c->opt->task_operations)) {
+    json_object_foreach((json_t *)c->opt->task_operations, k, v) {
+      if (task_names(c, k, e)) {
+        x = v;
+        break;
+      }
+    }
+  }
+  if (x != NULL && (t = oa_task_parse(json_string_value(x))) >= 0)
+    return t;
+  x = json_object_get(e->op, "x-mcp-task");
+  if (x != NULL) {
+    if ((t = oa_task_parse(json_string_value(x))) >= 0)
+      return t;
+    oa_warn(c, "x-mcp-task must be \"forbidden\", \"optional\" or \"required\"; ignored");
+  }
+  return c->opt->task_default;
 }

@@ -189,6 +189,8 @@ int openapi_convert(const json_t *doc, const oa_options *opt, oa_api *out, char 
 
   if (!c.oom && collect(&c, &es, &n_es) == 0) {
     oa_check_filter_names(&c, es, n_es);
+    if ((rc = oa_check_task_names(&c, es, n_es, err, n)) != 0)
+      goto cleanup;
     for (i = 0; i < n_es && !c.oom; i++) {
       entry *e = &es[i];
       int rt;
@@ -209,6 +211,8 @@ int openapi_convert(const json_t *doc, const oa_options *opt, oa_api *out, char 
       }
       oa_set_where(&c, e->m, e->path);
       if (oa_convert_op(&c, e, rt, &out->ops[out->n_ops]) == 0) {
+        if (out->ops[out->n_ops].kind == OA_TOOL)
+          out->ops[out->n_ops].task_support = oa_task_support(&c, e);
         out->n_ops++;
         e->name = NULL; /* now the operation's */
       }

@@ -61,6 +61,9 @@ typedef struct oa_param {
                           argument is {"content_base64", "filename"?, "mime_type"?} */
 } oa_param;
 
+/* Whether a tool's calls may run as tasks: the values of MCPD_TASK_* in mcpd/plugin.h. */
+enum oa_task { OA_TASK_FORBIDDEN = 0, OA_TASK_OPTIONAL = 1, OA_TASK_REQUIRED = 2 };
+
 /* What an operation becomes. */
 enum oa_kind { OA_TOOL, OA_RESOURCE, OA_TEMPLATE };
 
@@ -129,6 +132,9 @@ typedef struct oa_operation {
    * {name: {"default": string, "enum": [strings]?}}} with server_variables applied to
    * the defaults; NULL when the document names no server. See oa_server_url(). */
   json_t *server;
+  /* Tools only (0 otherwise): whether a call may run as a task (the 2026-07-28 tasks
+   * extension), an enum oa_task: see oa_options.task_default. */
+  int task_support;
 } oa_operation;
 
 /* How a route_map rule or the defaults classify an operation. */
@@ -163,6 +169,16 @@ typedef struct oa_options {
    * server_variables value, when absent). Only when the caller sends requests to the
    * server URL (oa_server_url()). */
   int server_args;
+  /* Task support of the tools (an enum oa_task; the values of MCPD_TASK_*): an
+   * operation's entry in task_operations, else its "x-mcp-task" ("forbidden",
+   * "optional" or "required"; another value is a warning and ignored), else
+   * task_default. */
+  int task_default;
+  /* Borrowed; NULL or an object: operationId, final tool name or final name without
+   * tool_prefix -> "forbidden" | "optional" | "required". A name that matches no
+   * operation of the document (before filters) is an error (-EINVAL), like a bad
+   * value. */
+  const json_t *task_operations;
 } oa_options;
 /* Filters: an operation is dropped when it matches exclude_operations or has a tag in
  * exclude_tags; otherwise, when include_operations or include_tags is a non-empty array,
@@ -206,5 +222,16 @@ void openapi_free(oa_api *api);
 /* Whether prefix (borrowed; NULL or "" too) may be put before scopes: an RFC 6749
  * scope-token. Pure. */
 int oa_scope_prefix_ok(const char *prefix);
+
+/* "forbidden", "optional", "required" as an enum oa_task; -1 for anything else (NULL
+ * too). Pure. */
+int oa_task_parse(const char *s);
+
+/* A backend's settings object (borrowed): checks "tasks" (absent: forbidden) and the
+ * values of "task_operations" (an object of "forbidden" | "optional" | "required"), and
+ * sets *task_default. 0, or -EINVAL with a message in err (size n), e.g. 'tasks must be
+ * "forbidden", "optional" or "required"'. The names of task_operations are checked
+ * against the document by openapi_convert(). Pure. */
+int oa_task_settings(const json_t *backend, int *task_default, char *err, size_t n);
 
 #endif

@@ -4,7 +4,8 @@
  *   oa_ref.c        JSON pointers and $ref resolution
  *   oa_schema.c     schemas: OpenAPI -> JSON Schema, components and "$defs"
  *   oa_names.c      tool names
- *   oa_route.c      options, filters and route_map: which operations, as what
+ *   oa_route.c      options, filters and route_map: which operations, as what;
+ *                   task support (task_operations, x-mcp-task)
  *   oa_body.c       an operation's request body and its output schema
  *   oa_operation.c  one operation: parameters, arguments, input schema, kind
  *   oa_security.c   one operation's "security" as the scopes its tool needs
@@ -205,6 +206,19 @@ int oa_filtered_out(ctx *c, const entry *e);
 /* What the first matching route_map rule makes of e (borrowed): R_TOOL ..
  * R_EXCLUDE, or R_NONE. Pure. */
 int oa_route_type(ctx *c, const entry *e);
+
+/* Checks c->opt's task_default and the values of its task_operations. 0, or -EINVAL
+ * with a message in err (size n). Pure. */
+int oa_check_task_options(ctx *c, char *err, size_t n);
+
+/* Checks that every name of c->opt->task_operations names one of the n_es entries es
+ * (borrowed; every operation that is not x-mcp-hidden, before filters): 0, or -EINVAL
+ * with a message in err (size n). Pure. */
+int oa_check_task_names(ctx *c, const entry *es, size_t n_es, char *err, size_t n);
+
+/* The task support of the tool e (borrowed) becomes: its task_operations entry, else
+ * its "x-mcp-task" (a bad value is a warning), else task_default. Pure. */
+int oa_task_support(ctx *c, const entry *e);
 
 /* ---- oa_body.c: request body, output schema ------------------------------------------ */
 
