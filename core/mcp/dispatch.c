@@ -522,6 +522,7 @@ int dispatch_init(dispatch *d, uv_loop_t *loop, registry *reg, call_engine *call
   d->empty = json_object();
   list_init(&d->requests);
   list_init(&d->listeners);
+  list_init(&d->reads);
   uv_timer_init(loop, &d->req_timer);
   d->req_timer.data = d;
   uv_timer_init(loop, &d->task_timer);

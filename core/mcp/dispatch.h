@@ -60,6 +60,7 @@ typedef struct dispatch {
   list_node requests;  /* all requests to clients awaiting an answer */
   list_node listeners; /* 2026-07-28 subscriptions/listen streams: detached sessions
                           (session.lru), told what sessions with a channel are */
+  list_node reads;     /* host->read_resource() reads not yet answered (dispatch_read.c) */
   dispatch_stats stats;
 } dispatch;
 
@@ -116,6 +117,10 @@ const mcpd_principal *dispatch_call_principal(const mcpd_call *call);
 int dispatch_client_request_named(mcpd_call *call, const char *key, const char *method,
                                   json_t *params, unsigned timeout_ms, mcpd_response_fn cb,
                                   void *arg);
+
+/* host->read_resource(): see mcpd/plugin.h. call is borrowed (a reference
+ * is held until cb has run), uri borrowed (copied). LOOP. */
+int dispatch_read_resource(mcpd_call *call, const char *uri, mcpd_response_fn cb, void *arg);
 
 /* host->request(): see mcpd/plugin.h. */
 int dispatch_client_request(mcpd_call *call, const char *method, json_t *params,

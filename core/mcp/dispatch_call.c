@@ -660,6 +660,7 @@ static void on_timeout(mcpd_call *call, void *arg) {
 
 static void on_cancel(mcpd_call *call, void *arg) {
   dispatch_cancel_requests(arg, call, NULL);
+  dispatch_read_cancel(arg, call);
 }
 
 /* A plugin's resource changed: tell the sessions subscribed to it. */

@@ -123,4 +123,9 @@ void dispatch_client_response(dispatch *d, session *s, const jsonrpc_msg *m);
  * session (it is going away); either may be NULL. */
 void dispatch_cancel_requests(dispatch *d, const mcpd_call *call, session *s);
 
+/* Answers -ECANCELED to the resource reads (dispatch_read.c) made for call,
+ * or made as call (the read itself was cancelled), and cancels the reads
+ * still running. call is borrowed. */
+void dispatch_read_cancel(dispatch *d, const mcpd_call *call);
+
 #endif

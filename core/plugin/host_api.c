@@ -440,6 +440,10 @@ static int h_request_named(mcpd_call *call, const char *key, const char *method,
   return dispatch_client_request_named(call, key, method, params, timeout_ms, cb, arg);
 }
 
+static int h_read_resource(mcpd_call *call, const char *uri, mcpd_response_fn cb, void *arg) {
+  return dispatch_read_resource(call, uri, cb, arg);
+}
+
 static const json_t *h_call_client_capabilities(const mcpd_call *call) {
   return dispatch_client_capabilities(call);
 }
@@ -824,6 +828,7 @@ static const mcpd_host host_table = {
     .call_principal = h_call_principal,
     .auth_enabled = h_auth_enabled,
     .request_named = h_request_named,
+    .read_resource = h_read_resource,
 };
 
 const mcpd_host *host_api_table(void) {

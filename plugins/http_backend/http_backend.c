@@ -1233,9 +1233,10 @@ static char *server_prefix(const backend *b, const oa_operation *op, const json_
 }
 
 /* Builds the request of ref from args and sends it (after getting the
- * backend's token); the call completes later. */
+ * backend's token); the call completes later. fwd (borrowed; NULL while
+ * the handler runs) holds the headers to forward, taken while it ran. */
 static int start_call(mcpd_call *call, op_ref *ref, const json_t *args, const char *uri,
-                      json_t **result) {
+                      const json_t *fwd, json_t **result) {
   backend *b = ref->b;
   size_t i, url_len;
   char err[300], *server = NULL;
@@ -1285,7 +1286,8 @@ static int start_call(mcpd_call *call, op_ref *ref, const json_t *args, const ch
     p->lines[p->n_lines++] = p->rq.headers[i];
   /* The client's headers, only those the settings name. */
   for (i = 0; i < b->n_forward; i++) {
-    const char *v = host->call_header(call, b->forward[i]);
+    const char *v = fwd != NULL ? json_string_value(json_object_get(fwd, b->forward[i]))
+                                : host->call_header(call, b->forward[i]);
     size_t len;
     char *line;
     if (v == NULL)
@@ -1322,13 +1324,177 @@ oom:
   return -ENOMEM;
 }
 
+/* ---- files given by resource URI ------------------------------------------------ */
+
+/* What one call's files given by {"uri"} may hold in all, read from resources. */
+#define FILE_URI_MAX_BYTES (32u << 20)
+
+/* A tool call whose file arguments are being read from resources, one after
+ * the other, before its request is built and sent. */
+typedef struct file_reads {
+  mcpd_call *call;
+  op_ref *ref;     /* holds a reference on ref->gen */
+  json_t *args;    /* owned: a copy of the arguments, each file replaced once read */
+  json_t *file;    /* borrowed from args: the file being read */
+  const char *arg; /* its argument's name (borrowed from ref->op) */
+  json_t *fwd;     /* owned: the headers to forward, taken while the handler ran */
+  size_t used;     /* bytes of the files read so far */
+} file_reads;
+
+/* Frees fr (owned by the caller) and what it holds. LOOP. */
+static void file_reads_free(file_reads *fr) {
+  gen_unref(fr->ref->gen);
+  json_decref(fr->args);
+  json_decref(fr->fwd);
+  free(fr);
+}
+
+static void on_file_read(mcpd_call *call, int status, const json_t *result, void *arg);
+
+/* Completes call with result (stolen), or -ENOMEM when it is NULL. */
+static void complete_or_fail(mcpd_call *call, json_t *result) {
+  if (result != NULL)
+    host->complete(call, result);
+  else
+    host->fail(call, -ENOMEM, NULL);
+}
+
+/* Reads fr's next file given by URI, or, when none is left, sends the
+ * request. 0 (fr is the callback's or freed), or -ENOMEM / -EINVAL with a
+ * message in err (fr is the caller's). */
+static int read_next_file(file_reads *fr, char *err, size_t n) {
+  json_t *res = NULL;
+  int r = oa_file_uri_next(fr->ref->op, fr->args, &fr->file, &fr->arg, err, n);
+  if (r > 0) {
+    const char *uri = json_string_value(json_object_get(fr->file, "uri"));
+    r = host->read_resource(fr->call, uri, on_file_read, fr);
+    if (r < 0)
+      snprintf(err, n, "argument \"%s\": resource %s could not be read: %s", fr->arg, uri,
+               host->strerror(r));
+    return r == -ENOMEM ? r : r < 0 ? -EINVAL : 0;
+  }
+  if (r < 0)
+    return r;
+  r = start_call(fr->call, fr->ref, fr->args, NULL, fr->fwd, &res);
+  if (r == MCPD_OK)
+    complete_or_fail(fr->call, res);
+  else if (r < 0)
+    host->fail(fr->call, r, NULL);
+  file_reads_free(fr);
+  return 0;
+}
+
+/* host->read_resource()'s callback (result borrowed; arg the file_reads,
+ * which is freed here unless the next read or the request takes it). LOOP. */
+static void on_file_read(mcpd_call *call, int status, const json_t *result, void *arg) {
+  file_reads *fr = arg;
+  const char *uri = json_string_value(json_object_get(fr->file, "uri"));
+  const char *why = json_string_value(json_object_get(result, "message"));
+  const char *scope = json_string_value(json_object_get(json_object_get(result, "data"), "scope"));
+  char err[600];
+  json_t *f = NULL;
+  size_t size;
+  int r;
+
+  switch (status) {
+  case 0:
+    r = oa_file_from_contents(fr->arg, fr->file, result, FILE_URI_MAX_BYTES - fr->used, &f, &size,
+                              err, sizeof(err));
+    if (r == 0 && (json_object_clear(fr->file) != 0 || json_object_update(fr->file, f) != 0))
+      r = -ENOMEM;
+    json_decref(f);
+    if (r == 0) {
+      fr->used += size;
+      r = read_next_file(fr, err, sizeof(err));
+    }
+    if (r == 0)
+      return;
+    if (r == -ENOMEM)
+      snprintf(err, sizeof(err), "out of memory");
+    break;
+  case -ENOENT:
+    snprintf(err, sizeof(err), "argument \"%s\": resource %s not found", fr->arg, uri);
+    break;
+  case -EACCES:
+    snprintf(err, sizeof(err), "argument \"%s\": resource %s needs scope %s", fr->arg, uri,
+             scope != NULL ? scope : "(one the caller lacks)");
+    break;
+  case -ECANCELED:
+    snprintf(err, sizeof(err), "the call was cancelled");
+    break;
+  default:
+    snprintf(err, sizeof(err), "argument \"%s\": resource %s could not be read: %s", fr->arg, uri,
+             why != NULL ? why : host->strerror(status));
+  }
+  complete_or_fail(call, mcpd_result_error(err));
+  file_reads_free(fr);
+}
+
+/* A copy of the headers the backend forwards from the MCP client's request
+ * (they can be read only while the handler runs). A new ref, or NULL. */
+static json_t *forwarded_now(const backend *b, mcpd_call *call) {
+  json_t *o = json_object();
+  size_t i;
+  for (i = 0; o != NULL && i < b->n_forward; i++) {
+    const char *v = host->call_header(call, b->forward[i]);
+    if (v != NULL && json_object_set_new(o, b->forward[i], json_string_nocheck(v)) != 0) {
+      json_decref(o);
+      o = NULL;
+    }
+  }
+  return o;
+}
+
+/* A tool call: when file arguments are given by resource URI, reads them
+ * first (host->read_resource()), then builds and sends the request. */
+static int begin_call(mcpd_call *call, op_ref *ref, const json_t *args, json_t **result) {
+  file_reads *fr;
+  json_t *file;
+  const char *arg;
+  char err[600];
+  int r = oa_file_uri_next(ref->op, args, &file, &arg, err, sizeof(err));
+  if (r == 0)
+    return start_call(call, ref, args, NULL, NULL, result);
+  if (r > 0 && !MCPD_HOST_HAS(host, read_resource)) {
+    snprintf(err, sizeof(err),
+             "argument \"%s\": this mcpd cannot read resources for a file; give content_base64",
+             arg);
+    r = -EINVAL;
+  }
+  if (r < 0) {
+    *result = mcpd_result_error(err);
+    return *result != NULL ? MCPD_OK : -ENOMEM;
+  }
+  fr = calloc(1, sizeof(*fr));
+  if (fr == NULL)
+    return -ENOMEM;
+  fr->call = call;
+  fr->ref = ref;
+  ref->gen->refs++;
+  fr->args = json_deep_copy(args);
+  fr->fwd = forwarded_now(ref->b, call);
+  if (fr->args == NULL || fr->fwd == NULL) {
+    file_reads_free(fr);
+    return -ENOMEM;
+  }
+  r = read_next_file(fr, err, sizeof(err));
+  if (r < 0) {
+    file_reads_free(fr);
+    if (r == -ENOMEM)
+      return r;
+    *result = mcpd_result_error(err);
+    return *result != NULL ? MCPD_OK : -ENOMEM;
+  }
+  return MCPD_PENDING;
+}
+
 static int tool_handler(mcpd_call *call, const json_t *args, void *data, json_t **result) {
-  return start_call(call, data, args, NULL, result);
+  return begin_call(call, data, args, result);
 }
 
 static int resource_handler(mcpd_call *call, const char *uri, const json_t *vars, void *data,
                             json_t **result) {
-  return start_call(call, data, vars, uri, result);
+  return start_call(call, data, vars, uri, NULL, result);
 }
 
 /* ---- tools_mode search: the meta-tools ------------------------------------------- */
@@ -1426,7 +1592,7 @@ static int meta_call_handler(mcpd_call *call, const json_t *args, void *data, js
   }
   if (a == NULL && (a = empty = json_object()) == NULL)
     return -ENOMEM;
-  r = start_call(call, &g->ops[i], a, NULL, result);
+  r = begin_call(call, &g->ops[i], a, result);
   json_decref(empty);
   return r;
 }

@@ -234,20 +234,21 @@ static json_t *file_schema(ctx *c, const json_t *orig) {
   json_t *s;
   if (json_is_string(d))
     sb_printf(&b, "%s\n\n", json_string_value(d));
-  sb_puts(&b, "A file: {\"content_base64\": its bytes in base64, \"filename\": its name "
-              "(optional; default the field's name), \"mime_type\": its media type (optional; "
-              "default application/octet-stream)}. Sent as a part of a multipart/form-data "
-              "body.");
+  sb_puts(&b, "A file: {\"content_base64\": its bytes in base64} or {\"uri\": a resource URI "
+              "of this server, e.g. from resources/list}, exactly one of the two, with "
+              "\"filename\": its name (optional; default the URI's last segment, else the "
+              "field's name), \"mime_type\": its media type (optional; default the resource's "
+              "mimeType, else application/octet-stream). Sent as a part of a "
+              "multipart/form-data body.");
   if (b.oom) {
     c->oom = 1;
     sb_free(&b);
     return NULL;
   }
-  s = oa_chk(c,
-             json_pack("{s:s,s:s,s:{s:{s:s,s:s},s:{s:s},s:{s:s}},s:[s],s:b}", "type", "object",
-                       "description", b.p, "properties", "content_base64", "type", "string",
-                       "contentEncoding", "base64", "filename", "type", "string", "mime_type",
-                       "type", "string", "required", "content_base64", "additionalProperties", 0));
+  s = oa_chk(c, json_pack("{s:s,s:s,s:{s:{s:s,s:s},s:{s:s},s:{s:s},s:{s:s}},s:b}", "type", "object",
+                          "description", b.p, "properties", "content_base64", "type", "string",
+                          "contentEncoding", "base64", "uri", "type", "string", "filename", "type",
+                          "string", "mime_type", "type", "string", "additionalProperties", 0));
   sb_free(&b);
   return s;
 }

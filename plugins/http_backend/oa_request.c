@@ -634,14 +634,22 @@ static void parts_free(parts *ps) {
   free(ps->v);
 }
 
-/* A file argument {"content_base64", "filename"?, "mime_type"?} as a part. */
+/* A file argument {"content_base64", "filename"?, "mime_type"?} as a part. One
+ * given by {"uri"} must have been read into that form (oa_file_from_contents()). */
 static int file_part(parts *ps, const oa_param *p, const json_t *v, char *err, size_t n) {
   const json_t *b64 = json_object_get(v, "content_base64");
   const char *fname = json_string_value(json_object_get(v, "filename"));
   const char *mime = json_string_value(json_object_get(v, "mime_type"));
   part *pt;
+  if (json_object_get(v, "uri") != NULL)
+    return fail(err, n, -EINVAL,
+                b64 != NULL ? "argument \"%s\": give content_base64 or uri, not both"
+                            : "argument \"%s\": this mcpd cannot read resources for a file; "
+                              "give content_base64",
+                p->arg);
   if (!json_is_object(v) || !json_is_string(b64))
-    return fail(err, n, -EINVAL, "argument \"%s\": a file is {\"content_base64\": \"...\"}",
+    return fail(err, n, -EINVAL,
+                "argument \"%s\": a file is {\"content_base64\": \"...\"} or {\"uri\": \"...\"}",
                 p->arg);
   if (mime != NULL && !mime_ok(mime))
     return fail(err, n, -EINVAL, "argument \"%s\": mime_type \"%.60s\" is not a media type", p->arg,
@@ -700,6 +708,43 @@ static int holds(const sbuf *b, const char *needle) {
   for (i = 0; b->p != NULL && i + k <= b->len; i++) {
     if (memcmp(b->p + i, needle, k) == 0)
       return 1;
+  }
+  return 0;
+}
+
+/* Whether file argument v (of p) is given by URI: 1 (*file set), 0, or -EINVAL. */
+static int file_by_uri(const oa_param *p, const json_t *v, json_t **file, char *err, size_t n) {
+  const json_t *uri = json_object_get(v, "uri");
+  if (!json_is_object(v) || uri == NULL)
+    return 0;
+  if (json_object_get(v, "content_base64") != NULL)
+    return fail(err, n, -EINVAL, "argument \"%s\": give content_base64 or uri, not both", p->arg);
+  if (!json_is_string(uri) || json_string_value(uri)[0] == '\0')
+    return fail(err, n, -EINVAL, "argument \"%s\": uri must be a resource URI", p->arg);
+  *file = (json_t *)v;
+  return 1;
+}
+
+int oa_file_uri_next(const oa_operation *op, const json_t *args, json_t **file, const char **arg,
+                     char *err, size_t n) {
+  size_t i, j;
+  int rc;
+  if (op->body != OA_BODY_MULTIPART)
+    return 0;
+  for (i = 0; i < op->n_params; i++) {
+    const oa_param *p = &op->params[i];
+    const json_t *v = arg_of(p, args), *x;
+    if (p->in != OA_BODY_PROP || p->file == 0 || v == NULL)
+      continue;
+    *arg = p->arg;
+    if (p->file == 2 && json_is_array(v)) {
+      json_array_foreach(v, j, x) {
+        if ((rc = file_by_uri(p, x, file, err, n)) != 0)
+          return rc;
+      }
+    } else if ((rc = file_by_uri(p, v, file, err, n)) != 0) {
+      return rc;
+    }
   }
   return 0;
 }

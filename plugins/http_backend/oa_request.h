@@ -50,6 +50,30 @@ typedef struct oa_request {
 int oa_request_build(const oa_operation *op, const json_t *args, const char *base_path,
                      oa_request *out, char *err, size_t n);
 
+/* A file argument may also be {"uri": a resource URI of this server,
+ * "filename"?, "mime_type"?}: the plugin reads the resource, then replaces
+ * the object's members with those oa_file_from_contents() gives, before
+ * oa_request_build() (which refuses a "uri" it finds).
+ * The first file argument of op in args (borrowed) given by URI: 1 with *file
+ * (borrowed from args; its members may be replaced) and *arg (borrowed: the
+ * argument's name); 0 when none is left; -EINVAL with a message in err for
+ * one that also has content_base64, or whose uri is not a non-empty string. */
+int oa_file_uri_next(const oa_operation *op, const json_t *args, json_t **file, const char **arg,
+                     char *err, size_t n);
+
+/* The file argument to send for file (borrowed; {"uri", "filename"?,
+ * "mime_type"?} of argument arg) from what reading its resource gave
+ * (result, borrowed: a ReadResourceResult): *out (a new ref)
+ * {"content_base64", "filename"?, "mime_type"?} with the bytes of its one
+ * content (a text's UTF-8, a blob's decoded bytes); the filename given, else
+ * the URI's last path segment (percent-decoded; none when empty: the
+ * field's name then); the mime_type given, else the content's mimeType. *bytes
+ * is the file's size. 0; -EINVAL with a message in err (not one content, or
+ * one with neither text nor blob, a blob that is not base64); -E2BIG with a
+ * message when it is larger than max_bytes; -ENOMEM. */
+int oa_file_from_contents(const char *arg, const json_t *file, const json_t *result,
+                          size_t max_bytes, json_t **out, size_t *bytes, char *err, size_t n);
+
 void oa_request_free(oa_request *r);
 
 /* The URL prefix of op's requests when they go to the document's server (see

@@ -423,3 +423,119 @@ oom:
   json_decref(c);
   return NULL;
 }
+
+/* ---- files read from resources ------------------------------------------------------ */
+
+/* The size of the bytes base64 text s (n bytes; whitespace allowed) decodes to, or
+ * (size_t)-1 when it is not base64. */
+static size_t base64_size(const char *s, size_t n) {
+  size_t i, digits = 0, pad = 0;
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+      continue;
+    if (ch == '=' && pad < 2)
+      pad++;
+    else if (pad == 0 && (oa_is_alnum(ch) || ch == '+' || ch == '/'))
+      digits++;
+    else
+      return (size_t)-1;
+  }
+  if (digits % 4 == 1)
+    return (size_t)-1;
+  return digits / 4 * 3 + (digits % 4 == 0 ? 0 : digits % 4 - 1);
+}
+
+/* The last path segment of uri, percent-decoded, into b (nothing when empty). */
+static void last_segment(sbuf *b, const char *uri) {
+  size_t end = strcspn(uri, "?#"), start = end, i;
+  while (start > 0 && uri[start - 1] != '/')
+    start--;
+  for (i = start; i < end; i++) {
+    if (uri[i] == '%' && i + 2 < end && oa_hexval(uri[i + 1]) >= 0 && oa_hexval(uri[i + 2]) >= 0) {
+      sb_putc(b, (char)(oa_hexval(uri[i + 1]) * 16 + oa_hexval(uri[i + 2])));
+      i += 2;
+    } else {
+      sb_putc(b, uri[i]);
+    }
+  }
+}
+
+/* Writes the message (fmt borrowed) into err (n bytes, the caller's); returns rc. */
+static int file_fail(char *err, size_t n, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int file_fail(char *err, size_t n, int rc, const char *fmt, ...) {
+  va_list ap;
+  if (err != NULL && n > 0) {
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+  }
+  return rc;
+}
+
+int oa_file_from_contents(const char *arg, const json_t *file, const json_t *result,
+                          size_t max_bytes, json_t **out, size_t *bytes, char *err, size_t n) {
+  const char *uri = json_string_value(json_object_get(file, "uri"));
+  const json_t *contents = json_object_get(result, "contents"), *c, *text, *blob, *v;
+  char *b64 = NULL;
+  size_t size;
+  sbuf name = {0};
+  json_t *f, *fname;
+
+  *out = NULL;
+  *bytes = 0;
+  if (uri == NULL)
+    uri = "";
+  if (json_array_size(contents) != 1)
+    return file_fail(err, n, -EINVAL,
+                     "argument \"%s\": resource %s has %zu contents; a file is one", arg, uri,
+                     json_array_size(contents));
+  c = json_array_get(contents, 0);
+  text = json_object_get(c, "text");
+  blob = json_object_get(c, "blob");
+  if (json_is_string(text))
+    size = json_string_length(text);
+  else if (json_is_string(blob))
+    size = base64_size(json_string_value(blob), json_string_length(blob));
+  else
+    return file_fail(err, n, -EINVAL, "argument \"%s\": resource %s has neither text nor blob", arg,
+                     uri);
+  if (size == (size_t)-1)
+    return file_fail(err, n, -EINVAL, "argument \"%s\": resource %s has a blob that is not base64",
+                     arg, uri);
+  if (size > max_bytes)
+    return file_fail(err, n, -E2BIG,
+                     "argument \"%s\": resource %s is %zu bytes, more than the %zu bytes left for "
+                     "files read from resources in one call",
+                     arg, uri, size, max_bytes);
+  if (json_is_string(text) && (b64 = base64(json_string_value(text), size)) == NULL)
+    return -ENOMEM;
+  f = json_pack("{s:s}", "content_base64", b64 != NULL ? b64 : json_string_value(blob));
+  free(b64);
+  if (f == NULL)
+    return -ENOMEM;
+  v = json_object_get(file, "filename");
+  if (v == NULL) {
+    /* Not valid UTF-8 (json_stringn() gives NULL): the field's name, as when empty. */
+    last_segment(&name, uri);
+    fname = name.len > 0 ? json_stringn(name.p, name.len) : NULL;
+    if (name.oom || (fname != NULL && json_object_set_new(f, "filename", fname) != 0))
+      goto oom;
+  } else if (json_object_set(f, "filename", (json_t *)v) != 0) {
+    goto oom;
+  }
+  v = json_object_get(file, "mime_type");
+  if (v == NULL)
+    v = json_object_get(c, "mimeType");
+  if (json_is_string(v) && json_object_set(f, "mime_type", (json_t *)v) != 0)
+    goto oom;
+  sb_free(&name);
+  *out = f;
+  *bytes = size;
+  return 0;
+oom:
+  sb_free(&name);
+  json_decref(f);
+  return -ENOMEM;
+}

@@ -2236,6 +2236,75 @@ static const char *multipart_text(void) {
   return out;
 }
 
+/* Files given by resource URI: finding them, and what a read gives to send. */
+static void test_file_uris(const oa_operation *op) {
+  json_t *args = J("{'title':'t','file':{'content_base64':'aGk='},"
+                   "'more':[{'content_base64':'AA=='},{'uri':'test://dir/a%20b.txt?v=1',"
+                   "'mime_type':'text/csv'},{'uri':'test://x/','filename':'f.bin'}]}");
+  json_t *file = NULL, *out = NULL, *res;
+  const char *arg = NULL;
+  char err[300];
+  size_t bytes;
+
+  /* The first one given by URI, borrowed from args. */
+  CHECK_EQ_INT(oa_file_uri_next(op, args, &file, &arg, err, sizeof(err)), 1);
+  CHECK_EQ_STR(arg, "more");
+  CHECK(file == json_array_get(json_object_get(args, "more"), 1));
+  /* A text: its UTF-8 bytes; the URI's last segment, decoded; the mime_type given wins. */
+  res = J("{'contents':[{'uri':'test://dir/a%20b.txt','mimeType':'text/plain',"
+          "'text':'caf\u00e9'}]}");
+  CHECK_EQ_INT(oa_file_from_contents(arg, file, res, 100, &out, &bytes, err, sizeof(err)), 0);
+  CHECK_JSON(out, "{'content_base64':'Y2Fmw6k=','filename':'a b.txt','mime_type':'text/csv'}");
+  CHECK_EQ_INT(bytes, 5);
+  /* More than the bytes left: refused, naming the resource. */
+  json_decref(out);
+  CHECK_EQ_INT(oa_file_from_contents(arg, file, res, 4, &out, &bytes, err, sizeof(err)), -E2BIG);
+  CHECK(out == NULL);
+  CHECK_EQ_STR(err, "argument \"more\": resource test://dir/a%20b.txt?v=1 is 5 bytes, more than "
+                    "the 4 bytes left for files read from resources in one call");
+  json_decref(res);
+  /* Replaced, the next one is found. */
+  json_object_clear(file);
+  json_object_set_new(file, "content_base64", json_string("AA=="));
+  CHECK_EQ_INT(oa_file_uri_next(op, args, &file, &arg, err, sizeof(err)), 1);
+  CHECK(file == json_array_get(json_object_get(args, "more"), 2));
+  /* A blob: as it is (decoded when sent); its mimeType; the filename given. */
+  res = J("{'contents':[{'uri':'test://x/','mimeType':'image/png','blob':'iVBO\\nRw=='}]}");
+  CHECK_EQ_INT(oa_file_from_contents(arg, file, res, 100, &out, &bytes, err, sizeof(err)), 0);
+  CHECK_JSON(out, "{'content_base64':'iVBO\\nRw==','filename':'f.bin','mime_type':'image/png'}");
+  CHECK_EQ_INT(bytes, 4);
+  json_decref(out);
+  json_decref(res);
+  /* No filename given and no last segment: none (the field's name is sent). */
+  json_object_del(file, "filename");
+  res = J("{'contents':[{'uri':'test://x/','blob':''}]}");
+  CHECK_EQ_INT(oa_file_from_contents(arg, file, res, 100, &out, &bytes, err, sizeof(err)), 0);
+  CHECK_JSON(out, "{'content_base64':''}");
+  CHECK_EQ_INT(bytes, 0);
+  json_decref(out);
+  json_decref(res);
+  /* What cannot be a file. */
+  res = J("{'contents':[]}");
+  CHECK_EQ_INT(oa_file_from_contents(arg, file, res, 100, &out, &bytes, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "argument \"more\": resource test://x/ has 0 contents; a file is one");
+  json_decref(res);
+  res = J("{'contents':[{'uri':'test://x/','blob':'a*=='}]}");
+  CHECK_EQ_INT(oa_file_from_contents(arg, file, res, 100, &out, &bytes, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "argument \"more\": resource test://x/ has a blob that is not base64");
+  json_decref(res);
+  res = J("{'contents':[{'uri':'test://x/'}]}");
+  CHECK_EQ_INT(oa_file_from_contents(arg, file, res, 100, &out, &bytes, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "argument \"more\": resource test://x/ has neither text nor blob");
+  json_decref(res);
+  /* Both forms in one file; then none left. */
+  json_object_set_new(file, "content_base64", json_string("AA=="));
+  CHECK_EQ_INT(oa_file_uri_next(op, args, &file, &arg, err, sizeof(err)), -EINVAL);
+  CHECK_EQ_STR(err, "argument \"more\": give content_base64 or uri, not both");
+  json_object_del(file, "uri");
+  CHECK_EQ_INT(oa_file_uri_next(op, args, &file, &arg, err, sizeof(err)), 0);
+  json_decref(args);
+}
+
 static void test_bodies_not_json(void) {
   const char *paths =
       "{'/upload':{'post':{'operationId':'upload','requestBody':{'required':true,'content':{"
@@ -2280,7 +2349,10 @@ static void test_bodies_not_json(void) {
   CHECK_EQ_INT(param_of(op, "title")->file, 0);
   CHECK_JSON(json_object_get(prop(op, "file"), "properties"),
              "{'content_base64':{'type':'string','contentEncoding':'base64'},"
-             "'filename':{'type':'string'},'mime_type':{'type':'string'}}");
+             "'uri':{'type':'string'},'filename':{'type':'string'},'mime_type':{'type':'string'}}");
+  /* Exactly one of content_base64 and uri: the plugin says which is wrong (a tool error),
+   * so the schema requires neither. */
+  CHECK(json_object_get(prop(op, "file"), "required") == NULL);
   CHECK(strstr(json_string_value(json_object_get(prop(op, "file"), "description")),
                "The document\n\nA file: {\"content_base64\"") != NULL);
   CHECK_JSON(json_object_get(op->input_schema, "required"), "['file']");
@@ -2322,6 +2394,16 @@ static void test_bodies_not_json(void) {
       build(&api, "upload", "{'file':{'content_base64':'aGk=','filename':'a\\\"\\r\\nb'}}", ""),
       "POST /upload");
   CHECK(strstr(multipart_text(), "filename=\"a%22%0D%0Ab\"\r\n") != NULL);
+  /* A file given by resource URI must be read first; never both forms, never neither. */
+  CHECK_EQ_STR(build(&api, "upload", "{'file':{'uri':'test://x'}}", ""),
+               "error: argument \"file\": this mcpd cannot read resources for a file; give "
+               "content_base64");
+  CHECK_EQ_STR(build(&api, "upload", "{'file':{'uri':'test://x','content_base64':'aGk='}}", ""),
+               "error: argument \"file\": give content_base64 or uri, not both");
+  CHECK_EQ_STR(build(&api, "upload", "{'file':{}}", ""),
+               "error: argument \"file\": a file is {\"content_base64\": \"...\"} or "
+               "{\"uri\": \"...\"}");
+  test_file_uris(op_named(&api, "upload"));
   /* 3.1: contentMediaType is a file; contentEncoding base64 is text. */
   op = op_named(&api, "avatar");
   CHECK_EQ_INT(param_of(op, "img")->file, 1);

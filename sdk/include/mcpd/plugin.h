@@ -58,7 +58,8 @@
  *        2026-07-28 era: request_named (named questions for input_required
  *        results); task_support, appended to mcpd_tool (calls that run as
  *        tasks); cache_ttl_ms, appended to mcpd_resource and
- *        mcpd_resource_template (cache hints of reads).
+ *        mcpd_resource_template (cache hints of reads). read_resource (a
+ *        plugin reads a resource of this server as its call's caller).
  */
 #ifndef MCPD_PLUGIN_H
 #define MCPD_PLUGIN_H
@@ -623,6 +624,25 @@ typedef struct mcpd_host {
    * returns as request(), and -EINVAL for a bad key. */
   int (*request_named)(mcpd_call *call, const char *key, const char *method, json_t *params,
                        unsigned timeout_ms, mcpd_response_fn cb, void *arg);
+
+  /* Reads resource uri of this server (one a plugin registered, or a match
+   * of a resource template; borrowed, copied) on behalf of call, as call's
+   * caller: when mcpd authenticates its clients, the caller must hold the
+   * scopes the resource needs. LOOP. The resource's handler runs on a later
+   * loop turn, in a call of its own with no session (call_principal() is
+   * call's caller; its progress and log messages go nowhere) and the
+   * host's call timeout. cb(call, status, result, arg) runs once, LOOP, on
+   * a later loop turn (never inside read_resource()): status 0 with result
+   * the ReadResourceResult ({"contents":[...]}); -ENOENT (no such
+   * resource, or its handler said -ENOENT); -EACCES (the caller lacks a
+   * scope: result's message and data.scope name it); -EPROTO (another
+   * failure of the handler, or its timeout); -ECANCELED (call was
+   * cancelled first, or mcpd is stopping: result NULL); -ENOMEM (result
+   * NULL). For the other errors result is the JSON-RPC error object. result
+   * is borrowed during cb. call stays valid (and the plugin loaded) until
+   * cb has run. Returns 0; -EINVAL (call, uri or cb NULL), -EALREADY
+   * (call has completed), -ENOMEM: then cb never runs. */
+  int (*read_resource)(mcpd_call *call, const char *uri, mcpd_response_fn cb, void *arg);
 } mcpd_host;
 
 /* True if the host table has function `member` (for functions added after

@@ -14,7 +14,8 @@
  * limit, dispatch_notify_all, dispatch_session_closed (calls go on
  * without their session; requests to the client end -ECANCELED), requests
  * to the client answered by a client response or timing out (a late
- * answer is ignored), resources/read, and that
+ * answer is ignored), resources/read, host->read_resource() (sync and
+ * async answers, not found, failures, cancellation of either call), and that
  * every call's plugin reference is released when the call is freed. */
 #include "mcp/dispatch.h"
 #include "mcp/protocol.h"
@@ -1322,6 +1323,190 @@ static void test_resources(void) {
   teardown();
 }
 
+/* ---- host->read_resource() ------------------------------------------------------------ */
+
+/* What the reading tool's callback got. */
+static int reads_done, read_status, read_in_call;
+static char read_text[256];
+
+static void on_read(mcpd_call *call, int status, const json_t *result, void *arg) {
+  const json_t *c = json_array_get(json_object_get(result, "contents"), 0);
+  const char *text = status == 0 ? json_string_value(json_object_get(c, "text"))
+                                 : json_string_value(json_object_get(result, "message"));
+  (void)arg;
+  CHECK(!read_in_call);
+  reads_done++;
+  read_status = status;
+  snprintf(read_text, sizeof(read_text), "%s", text ? text : "(none)");
+  call_complete(call, mcpd_result_text(read_text));
+}
+
+/* Reads args.uri and completes with what it got. */
+static int h_reader(mcpd_call *call, const json_t *args, void *data, json_t **result) {
+  int rc;
+  (void)data;
+  read_in_call = 1;
+  rc = dispatch_read_resource(call, json_string_value(json_object_get(args, "uri")), on_read, NULL);
+  read_in_call = 0;
+  if (rc < 0) {
+    *result = mcpd_result_error("read refused");
+    return MCPD_OK;
+  }
+  return MCPD_PENDING;
+}
+
+/* A resource that stays pending until the test completes it. */
+static int h_held_resource(mcpd_call *call, const char *uri, const json_t *vars, void *data,
+                           json_t **result) {
+  (void)uri, (void)vars, (void)data, (void)result;
+  held[n_held++] = call;
+  call_on_cancel(call, on_cancel_cb, NULL);
+  /* Nobody's session: it reads as the caller, on no stream. */
+  CHECK(call->session == NULL);
+  return MCPD_PENDING;
+}
+
+static int h_bad_resource(mcpd_call *call, const char *uri, const json_t *vars, void *data,
+                          json_t **result) {
+  (void)call, (void)uri, (void)vars, (void)data;
+  *result = json_pack("{s:s}", "text", "no contents array");
+  return MCPD_OK;
+}
+
+static void add_resource(const char *uri, mcpd_resource_fn fn) {
+  char err[256];
+  mcpd_resource r;
+  memset(&r, 0, sizeof(r));
+  r.struct_size = sizeof(r);
+  r.uri = uri;
+  r.name = uri;
+  r.handler = fn;
+  CHECK_EQ_INT(registry_add_resource(&reg, &plug, plug.name, &r, err, sizeof(err)), 0);
+}
+
+/* Calls the reader tool for uri; returns the pending call (the sink f gets its answer). */
+static mcpd_call *read_via_tool(session *s, fake_sink *f, const char *uri) {
+  static int id = 100;
+  char text[300];
+  json_t *resp = NULL;
+  mcpd_call *pending = NULL;
+  snprintf(text, sizeof(text),
+           "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":"
+           "{\"name\":\"reader\",\"arguments\":{\"uri\":\"%s\"}}}",
+           id++, uri);
+  sink_init(f);
+  reads_done = 0;
+  CHECK_EQ_INT(send_msg(s, text, f, &resp, &pending), DISPATCH_PENDING);
+  /* Never inside read_resource(), nor before the loop turns. */
+  CHECK_EQ_INT(reads_done, 0);
+  return pending;
+}
+
+static void test_read_resource(void) {
+  session *s;
+  fake_sink f;
+  mcpd_call *pending;
+  char err[256];
+  mcpd_resource_template t;
+
+  setup(100, 128, 0);
+  reset_handlers();
+  add_tool("reader", NULL, h_reader, NULL, NULL);
+  add_resource("kit://plain", h_resource);
+  add_resource("kit://held", h_held_resource);
+  add_resource("kit://bad", h_bad_resource);
+  memset(&t, 0, sizeof(t));
+  t.struct_size = sizeof(t);
+  t.uri_template = "kit://items/{id}";
+  t.name = "item";
+  t.handler = h_resource;
+  CHECK_EQ_INT(registry_add_template(&reg, &plug, plug.name, &t, err, sizeof(err)), 0);
+  s = new_session("2025-06-18", NULL);
+
+  CHECK_EQ_INT(dispatch_read_resource(NULL, "kit://plain", on_read, NULL), -EINVAL);
+
+  /* A resource and a template's match, answered synchronously by their
+   * handlers, on a later turn. */
+  read_via_tool(s, &f, "kit://plain");
+  CHECK(run_until(&f.finals, 5000));
+  CHECK_EQ_INT(reads_done, 1);
+  CHECK_EQ_INT(read_status, 0);
+  CHECK_EQ_STR(text_of(sink_last(&f)), "plain");
+  sink_free(&f);
+  read_via_tool(s, &f, "kit://items/a%20b");
+  CHECK(run_until(&f.finals, 5000));
+  CHECK_EQ_INT(read_status, 0);
+  CHECK_EQ_STR(read_text, "a b");
+  sink_free(&f);
+  CHECK_EQ_INT(d.stats.resource_reads, 2);
+
+  /* Not found: no such URI, or the handler says so. */
+  read_via_tool(s, &f, "other://x");
+  CHECK(run_until(&f.finals, 5000));
+  CHECK_EQ_INT(read_status, -ENOENT);
+  CHECK_EQ_STR(read_text, "Resource not found: other://x");
+  sink_free(&f);
+  read_via_tool(s, &f, "kit://items/none");
+  CHECK(run_until(&f.finals, 5000));
+  CHECK_EQ_INT(read_status, -ENOENT);
+  sink_free(&f);
+  /* Another failure: the error object. */
+  read_via_tool(s, &f, "kit://bad");
+  CHECK(run_until(&f.finals, 5000));
+  CHECK_EQ_INT(read_status, -EPROTO);
+  CHECK_EQ_STR(read_text, "the plugin returned a malformed result");
+  sink_free(&f);
+
+  /* Asynchronous: completed later, from the handler's side. */
+  read_via_tool(s, &f, "kit://held");
+  CHECK(run_until(&n_held, 5000));
+  CHECK_EQ_INT(reads_done, 0);
+  CHECK_EQ_INT(call_complete(held[0], mcpd_contents_text("kit://held", NULL, "later")), 0);
+  CHECK(run_until(&f.finals, 5000));
+  CHECK_EQ_INT(read_status, 0);
+  CHECK_EQ_STR(read_text, "later");
+  sink_free(&f);
+
+  /* The reading call is cancelled: -ECANCELED at once, the read is cancelled
+   * too, and what it completes later goes nowhere. */
+  n_held = 0;
+  pending = read_via_tool(s, &f, "kit://held");
+  CHECK(run_until(&n_held, 5000));
+  dispatch_abandon(&d, pending);
+  CHECK_EQ_INT(reads_done, 1);
+  CHECK_EQ_INT(read_status, -ECANCELED);
+  CHECK_EQ_INT(cancel_cbs, 1);
+  CHECK(call_is_cancelled(held[0]));
+  CHECK_EQ_INT(call_complete(held[0], mcpd_contents_text("kit://held", NULL, "late")), 0);
+  call_engine_drain(&calls);
+  CHECK_EQ_INT(reads_done, 1);
+  sink_free(&f);
+
+  /* Cancelled before the read ran: -ECANCELED, and no handler runs. */
+  n_held = 0;
+  pending = read_via_tool(s, &f, "kit://held");
+  dispatch_abandon(&d, pending);
+  CHECK_EQ_INT(reads_done, 1);
+  CHECK_EQ_INT(read_status, -ECANCELED);
+  call_engine_drain(&calls);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK_EQ_INT(n_held, 0);
+  sink_free(&f);
+
+  /* Shutdown (every unfinished call cancelled): the read ends too. */
+  n_held = 0;
+  read_via_tool(s, &f, "kit://held");
+  CHECK(run_until(&n_held, 5000));
+  call_cancel_all(&calls);
+  CHECK_EQ_INT(reads_done, 1);
+  CHECK_EQ_INT(read_status, -ECANCELED);
+  call_fail(held[0], -ECANCELED, NULL);
+  call_engine_drain(&calls);
+  sink_free(&f);
+  CHECK_EQ_INT(d.stats.resource_reads, 8);
+  teardown();
+}
+
 int main(void) {
   log_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
   RUN(test_initialize);
@@ -1336,6 +1521,7 @@ int main(void) {
   RUN(test_session_closed);
   RUN(test_client_timeout);
   RUN(test_resources);
+  RUN(test_read_resource);
   close(log_fd);
   TEST_MAIN_END();
 }

@@ -137,11 +137,12 @@ _Static_assert(offsetof(mcpd_host, update_begin) == 176, "mcpd_host layout (1.2)
 _Static_assert(offsetof(mcpd_host, update_commit) == 184, "mcpd_host layout (1.2)");
 _Static_assert(offsetof(mcpd_host, update_abort) == 192, "mcpd_host layout (1.2)");
 _Static_assert(offsetof(mcpd_host, call_header) == 200, "mcpd_host layout (1.2)");
-/* 1.3 appended three more after the 1.2 table (208 bytes). */
+/* 1.3 appended four more after the 1.2 table (208 bytes). */
 _Static_assert(offsetof(mcpd_host, call_principal) == 208, "mcpd_host layout (1.3)");
 _Static_assert(offsetof(mcpd_host, auth_enabled) == 216, "mcpd_host layout (1.3)");
 _Static_assert(offsetof(mcpd_host, request_named) == 224, "mcpd_host layout (1.3)");
-_Static_assert(sizeof(mcpd_host) == 232, "mcpd_host size (1.3)");
+_Static_assert(offsetof(mcpd_host, read_resource) == 232, "mcpd_host layout (1.3)");
+_Static_assert(sizeof(mcpd_host) == 240, "mcpd_host size (1.3)");
 /* mcpd_principal, new in 1.3. */
 _Static_assert(offsetof(mcpd_principal, kind) == 8, "mcpd_principal layout");
 _Static_assert(offsetof(mcpd_principal, subject) == 16, "mcpd_principal layout");
@@ -166,6 +167,7 @@ static void test_host_table(void) {
         MCPD_HOST_HAS(h, timer_start) && MCPD_HOST_HAS(h, timer_stop) &&
         MCPD_HOST_HAS(h, update_begin) && MCPD_HOST_HAS(h, update_commit) &&
         MCPD_HOST_HAS(h, update_abort) && MCPD_HOST_HAS(h, call_header));
+  CHECK(MCPD_HOST_HAS(h, request_named) && MCPD_HOST_HAS(h, read_resource));
   CHECK(MCPD_HOST_HAS(h, register_tool));
   CHECK(h->register_tool && h->register_resource && h->register_resource_template && h->log &&
         h->complete && h->fail && h->progress && h->notify_log && h->is_cancelled && h->on_cancel &&
@@ -189,6 +191,10 @@ static void test_host_has_older_host(void) {
   old.struct_size = (uint32_t)offsetof(mcpd_host, strerror);
   CHECK(!MCPD_HOST_HAS(&old, strerror));
   CHECK(MCPD_HOST_HAS(&old, queue_work));
+  /* A 1.3 host from before read_resource was appended. */
+  old = *host_api_table();
+  old.struct_size = (uint32_t)offsetof(mcpd_host, read_resource);
+  CHECK(MCPD_HOST_HAS(&old, request_named) && !MCPD_HOST_HAS(&old, read_resource));
 }
 
 struct v1 {
