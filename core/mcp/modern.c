@@ -325,7 +325,7 @@ json_t *modern_error_response(const jsonrpc_msg *m, const modern_err *err) {
   return jsonrpc_error(m->id, err->code, err->message, err->data);
 }
 
-void modern_decorate(json_t *resp, const char *method, const char *server_version,
+void modern_decorate(json_t *resp, const char *method, const json_t *server_info,
                      int private_scope) {
   static const char *const cached[] = {"tools/list",     "prompts/list",
                                        "resources/list", "resources/templates/list",
@@ -342,8 +342,7 @@ void modern_decorate(json_t *resp, const char *method, const char *server_versio
     json_object_set_new(result, "_meta", meta);
   }
   if (meta != NULL)
-    json_object_set_new(meta, MODERN_META_SERVER_INFO,
-                        json_pack("{s:s,s:s}", "name", "mcpd", "version", server_version));
+    json_object_set(meta, MODERN_META_SERVER_INFO, (json_t *)server_info);
   if (strcmp(json_string_value(json_object_get(result, "resultType")), "complete") != 0)
     return; /* no cache hints on an input_required result */
   for (i = 0; method != NULL && i < sizeof(cached) / sizeof(cached[0]); i++) {

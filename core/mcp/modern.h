@@ -83,10 +83,10 @@ int modern_method_known(const char *method, int modern);
 
 /* Completes a modern result response in place (resp: {"id", "result"}):
  * resultType "complete" unless the result says otherwise, the server's
- * identity in _meta, and on listings, reads and discovery the cache hints
- * (ttlMs, cacheScope: "private" when callers may see different lists).
- * Errors are left as they are. */
-void modern_decorate(json_t *resp, const char *method, const char *server_version,
+ * identity (server_info, borrowed: shared by every response, never changed) in _meta, and on
+ * listings, reads and discovery the cache hints (ttlMs, cacheScope: "private" when callers may see
+ * different lists). Errors are left as they are. */
+void modern_decorate(json_t *resp, const char *method, const json_t *server_info,
                      int private_scope);
 
 /* ---- requestState: what a call needs to resume, carried by the client --- */

@@ -310,9 +310,10 @@ session *session_new_detached(int version, const json_t *capabilities) {
   list_init(&s->calls);
   list_init(&s->requests);
   list_init(&s->streams);
-  s->client_capabilities = capabilities ? json_deep_copy(capabilities) : json_object();
-  s->subscriptions = json_object();
-  if (s->client_capabilities == NULL || s->subscriptions == NULL) {
+  /* The request's own object, shared: nothing changes a client's
+   * capabilities. Resource subscriptions: a listen makes the set. */
+  s->client_capabilities = capabilities ? json_incref((json_t *)capabilities) : json_object();
+  if (s->client_capabilities == NULL) {
     session_free_detached(s);
     return NULL;
   }

@@ -147,7 +147,9 @@ session *session_find_owned(session_table *t, const char *id, size_t len, const 
 
 /* A session of one request, in no table (the 2026-07-28 era has no
  * sessions, but a call needs one to belong to while it runs): version,
- * and a copy of the client's capabilities (borrowed; NULL: {}). NULL
+ * and the client's capabilities (a reference is kept: never changed
+ * afterwards; NULL: {}), no resource subscriptions (NULL until a listen
+ * sets them). NULL
  * without memory. Free with session_free_detached() once the transport
  * is done with it and dispatch_session_closed() has run. */
 session *session_new_detached(int version, const json_t *capabilities);

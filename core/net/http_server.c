@@ -623,6 +623,15 @@ int http_req_client_addr(const http_req *req, char *out, size_t n) {
   struct in6_addr a6;
   char *colon;
 
+  /* Worked out once, when the connection came (no getpeername(2) a request). */
+  if (req->conn->client != NULL) {
+    size_t len = strlen(req->conn->client->addr);
+    if (len >= n)
+      return -1;
+    memcpy(out, req->conn->client->addr, len + 1);
+    return 0;
+  }
+
   http_req_peer(req, peer, sizeof(peer)); /* "ADDR:PORT", "?:0" when unknown */
   colon = strrchr(peer, ':');
   if (colon == NULL || peer[0] == '?')

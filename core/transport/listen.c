@@ -46,6 +46,12 @@ int listen_open(dispatch *d, const jsonrpc_msg *m, session *s, listen_filter *f,
   f->tools = json_is_true(json_object_get(want, "toolsListChanged"));
   f->prompts = json_is_true(json_object_get(want, "promptsListChanged"));
   f->resources = json_is_true(json_object_get(want, "resourcesListChanged"));
+  if (json_array_size(uris) > 0 && s->subscriptions == NULL &&
+      (s->subscriptions = json_object()) == NULL) {
+    json_decref(tasks);
+    *error = jsonrpc_error(m->id, JSONRPC_INTERNAL_ERROR, "out of memory", NULL);
+    return -1;
+  }
   for (i = 0; i < json_array_size(uris); i++) {
     if (json_is_string(json_array_get(uris, i)))
       json_object_set_new(s->subscriptions, json_string_value(json_array_get(uris, i)),
