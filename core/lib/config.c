@@ -52,6 +52,8 @@ static const struct num_setting num_settings[] = {
     U("limits", "principal_burst", principal_burst, 0, 10000000),
     U("limits", "max_tasks", max_tasks, 1, 1000000),
     U("limits", "max_tasks_per_client", max_tasks_per_client, 1, 1000000),
+    Z("limits", "max_task_bytes", max_task_bytes, 65536, 1ULL << 40),
+    Z("limits", "max_task_bytes_per_client", max_task_bytes_per_client, 65536, 1ULL << 40),
     U("timeouts", "header_ms", header_timeout_ms, 0, 86400000),
     U("timeouts", "request_ms", request_timeout_ms, 0, 86400000),
     U("timeouts", "keepalive_ms", keepalive_timeout_ms, 0, 86400000),
@@ -128,6 +130,8 @@ int config_init(config *c) {
   c->task_poll_ms = 1000;
   c->max_tasks = 10000;
   c->max_tasks_per_client = 100;
+  c->max_task_bytes = 512u << 20;
+  c->max_task_bytes_per_client = 32u << 20;
   c->sse_keepalive_ms = 15000;
   c->shutdown_timeout_ms = 10000;
   c->drain_timeout_ms = 60000;

@@ -49,6 +49,8 @@ typedef struct config {
   unsigned principal_burst;            /* 0: twice the rate */
   unsigned max_tasks;                  /* tool calls running or kept as tasks */
   unsigned max_tasks_per_client;       /* of one principal (auth on) or client address */
+  size_t max_task_bytes;               /* results and errors tasks keep, all together */
+  size_t max_task_bytes_per_client;    /* ... of one client's tasks */
 
   /* timeouts, in milliseconds; 0 disables one */
   unsigned header_timeout_ms;

@@ -187,6 +187,7 @@ void call_set_deadline(mcpd_call *call, unsigned ms) {
   if (ms == 0)
     return;
   call->deadline = uv_now(e->loop) + ms;
+  call->timeout_ms = ms;
   /* One coarse timer serves all calls: check a few times per timeout. */
   period = ms / 4 < 50 ? 50 : (ms / 4 > 1000 ? 1000 : ms / 4);
   if (!uv_is_active((uv_handle_t *)&e->deadline_timer) ||

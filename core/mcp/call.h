@@ -50,6 +50,7 @@ struct mcpd_call {
   uint64_t started;    /* loop time, ms */
   uint64_t started_ns; /* uv_hrtime(), for latency */
   uint64_t deadline;   /* loop time, ms; 0 = none */
+  unsigned timeout_ms; /* what the deadline was set to, for the message */
 
   /* What the owner (the dispatcher) keeps about the request. */
   json_t *id;                  /* owned */

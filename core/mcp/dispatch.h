@@ -139,6 +139,10 @@ const json_t *dispatch_client_capabilities(const mcpd_call *call);
 int dispatch_listen_tasks(dispatch *d, session *s, const json_t *ids, json_t **honoured,
                           json_t **error);
 
+/* Sends s's listen (its out channel) where each task it watches is now,
+ * right after the acknowledgement. s borrowed. */
+void dispatch_listen_snapshot(dispatch *d, session *s);
+
 /* The number of tasks held now (for metrics). */
 unsigned dispatch_task_count(const dispatch *d);
 

@@ -163,10 +163,8 @@ static int run_call(req_ctx *c, reply *r, mcpd_call *call, int rc, json_t *resul
      * settle with the client first (questions asked before the handler
      * returned are answered by input_required rounds). */
     if (call->task_ok && call->mrtr_needs == NULL && json_object_size(call->mrtr_asks) == 0 &&
-        dispatch_task_adopt(d, c->s, call, &r->whole) == 0) {
-      count_answer(d, call, r->whole);
-      return DISPATCH_DONE;
-    }
+        dispatch_task_adopt(d, c->s, call, &r->whole) == 0)
+      return DISPATCH_DONE; /* counted when the call completes */
     c->pending = call;
     return DISPATCH_PENDING;
   }
@@ -592,17 +590,19 @@ static void on_progress(mcpd_call *call, double progress, double total, const ch
   mcp_sink *sink = call->owner;
   json_t *params, *note;
   (void)arg;
-  if (sink == NULL || call->progress_token == NULL)
+  /* A task takes the messages (its statusMessage) whatever the token. */
+  if (sink == NULL || (call->progress_token == NULL && call->task == NULL))
     return;
   /* Progress must increase from one notification to the next. */
   if (call->progress_sent && progress <= call->last_progress)
     return;
   call->progress_sent = 1;
   call->last_progress = progress;
-  params = json_pack("{s:O,s:o}", "progressToken", call->progress_token, "progress",
-                     dispatch_json_number(progress));
+  params = json_pack("{s:o}", "progress", dispatch_json_number(progress));
   if (params == NULL)
     return;
+  if (call->progress_token != NULL)
+    json_object_set(params, "progressToken", call->progress_token);
   if (total > 0)
     json_object_set_new(params, "total", dispatch_json_number(total));
   if (message != NULL && call->version >= PROTO_2025_03_26)
@@ -637,7 +637,7 @@ static void on_timeout(mcpd_call *call, void *arg) {
   dispatch *d = arg;
   mcp_sink *sink = call->owner;
   char msg[200], esc[200];
-  unsigned ms = d->cfg->call_timeout_ms;
+  unsigned ms = call->timeout_ms;
 
   d->stats.timeouts++;
   log_msg(d->log, LOGLVL_WARN, "call_timeout", "plugin=%s call=%s after_ms=%u",

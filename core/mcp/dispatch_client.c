@@ -47,6 +47,12 @@ static void client_req_finish(client_req *q, int status, const json_t *result) {
   mcpd_call *call = q->call;
   list_remove(&q->link);
   list_remove(&q->s_link);
+  if (q->ask && call->task != NULL) {
+    /* A task's question that ends unanswered (the call was cancelled) is
+     * not shown any more. */
+    json_object_del(call->mrtr_asks, q->key);
+    dispatch_task_settled(dispatch_of(call), call);
+  }
   q->cb(call, status, result, q->arg);
   json_decref(q->id);
   json_decref(q->answer);
@@ -115,8 +121,13 @@ static void req_timer_cb(uv_timer_t *t) {
       tmp = d->requests.next;
     }
   }
-  if (list_empty(&d->requests))
-    uv_timer_stop(t);
+  /* Questions waiting in tasks need no timer (tasks/update starts it). */
+  for (n = d->requests.next; n != &d->requests; n = n->next) {
+    client_req *q = list_entry(n, client_req, link);
+    if (!q->ask || q->call->task == NULL)
+      return;
+  }
+  uv_timer_stop(t);
 }
 
 /* Which client capability a method needs; NULL for none. */

@@ -96,6 +96,10 @@ int dispatch_task_adopt(dispatch *d, session *from, mcpd_call *call, json_t **re
 /* call, a task's, asked the client something: the task needs input. */
 void dispatch_task_asked(dispatch *d, mcpd_call *call);
 
+/* call, a task's, has no question left open (answered or withdrawn): the
+ * task works again. */
+void dispatch_task_settled(dispatch *d, mcpd_call *call);
+
 int dispatch_tasks_get(req_ctx *c, reply *r);
 int dispatch_tasks_update(req_ctx *c, reply *r);
 int dispatch_tasks_cancel(req_ctx *c, reply *r);

@@ -46,23 +46,73 @@ int dispatch_task_refuse(reply *r) {
   return DISPATCH_DONE;
 }
 
+/* What a task keeps of the client's capabilities: those its call may need
+ * (to ask the client something), not whatever else the request carried.
+ * New ref, NULL without memory. */
+static json_t *compact_capabilities(const json_t *caps) {
+  static const char *const kept[] = {"sampling", "roots"};
+  const json_t *elicit = json_object_get(caps, "elicitation"), *v;
+  json_t *out = json_object();
+  size_t i;
+  if (out == NULL)
+    return NULL;
+  for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+    if (json_is_object(json_object_get(caps, kept[i])))
+      json_object_set_new(out, kept[i], json_object());
+  }
+  if (json_is_object(elicit)) {
+    json_t *e = json_object();
+    if ((v = json_object_get(elicit, "form")) != NULL && json_is_object(v))
+      json_object_set_new(e, "form", json_object());
+    if ((v = json_object_get(elicit, "url")) != NULL && json_is_object(v))
+      json_object_set_new(e, "url", json_object());
+    json_object_set_new(out, "elicitation", e);
+  }
+  json_object_set_new(out, "extensions", json_pack("{s:{}}", TASK_EXTENSION));
+  return out;
+}
+
+/* notifications/tasks: k as tasks/get has it now. New ref, or NULL. */
+static json_t *status_note(dispatch *d, const task *k) {
+  json_t *params = task_render(k, d->cfg->task_poll_ms, 1,
+                               k->call != NULL ? ((mcpd_call *)k->call)->mrtr_asks : NULL);
+  return params != NULL ? jsonrpc_notification("notifications/tasks", params) : NULL;
+}
+
 /* Tells the listen streams that watch k what it looks like now. */
 static void notify(dispatch *d, task *k) {
   list_node *n, *tmp;
-  json_t *note = NULL, *params;
+  json_t *note = NULL;
   list_foreach_safe(n, tmp, &d->listeners) {
     session *s = list_entry(n, session, lru);
     if (s->out == NULL || json_object_get(s->task_watch, k->id) == NULL)
       continue;
-    if (note == NULL) {
-      params = task_render(k, d->cfg->task_poll_ms, 1,
-                           k->call != NULL ? ((mcpd_call *)k->call)->mrtr_asks : NULL);
-      if (params == NULL || (note = jsonrpc_notification("notifications/tasks", params)) == NULL)
-        return;
-    }
+    if (note == NULL && (note = status_note(d, k)) == NULL)
+      return;
     s->out->send(s->out, s, note, 0);
   }
   json_decref(note);
+}
+
+void dispatch_listen_snapshot(dispatch *d, session *s) {
+  const char *id;
+  json_t *v;
+  if (s->out == NULL)
+    return;
+  /* A listen opened after a task changed hears where it is now. */
+  json_object_foreach(s->task_watch, id, v) {
+    task *k = task_find(&d->tasks, id, strlen(id), caller_key(d));
+    json_t *note = k != NULL ? status_note(d, k) : NULL;
+    if (note != NULL)
+      s->out->send(s->out, s, note, 0);
+    json_decref(note);
+  }
+}
+
+void dispatch_task_settled(dispatch *d, mcpd_call *call) {
+  task *k = call->task;
+  if (k != NULL && json_object_size(call->mrtr_asks) == 0 && task_set_status(k, TASK_WORKING, NULL))
+    notify(d, k);
 }
 
 /* A result as a task keeps it: without what the era puts on a response
@@ -92,7 +142,7 @@ static int task_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
   dispatch *d = dispatch_of_task(k);
   const json_t *params, *message, *error, *result;
   mcpd_call *call = k->call;
-  int changed;
+  int changed, rc;
   (void)s;
 
   if (!final) {
@@ -112,16 +162,35 @@ static int task_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
   k->call = NULL;
   error = json_object_get(msg, "error");
   result = json_object_get(msg, "result");
-  if (msg == NULL) {
+  if (msg == NULL || task_terminal(k->status)) {
     changed = task_set_status(k, TASK_CANCELLED, NULL);
   } else if (error != NULL) {
     k->error = json_incref((json_t *)error);
+    task_charge(&d->tasks, k, json_dumpb(error, NULL, 0, JSON_COMPACT)); /* small: kept anyway */
     changed = task_set_status(k, TASK_FAILED, json_string_value(json_object_get(error, "message")));
   } else {
     k->result = bare_result(result);
-    changed = task_set_status(k, k->result ? TASK_COMPLETED : TASK_FAILED, NULL);
-    if (k->result == NULL)
+    if (k->result != NULL &&
+        (rc = task_charge(&d->tasks, k, json_dumpb(k->result, NULL, 0, JSON_COMPACT))) < 0) {
+      /* Results wait for clients that may never come: what one client, and
+       * all of them, may leave here is bounded. */
+      char text[300];
+      snprintf(text, sizeof(text),
+               "The result (%zu bytes) does not fit in what %s may keep "
+               "(limits.max_task_bytes%s): call the tool without tasks, or collect results "
+               "sooner",
+               json_dumpb(k->result, NULL, 0, JSON_COMPACT),
+               rc == -EDQUOT ? "this client's tasks" : "all tasks",
+               rc == -EDQUOT ? "_per_client" : "");
+      log_msg(d->log, LOGLVL_WARN, "task_result_dropped", "task=%s reason=\"%s\"", k->id,
+              rc == -EDQUOT ? "over the client's budget" : "over the budget of all tasks");
+      json_decref(k->result);
+      k->result = NULL;
+      k->error = json_pack("{s:i,s:s}", "code", JSONRPC_INTERNAL_ERROR, "message", text);
+    } else if (k->result == NULL) {
       k->error = json_pack("{s:i,s:s}", "code", JSONRPC_INTERNAL_ERROR, "message", "out of memory");
+    }
+    changed = task_set_status(k, k->result ? TASK_COMPLETED : TASK_FAILED, NULL);
   }
   if (changed)
     notify(d, k);
@@ -154,6 +223,20 @@ static void sweep_cb(uv_timer_t *t) {
     d->stats.tasks_expired++;
     log_msg(d->log, LOGLVL_INFO, "task_expired", "task=%s status=%s", k->id,
             task_status_name(k->status));
+    if (!task_terminal(k->status)) {
+      /* Its watchers hear the end of it. */
+      mcpd_call *call = k->call;
+      if (call != NULL) {
+        call->task = NULL;
+        call->owner = NULL;
+        k->call = NULL;
+        call_cancel(call);
+      }
+      k->error = json_pack("{s:i,s:s}", "code", JSONRPC_INTERNAL_ERROR, "message",
+                           "The task expired (timeouts.task_ttl_ms) before its call ended");
+      task_set_status(k, TASK_FAILED, "expired");
+      notify(d, k);
+    }
     task_drop(d, k);
   }
   if (d->tasks.count == 0)
@@ -164,7 +247,8 @@ int dispatch_task_adopt(dispatch *d, session *from, mcpd_call *call, json_t **re
   const principal *p = d->principal;
   char client[TASK_CLIENT_MAX];
   task *k;
-  json_t *result;
+  json_t *result, *caps;
+  unsigned work_ms;
   int rc;
 
   *response = NULL;
@@ -179,7 +263,8 @@ int dispatch_task_adopt(dispatch *d, session *from, mcpd_call *call, json_t **re
   } else {
     snprintf(client, sizeof(client), "%s", from->origin);
   }
-  task_table_configure(&d->tasks, d->cfg->max_tasks, d->cfg->max_tasks_per_client);
+  task_table_configure(&d->tasks, d->cfg->max_tasks, d->cfg->max_tasks_per_client,
+                       d->cfg->max_task_bytes, d->cfg->max_task_bytes_per_client);
   rc = task_new(&d->tasks, client, p ? p->key : NULL, d->cfg->task_ttl_ms,
                 uv_now(d->task_timer.loop), &k);
   if (rc < 0) {
@@ -193,7 +278,9 @@ int dispatch_task_adopt(dispatch *d, session *from, mcpd_call *call, json_t **re
   }
   k->d = d;
   k->sink.send = task_send;
-  k->s = session_new_detached(from->version, from->client_capabilities);
+  caps = compact_capabilities(from->client_capabilities);
+  k->s = caps ? session_new_detached(from->version, caps) : NULL;
+  json_decref(caps);
   result = task_render(k, d->cfg->task_poll_ms, 0, NULL);
   if (k->s == NULL || result == NULL) {
     json_decref(result);
@@ -212,9 +299,11 @@ int dispatch_task_adopt(dispatch *d, session *from, mcpd_call *call, json_t **re
   call->owner = &k->sink;
   call->task = k;
   k->call = call;
-  if (call->progress_token == NULL)
-    call->progress_token = json_string(k->id); /* its messages: the statusMessage */
-  call_set_deadline(call, d->cfg->task_ttl_ms);
+  /* The call ends before the task does, so that its outcome (a timeout
+   * says so) can still be read for a while. */
+  work_ms =
+      d->cfg->task_ttl_ms - (d->cfg->task_ttl_ms / 2 < 60000 ? d->cfg->task_ttl_ms / 2 : 60000);
+  call_set_deadline(call, work_ms);
   json_object_set_new(result, "resultType", json_string("task"));
   *response = jsonrpc_result(call->id, result);
   dispatch_modern_result(d, call->version, "tools/call", *response);
@@ -229,8 +318,11 @@ int dispatch_task_adopt(dispatch *d, session *from, mcpd_call *call, json_t **re
 
 void dispatch_task_asked(dispatch *d, mcpd_call *call) {
   task *k = call->task;
-  if (k != NULL && task_set_status(k, TASK_INPUT_REQUIRED, NULL))
+  /* Every question is news, not only the first. */
+  if (k != NULL) {
+    task_set_status(k, TASK_INPUT_REQUIRED, NULL);
     notify(d, k);
+  }
 }
 
 /* The task a tasks/ request names, for its caller; NULL with r set. */
@@ -281,9 +373,12 @@ int dispatch_tasks_update(req_ctx *c, reply *r) {
   /* Answers to what is not asked now are ignored (the spec's SHOULD): a
    * key answered twice, or one the task never asked. */
   if (call != NULL && k->status == TASK_INPUT_REQUIRED) {
-    json_object_foreach((json_t *)responses, key, v) dispatch_client_answer(c->d, call, key, v);
-    if (json_object_size(call->mrtr_asks) == 0 && task_set_status(k, TASK_WORKING, NULL))
-      notify(c->d, k);
+    json_object_foreach((json_t *)responses, key, v) {
+      /* A key not asked now costs one lookup, not a walk of every question. */
+      if (json_object_get(call->mrtr_asks, key) != NULL)
+        dispatch_client_answer(c->d, call, key, v);
+    }
+    dispatch_task_settled(c->d, call);
   }
   r->result = json_object();
   return DISPATCH_DONE;
@@ -315,18 +410,18 @@ int dispatch_listen_tasks(dispatch *d, session *s, const json_t *ids, json_t **h
   size_t i;
   *honoured = NULL;
   *error = NULL;
-  if (!json_is_array(ids) || json_array_size(ids) > 1000) {
-    *error = json_pack("{s:i,s:s}", "code", JSONRPC_INVALID_PARAMS, "message",
-                       "Invalid params: notifications.taskIds must be an array of at most 1000 "
-                       "task ids");
-    return -1;
-  }
   if (!dispatch_task_declared(s)) {
     *error =
         json_pack("{s:i,s:s,s:o}", "code", MODERN_ERROR_MISSING_CAPABILITY, "message",
                   "Missing required client capability: task notifications need the " TASK_EXTENSION
                   " extension",
                   "data", missing_extension_data());
+    return -1;
+  }
+  if (!json_is_array(ids) || json_array_size(ids) > 1000) {
+    *error = json_pack("{s:i,s:s}", "code", JSONRPC_INVALID_PARAMS, "message",
+                       "Invalid params: notifications.taskIds must be an array of at most 1000 "
+                       "task ids");
     return -1;
   }
   if ((*honoured = json_array()) == NULL || (s->task_watch = json_object()) == NULL) {

@@ -11,6 +11,7 @@
 struct task_client {
   char key[TASK_CLIENT_MAX];
   unsigned count;
+  size_t bytes;
 };
 
 static int64_t now_unix_ms(void) {
@@ -24,13 +25,30 @@ void task_table_init(task_table *t, unsigned max, unsigned max_per_client, const
   list_init(&t->order);
   t->max = max;
   t->max_per_client = max_per_client;
+  t->max_bytes = t->max_bytes_per_client = (size_t)-1;
   if (prefix != NULL)
     snprintf(t->prefix, sizeof(t->prefix), "%s", prefix);
 }
 
-void task_table_configure(task_table *t, unsigned max, unsigned max_per_client) {
+void task_table_configure(task_table *t, unsigned max, unsigned max_per_client, size_t max_bytes,
+                          size_t max_bytes_per_client) {
   t->max = max;
   t->max_per_client = max_per_client;
+  t->max_bytes = max_bytes;
+  t->max_bytes_per_client = max_bytes_per_client;
+}
+
+int task_charge(task_table *t, task *k, size_t bytes) {
+  task_client *c = k->client;
+  if (c != NULL && c->bytes + bytes > t->max_bytes_per_client)
+    return -EDQUOT;
+  if (t->bytes + bytes > t->max_bytes)
+    return -EAGAIN;
+  if (c != NULL)
+    c->bytes += bytes;
+  t->bytes += bytes;
+  k->bytes += bytes;
+  return 0;
 }
 
 int task_new(task_table *t, const char *client, const uint8_t *owner, unsigned ttl_ms, uint64_t now,
@@ -90,7 +108,14 @@ int task_new(task_table *t, const char *client, const uint8_t *owner, unsigned t
     k->owned = 1;
     memcpy(k->owner, owner, sizeof(k->owner));
   }
-  list_insert_tail(&t->order, &k->link);
+  /* In order of expiry: from the tail, where a task with the same time to
+   * live as the others belongs at once. */
+  {
+    list_node *at = t->order.prev;
+    while (at != &t->order && list_entry(at, task, link)->expires > k->expires)
+      at = at->prev;
+    list_insert_tail(at->next, &k->link);
+  }
   t->count++;
   *out = k;
   return 0;
@@ -176,6 +201,9 @@ void task_remove(task_table *t, task *k) {
   strmap_remove(&t->map, k->id, strlen(k->id));
   list_remove(&k->link);
   t->count--;
+  t->bytes -= k->bytes;
+  if (c != NULL)
+    c->bytes -= k->bytes;
   if (c != NULL && --c->count == 0) {
     strmap_remove(&t->clients, c->key, strlen(c->key));
     free(c);

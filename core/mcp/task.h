@@ -33,6 +33,7 @@ typedef struct task {
   char *status_message; /* owned or NULL */
   json_t *result;       /* owned: the call's result (completed) */
   json_t *error;        /* owned: its JSON-RPC error (failed) */
+  size_t bytes;         /* what result or error takes, counted against the budgets */
   int64_t created_ms;   /* Unix time */
   int64_t updated_ms;
   uint64_t expires;    /* loop time, ms */
@@ -49,9 +50,10 @@ typedef struct task {
 
 typedef struct task_table {
   strmap map;      /* id -> task */
-  list_node order; /* oldest first */
+  list_node order; /* soonest to expire first */
   unsigned count, max, max_per_client;
-  strmap clients; /* client key -> task_client */
+  size_t bytes, max_bytes, max_bytes_per_client; /* kept results and errors */
+  strmap clients;                                /* client key -> task_client */
   char prefix[TASK_PREFIX_MAX + 1];
 } task_table;
 
@@ -60,8 +62,15 @@ typedef struct task_table {
  * route a task's requests (Mcp-Name) to the instance that holds it. */
 void task_table_init(task_table *t, unsigned max, unsigned max_per_client, const char *prefix);
 
-/* Changes the caps (a reload); tasks over them stay. */
-void task_table_configure(task_table *t, unsigned max, unsigned max_per_client);
+/* Changes the caps (a reload); tasks over them stay. max_bytes and
+ * max_bytes_per_client bound what results and errors the table keeps. */
+void task_table_configure(task_table *t, unsigned max, unsigned max_per_client, size_t max_bytes,
+                          size_t max_bytes_per_client);
+
+/* Counts bytes more for k (its result or error) if they fit both budgets:
+ * 0, or -EDQUOT (k's client is over its budget) or -EAGAIN (the table is),
+ * and nothing is counted. Freed with the task. */
+int task_charge(task_table *t, task *k, size_t bytes);
 
 /* A new task in state working, expiring ttl_ms after now (loop time, ms),
  * counted against client (borrowed, copied: who holds it, for the
@@ -76,7 +85,7 @@ int task_new(task_table *t, const char *client, const uint8_t *owner, unsigned t
  * no principal) may see, or NULL: unknown, or another principal's. */
 task *task_find(task_table *t, const char *id, size_t len, const uint8_t *owner);
 
-/* The oldest task, or NULL (for the expiry sweep). */
+/* The task that expires first, or NULL (for the expiry sweep). */
 task *task_oldest(task_table *t);
 
 /* Moves k to a status (and a message: borrowed, copied; NULL keeps the

@@ -218,6 +218,7 @@ void listen_start(listen_hub *h, http_req *req, const jsonrpc_msg *m, session *s
   if (ack != NULL)
     send_event(ls, ack);
   json_decref(ack);
+  dispatch_listen_snapshot(h->disp, s);
   if (h->timer_open && !uv_is_active((uv_handle_t *)&h->keepalive) && h->cfg->sse_keepalive_ms)
     uv_timer_start(&h->keepalive, keepalive_cb, h->cfg->sse_keepalive_ms, h->cfg->sse_keepalive_ms);
 }

@@ -166,6 +166,7 @@ static void listen_begin(stdio_transport *t, const jsonrpc_msg *m, session *s) {
     dispatch_listen_add(t->disp, s);
     write_line(t, ack);
     json_decref(ack);
+    dispatch_listen_snapshot(t->disp, s);
     return;
   } else if (err == NULL) {
     err = jsonrpc_error(m->id, JSONRPC_INTERNAL_ERROR, "out of memory", NULL);

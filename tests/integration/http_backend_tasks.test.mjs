@@ -4,8 +4,9 @@
 // 2026-07-28 client that declares the extension gets a task id at once and
 // the backend's answer when it polls; tasks/cancel aborts the backend
 // request; a client without the extension gets -32021 from the task-only
-// tool; the official SDK v1 client (legacy era) gets every call run as
-// usual.
+// tool; a result over the client's budget (limits.max_task_bytes_per_client)
+// fails its task; the official SDK v1 client (legacy era) gets every call
+// run as usual.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -24,7 +25,7 @@ const DOC = {
   openapi: '3.1.0',
   info: { title: 'Reports', version: '1' },
   paths: {
-    '/report': { get: { operationId: 'getReport', 'x-mcp-task': 'optional', parameters: [{ name: 'ms', in: 'query', schema: { type: 'integer' } }], responses: json } },
+    '/report': { get: { operationId: 'getReport', 'x-mcp-task': 'optional', parameters: [{ name: 'ms', in: 'query', schema: { type: 'integer' } }, { name: 'pad', in: 'query', schema: { type: 'integer' } }], responses: json } },
     '/export': { post: { operationId: 'exportAll', responses: json } },
     '/quick': { get: { operationId: 'getQuick', responses: json } },
   },
@@ -46,7 +47,8 @@ function startBackend() {
       done = true;
       if (res.destroyed) return;
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ path: u.pathname, waited: ms }));
+      const pad = Number(u.searchParams.get('pad') ?? 0);
+      res.end(JSON.stringify({ path: u.pathname, waited: ms, ...(pad ? { pad: 'x'.repeat(pad) } : {}) }));
     }, ms);
   });
   return new Promise((r) => srv.listen(0, '127.0.0.1', () => r(srv)));
@@ -72,7 +74,7 @@ async function poll(taskId) {
 before(async () => {
   backend = await startBackend();
   const port = backend.address().port;
-  d = await startMcpd({ pluginsDir: makePluginsDir([PLUGIN]), config: { plugins: { http_backend: { backends: [
+  d = await startMcpd({ pluginsDir: makePluginsDir([PLUGIN]), config: { limits: { max_task_bytes_per_client: 65536 }, plugins: { http_backend: { backends: [
     { name: 'rep', base_url: `http://127.0.0.1:${port}`, task_operations: { exportAll: 'required' } },
   ] } } } });
   await d.waitForLog(/event=plugin_updated plugin=http_backend tools=3/, 20000);
@@ -102,6 +104,16 @@ test('task_operations makes exportAll task-only: -32021 without the extension, a
   const created = (await modern('tools/call', { name: 'exportAll', arguments: {} })).result;
   assert.equal(created.resultType, 'task');
   assert.match((await poll(created.taskId)).result.content[0].text, /"path":"\/export"/);
+});
+
+test('a result over the client\'s budget of kept results fails its task, saying which limit; smaller ones still fit', async () => {
+  const big = (await modern('tools/call', { name: 'getReport', arguments: { pad: 100000 } })).result;
+  const failed = await poll(big.taskId);
+  assert.equal(failed.status, 'failed');
+  assert.match(failed.error.message, /limits\.max_task_bytes_per_client/);
+  assert.match(d.log(), new RegExp(`event=task_result_dropped task=${big.taskId} reason="over the client's budget"`));
+  const small = (await modern('tools/call', { name: 'getReport', arguments: { pad: 1000 } })).result;
+  assert.equal((await poll(small.taskId)).status, 'completed');
 });
 
 test('tasks/cancel aborts the backend request', async () => {

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMcpd, buildDir } from './lib/mcpd.mjs';
 
@@ -239,14 +240,54 @@ test('tasks/cancel: the task is cancelled at once and stays so; a second cancel 
   }
 });
 
-test('expiry: a task is forgotten ttl after its creation, and a call still running is cancelled', async () => {
+test('time: a task\'s call ends half the ttl (at most a minute) before the task, saying so; the task is then forgotten; a watcher hears both', async () => {
   const d = await startMcpd({ pluginsDir, config: { timeouts: { task_ttl_ms: 1000 } } });
   try {
     const created = await result(d.url, 'tools/call', { name: 'slow_compute', arguments: { seconds: 60 } });
     assert.equal(created.ttlMs, 1000);
-    await d.waitForLog(new RegExp(`event=task_expired task=${created.taskId} status=working`), 5000);
+    const l = await listen(d.url, { taskIds: [created.taskId] });
+    const ended = await until(d.url, created.taskId, terminal, {}, 3000);
+    assert.equal(ended.status, 'completed');
+    assert.equal(ended.result.isError, true);
+    assert.match(ended.result.content[0].text, /timed out after 500 ms/);
+    await d.waitForLog(new RegExp(`event=task_expired task=${created.taskId} status=completed`), 5000);
     const gone = await rpc(d.url, 'tasks/get', { taskId: created.taskId });
     assert.equal(gone.msg.error.code, -32602);
+    l.close();
+    assert.ok(l.msgs.some((m) => m.method === 'notifications/tasks' && m.params.status === 'completed'));
+
+    // A task whose call does not end by its expiry (a question nobody
+    // answers keeps it open) fails, and its watcher hears it.
+    const asking = await result(d.url, 'tools/call', { name: 'confirm_delete', arguments: { filename: 'x' } });
+    const l2 = await listen(d.url, { taskIds: [asking.taskId] });
+    await d.waitForLog(new RegExp(`event=task_expired task=${asking.taskId}`), 5000);
+    await sleep(100);
+    l2.close();
+    const last = l2.msgs.filter((m) => m.method === 'notifications/tasks').at(-1);
+    assert.ok(['failed', 'completed'].includes(last.params.status), JSON.stringify(last));
+  } finally {
+    await d.stop();
+  }
+});
+
+test('listen: a late listen hears where its tasks are at once, and every question a task asks is news', async () => {
+  const d = await startMcpd({ pluginsDir });
+  try {
+    const created = await result(d.url, 'tools/call', { name: 'multi_input', arguments: {} });
+    const asking = await until(d.url, created.taskId, (t) => Object.keys(t.inputRequests ?? {}).length === 2);
+    const l = await listen(d.url, { taskIds: [created.taskId] });
+    for (let t = Date.now(); !l.msgs.some((m) => m.method === 'notifications/tasks'); await sleep(20))
+      assert.ok(Date.now() - t < 3000, 'no snapshot after the acknowledgement');
+    assert.equal(l.msgs[0].method, 'notifications/subscriptions/acknowledged');
+    const snap = l.msgs.find((m) => m.method === 'notifications/tasks');
+    assert.deepEqual(Object.keys(snap.params.inputRequests).sort(), Object.keys(asking.inputRequests).sort());
+    // One answer: the task still waits, and says for what.
+    const [k1, k2] = Object.keys(asking.inputRequests);
+    await result(d.url, 'tasks/update', { taskId: created.taskId, inputResponses: { [k1]: { action: 'accept', content: { name: 'a', confirm: true } } } });
+    await result(d.url, 'tasks/update', { taskId: created.taskId, inputResponses: { [k2]: { action: 'accept', content: { name: 'b', confirm: true } } } });
+    for (let t = Date.now(); !l.msgs.some((m) => m.method === 'notifications/tasks' && m.params.status === 'completed'); await sleep(20))
+      assert.ok(Date.now() - t < 5000, `no completion: ${JSON.stringify(l.msgs)}`);
+    l.close();
   } finally {
     await d.stop();
   }
@@ -316,6 +357,30 @@ test('caps: an attacker on 127.0.0.2 holds its share of tasks, its further calls
     assert.equal(mine.resultType, 'task');
     assert.equal((await until(url, mine.taskId, terminal, { localAddress: '127.0.0.1' })).status, 'completed');
     for (const id of held) await result(url, 'tasks/cancel', { taskId: id }, attacker);
+  } finally {
+    await d.stop();
+  }
+});
+
+// RSS says what is kept only without a sanitizer (ASan holds freed memory).
+const sanitized = /asan|tsan|sanit/i.test(buildDir);
+
+test('a task keeps only the capabilities its call may use, not what else the request carried',
+  { skip: sanitized && 'a sanitizer runtime keeps freed memory: RSS tells nothing' }, async () => {
+  const d = await startMcpd({ pluginsDir });
+  const rss = () => Number(readFileSync(`/proc/${d.proc.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
+  try {
+    const blob = 'x'.repeat(2 << 20);
+    const caps = { ...WITH, experimental: { blob } };
+    await result(d.url, 'tools/call', { name: 'slow_compute', arguments: { seconds: 60 } }, { caps });
+    const before = rss();
+    const ids = [];
+    for (let i = 0; i < 20; i++)
+      ids.push((await result(d.url, 'tools/call', { name: 'slow_compute', arguments: { seconds: 60 } }, { caps })).taskId);
+    const grown = rss() - before;
+    // Twenty tasks holding 2 MB each would be 40 MB.
+    assert.ok(grown < 16, `RSS grew ${grown.toFixed(1)} MB for 20 tasks`);
+    for (const id of ids) await result(d.url, 'tasks/cancel', { taskId: id });
   } finally {
     await d.stop();
   }

@@ -56,12 +56,39 @@ static void test_caps(void) {
   task_remove(&t, k[0]);
   CHECK_EQ_INT(task_new(&t, "10.0.0.2", NULL, 1000, 0, &k[3]), 0);
   /* A reload lowers the caps: what is there stays, nothing new fits. */
-  task_table_configure(&t, 3, 1);
+  task_table_configure(&t, 3, 1, 1000, 1000);
   CHECK_EQ_INT(task_new(&t, "10.0.0.1", NULL, 1000, 0, &x), -EAGAIN);
-  task_table_configure(&t, 10, 1);
+  task_table_configure(&t, 10, 1, 1000, 1000);
   CHECK_EQ_INT(task_new(&t, "10.0.0.1", NULL, 1000, 0, &x), -EDQUOT);
   CHECK_EQ_INT(task_new(&t, "10.0.0.4", NULL, 1000, 0, &x), 0);
   task_table_free(&t);
+}
+
+static void test_bytes_and_expiry_order(void) {
+  task_table t;
+  task *a, *b, *c, *late;
+  task_table_init(&t, 10, 10, NULL);
+  task_table_configure(&t, 10, 10, 1000, 600);
+  CHECK_EQ_INT(task_new(&t, "10.0.0.1", NULL, 5000, 0, &a), 0);
+  CHECK_EQ_INT(task_new(&t, "10.0.0.1", NULL, 5000, 0, &b), 0);
+  CHECK_EQ_INT(task_new(&t, "10.0.0.2", NULL, 5000, 0, &c), 0);
+  CHECK_EQ_INT(task_charge(&t, a, 400), 0);
+  /* The client's budget is 600: 400 + 300 is over it, nothing counted. */
+  CHECK_EQ_INT(task_charge(&t, b, 300), -EDQUOT);
+  CHECK_EQ_INT(b->bytes, 0);
+  CHECK_EQ_INT(task_charge(&t, b, 200), 0);
+  /* Another client has its own, but all together stay under 1000. */
+  CHECK_EQ_INT(task_charge(&t, c, 500), -EAGAIN);
+  CHECK_EQ_INT(task_charge(&t, c, 400), 0);
+  CHECK_EQ_INT(t.bytes, 1000);
+  task_remove(&t, a);
+  CHECK_EQ_INT(t.bytes, 600);
+  CHECK_EQ_INT(task_charge(&t, b, 400), 0); /* a's share freed */
+  /* A shorter time to live (a reload) goes before the longer ones. */
+  CHECK_EQ_INT(task_new(&t, "10.0.0.3", NULL, 100, 10, &late), 0);
+  CHECK(task_oldest(&t) == late);
+  task_table_free(&t);
+  CHECK_EQ_INT(t.bytes, 0);
 }
 
 static void test_owner(void) {
@@ -144,6 +171,7 @@ static void test_render(void) {
 int main(void) {
   RUN(test_ids);
   RUN(test_caps);
+  RUN(test_bytes_and_expiry_order);
   RUN(test_owner);
   RUN(test_status);
   RUN(test_render);
