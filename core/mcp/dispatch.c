@@ -459,7 +459,7 @@ void dispatch_modern_result(const dispatch *d, int version, const char *method, 
     json_object_set_new(result, "ttlMs", json_integer(d->cfg->list_ttl_ms));
   if (resp != NULL && PROTO_IS_MODERN(version))
     /* Listings differ between callers while auth is on: never public. */
-    modern_decorate(resp, method, d->server_info, d->cfg->auth != NULL || d->principal != NULL);
+    modern_decorate(resp, method, &d->modern, d->cfg->auth != NULL || d->principal != NULL);
 }
 
 void dispatch_abandon(dispatch *d, mcpd_call *call) {
@@ -505,8 +505,7 @@ void dispatch_close(dispatch *d) {
   dispatch_tasks_close(d);
   json_decref(d->empty);
   d->empty = NULL;
-  json_decref(d->server_info);
-  d->server_info = NULL;
+  modern_consts_free(&d->modern);
   if (!uv_is_closing((uv_handle_t *)&d->req_timer))
     uv_close((uv_handle_t *)&d->req_timer, NULL);
   if (!uv_is_closing((uv_handle_t *)&d->task_timer))
@@ -522,7 +521,8 @@ int dispatch_init(dispatch *d, uv_loop_t *loop, registry *reg, call_engine *call
   d->cfg = cfg;
   d->log = lg;
   d->empty = json_object();
-  d->server_info = json_pack("{s:s,s:s}", "name", "mcpd", "version", MCPD_VERSION);
+  if (modern_consts_init(&d->modern, MCPD_VERSION) < 0)
+    return -ENOMEM;
   list_init(&d->requests);
   list_init(&d->listeners);
   list_init(&d->reads);
@@ -534,7 +534,7 @@ int dispatch_init(dispatch *d, uv_loop_t *loop, registry *reg, call_engine *call
   /* A key of this process until the daemon gives one that instances share. */
   if (getrandom(d->state_key, sizeof(d->state_key), 0) != (ssize_t)sizeof(d->state_key))
     return -EIO;
-  if (d->empty == NULL || d->server_info == NULL)
+  if (d->empty == NULL)
     return -ENOMEM;
   return call_engine_init(calls, loop, lg, &dispatch_call_handlers, d);
 }

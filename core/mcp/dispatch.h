@@ -14,6 +14,7 @@
 #include "mcp/call.h"
 #include "lib/config.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/modern.h"
 #include "lib/list.h"
 #include "lib/log.h"
 #include "net/metrics.h"
@@ -36,9 +37,9 @@ typedef struct dispatch {
   session_table *sessions;
   const config *cfg;
   const logger *log;
-  json_t *empty;       /* {} for callers that need one to borrow */
-  json_t *server_info; /* {"name", "version"}: every 2026-07-28 response carries it */
-  metrics *metrics;    /* where answered requests are counted (may be NULL) */
+  json_t *empty;        /* {} for callers that need one to borrow */
+  modern_consts modern; /* what every 2026-07-28 response carries */
+  metrics *metrics;     /* where answered requests are counted (may be NULL) */
   /* The headers of the HTTP request being dispatched, set by the transport
    * around dispatch_message() (NULL otherwise), and the call whose handler
    * runs: host->call_header() reads the one for the other. Borrowed. */

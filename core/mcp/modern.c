@@ -325,33 +325,56 @@ json_t *modern_error_response(const jsonrpc_msg *m, const modern_err *err) {
   return jsonrpc_error(m->id, err->code, err->message, err->data);
 }
 
-void modern_decorate(json_t *resp, const char *method, const json_t *server_info,
-                     int private_scope) {
+int modern_consts_init(modern_consts *c, const char *server_version) {
+  c->server_info = json_pack("{s:s,s:s}", "name", "mcpd", "version", server_version);
+  c->meta = c->server_info ? json_pack("{s:O}", MODERN_META_SERVER_INFO, c->server_info) : NULL;
+  c->complete = json_string("complete");
+  c->zero = json_integer(0);
+  c->public_scope = json_string("public");
+  c->private_scope = json_string("private");
+  if (c->meta == NULL || c->complete == NULL || c->zero == NULL || c->public_scope == NULL ||
+      c->private_scope == NULL) {
+    modern_consts_free(c);
+    return -1;
+  }
+  return 0;
+}
+
+void modern_consts_free(modern_consts *c) {
+  json_decref(c->server_info);
+  json_decref(c->meta);
+  json_decref(c->complete);
+  json_decref(c->zero);
+  json_decref(c->public_scope);
+  json_decref(c->private_scope);
+  memset(c, 0, sizeof(*c));
+}
+
+void modern_decorate(json_t *resp, const char *method, const modern_consts *c, int private_scope) {
   static const char *const cached[] = {"tools/list",     "prompts/list",
                                        "resources/list", "resources/templates/list",
                                        "resources/read", "server/discover"};
-  json_t *result = json_object_get(resp, "result"), *meta;
+  json_t *result = json_object_get(resp, "result"), *meta, *type;
   size_t i;
   if (!json_is_object(result))
     return;
-  if (json_object_get(result, "resultType") == NULL)
-    json_object_set_new(result, "resultType", json_string("complete"));
+  /* The values every response carries are shared, never changed: a
+   * response costs its own keys only. */
+  if ((type = json_object_get(result, "resultType")) == NULL)
+    json_object_set(result, "resultType", type = c->complete);
   meta = json_object_get(result, "_meta");
-  if (!json_is_object(meta)) {
-    meta = json_object();
-    json_object_set_new(result, "_meta", meta);
-  }
-  if (meta != NULL)
-    json_object_set(meta, MODERN_META_SERVER_INFO, (json_t *)server_info);
-  if (strcmp(json_string_value(json_object_get(result, "resultType")), "complete") != 0)
+  if (json_is_object(meta))
+    json_object_set(meta, MODERN_META_SERVER_INFO, c->server_info);
+  else
+    json_object_set(result, "_meta", c->meta);
+  if (type != c->complete && strcmp(json_string_value(type), "complete") != 0)
     return; /* no cache hints on an input_required result */
   for (i = 0; method != NULL && i < sizeof(cached) / sizeof(cached[0]); i++) {
     if (strcmp(method, cached[i]) == 0) {
       if (json_object_get(result, "ttlMs") == NULL)
-        json_object_set_new(result, "ttlMs", json_integer(0));
+        json_object_set(result, "ttlMs", c->zero);
       if (json_object_get(result, "cacheScope") == NULL)
-        json_object_set_new(result, "cacheScope",
-                            json_string(private_scope ? "private" : "public"));
+        json_object_set(result, "cacheScope", private_scope ? c->private_scope : c->public_scope);
       break;
     }
   }

@@ -81,13 +81,27 @@ json_t *modern_error_response(const jsonrpc_msg *m, const modern_err *err);
  * and tasks/cancel exist only there). */
 int modern_method_known(const char *method, int modern);
 
+/* Values every modern response carries, made once: the server's identity
+ * ({"name", "version"}), a _meta holding it, "complete", 0, "public",
+ * "private". Shared by every response, so never changed. */
+typedef struct modern_consts {
+  json_t *server_info, *meta, *complete, *zero, *public_scope, *private_scope;
+} modern_consts;
+
+/* Makes c for server_version (copied). 0, or -1 without memory. */
+int modern_consts_init(modern_consts *c, const char *server_version);
+
+/* Releases c. */
+void modern_consts_free(modern_consts *c);
+
 /* Completes a modern result response in place (resp: {"id", "result"}):
  * resultType "complete" unless the result says otherwise, the server's
- * identity (server_info, borrowed: shared by every response, never changed) in _meta, and on
- * listings, reads and discovery the cache hints (ttlMs, cacheScope: "private" when callers may see
- * different lists). Errors are left as they are. */
-void modern_decorate(json_t *resp, const char *method, const json_t *server_info,
-                     int private_scope);
+ * identity in _meta, and on listings, reads and discovery the cache hints
+ * (ttlMs, cacheScope: "private" when callers may see different lists).
+ * Errors are left as they are. The values come from c (borrowed; the
+ * response takes references: a _meta the result did not have is c's own,
+ * shared, not to be changed). */
+void modern_decorate(json_t *resp, const char *method, const modern_consts *c, int private_scope);
 
 /* ---- requestState: what a call needs to resume, carried by the client --- */
 
