@@ -11,7 +11,8 @@
 # one nginx backend (the benchmark's /items/1 and /openapi.json), and for
 # each build an mcpd with hello.so and http_backend.so in front of that
 # nginx. Each round runs wrk (tests/bench/mcp_echo.lua, -t1 -c32) on
-# tools/call echo and on the http_backend tool, old then new; the table
+# tools/call echo (in a session, and 2026-07-28 without one) and on the
+# http_backend tool, old then new; the table
 # gives the median requests/s and p99 of the rounds, and each mcpd's RSS.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -107,9 +108,9 @@ done
 sleep 1 # http_backend fetches its document
 
 declare -A rps p99
-run() { # $1 = tag, $2 = row, $3 = tool, $4 = arguments
+run() { # $1 = tag, $2 = row, $3 = tool, $4 = arguments, $5 = MCP_MODE (session)
   local r
-  r=$(MCP_TOOL=$3 MCP_ARGS=$4 wrk -t1 -c32 -d"${secs}s" -s "$here/mcp_echo.lua" \
+  r=$(MCP_TOOL=$3 MCP_ARGS=$4 MCP_MODE=${5:-session} wrk -t1 -c32 -d"${secs}s" -s "$here/mcp_echo.lua" \
     "http://127.0.0.1:${mport[$1]}/mcp")
   local n us lat
   n=$(sed -n 's/^requests //p' <<<"$r")
@@ -127,23 +128,26 @@ for r in $(seq "$rounds"); do
   echo "ab.sh: round $r of $rounds" >&2
   for tag in old new; do
     run "$tag" echo echo '{"text":"hello, mcpd"}'
+    run "$tag" modern echo '{"text":"hello, mcpd"}' modern
     run "$tag" backend get_item '{"item_id":1}'
   done
 done
 
-printf '\n| build | tools/call echo req/s | p99 | http_backend -> nginx req/s | p99 | RSS after |\n'
-printf '|---|--:|--:|--:|--:|--:|\n'
+printf '\n| build | tools/call echo req/s | p99 | 2026-07-28 echo req/s | p99 | http_backend -> nginx req/s | p99 | RSS after |\n'
+printf '|---|--:|--:|--:|--:|--:|--:|--:|\n'
 for tag in old new; do
   rev=$old
   [ "$tag" = new ] && rev=${new:-work tree}
   rss=$(awk '/VmRSS/ {print $2}' "/proc/${mpid[$tag]}/status")
   awk -v t="$tag" -v r="$rev" -v e="$(median "${rps[$tag,echo]}")" \
-    -v ep="$(median "${p99[$tag,echo]}")" -v b="$(median "${rps[$tag,backend]}")" \
+    -v ep="$(median "${p99[$tag,echo]}")" -v o="$(median "${rps[$tag,modern]}")" \
+    -v op="$(median "${p99[$tag,modern]}")" -v b="$(median "${rps[$tag,backend]}")" \
     -v bp="$(median "${p99[$tag,backend]}")" -v m="$rss" 'BEGIN {
-      printf "| %s (%s) | %d | %.2f ms | %d | %.2f ms | %.1f MB |\n", t, r, e, ep / 1000, b,
-        bp / 1000, m / 1024 }'
+      printf "| %s (%s) | %d | %.2f ms | %d | %.2f ms | %d | %.2f ms | %.1f MB |\n", t, r, e,
+        ep / 1000, o, op / 1000, b, bp / 1000, m / 1024 }'
 done
 printf '\nrounds: %s x %s s per row; requests/s of each round:\n' "$rounds" "$secs"
 for tag in old new; do
-  printf '  %s echo: %s; http_backend: %s\n' "$tag" "${rps[$tag,echo]}" "${rps[$tag,backend]}"
+  printf '  %s echo: %s; 2026-07-28 echo: %s; http_backend: %s\n' "$tag" "${rps[$tag,echo]}" \
+    "${rps[$tag,modern]}" "${rps[$tag,backend]}"
 done

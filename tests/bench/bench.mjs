@@ -6,7 +6,11 @@
 // ports, each target after a warm-up:
 //   tools/call echo     mcpd | the official TypeScript SDK server
 //                       (ts_server.mjs) | nginx `return 200` with a body the
-//                       size of mcpd's reply (the limit for a tiny reply)
+//                       size of mcpd's reply (the limit for a tiny reply);
+//                       and the 2026-07-28 era (no session, the envelope on
+//                       every call: mcp_echo.lua MCP_MODE=modern): mcpd |
+//                       the TypeScript SDK v2 server, createMcpHandler
+//                       (ts_server_v2.mjs)
 //   http_backend        for an nginx backend and a FastAPI backend each:
 //                       mcpd + http_backend.so | @ivotoby/openapi-mcp-server
 //                       | wrk on the backend directly (the limit)
@@ -29,9 +33,11 @@
 // BENCH_TS_SESSIONS (10000), BENCH_STREAMS (5000), MCPD_BUILD_DIR
 // (build-bench), BENCH_PYTHON (/usr/bin/python3: Debian's FastAPI),
 // BENCH_RESULTS (tests/bench/RESULTS.md), BENCH_ONLY (tls: only the HTTPS
-// listener rows; auth: only the bearer-token rows; bigapi: only GitHub's
-// big OpenAPI documents; printed and not written to RESULTS.md unless
-// BENCH_RESULTS names a file), BENCH_BIGAPI_RUNS (3).
+// listener rows; auth: only the bearer-token rows; echo: only the
+// tools/call echo rows; modern: only tools/call echo on mcpd in a session
+// and in the 2026-07-28 era, and the TypeScript SDK v2 server; bigapi:
+// only GitHub's big OpenAPI documents; printed and not written to
+// RESULTS.md unless BENCH_RESULTS names a file), BENCH_BIGAPI_RUNS (3).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
@@ -268,12 +274,16 @@ async function startMcpdTls(plugins, config = {}) {
   return s;
 }
 
-async function startTsServer() {
-  const s = new Server('ts-sdk', process.execPath, [join(here, 'ts_server.mjs'), '0'], { cwd: here });
+async function startTsServer(script = 'ts_server.mjs', name = 'ts-sdk') {
+  const s = new Server(name, process.execPath, [join(here, script), '0'], { cwd: here });
   const m = await s.waitFor(/listening (\d+)/);
   s.url = `http://127.0.0.1:${m[1]}/mcp`;
   return s;
 }
+
+// The TypeScript SDK v2 (@modelcontextprotocol/server, createMcpHandler):
+// the 2026-07-28 era, stateless.
+const startTsV2Server = () => startTsServer('ts_server_v2.mjs', 'ts-sdk-v2');
 
 // nginx, unprivileged: its own prefix, config, pid file and temp paths in a
 // fresh directory; no access log; cfg.nginxWorkers worker processes.
@@ -342,10 +352,11 @@ async function startIvotoby(backendBase) {
 
 // One POST; returns { status, headers, body, message } where message is the
 // JSON-RPC message with the request's id, from a JSON or an SSE body.
-function post(url, message, session, agent) {
+// extra: more request headers.
+function post(url, message, session, agent, extra = {}) {
   return new Promise((res, rej) => {
     const body = JSON.stringify(message);
-    const headers = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+    const headers = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...extra };
     if (session) Object.assign(headers, { 'Mcp-Session-Id': session, 'MCP-Protocol-Version': '2025-11-25' });
     const req = http.request(url, { method: 'POST', headers, agent: agent ?? false }, (r) => {
       let text = '';
@@ -441,6 +452,28 @@ async function nodeDriver(url, tool, args) {
 
 const wrkCall = (url, tool, args) => wrk(url, { MCP_TOOL: tool, MCP_ARGS: JSON.stringify(args) });
 
+// The 2026-07-28 era: no initialize, no session; every tools/call carries
+// _meta's protocolVersion and clientCapabilities and the MCP-Protocol-Version,
+// Mcp-Method and Mcp-Name headers. Its own load label, so that ratios()
+// pairs these rows with each other and not with the session rows.
+const modernLoad = 'wrk, 2026-07-28 (no session)';
+async function wrkModern(url, tool, args) {
+  const r = await wrk(url, { MCP_TOOL: tool, MCP_ARGS: JSON.stringify(args), MCP_MODE: 'modern' });
+  return { ...r, load: modernLoad, era: '2026-07-28' };
+}
+
+// One 2026-07-28 tools/call, checked: the headers and body mcp_echo.lua
+// sends in that mode. Returns the reply body.
+async function callModern(url, tool, args, id = 100000) {
+  const r = await post(url, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: tool, arguments: args,
+    _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } },
+  undefined, undefined, { 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/call', 'Mcp-Name': tool });
+  if (r.status !== 200 || !r.message?.result || r.message.result.isError) {
+    throw new Error(`2026-07-28 tools/call ${tool} at ${url}: status ${r.status}: ${r.body.slice(0, 500)}`);
+  }
+  return r.body;
+}
+
 // wrk without a script (extra: more arguments, such as a header), read from
 // its own report.
 async function wrkRaw(url, extra) {
@@ -533,6 +566,24 @@ async function echoTsSdk() {
   });
 }
 
+// The 2026-07-28 era on mcpd and on the TypeScript SDK v2 server, the same
+// wrk load for both.
+async function echoMcpdModern() {
+  const s = await startMcpd([helloSo]);
+  return measure(s, async () => {
+    await callModern(s.url, 'echo', echoArgs);
+    return wrkModern(s.url, 'echo', echoArgs);
+  });
+}
+
+async function echoTsV2() {
+  const s = await startTsV2Server();
+  return measure(s, async () => {
+    await callModern(s.url, 'echo', echoArgs);
+    return wrkModern(s.url, 'echo', echoArgs);
+  });
+}
+
 async function echoNginxLimit() {
   const body = echoReply ?? '{"jsonrpc":"2.0","id":100000,"result":{"content":[{"type":"text","text":"hello, mcpd"}]}}';
   const s = await startNginx(`    location / { default_type application/json; return 200 ${nginxString(body)}; }`);
@@ -541,6 +592,19 @@ async function echoNginxLimit() {
     r.note = `${Buffer.byteLength(body)}-byte body`;
     return r;
   });
+}
+
+// The tools/call echo group: mcpd in a session and in the 2026-07-28 era,
+// each with its TypeScript SDK peer (1.x with sessions, v2 stateless), and
+// nginx. modernOnly (BENCH_ONLY=modern): the session row, the 2026-07-28
+// row and the v2 server only.
+async function echoRows({ modernOnly = false } = {}) {
+  const group = 'tools/call echo';
+  await target(group, 'mcpd', 'mcpd', echoMcpd);
+  await target(group, 'mcpd, 2026-07-28', 'mcpd', echoMcpdModern);
+  if (!modernOnly) await target(group, 'TS SDK server', 'peer', echoTsSdk);
+  await target(group, 'TS SDK v2 server (createMcpHandler)', 'peer', echoTsV2);
+  if (!modernOnly) await target(group, 'nginx return 200', 'limit', echoNginxLimit);
 }
 
 // The HTTPS listener: tools/call echo with keep-alive, and a new connection
@@ -610,13 +674,7 @@ async function authGroup() {
     return measure(s, () => wrk(s.url, { MCP_TOOL: 'echo', MCP_ARGS: JSON.stringify(echoArgs), ...(token ? { MCP_AUTH: token } : {}) }));
   };
   const group = 'tools/call echo, bearer tokens';
-  // The 2026-07-28 era: no session, the envelope checked on every request
-  // (shown beside the legacy row, against the same limit).
-  await target('tools/call echo, 2026-07-28 (stateless)', 'mcpd, legacy session', 'limit', echo({}, null));
-  await target('tools/call echo, 2026-07-28 (stateless)', 'mcpd, 2026-07-28', 'mcpd', async () => {
-    const s = await startMcpd([helloSo], {});
-    return measure(s, () => wrk(s.url, { MCP_TOOL: 'echo', MCP_ARGS: JSON.stringify(echoArgs), MCP_MODE: 'modern' }));
-  });
+  // (The 2026-07-28 era's rows are in the tools/call echo group: echoRows.)
   await target(group, 'mcpd, no auth', 'limit', echo({}, null));
   await target(group, 'mcpd, JWT (RS256)', 'mcpd', echo({ auth: { jwt } }, k.token));
   await target(group, 'mcpd, static token', 'mcpd', echo({ auth: { tokens: [{ name: 'bench', sha256: k.staticHash }] } }, k.staticToken));
@@ -929,6 +987,8 @@ function versions() {
     mcpd: sh(mcpdBin, ['--version']),
     node: process.version,
     sdk: pkg('@modelcontextprotocol/sdk'),
+    sdkV2: pkg('@modelcontextprotocol/server'),
+    sdkV2Node: pkg('@modelcontextprotocol/node'),
     ivotoby: pkg('@ivotoby/openapi-mcp-server'),
     nginx: `${sh('nginx', ['-v']).replace('nginx version: nginx/', '')} (nginx-light ${deb('nginx-light')})`,
     fastapi: `FastAPI ${py[1]} on uvicorn ${py[2]}, Python ${py[0]} (Debian ${deb('python3-fastapi')}, ${deb('python3-uvicorn')})`,
@@ -950,8 +1010,10 @@ const fmt = {
 function ratios() {
   for (const r of rows) {
     if (r.role !== 'mcpd' || !r.rps) continue;
+    // The same load generator first, else any of the same protocol era (a
+    // 2026-07-28 row is never compared with a session peer, nor the reverse).
     const peers = rows.filter((x) => x.group === r.group && x.role === 'peer' && x.rps);
-    const peer = peers.find((x) => x.load === r.load) ?? peers[0];
+    const peer = peers.find((x) => x.load === r.load) ?? peers.find((x) => x.era === r.era);
     const limit = rows.find((x) => x.group === r.group && x.role === 'limit' && x.rps);
     if (peer) r.vsPeer = r.rps / peer.rps;
     if (limit) r.vsLimit = r.rps / limit.rps;
@@ -993,12 +1055,16 @@ function targets() {
     if (value === undefined || Number.isNaN(value)) out.push(`- SKIP ${label}: not measured`);
     else out.push(`- ${pass(value) ? 'PASS' : 'FAIL'} ${label}: ${shown(value)}`);
   };
-  const echo = rows.find((r) => r.group === 'tools/call echo' && r.role === 'mcpd');
+  const echo = rows.find((r) => r.group === 'tools/call echo' && r.role === 'mcpd' && !r.era);
+  const modernEcho = rows.find((r) => r.group === 'tools/call echo' && r.role === 'mcpd' && r.era === '2026-07-28');
   const tlsEcho = rows.find((r) => r.group === 'tools/call echo, keep-alive' && r.role === 'mcpd');
   check('tools/call echo over HTTPS >= 60% of plain HTTP (keep-alive)', tlsEcho?.vsLimit, fmt.pct, (v) => v >= 0.6);
   const jwtEcho = rows.find((r) => r.group === 'tools/call echo, bearer tokens' && r.server === 'mcpd, JWT (RS256)');
   check('tools/call echo with JWT auth >= 80% of the same without auth', jwtEcho?.vsLimit, fmt.pct, (v) => v >= 0.8);
   check('tools/call echo >= 15x the TS SDK server', echo?.vsPeer, fmt.x, (v) => v >= 15);
+  check('2026-07-28 tools/call echo >= the session figure in the same run', echo?.rps && modernEcho?.rps ? modernEcho.rps / echo.rps : undefined,
+    (v) => `${fmt.rps(modernEcho.rps)} req/s, ${fmt.pct(v)} of ${fmt.rps(echo.rps)}`, (v) => v >= 1);
+  check('2026-07-28 tools/call echo >= 40x the TS SDK v2 server (createMcpHandler)', modernEcho?.vsPeer, fmt.x, (v) => v >= 40);
   check('tools/call echo >= 50% of nginx return 200', echo?.vsLimit, fmt.pct, (v) => v >= 0.5);
   check(`tools/call echo p99 < 2 ms at ${cfg.connections} connections`, echo?.p99_us, (v) => `${fmt.ms(v)} ms`, (v) => v < 2000);
   const mcpdRows = rows.filter((r) => r.role === 'mcpd' && !r.skipped);
@@ -1027,13 +1093,13 @@ Written by \`tests/bench/run.sh\` (${started.toISOString().replace(/\.\d+Z$/, 'Z
 
 - Machine: ${cores} cores (\`nproc\`), ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}; load average at the start: ${startLoad}, at the end: ${load}.
 - Load: \`wrk -t${cfg.threads} -c${cfg.connections} -d${cfg.seconds}s\` with \`tests/bench/mcp_echo.lua\` after a ${cfg.warmup} s warm-up per target; each server started alone on a loopback port, then stopped. nginx runs ${cfg.nginxWorkers} worker process${cfg.nginxWorkers === 1 ? '' : 'es'}.
-- Versions: ${v.mcpd} (Release build in \`${rel(cfg.buildDir)}/\`, access log off); \`@modelcontextprotocol/sdk\` ${v.sdk} on Node.js ${v.node} (McpServer, stateful StreamableHTTPServerTransport, SSE replies); \`@ivotoby/openapi-mcp-server\` ${v.ivotoby}; nginx ${v.nginx}; ${v.fastapi}, one worker; ${v.wrk}.
+- Versions: ${v.mcpd} (Release build in \`${rel(cfg.buildDir)}/\`, access log off); \`@modelcontextprotocol/sdk\` ${v.sdk} on Node.js ${v.node} (McpServer, stateful StreamableHTTPServerTransport, SSE replies); \`@modelcontextprotocol/server\` ${v.sdkV2} (createMcpHandler, a McpServer per request, JSON replies) on node:http through \`@modelcontextprotocol/node\` ${v.sdkV2Node}'s toNodeHandler; \`@ivotoby/openapi-mcp-server\` ${v.ivotoby}; nginx ${v.nginx}; ${v.fastapi}, one worker; ${v.wrk}.
 
 ## Throughput
 
 ${throughputTable()}
 
-One session per wrk thread (its ${cfg.connections} connections share it), a fresh JSON-RPC id per call; errors are non-2xx replies, JSON-RPC errors (in JSON or SSE bodies), \`isError\` results, replies without a result and socket errors. Peak RSS: VmHWM of the server's processes (nginx: master and workers), over the warm-up and the run. mcpd/peer and mcpd/limit compare requests/s with the peer and the limit of the same target. The "node driver" rows use \`tests/bench/mcp_load.mjs\` (${cfg.connections} sessions, one call at a time each, each session with its GET stream open): \`@ivotoby/openapi-mcp-server\` answers a \`tools/call\` POST with 202 and an empty body and sends the result on the session's GET stream, which wrk cannot follow; mcpd is measured the same way next to it for a like-for-like ratio. The driver writes and reads HTTP/1.1 itself over \`node:net\` (node:http's client cost more CPU per call than mcpd), but it is still Node.js on the same ${cores} cores, so it caps what it can show.
+One session per wrk thread (its ${cfg.connections} connections share it), a fresh JSON-RPC id per call; the "2026-07-28 (no session)" rows send no initialize: each call carries \`_meta\`'s protocolVersion and clientCapabilities and the MCP-Protocol-Version, Mcp-Method and Mcp-Name headers, and mcpd/peer compares them with the v2 server; errors are non-2xx replies, JSON-RPC errors (in JSON or SSE bodies), \`isError\` results, replies without a result and socket errors. Peak RSS: VmHWM of the server's processes (nginx: master and workers), over the warm-up and the run. mcpd/peer and mcpd/limit compare requests/s with the peer and the limit of the same target. The "node driver" rows use \`tests/bench/mcp_load.mjs\` (${cfg.connections} sessions, one call at a time each, each session with its GET stream open): \`@ivotoby/openapi-mcp-server\` answers a \`tools/call\` POST with 202 and an empty body and sends the result on the session's GET stream, which wrk cannot follow; mcpd is measured the same way next to it for a like-for-like ratio. The driver writes and reads HTTP/1.1 itself over \`node:net\` (node:http's client cost more CPU per call than mcpd), but it is still Node.js on the same ${cores} cores, so it caps what it can show.
 
 ## Memory
 
@@ -1076,17 +1142,16 @@ if (only === 'bigapi') {
   if (process.env.BENCH_RESULTS) writeFileSync(cfg.results, `${bigapiTable()}\n`);
   process.exit(serverErrors ? 1 : 0);
 }
-if (only === 'tls' || only === 'auth') {
+if (['tls', 'auth', 'echo', 'modern'].includes(only)) {
   if (only === 'tls') await tlsGroup();
-  else await authGroup();
+  else if (only === 'auth') await authGroup();
+  else await echoRows({ modernOnly: only === 'modern' });
   ratios();
   process.stdout.write(`\n${throughputTable()}\n\n${targets().split('\n').filter((l) => !l.startsWith('- SKIP')).join('\n')}\n`);
   if (process.env.BENCH_RESULTS) writeFileSync(cfg.results, throughputTable());
   process.exit(serverErrors ? 1 : 0);
 }
-await target('tools/call echo', 'mcpd', 'mcpd', echoMcpd);
-await target('tools/call echo', 'TS SDK server', 'peer', echoTsSdk);
-await target('tools/call echo', 'nginx return 200', 'limit', echoNginxLimit);
+await echoRows();
 await backendGroup('http_backend, nginx backend', startNginxBackend);
 await backendGroup('http_backend, FastAPI backend', startFastApi);
 await tlsGroup();

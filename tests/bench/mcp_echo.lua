@@ -107,11 +107,15 @@ function response(status, headers, body)
   if mode == "get" then
     return
   end
-  if string.find(body, '"error"', 1, true) then
+  -- Plain searches first (the cheap ones): the driver's cost per response
+  -- grows with the body, and a 2026-07-28 body is twice a legacy one.
+  local result_at = string.find(body, '"result"', 1, true)
+  local error_at = string.find(body, '"error"', 1, true)
+  if error_at ~= nil and (result_at == nil or error_at < result_at) then
     rpc_errors = rpc_errors + 1
-  elseif string.find(body, '"isError"%s*:%s*true') then
+  elseif string.find(body, '"isError"', 1, true) and string.find(body, '"isError"%s*:%s*true') then
     tool_errors = tool_errors + 1
-  elseif not string.find(body, '"result"', 1, true) then
+  elseif result_at == nil then
     no_result = no_result + 1
   end
   if mode == "session" and session == nil then
