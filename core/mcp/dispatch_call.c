@@ -598,11 +598,11 @@ static void on_progress(mcpd_call *call, double progress, double total, const ch
     return;
   call->progress_sent = 1;
   call->last_progress = progress;
-  params = json_pack("{s:o}", "progress", dispatch_json_number(progress));
+  params = call->progress_token != NULL ? json_pack("{s:O}", "progressToken", call->progress_token)
+                                        : json_object();
   if (params == NULL)
     return;
-  if (call->progress_token != NULL)
-    json_object_set(params, "progressToken", call->progress_token);
+  json_object_set_new(params, "progress", dispatch_json_number(progress));
   if (total > 0)
     json_object_set_new(params, "total", dispatch_json_number(total));
   if (message != NULL && call->version >= PROTO_2025_03_26)
