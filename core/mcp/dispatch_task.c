@@ -197,16 +197,22 @@ static int task_send(mcp_sink *sink, session *s, const json_t *msg, int final) {
   return 0;
 }
 
+/* Lets go of k's call, which still runs: cancelled, and whatever it
+ * answers is dropped. */
+static void detach_call(task *k) {
+  mcpd_call *call = k->call;
+  if (call == NULL)
+    return;
+  call->task = NULL;
+  call->owner = NULL;
+  k->call = NULL;
+  call_cancel(call);
+}
+
 /* Lets go of k's call (cancelling it if it still runs) and its session,
  * then of k. */
 static void task_drop(dispatch *d, task *k) {
-  mcpd_call *call = k->call;
-  if (call != NULL) {
-    call->task = NULL;
-    call->owner = NULL;
-    k->call = NULL;
-    call_cancel(call);
-  }
+  detach_call(k);
   if (k->s != NULL) {
     dispatch_session_closed(d, k->s);
     session_free_detached(k->s);
@@ -225,13 +231,7 @@ static void sweep_cb(uv_timer_t *t) {
             task_status_name(k->status));
     if (!task_terminal(k->status)) {
       /* Its watchers hear the end of it. */
-      mcpd_call *call = k->call;
-      if (call != NULL) {
-        call->task = NULL;
-        call->owner = NULL;
-        k->call = NULL;
-        call_cancel(call);
-      }
+      detach_call(k);
       k->error = json_pack("{s:i,s:s}", "code", JSONRPC_INTERNAL_ERROR, "message",
                            "The task expired (timeouts.task_ttl_ms) before its call ended");
       task_set_status(k, TASK_FAILED, "expired");
@@ -386,20 +386,15 @@ int dispatch_tasks_update(req_ctx *c, reply *r) {
 
 int dispatch_tasks_cancel(req_ctx *c, reply *r) {
   task *k = find_task(c, r, "tasks/cancel");
-  mcpd_call *call;
   if (k == NULL)
     return DISPATCH_DONE;
-  call = k->call;
-  if (call != NULL) {
+  if (k->call != NULL) {
     /* Cancelled now, whatever the plugin makes of it: its completion is
      * dropped. */
-    call->task = NULL;
-    call->owner = NULL;
-    k->call = NULL;
+    detach_call(k);
+    c->d->stats.cancellations++;
     if (task_set_status(k, TASK_CANCELLED, NULL))
       notify(c->d, k);
-    c->d->stats.cancellations++;
-    call_cancel(call);
   }
   r->result = json_object();
   return DISPATCH_DONE;

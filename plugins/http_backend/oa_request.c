@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "oa_request.h"
+#include "oa_err.h"
 #include "oa_chars.h"
 #include "sbuf.h"
 
@@ -250,18 +251,6 @@ static int is_container(const json_t *v) {
 }
 
 /* ---- the request ------------------------------------------------------------------ */
-
-static int fail(char *err, size_t n, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t n, int rc, const char *fmt, ...) {
-  va_list ap;
-  if (err != NULL && n > 0) {
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-  }
-  return rc;
-}
 
 /* A path value per style: simple "a,b", label ".a.b", matrix ";x=a;x=b". */
 static void path_value(sbuf *b, const oa_param *p, const json_t *v) {
@@ -642,18 +631,18 @@ static int file_part(parts *ps, const oa_param *p, const json_t *v, char *err, s
   const char *mime = json_string_value(json_object_get(v, "mime_type"));
   part *pt;
   if (json_object_get(v, "uri") != NULL)
-    return fail(err, n, -EINVAL,
-                b64 != NULL ? "argument \"%s\": give content_base64 or uri, not both"
-                            : "argument \"%s\": this mcpd cannot read resources for a file; "
-                              "give content_base64",
-                p->arg);
+    return oa_errf(err, n, -EINVAL,
+                   b64 != NULL ? "argument \"%s\": give content_base64 or uri, not both"
+                               : "argument \"%s\": this mcpd cannot read resources for a file; "
+                                 "give content_base64",
+                   p->arg);
   if (!json_is_object(v) || !json_is_string(b64))
-    return fail(err, n, -EINVAL,
-                "argument \"%s\": a file is {\"content_base64\": \"...\"} or {\"uri\": \"...\"}",
-                p->arg);
+    return oa_errf(err, n, -EINVAL,
+                   "argument \"%s\": a file is {\"content_base64\": \"...\"} or {\"uri\": \"...\"}",
+                   p->arg);
   if (mime != NULL && !mime_ok(mime))
-    return fail(err, n, -EINVAL, "argument \"%s\": mime_type \"%.60s\" is not a media type", p->arg,
-                mime);
+    return oa_errf(err, n, -EINVAL, "argument \"%s\": mime_type \"%.60s\" is not a media type",
+                   p->arg, mime);
   pt = new_part(ps, p->name);
   if (pt == NULL)
     return -ENOMEM;
@@ -663,7 +652,7 @@ static int file_part(parts *ps, const oa_param *p, const json_t *v, char *err, s
   put_disposition_str(&pt->head, fname, strlen(fname));
   sb_printf(&pt->head, "\r\nContent-Type: %s", mime != NULL ? mime : "application/octet-stream");
   if (unbase64(&pt->data, json_string_value(b64), json_string_length(b64)) != 0)
-    return fail(err, n, -EINVAL, "argument \"%s\": content_base64 is not base64", p->arg);
+    return oa_errf(err, n, -EINVAL, "argument \"%s\": content_base64 is not base64", p->arg);
   return 0;
 }
 
@@ -718,9 +707,10 @@ static int file_by_uri(const oa_param *p, const json_t *v, json_t **file, char *
   if (!json_is_object(v) || uri == NULL)
     return 0;
   if (json_object_get(v, "content_base64") != NULL)
-    return fail(err, n, -EINVAL, "argument \"%s\": give content_base64 or uri, not both", p->arg);
+    return oa_errf(err, n, -EINVAL, "argument \"%s\": give content_base64 or uri, not both",
+                   p->arg);
   if (!json_is_string(uri) || json_string_value(uri)[0] == '\0')
-    return fail(err, n, -EINVAL, "argument \"%s\": uri must be a resource URI", p->arg);
+    return oa_errf(err, n, -EINVAL, "argument \"%s\": uri must be a resource URI", p->arg);
   *file = (json_t *)v;
   return 1;
 }
@@ -838,11 +828,11 @@ static int build_body(const oa_operation *op, const json_t *args, sbuf *body, in
       *has = 1;
       if (op->body == OA_BODY_TEXT || op->body == OA_BODY_BINARY) {
         if (!json_is_string(v))
-          return fail(err, n, -EINVAL, "argument \"body\" must be a string");
+          return oa_errf(err, n, -EINVAL, "argument \"body\" must be a string");
         if (op->body == OA_BODY_TEXT)
           sb_putn(body, json_string_value(v), json_string_length(v));
         else if (unbase64(body, json_string_value(v), json_string_length(v)) != 0)
-          return fail(err, n, -EINVAL, "argument \"body\" is not base64");
+          return oa_errf(err, n, -EINVAL, "argument \"body\" is not base64");
       } else if (op->body == OA_BODY_JSON) {
         put_json(body, v);
       } else if (json_is_object(v)) {
@@ -886,14 +876,14 @@ int oa_request_build(const oa_operation *op, const json_t *args, const char *bas
   if (err != NULL && n > 0)
     err[0] = '\0';
   if (out == NULL || op == NULL)
-    return fail(err, n, -EINVAL, "no operation or no output");
+    return oa_errf(err, n, -EINVAL, "no operation or no output");
   memset(out, 0, sizeof(*out));
   if (args != NULL && !json_is_object(args))
-    return fail(err, n, -EINVAL, "the arguments are not an object");
+    return oa_errf(err, n, -EINVAL, "the arguments are not an object");
 
   for (i = 0; i < op->n_params; i++) {
     if (op->params[i].required && arg_of(&op->params[i], args) == NULL)
-      return fail(err, n, -EINVAL, "missing required argument \"%s\"", op->params[i].arg);
+      return oa_errf(err, n, -EINVAL, "missing required argument \"%s\"", op->params[i].arg);
   }
 
   /* The path: base_path, then the template with each {name} filled in. */
@@ -924,15 +914,15 @@ int oa_request_build(const oa_operation *op, const json_t *args, const char *bas
         break;
     }
     if (i == op->n_params || arg_of(&op->params[i], args) == NULL) {
-      rc = fail(err, n, -EINVAL, "no value for path parameter \"%.*s\"", (int)(close - p - 1),
-                p + 1);
+      rc = oa_errf(err, n, -EINVAL, "no value for path parameter \"%.*s\"", (int)(close - p - 1),
+                   p + 1);
       goto done;
     }
     before = path.len;
     path_value(&path, &op->params[i], arg_of(&op->params[i], args));
     if (path.len == before) {
       /* "/items/" is another resource than "/items/{id}". */
-      rc = fail(err, n, -EINVAL, "path parameter \"%s\" is empty", op->params[i].name);
+      rc = oa_errf(err, n, -EINVAL, "path parameter \"%s\" is empty", op->params[i].name);
       goto done;
     }
     p = close;
@@ -942,14 +932,14 @@ int oa_request_build(const oa_operation *op, const json_t *args, const char *bas
   for (seg = path.p ? path.p + tpl_start : NULL; !path.oom && seg != NULL && *seg != '\0';) {
     size_t len = strcspn(seg, "/");
     if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.')) {
-      rc = fail(err, n, -EINVAL, "path parameter values may not make a \".\" or \"..\" segment");
+      rc = oa_errf(err, n, -EINVAL, "path parameter values may not make a \".\" or \"..\" segment");
       goto done;
     }
     seg = seg[len] == '/' ? seg + len + 1 : seg + len;
   }
   /* "//host/x" would read as a host to some; only a value's kept '/' makes it. */
   if (!path.oom && path.len >= 2 && path.p[0] == '/' && path.p[1] == '/') {
-    rc = fail(err, n, -EINVAL, "path parameter values may not start the path with \"//\"");
+    rc = oa_errf(err, n, -EINVAL, "path parameter values may not start the path with \"//\"");
     goto done;
   }
 
@@ -962,17 +952,17 @@ int oa_request_build(const oa_operation *op, const json_t *args, const char *bas
       query_value(&query, pa, v);
     } else if (pa->in == OA_HEADER) {
       if (!oa_is_token(pa->name)) {
-        rc = fail(err, n, -EINVAL, "\"%s\" is not a valid header name", pa->name);
+        rc = oa_errf(err, n, -EINVAL, "\"%s\" is not a valid header name", pa->name);
         goto done;
       }
       line.len = 0;
       sb_printf(&line, "%s: ", pa->name);
       header_value(&line, pa, v);
       if (!line.oom && !header_ok(line.p, line.len)) {
-        rc = fail(err, n, -EINVAL,
-                  "argument \"%s\": a header value cannot contain CR, LF or other control "
-                  "characters",
-                  pa->arg);
+        rc = oa_errf(err, n, -EINVAL,
+                     "argument \"%s\": a header value cannot contain CR, LF or other control "
+                     "characters",
+                     pa->arg);
         goto done;
       }
       if (line.oom || (rc = add_header(out, &cap, sb_take(&line))) != 0) {
@@ -981,7 +971,7 @@ int oa_request_build(const oa_operation *op, const json_t *args, const char *bas
       }
     } else if (pa->in == OA_COOKIE) {
       if (!oa_is_token(pa->name)) {
-        rc = fail(err, n, -EINVAL, "\"%s\" is not a valid cookie name", pa->name);
+        rc = oa_errf(err, n, -EINVAL, "\"%s\" is not a valid cookie name", pa->name);
         goto done;
       }
       cookie_value(&cookie, pa, v);
@@ -1033,7 +1023,7 @@ done:
   sb_free(&line);
   if (rc != 0) {
     if (rc == -ENOMEM)
-      fail(err, n, rc, "out of memory");
+      oa_errf(err, n, rc, "out of memory");
     oa_request_free(out);
   }
   return rc;

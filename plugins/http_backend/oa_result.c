@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "oa_request.h"
+#include "oa_err.h"
 #include "oa_chars.h"
 #include "oa_check.h"
 #include "sbuf.h"
@@ -461,19 +462,6 @@ static void last_segment(sbuf *b, const char *uri) {
   }
 }
 
-/* Writes the message (fmt borrowed) into err (n bytes, the caller's); returns rc. */
-static int file_fail(char *err, size_t n, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int file_fail(char *err, size_t n, int rc, const char *fmt, ...) {
-  va_list ap;
-  if (err != NULL && n > 0) {
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-  }
-  return rc;
-}
-
 int oa_file_from_contents(const char *arg, const json_t *file, const json_t *result,
                           size_t max_bytes, json_t **out, size_t *bytes, char *err, size_t n) {
   const char *uri = json_string_value(json_object_get(file, "uri"));
@@ -488,9 +476,8 @@ int oa_file_from_contents(const char *arg, const json_t *file, const json_t *res
   if (uri == NULL)
     uri = "";
   if (json_array_size(contents) != 1)
-    return file_fail(err, n, -EINVAL,
-                     "argument \"%s\": resource %s has %zu contents; a file is one", arg, uri,
-                     json_array_size(contents));
+    return oa_errf(err, n, -EINVAL, "argument \"%s\": resource %s has %zu contents; a file is one",
+                   arg, uri, json_array_size(contents));
   c = json_array_get(contents, 0);
   text = json_object_get(c, "text");
   blob = json_object_get(c, "blob");
@@ -499,16 +486,16 @@ int oa_file_from_contents(const char *arg, const json_t *file, const json_t *res
   else if (json_is_string(blob))
     size = base64_size(json_string_value(blob), json_string_length(blob));
   else
-    return file_fail(err, n, -EINVAL, "argument \"%s\": resource %s has neither text nor blob", arg,
-                     uri);
+    return oa_errf(err, n, -EINVAL, "argument \"%s\": resource %s has neither text nor blob", arg,
+                   uri);
   if (size == (size_t)-1)
-    return file_fail(err, n, -EINVAL, "argument \"%s\": resource %s has a blob that is not base64",
-                     arg, uri);
+    return oa_errf(err, n, -EINVAL, "argument \"%s\": resource %s has a blob that is not base64",
+                   arg, uri);
   if (size > max_bytes)
-    return file_fail(err, n, -E2BIG,
-                     "argument \"%s\": resource %s is %zu bytes, more than the %zu bytes left for "
-                     "files read from resources in one call",
-                     arg, uri, size, max_bytes);
+    return oa_errf(err, n, -E2BIG,
+                   "argument \"%s\": resource %s is %zu bytes, more than the %zu bytes left for "
+                   "files read from resources in one call",
+                   arg, uri, size, max_bytes);
   if (json_is_string(text) && (b64 = base64(json_string_value(text), size)) == NULL)
     return -ENOMEM;
   f = json_pack("{s:s}", "content_base64", b64 != NULL ? b64 : json_string_value(blob));

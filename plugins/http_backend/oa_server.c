@@ -8,6 +8,7 @@
 #include "openapi_internal.h"
 #include "oa_chars.h"
 #include "oa_request.h"
+#include "oa_err.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -111,18 +112,6 @@ json_t *oa_op_server(ctx *c, const entry *e) {
   return json_incref(c->doc_server);
 }
 
-static int fail(char *err, size_t n, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t n, int rc, const char *fmt, ...) {
-  va_list ap;
-  if (err != NULL && n > 0) {
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-  }
-  return rc;
-}
-
 /* The value args give the variable name (an OA_SERVER argument of op), or NULL. */
 static const char *chosen(const oa_operation *op, const json_t *args, const char *name,
                           const json_t *var) {
@@ -148,7 +137,7 @@ int oa_server_url(const oa_operation *op, const json_t *args, char **out, char *
   sbuf b = {0};
   *out = NULL;
   if (op == NULL || op->server == NULL)
-    return fail(err, n, -ENOENT, "the document names no server");
+    return oa_errf(err, n, -ENOENT, "the document names no server");
   url = json_string_value(json_object_get(op->server, "url"));
   vars = json_object_get(op->server, "variables");
   for (p = url; p != NULL && *p; p++) {
@@ -162,7 +151,7 @@ int oa_server_url(const oa_operation *op, const json_t *args, char **out, char *
     close = strchr(p, '}');
     if (close == NULL || (size_t)(close - p - 1) >= sizeof(name)) {
       sb_free(&b);
-      return fail(err, n, -EINVAL, "the server URL %s is malformed", url);
+      return oa_errf(err, n, -EINVAL, "the server URL %s is malformed", url);
     }
     memcpy(name, p + 1, (size_t)(close - p - 1));
     name[close - p - 1] = '\0';
@@ -172,7 +161,7 @@ int oa_server_url(const oa_operation *op, const json_t *args, char **out, char *
       v = json_string_value(json_object_get(var, "default"));
     if (v == NULL) {
       sb_free(&b);
-      return fail(err, n, -EINVAL, "the server URL %s: variable %s has no value", url, name);
+      return oa_errf(err, n, -EINVAL, "the server URL %s: variable %s has no value", url, name);
     }
     sb_puts(&b, v);
     p = close;
@@ -181,5 +170,5 @@ int oa_server_url(const oa_operation *op, const json_t *args, char **out, char *
   while (b.len > 0 && b.p[b.len - 1] == '/')
     b.p[--b.len] = '\0';
   *out = sb_take(&b);
-  return *out != NULL ? 0 : fail(err, n, -ENOMEM, "out of memory");
+  return *out != NULL ? 0 : oa_errf(err, n, -ENOMEM, "out of memory");
 }
