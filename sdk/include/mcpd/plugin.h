@@ -290,7 +290,10 @@ typedef struct mcpd_tool {
   const char *title;           /* copied; optional display name */
   const char *description;     /* copied; optional but strongly advised: the model reads it */
   const json_t *input_schema;  /* borrowed, deep-copied; JSON Schema with "type":"object";
-                                  NULL means {"type":"object"} */
+                                  NULL means {"type":"object"}. A property with
+                                  "x-mcp-header": "Name" must come, from a 2026-07-28
+                                  client, with a matching Mcp-Param-Name header (mcpd
+                                  checks it before the handler runs) */
   const json_t *output_schema; /* borrowed, deep-copied; optional; "type":"object" */
   const json_t *annotations;   /* borrowed, deep-copied; optional ToolAnnotations object
                                   (readOnlyHint, destructiveHint, ...) */
