@@ -28,12 +28,15 @@ function reloadCount(d) {
   return (d.log().match(/event=reload_done/g) ?? []).length;
 }
 
-// Sends SIGHUP and waits for that reload to finish.
+// Sends SIGHUP and waits for that reload to finish; rejects when it failed
+// (at once: a refused configuration is logged as reload_failed).
 async function reload(d) {
-  const before = reloadCount(d);
+  const failures = () => (d.log().match(/event=reload_failed/g) ?? []).length;
+  const before = reloadCount(d), failedBefore = failures();
   d.proc.kill('SIGHUP');
   const t0 = Date.now();
   while (reloadCount(d) <= before) {
+    if (failures() > failedBefore) throw new Error(`reload failed:\n${d.log()}`);
     if (Date.now() - t0 > 10000) throw new Error(`reload did not finish:\n${d.log()}`);
     await sleep(5);
   }
