@@ -114,6 +114,10 @@ static void metrics_page(server *srv, http_req *req) {
   g.client_request_timeouts = srv->disp.stats.client_request_timeouts;
   g.call_timeouts = srv->disp.stats.timeouts;
   g.cancellations = srv->disp.stats.cancellations;
+  g.tasks = dispatch_task_count(&srv->disp);
+  g.tasks_created = srv->disp.stats.tasks_created;
+  g.tasks_refused = srv->disp.stats.tasks_refused;
+  g.tasks_expired = srv->disp.stats.tasks_expired;
   g.backends = http_client_stats(&srv->http_client, &g.n_backends);
   memset(&out, 0, sizeof(out));
   if (metrics_render(&srv->metrics, &g, &out) < 0)

@@ -295,6 +295,13 @@ int metrics_render(const metrics *m, const metrics_gauges *g, buf *out) {
                g->call_timeouts);
   r |= counter(out, "mcpd_cancellations_total", "Calls cancelled by notifications/cancelled.",
                g->cancellations);
+  r |= gauge(out, "mcpd_tasks", "Tasks held (running or kept until their ttl).", (double)g->tasks);
+  r |= counter(out, "mcpd_tasks_created_total", "Calls that became tasks.", g->tasks_created);
+  r |= counter(out, "mcpd_tasks_refused_total",
+               "Calls that could have become tasks but ran as plain calls (limits.max_tasks*).",
+               g->tasks_refused);
+  r |= counter(out, "mcpd_tasks_expired_total", "Tasks forgotten at timeouts.task_ttl_ms.",
+               g->tasks_expired);
   r |= counter(out, "mcpd_client_requests_total",
                "Requests sent to clients for plugins (sampling, elicitation, roots).",
                g->client_requests);

@@ -53,6 +53,7 @@ typedef struct metrics_gauges {
   uint64_t connections_total, connections_rejected, http_parse_errors;
   uint64_t connections_evicted, streams_refused, slow_clients;
   uint64_t client_requests, client_request_timeouts, call_timeouts, cancellations;
+  uint64_t tasks, tasks_created, tasks_refused, tasks_expired; /* 2026-07-28 tasks */
   int tls; /* the listener speaks TLS: its handshake counters are shown */
   uint64_t tls_handshakes, tls_handshake_failures;
   int auth; /* auth is on: its counters are shown */

@@ -355,6 +355,10 @@ test('caps: an attacker on 127.0.0.2 holds its share of tasks, its further calls
 
     const mine = await result(url, 'tools/call', { name: 'slow_compute', arguments: { seconds: 1 } }, { localAddress: '127.0.0.1' });
     assert.equal(mine.resultType, 'task');
+    const metrics = await (await fetch(`${d.base}/metrics`)).text();
+    assert.match(metrics, /^mcpd_tasks 4$/m);
+    assert.match(metrics, /^mcpd_tasks_created_total 4$/m);
+    assert.match(metrics, /^mcpd_tasks_refused_total 1$/m);
     assert.equal((await until(url, mine.taskId, terminal, { localAddress: '127.0.0.1' })).status, 'completed');
     for (const id of held) await result(url, 'tasks/cancel', { taskId: id }, attacker);
   } finally {
